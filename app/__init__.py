@@ -1,0 +1,1 @@
+"""Impasto: a self-hosted neural style transfer studio."""

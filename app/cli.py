@@ -1,0 +1,207 @@
+"""The ``impasto`` command line: ``transfer`` paints one picture, ``serve`` runs the studio.
+
+Bad input exits with code 2 and one line on stderr; Ctrl-C exits with 130 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Sequence
+
+from app.nst.errors import Cancelled, ImpastoError
+from app.nst.images import check_writable, load_image, save_image
+from app.nst.options import PRESETS, Options, option_specs
+
+# Quiet TensorFlow's C++ start-up logging before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+
+# Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
+TRANSFER_FLAGS = [
+    "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
+    "style_scale", "style_blend", "content_layers", "style_layers", "normalization", "tv_exponent",
+    "scales", "round_evals", "precision",
+]
+
+
+class UsageError(Exception):
+    """Raised instead of argparse's own exit so every bad input ends the same way."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="impasto", description="Impasto: neural style transfer studio.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_transfer(sub)
+    _add_serve(sub)
+    _add_worker(sub)
+    return parser
+
+
+def _add_transfer(sub) -> None:
+    p = sub.add_parser("transfer", help="paint CONTENT in the style of STYLE", description=(
+        "Paint CONTENT in the style of STYLE. Defaults come from the 'balanced' preset; "
+        "--preset picks another, flags override it."))
+    p.add_argument("content", help="the photo (JPEG, PNG, WebP, BMP or TIFF)")
+    p.add_argument("style", nargs="+", help="the painting; several are blended (see --style-blend)")
+    p.add_argument("--style", dest="extra_styles", action="append", default=[], metavar="PATH",
+                   help="another style image (repeatable), same as an extra positional STYLE")
+    p.add_argument("-o", "--output", required=True, help="result file: .png, .jpg or .jpeg")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+    p.add_argument("--weights", help="VGG16 weights file (default: $IMPASTO_VGG_WEIGHTS, else ImageNet)")
+    p.add_argument("--init-image", help="start from this image (implies --init image)")
+    p.add_argument("--preserve-colors", action="store_true", default=None, help="keep the photo's colours")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout when done")
+    specs = option_specs()
+    for name in TRANSFER_FLAGS:
+        default, spec = specs[name]
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        p.add_argument("--" + name.replace("_", "-"), dest=name, metavar=name.split("_")[-1].upper(),
+                       help=f"{spec.help} (default: {shown})")
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run the web studio under gunicorn")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+
+
+def _add_worker(sub) -> None:
+    p = sub.add_parser("worker", help="run a Celery worker (needs IMPASTO_BROKER_URL)")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1: a job uses all cores)")
+    p.add_argument("--loglevel", default="info")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "transfer":
+        return transfer(args)
+    if args.command == "serve":
+        return serve(args)
+    return worker(args)
+
+
+def transfer(args: argparse.Namespace) -> int:
+    try:
+        options, styles, init_image = _prepare_transfer(args)
+        result = _run_transfer(args, options, styles, init_image)
+        save_image(result.image, args.output)
+    except Cancelled:
+        print("impasto: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("\nimpasto: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except ImpastoError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if _is_runtime_failure(exc) else EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps({"output": str(args.output), **result.summary()}))
+    elif not args.quiet:
+        print(f"wrote {args.output} ({result.seconds:.1f} s, {result.iterations} iterations)", file=sys.stderr)
+    return 0
+
+
+def _is_runtime_failure(exc: Exception) -> bool:
+    from app.nst.errors import NumericalError
+
+    return isinstance(exc, NumericalError)
+
+
+def _prepare_transfer(args: argparse.Namespace):
+    """Check every input before the slow part: options, files, output path."""
+    values = {name: getattr(args, name) for name in TRANSFER_FLAGS if getattr(args, name) is not None}
+    if args.preset:
+        values["preset"] = args.preset
+    if args.preserve_colors:
+        values["preserve_colors"] = True
+    if args.init_image:
+        values["init"] = "image"
+    options = Options.from_mapping(values)
+    load_image(args.content, name="content")
+    styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
+    init_image = load_image(args.init_image, name="init image") if args.init_image else None
+    check_writable(args.output)
+    return options, styles, init_image
+
+
+def _run_transfer(args, options: Options, styles, init_image):
+    from app.nst.engine import stylize  # imports TensorFlow: only once the inputs are known good
+
+    bar = None if args.quiet or args.json else _ProgressBar(options)
+    try:
+        return stylize(load_image(args.content, name="content"), styles, options=options,
+                       init_image=init_image, weights=args.weights, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr: iteration i/N, the loss, elapsed and the engine's own ETA."""
+
+    def __init__(self, options: Options) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1, unit="it", file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+
+    def __call__(self, progress) -> None:
+        self.bar.total = progress.total
+        self.bar.n = progress.iteration
+        eta = "?" if progress.eta is None else _clock(progress.eta)
+        self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}",
+                                 refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the studio under gunicorn: the same command the README and the Dockerfile use."""
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+               f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
+               "--access-logfile", "-", "app:create_app()"]
+    print(f"Impasto studio on http://{args.host}:{args.port}/", file=sys.stderr)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def worker(args: argparse.Namespace) -> int:
+    try:
+        from app.jobs.celery_app import run_worker
+    except ImportError as exc:
+        print(f"impasto: error: the distributed extra is not installed ({exc}); "
+              "pip install 'impasto[distributed]'", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run_worker(concurrency=args.concurrency, loglevel=args.loglevel)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

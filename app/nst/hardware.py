@@ -1,0 +1,123 @@
+"""What the machine can do: precision, memory, device name."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import platform
+
+from app.nst.errors import ResourceError
+from app.nst.options import VGG_LAYERS
+
+log = logging.getLogger(__name__)
+
+PRECISION_ENV = "IMPASTO_PRECISION"  # force a precision for every job (e.g. float32)
+MEMORY_ENV = "IMPASTO_MAX_MEMORY_GB"  # memory a job may use; default: what the OS says is available
+
+# Measured peak memory of one job (see bench/ and README): a fixed part for TensorFlow and the
+# weights, plus bytes per result pixel for the activations kept for the gradient at full depth.
+BASE_BYTES = 0.8e9
+BYTES_PER_PIXEL_FULL_DEPTH = 3.6e3
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_names() -> tuple[str, ...]:
+    import tensorflow as tf
+
+    names = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return tuple(names)
+
+
+def device_name() -> str:
+    gpus = gpu_names()
+    return f"GPU: {gpus[0]}" if gpus else f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX512-BF16: TensorFlow's oneDNN runs bfloat16 convolutions much faster there."""
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+def choose_precision(requested: str = "auto") -> str:
+    """float32, bfloat16 or float16 for the network's convolutions.
+
+    $IMPASTO_PRECISION overrides 'auto'. On a GPU 'auto' is bfloat16 where supported (compute
+    capability 8.0+), else float32; on a CPU it is bfloat16 only with AMX/AVX512-BF16.
+    """
+    if requested == "auto":
+        requested = os.environ.get(PRECISION_ENV, "auto") or "auto"
+    if requested != "auto":
+        return requested
+    if gpu_names():
+        return "bfloat16" if _gpu_supports_bf16() else "float32"
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
+def _gpu_supports_bf16() -> bool:
+    import tensorflow as tf
+
+    gpu = tf.config.list_physical_devices("GPU")[0]
+    capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+    return tuple(capability) >= (8, 0)
+
+
+def estimate_peak_bytes(height: int, width: int, deepest: str = "block5_conv1") -> float:
+    """Peak memory of one job at this result size (activations scale with pixels)."""
+    # Deeper layers hold few activations (each pool divides them by 4), so depth matters little;
+    # stopping at block1-2 needs about half.
+    depth_factor = 0.5 if VGG_LAYERS.index(deepest) < 4 else 1.0
+    return BASE_BYTES + BYTES_PER_PIXEL_FULL_DEPTH * height * width * depth_factor
+
+
+def available_bytes() -> float:
+    if os.environ.get(MEMORY_ENV):
+        return float(os.environ[MEMORY_ENV]) * 1e9
+    if gpu_names():
+        return float("inf")  # TensorFlow reports GPU out-of-memory itself; host memory is not the limit
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def check_memory(hw: tuple[int, int], deepest: str) -> None:
+    """Refuse, before any work, a size that would not fit (ResourceError says both numbers)."""
+    height, width = hw
+    need = estimate_peak_bytes(height, width, deepest)
+    have = available_bytes()
+    if need > have:
+        raise ResourceError(
+            f"a {width}×{height} result needs about {need / 1e9:.1f} GB of memory and "
+            f"{have / 1e9:.1f} GB is available; choose a smaller size")

@@ -1,0 +1,156 @@
+"""Reading, resizing and writing images (Pillow and NumPy only, no TensorFlow).
+
+Everything the engine works on is an RGB uint8 array of shape (height, width, 3).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.nst.errors import ImageError
+
+ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
+
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: a large camera photo, far from a decompression bomb
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> np.ndarray:
+    """Decode ``source`` into an RGB uint8 array, applying EXIF orientation.
+
+    Raises ImageError with a message naming ``name`` for anything that is not a whole, supported,
+    not-too-large image. The pixel limit is checked from the header, before decoding.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(_as_file(source, name))
+    except FileNotFoundError:
+        raise ImageError(f"{name}: file not found: {source}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a directory, not an image: {source}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError) as exc:
+        if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+            raise ImageError(f"{name}: image is too large ({exc})", too_large=True) from None
+        raise ImageError(f"{name}: not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+    with image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
+                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)")
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
+                             f"{max_pixels:,} pixels", too_large=True)
+        if width < 1 or height < 1:
+            raise ImageError(f"{name}: image has no pixels")
+        try:
+            image.load()
+            return to_rgb_array(ImageOps.exif_transpose(image))
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"{name}: image data is truncated or corrupt ({exc})") from None
+
+
+def _as_file(source: ImageSource, name: str) -> BinaryIO | str | os.PathLike:
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{name}: the file is empty (0 bytes)")
+        return io.BytesIO(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_file() and path.stat().st_size == 0:
+            raise ImageError(f"{name}: the file is empty (0 bytes): {source}")
+    return source
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to RGB: grey, palette, CMYK, 16-bit; alpha is composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or data.max() > 255 else 255.0
+        grey = np.clip(data / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def resize_longest(array: np.ndarray, longest: int) -> np.ndarray:
+    """Resize so that the longer side is ``longest`` pixels, keeping the aspect ratio."""
+    height, width = array.shape[:2]
+    scale = longest / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return resize_to(array, new_size)
+
+
+def resize_to(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 (or float) array to (width, height) with a high-quality filter."""
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).round().astype(np.uint8)
+    if (array.shape[1], array.shape[0]) == size:
+        return array.copy()
+    return np.asarray(Image.fromarray(array).resize(size, Image.Resampling.LANCZOS))
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """'PNG' or 'JPEG' from the file extension; ImageError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ImageError(f"output {path}: unsupported extension {suffix or '(none)'!r}; use .png, .jpg or .jpeg")
+    return OUTPUT_FORMATS[suffix]
+
+
+def encode_image(array: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> bytes:
+    """Encode an RGB uint8 array as PNG or JPEG bytes."""
+    buffer = io.BytesIO()
+    image = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    if fmt.upper() == "JPEG":
+        image.save(buffer, "JPEG", quality=quality, subsampling=0)
+    else:
+        image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write atomically (temporary file, then rename) so no reader ever sees half a picture."""
+    path = Path(path)
+    data = encode_image(array, output_format(path))
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail early (before minutes of work) if the output cannot be written."""
+    path = Path(path)
+    output_format(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ImageError(f"output {path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise ImageError(f"output {path}: is a directory")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ImageError(f"output {path}: not writable")

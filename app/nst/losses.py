@@ -1,0 +1,49 @@
+"""The three loss terms of Gatys et al., in two normalisations.
+
+'gatys' (Impasto's default): every term is a mean, and each layer's Gram matrix is divided by its
+positions × channels, so all style layers count (FACTS.md: with one constant for all layers the
+first layer is 97 % of the style term and the picture only changes colour).
+
+'blog': the design article's sums, kept exactly for the ``seed`` preset: content
+sum((F-P)²), style sum((S-C)²) / (4·3²·(h·w)²) with h, w the image size, TV sum((a+b)^1.25).
+
+Features arrive as (1, H, W, C) float32 tensors.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def gram(features: tf.Tensor, normalization: str) -> tf.Tensor:
+    """Channel-by-channel Gram matrix of one (1, H, W, C) feature map."""
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, (-1, channels))
+    g = tf.matmul(flat, flat, transpose_a=True)
+    if normalization == "gatys":
+        positions = tf.cast(tf.shape(flat)[0], tf.float32)
+        g = g / (positions * tf.cast(channels, tf.float32))
+    return g
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str) -> tf.Tensor:
+    diff = tf.square(features - target)
+    return tf.reduce_mean(diff) if normalization == "gatys" else tf.reduce_sum(diff)
+
+
+def style_layer_loss(g: tf.Tensor, target: tf.Tensor, normalization: str, image_hw: tuple[int, int]) -> tf.Tensor:
+    """Squared Gram difference for one layer (``image_hw`` is the image's size, used by 'blog')."""
+    diff = tf.square(g - target)
+    if normalization == "gatys":
+        return tf.reduce_mean(diff)
+    height, width = image_hw
+    return tf.reduce_sum(diff) / (4.0 * 3.0**2 * float(height * width) ** 2)
+
+
+def tv_loss(x: tf.Tensor, normalization: str, exponent: float) -> tf.Tensor:
+    """Total variation of a (1, H, W, 3) image: (dx² + dy²)^exponent, as a mean or a sum."""
+    a = tf.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
+    b = tf.square(x[:, :-1, :-1, :] - x[:, :-1, 1:, :])
+    s = a + b
+    term = s if exponent == 1.0 else tf.pow(s, exponent)
+    return tf.reduce_mean(term) if normalization == "gatys" else tf.reduce_sum(term)

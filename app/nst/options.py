@@ -1,0 +1,289 @@
+"""Style-transfer options: the one place that defines every knob, its default and its limits.
+
+The CLI, the web form and the JSON API all read these definitions, so a default or a range is
+changed here and nowhere else. This module imports no TensorFlow (the web layer uses it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from app.nst.errors import OptionError
+
+# VGG16 convolution layers in network order; the engine truncates the net at the deepest one used.
+VGG_LAYERS: tuple[str, ...] = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3",
+    "block4_conv1", "block4_conv2", "block4_conv3",
+    "block5_conv1", "block5_conv2", "block5_conv3",
+)
+
+INIT_CHOICES = ("content", "noise", "image")
+NORMALIZATION_CHOICES = ("gatys", "blog")
+PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+MAX_STYLES = 4
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the UI and validators need to know about one option."""
+
+    label: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    log_scale: bool = False  # the page shows a logarithmic slider for these
+
+
+def _opt(default: Any, spec: Spec) -> Any:
+    return field(default=default, metadata={"spec": spec})
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every knob of one style transfer. Build with ``Options.from_mapping`` to validate input."""
+
+    content_weight: float = _opt(5.0, Spec(
+        "Content weight α", "How strongly the result keeps the photo's shapes.", 0.0, 1e6, log_scale=True))
+    style_weight: float = _opt(100.0, Spec(
+        "Style weight β", "How strongly the result takes the painting's texture.", 0.0, 1e6, log_scale=True))
+    tv_weight: float = _opt(0.01, Spec(
+        "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
+        0.0, 1e6, log_scale=True))
+    iterations: int = _opt(150, Spec(
+        "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
+        "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
+    size: int = _opt(512, Spec(
+        "Size (px)", "Longest side of the result in pixels; the photo's aspect ratio is kept.", 32, 4096))
+    init: str = _opt("content", Spec(
+        "Start from", "Start from the photo, from random noise, or from a given image.",
+        choices=INIT_CHOICES))
+    seed: int | None = _opt(None, Spec(
+        "Seed", "Random seed (noise start); empty picks one and reports it.", 0, 2**31 - 1))
+    content_layers: tuple[str, ...] = _opt(("block4_conv2",), Spec(
+        "Content layers", "VGG16 layers whose features the result must keep.", choices=VGG_LAYERS))
+    style_layers: tuple[str, ...] = _opt(
+        ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
+        Spec("Style layers", "VGG16 layers whose Gram matrices the result must match.", choices=VGG_LAYERS))
+    style_blend: tuple[float, ...] = _opt((), Spec(
+        "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
+    style_scale: float = _opt(1.0, Spec(
+        "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes.", 0.1, 4.0))
+    preserve_colors: bool = _opt(False, Spec(
+        "Keep photo colours", "Keep the photo's colours; take only the painting's light and texture."))
+    normalization: str = _opt("gatys", Spec(
+        "Loss normalisation", "'gatys': each layer's Gram and loss normalised by its size; "
+        "'blog': the design article's sums, one constant for all layers.", choices=NORMALIZATION_CHOICES))
+    tv_exponent: float = _opt(1.0, Spec(
+        "TV exponent", "Power applied to (dx² + dy²) in the total-variation term (the article uses 1.25).",
+        1.0, 3.0))
+    scales: int = _opt(0, Spec(
+        "Scales", "Coarse-to-fine scales; 0 picks by size (1 up to 300 px, 2 above, 3 above 800 px).", 0, 4))
+    round_evals: int = _opt(0, Spec(
+        "Evaluations per round", "0: one continuous L-BFGS run. N: restart L-BFGS every N loss "
+        "evaluations, as the design article does (its 10 rounds of maxfun=20).", 0, 1000))
+    pixel_bounds: bool = _opt(True, Spec(
+        "Keep pixels valid", "Bound every pixel to 0..255 during the optimisation (L-BFGS-B bounds)."))
+    precision: str = _opt("auto", Spec(
+        "Precision", "Compute precision of the network: auto uses bfloat16/float16 where the "
+        "hardware is fast at it, else float32.", choices=PRECISION_CHOICES))
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, base: "Options | None" = None) -> "Options":
+        """Validate and convert user input (strings from a form or CLI, or JSON values).
+
+        Unknown keys, wrong types and values out of range raise ``OptionError`` naming the field.
+        ``preset`` in ``values`` applies that preset first; explicit values then override it.
+        """
+        start = base or cls()
+        values = dict(values)
+        preset_name = values.pop("preset", None)
+        if preset_name not in (None, ""):
+            start = apply_preset(start, str(preset_name))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise OptionError(unknown[0], f"unknown option {unknown[0]!r}")
+        changes = {name: _convert(name, raw) for name, raw in values.items()}
+        return start.replace(**changes)
+
+    def replace(self, **changes: Any) -> "Options":
+        """Return a copy with ``changes`` applied and the whole result validated."""
+        result = dataclasses.replace(self, **changes)
+        result.validate()
+        return result
+
+    def validate(self) -> None:
+        """Check every field against its Spec; raise OptionError for the first bad one."""
+        for f in dataclasses.fields(self):
+            _check(f.name, getattr(self, f.name))
+        if not self.style_layers:
+            raise OptionError("style_layers", "at least one style layer is needed")
+        if not self.content_layers:
+            raise OptionError("content_layers", "at least one content layer is needed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @property
+    def deepest_layer(self) -> str:
+        used = set(self.content_layers) | set(self.style_layers)
+        return max(used, key=VGG_LAYERS.index)
+
+    def scale_sizes(self) -> list[int]:
+        """Longest side of each coarse-to-fine scale, smallest first, ending at ``size``."""
+        count = self.scales or (1 if self.size <= 300 else 2 if self.size <= 800 else 3)
+        sizes = [max(32, round(self.size / 2 ** k)) for k in range(count - 1, -1, -1)]
+        return sizes
+
+    def scale_iterations(self) -> list[int]:
+        """How the iteration budget is shared between scales: more at the cheap coarse scales."""
+        sizes = self.scale_sizes()
+        if len(sizes) == 1:
+            return [self.iterations]
+        # Half the iterations at the final size, the rest split evenly among the coarse ones.
+        final = max(1, self.iterations // 2)
+        coarse = self.iterations - final
+        share = [coarse // (len(sizes) - 1)] * (len(sizes) - 1)
+        share[-1] += coarse - sum(share)
+        return [max(1, s) for s in share] + [final]
+
+
+def option_specs() -> dict[str, tuple[Any, Spec]]:
+    """Each option's (default, Spec), in declaration order: what the CLI and the page render."""
+    return {f.name: (f.default, f.metadata["spec"]) for f in dataclasses.fields(Options)}
+
+
+DEFAULTS = Options()
+
+# Named presets: partial overrides of the defaults. "seed" is the design article exactly.
+PRESETS: dict[str, dict[str, Any]] = {
+    "balanced": {},
+    "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "tv_weight": 0.01},
+    "keep-detail": {"style_weight": 30.0, "content_weight": 10.0, "tv_weight": 0.001,
+                    "content_layers": ("block3_conv2",)},
+    "seed": {
+        "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
+        "content_layers": ("block2_conv2",),
+        "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
+        "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
+        "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
+    },
+}
+
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "balanced": "The default: clearly the painting's brushwork, clearly the photo.",
+    "strong-style": "Ten times the style weight: the painting takes over, the photo's outlines remain.",
+    "keep-detail": "Content from a shallower layer and a lighter style: fine detail of the photo stays.",
+    "seed": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
+            "for comparison.",
+}
+
+
+def apply_preset(options: Options, name: str) -> Options:
+    if name not in PRESETS:
+        raise OptionError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return dataclasses.replace(options, **PRESETS[name])
+
+
+# -- conversion and checks ----------------------------------------------------------------------
+
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Options)}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(name: str, raw: Any) -> Any:
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "float":
+            return _to_float(raw)
+        if kind == "int":
+            return _to_int(raw)
+        if kind == "int | None":
+            return None if raw in (None, "") else _to_int(raw)
+        if kind == "bool":
+            return _to_bool(raw)
+        if kind == "tuple[str, ...]":
+            return _to_tuple(raw, str)
+        if kind == "tuple[float, ...]":
+            return _to_tuple(raw, _to_float)
+        return str(raw).strip()
+    except (TypeError, ValueError):
+        spec = Options.__dataclass_fields__[name].metadata["spec"]
+        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {raw!r}") from None
+
+
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise TypeError
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError
+    return value
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise TypeError
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise ValueError
+        return int(raw)
+    return int(str(raw).strip())
+
+
+def _to_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError
+
+
+def _to_tuple(raw: Any, item: Any) -> tuple:
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(item(p.strip() if isinstance(p, str) else p) for p in parts if str(p).strip() != "")
+
+
+def _describe(kind: str, spec: Spec) -> str:
+    if spec.choices and kind == "str":
+        return "one of " + ", ".join(spec.choices)
+    noun = {"float": "a number", "int": "a whole number", "int | None": "a whole number",
+            "bool": "true or false"}.get(kind, "a comma-separated list")
+    if spec.minimum is not None and spec.maximum is not None:
+        return f"{noun} from {_fmt(spec.minimum)} to {_fmt(spec.maximum)}"
+    return noun
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _check(name: str, value: Any) -> None:
+    spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
+    kind = _FIELD_TYPES[name]
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if item is None:
+            continue
+        if spec.choices and isinstance(item, str) and item not in spec.choices:
+            raise OptionError(name, f"{name} must be one of {', '.join(spec.choices)}, got {item!r}")
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            low, high = spec.minimum, spec.maximum
+            if (low is not None and item < low) or (high is not None and item > high):
+                raise OptionError(
+                    name, f"{name} must be {_describe(kind, spec)}, got {_fmt(item)}")
+    if name == "style_blend" and len(value) > MAX_STYLES:
+        raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")

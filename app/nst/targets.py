@@ -1,0 +1,77 @@
+"""Style targets (blended Gram matrices), computed once per style and size and cached.
+
+The cache is keyed by the style images' content hashes, the size they were resized to, the
+layers, the normalisation, the precision and the weights, so the next job with the same painting
+and settings skips the style image's forward passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from app.nst import losses
+from app.nst.images import resize_longest
+from app.nst.options import VGG_LAYERS, Options
+from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
+
+CACHE_SIZE = 16
+_cache: "OrderedDict[tuple, StyleTargets]" = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StyleTargets:
+    grams: dict[str, np.ndarray]
+    style_sizes: tuple[tuple[int, int], ...]
+
+
+def style_size(options: Options, longest: int) -> int:
+    """Longest side of the style image at a scale whose result has longest side ``longest``."""
+    return max(16, round(longest * options.style_scale))
+
+
+def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options,
+                          longest: int, precision: str) -> StyleTargets:
+    """Gram matrices of each style layer, mixed by ``blend`` (weights that sum to 1)."""
+    target_size = style_size(options, longest)
+    key = (
+        tuple(hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for s in styles),
+        tuple(np.round(blend, 6)), target_size, options.style_layers, options.normalization,
+        precision, vgg.source,
+    )
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    deepest = max(options.style_layers, key=VGG_LAYERS.index)
+    features = build_feature_fn(vgg, deepest, precision)
+    mixed: dict[str, np.ndarray] = {}
+    sizes = []
+    for weight, style in zip(blend, styles):
+        resized = resize_longest(style, target_size)
+        sizes.append(resized.shape[:2])
+        feats = features(tf.constant(rgb_to_caffe(resized)))
+        for name in options.style_layers:
+            g = losses.gram(feats[name], options.normalization).numpy() * weight
+            mixed[name] = mixed[name] + g if name in mixed else g
+    targets = StyleTargets({k: v.astype(np.float32) for k, v in mixed.items()}, tuple(sizes))
+    with _lock:
+        _cache[key] = targets
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return targets
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def cache_size() -> int:
+    return len(_cache)

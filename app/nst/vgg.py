@@ -1,0 +1,144 @@
+"""VGG16 weights and a truncated feature extractor.
+
+Keras builds ``VGG16(include_top=False)`` and loads its weights once per process; the engine then
+runs the convolution stack itself with those kernels, only as deep as the options need, in the
+chosen precision. That keeps every evaluation to one image through a short network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.nst.errors import WeightsError
+from app.nst.options import VGG_LAYERS
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_ENV = "IMPASTO_VGG_WEIGHTS"
+UNTRAINED = "untrained"  # random weights: for plumbing tests only, never for pictures
+# Caffe preprocessing (what ImageNet VGG16 was trained on): BGR order, minus these channel means.
+BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+# A 2×2 max-pool follows the last convolution of blocks 1-4.
+POOL_AFTER = {"block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"}
+
+_lock = threading.Lock()
+_cache: dict[str, "VggWeights"] = {}
+
+
+@dataclass(frozen=True)
+class VggWeights:
+    """The 13 convolution layers' kernels and biases, in network order, as float32 NumPy arrays."""
+
+    source: str
+    kernels: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+
+def resolve_weights(weights: str | os.PathLike | None = None) -> str:
+    """The weights to use: the argument, else $IMPASTO_VGG_WEIGHTS, else 'imagenet'."""
+    chosen = weights if weights not in (None, "") else os.environ.get(WEIGHTS_ENV) or "imagenet"
+    return str(chosen)
+
+
+def load_weights(weights: str | os.PathLike | None = None) -> VggWeights:
+    """Load (once per process) the VGG16 weights named by ``resolve_weights``.
+
+    Raises WeightsError with a message that says what failed and how to fix it.
+    """
+    source = resolve_weights(weights)
+    with _lock:
+        if source not in _cache:
+            _cache[source] = _load_uncached(source)
+        return _cache[source]
+
+
+def _load_uncached(source: str) -> VggWeights:
+    import keras
+
+    if source == UNTRAINED:
+        keras_arg = None
+    elif source == "imagenet":
+        keras_arg = "imagenet"
+    else:
+        keras_arg = _check_weights_file(source)
+    try:
+        model = keras.applications.VGG16(include_top=False, weights=keras_arg, input_shape=(None, None, 3))
+    except Exception as exc:  # Keras raises many types for download and file errors
+        raise WeightsError(_weights_failure(source, exc)) from None
+    layers = [model.get_layer(name) for name in VGG_LAYERS]
+    kernels = tuple(np.asarray(layer.kernel.numpy(), dtype=np.float32) for layer in layers)
+    biases = tuple(np.asarray(layer.bias.numpy(), dtype=np.float32) for layer in layers)
+    log.info("loaded VGG16 weights from %s", source)
+    return VggWeights(source, kernels, biases)
+
+
+def _check_weights_file(source: str) -> str:
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"VGG16 weights file not found: {path} (from {WEIGHTS_ENV} or --weights). "
+            "Point it to a VGG16 notop weights file (.weights.h5 or Keras's "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5), or unset it to download the ImageNet weights.")
+    if not (path.name.endswith(".weights.h5") or path.suffix == ".h5"):
+        raise WeightsError(f"VGG16 weights file {path} must end in .weights.h5 or .h5 (Keras reads only those)")
+    return str(path)
+
+
+def _weights_failure(source: str, exc: Exception) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if source == "imagenet":
+        return ("could not download the ImageNet VGG16 weights "
+                f"(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5): {reason}. "
+                f"Connect to the internet once (Keras caches it in ~/.keras/models), or set {WEIGHTS_ENV} "
+                "(or --weights) to a local VGG16 notop weights file.")
+    return (f"could not load VGG16 weights from {source}: {reason}. It must be a VGG16 include_top=False "
+            f"weights file; fix or replace it, or unset {WEIGHTS_ENV} to use the ImageNet download.")
+
+
+def layer_index(name: str) -> int:
+    return VGG_LAYERS.index(name)
+
+
+def build_feature_fn(weights: VggWeights, deepest: str, compute_dtype: str):
+    """Return f(x) -> {layer: float32 features} for a (1, H, W, 3) caffe-space float32 batch.
+
+    The network stops at ``deepest``; convolutions run in ``compute_dtype`` (float32, bfloat16 or
+    float16), and every returned feature map is float32 so losses are summed at full precision.
+    """
+    import tensorflow as tf
+
+    dtype = tf.as_dtype(compute_dtype)
+    count = layer_index(deepest) + 1
+    kernels = [tf.constant(k, dtype=dtype) for k in weights.kernels[:count]]
+    biases = [tf.constant(b, dtype=dtype) for b in weights.biases[:count]]
+    names = VGG_LAYERS[:count]
+
+    def features(x):
+        out = {}
+        h = tf.cast(x, dtype)
+        for name, kernel, bias in zip(names, kernels, biases):
+            h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, kernel, 1, "SAME"), bias))
+            out[name] = tf.cast(h, tf.float32) if dtype != tf.float32 else h
+            if name in POOL_AFTER and name != deepest:
+                h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+        return out
+
+    return features
+
+
+def rgb_to_caffe(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8/float (H, W, 3) -> caffe-space float32 (1, H, W, 3): BGR minus the ImageNet means."""
+    bgr = np.asarray(rgb, dtype=np.float32)[:, :, ::-1] - BGR_MEAN
+    return bgr[None, ...].astype(np.float32)
+
+
+def caffe_to_rgb(x: np.ndarray) -> np.ndarray:
+    """Inverse of rgb_to_caffe, clipped and rounded to uint8 (H, W, 3)."""
+    bgr = np.asarray(x, dtype=np.float32).reshape(x.shape[-3:]) + BGR_MEAN
+    return np.clip(bgr[:, :, ::-1], 0, 255).round().astype(np.uint8)
