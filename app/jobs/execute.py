@@ -1,0 +1,171 @@
+"""``run_job``: run one claimed job with the engine, whatever the job backend.
+
+Reads the inputs from the store, calls ``stylize`` with callbacks that write progress (and a
+JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
+the final state. The in-process runner threads call it; a Celery task can call it the same way.
+TensorFlow is imported here only when a job actually runs.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from typing import Any
+
+from PIL import Image
+
+from app.jobs.store import CANCELLED, DONE, FAILED, Job, JobStore
+from app.nst.errors import Cancelled, ImpastoError
+from app.nst.images import encode_image, load_image
+from app.nst.options import Options
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0  # the store's stale-after must be several of these
+CANCEL_CHECK_SECONDS = 0.5  # the engine asks at every evaluation; the store is asked at most 2×/s
+PREVIEW_SECONDS = 2.0  # a new preview after this long ...
+PREVIEW_ITERATIONS = 10  # ... or after this many iterations, whichever comes first
+THUMB_SIZE = 320
+
+
+def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = None,
+            pace: float = 0.0) -> str:
+    """Run job ``job_id``, already claimed by ``worker``; return its final state.
+
+    ``weights`` is passed to the engine (None: $IMPASTO_VGG_WEIGHTS). ``pace`` sleeps that many
+    seconds after each iteration: tests use it so that a tiny job lasts long enough to be watched.
+    """
+    job = store.get(job_id)
+    if job is None or job.state != "running" or job.worker != worker:
+        log.warning("job %s is not running under %s; not running it", job_id, worker)
+        return job.state if job else "missing"
+    with _Heartbeat(store, job_id, worker):
+        state, error, extra = _run(store, job, worker, weights, pace)
+    store.finish(job_id, worker, state, error=error, **extra)
+    return state
+
+
+def _run(store: JobStore, job: Job, worker: str, weights: str | None, pace: float):
+    """The engine call with its error mapping: (state, error text, finish() keyword arguments)."""
+    watcher = _Watcher(store, job.id, worker)
+    try:
+        options = Options.from_mapping(job.options)
+        content, style = _inputs(store, job.id)
+        from app.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
+
+        result = stylize(content, style, options=options, weights=weights,
+                         on_progress=_Reporter(store, job.id, worker, pace), should_stop=watcher)
+        _store_result(store, job.id, result.image)
+        return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
+    except Cancelled:
+        reason = "the job was taken over by another runner" if watcher.lost else None
+        return (FAILED, reason, {}) if watcher.lost else (CANCELLED, None, {})
+    except ImpastoError as exc:
+        return FAILED, str(exc), {}
+    except MemoryError:
+        log.exception("job %s ran out of memory", job.id)
+        return FAILED, "the server ran out of memory; try a smaller size", {}
+    except Exception as exc:  # noqa: BLE001 - a job must never take its runner down
+        log.exception("job %s failed", job.id)
+        return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
+
+
+def _inputs(store: JobStore, job_id: str):
+    content, style = store.get_file(job_id, "content.png"), store.get_file(job_id, "style.png")
+    if content is None or style is None:
+        raise ImpastoError("the job's input images are missing from the store")
+    return load_image(content, name="content"), load_image(style, name="style")
+
+
+def _store_result(store: JobStore, job_id: str, image) -> None:
+    store.put_file(job_id, "result.png", encode_image(image, "PNG"))
+    store.put_file(job_id, "thumb.jpg", thumbnail(image))
+
+
+def thumbnail(image, size: int = THUMB_SIZE) -> bytes:
+    """A small JPEG of an RGB uint8 array, for the history page."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class _Reporter:
+    """on_progress: progress to the store after every iteration, a preview every few."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str, pace: float) -> None:
+        self.store, self.job_id, self.worker, self.pace = store, job_id, worker, pace
+        self.preview_time = 0.0
+        self.preview_iteration: int | None = None
+
+    def __call__(self, progress: Any) -> None:
+        values = {
+            "iteration": progress.iteration, "total": progress.total, "evaluations": progress.evaluations,
+            "loss": _finite(progress.loss), "content_loss": _finite(progress.content_loss),
+            "style_loss": _finite(progress.style_loss), "tv_loss": _finite(progress.tv_loss),
+            "eta": progress.eta, "scale": progress.scale, "scales": progress.scales,
+        }
+        if self._preview_due(progress.iteration, progress.total):
+            self.store.put_file(self.job_id, "preview.jpg", encode_image(progress.image(), "JPEG", quality=85))
+            self.preview_time, self.preview_iteration = time.monotonic(), progress.iteration
+        values["preview_iteration"] = self.preview_iteration
+        self.store.update_progress(self.job_id, self.worker, values)
+        if self.pace:
+            time.sleep(self.pace)
+
+    def _preview_due(self, iteration: int, total: int) -> bool:
+        if self.preview_iteration is None or iteration >= total:
+            return True
+        return (time.monotonic() - self.preview_time >= PREVIEW_SECONDS
+                or iteration - self.preview_iteration >= PREVIEW_ITERATIONS)
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
+
+
+class _Watcher:
+    """should_stop: true once a cancel is requested or the job is no longer ours (cached ~0.5 s)."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str) -> None:
+        self.store, self.job_id, self.worker = store, job_id, worker
+        self.checked = 0.0
+        self.stop = False
+        self.lost = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.stop and now - self.checked >= CANCEL_CHECK_SECONDS:
+            self.checked = now
+            job = self.store.get(self.job_id)
+            self.lost = job is None or job.state != "running" or job.worker != self.worker
+            self.stop = self.lost or bool(job and job.cancel_requested)
+        return self.stop
+
+
+class _Heartbeat:
+    """Touches the job's heartbeat every few seconds while the engine works (the first iteration
+    alone can take long: TensorFlow start-up, weights, tracing)."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str) -> None:
+        self.store, self.job_id, self.worker = store, job_id, worker
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id[:6]}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.done.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.heartbeat(self.job_id, self.worker)
+            except Exception:  # noqa: BLE001 - a missed beat is not worth killing the job
+                log.exception("heartbeat of job %s failed", self.job_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()

@@ -1,0 +1,134 @@
+"""Runner threads: take queued jobs from the store in order and run them, in the server process.
+
+Every server process (each gunicorn worker) starts its own runners; the store's atomic claim
+decides who runs what and keeps the number of running jobs within the global limit. Runners also
+reap jobs whose process died (stale heartbeat) and delete old finished jobs.
+
+The web layer only talks to a ``Dispatcher``: ``submitted(job_id)`` after a job is stored. Here it
+wakes a local runner (or runs the job inline for tests); a Celery dispatcher would send a task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.jobs.execute import HEARTBEAT_SECONDS, run_job
+from app.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    """How the web layer hands stored jobs to whatever runs them."""
+
+    def submitted(self, job_id: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    max_running: int = 1  # global: across all processes sharing the store
+    threads: int = 1  # runner threads in this process
+    weights: str | None = None  # None: $IMPASTO_VGG_WEIGHTS
+    poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
+    stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
+    max_attempts: int = 3  # re-queue a job whose runner died at most this often
+    retention_seconds: float = 7 * 24 * 3600
+    housekeeping_seconds: float = 60.0  # how often to reap stale jobs and delete expired ones
+    pace: float = 0.0  # tests: seconds of sleep per iteration, to watch progress
+
+
+def worker_name() -> str:
+    """A name unique to this runner: host, process and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def housekeeping(store: JobStore, config: RunnerConfig) -> None:
+    """Re-queue (or fail) jobs whose runner died, and delete expired finished jobs."""
+    store.recover_stale(config.stale_after, config.max_attempts)
+    store.delete_finished(config.retention_seconds)
+
+
+def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None) -> str | None:
+    """Claim the oldest queued job and run it here; return its id, or None if none could be claimed."""
+    worker = worker or worker_name()
+    job = store.claim(worker, config.max_running)
+    if job is None:
+        return None
+    run_job(store, job.id, worker=worker, weights=config.weights, pace=config.pace)
+    return job.id
+
+
+class ThreadRunner:
+    """Dispatcher with runner threads in this process."""
+
+    def __init__(self, store: JobStore, config: RunnerConfig) -> None:
+        self.store, self.config = store, config
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.last_housekeeping = 0.0
+
+    def start(self) -> None:
+        for index in range(self.config.threads):
+            thread = threading.Thread(target=self._loop, name=f"impasto-runner-{index}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def submitted(self, job_id: str) -> None:
+        self.wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.wake.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        worker = worker_name()
+        while not self.stopping.is_set():
+            try:
+                self._housekeeping_if_due()
+                if run_next(self.store, self.config, worker):
+                    continue  # there may be more waiting
+            except Exception:  # noqa: BLE001 - a store hiccup must not kill the runner
+                log.exception("runner %s: error; retrying", worker)
+            self.wake.wait(self.config.poll_seconds)
+            self.wake.clear()
+
+    def _housekeeping_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self.last_housekeeping >= self.config.housekeeping_seconds:
+            self.last_housekeeping = now
+            housekeeping(self.store, self.config)
+
+
+class InlineRunner:
+    """Dispatcher for tests: runs the job inside the request that submitted it."""
+
+    def __init__(self, store: JobStore, config: RunnerConfig) -> None:
+        self.store, self.config = store, config
+
+    def submitted(self, job_id: str) -> None:
+        run_next(self.store, self.config)
+
+    def stop(self) -> None:
+        pass
+
+
+class NoRunner:
+    """Dispatcher that runs nothing: tests drive ``run_next`` themselves."""
+
+    def submitted(self, job_id: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

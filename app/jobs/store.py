@@ -1,0 +1,144 @@
+"""The job store: the one place where jobs live, shared by every web process and every runner.
+
+Interface (``JobStore``), for any backend (SQLite here, Redis later):
+
+- ``create(options, files, meta=, queue_limit=)`` → Job in state 'queued'. Atomic: the queue limit
+  is checked and the job (with its input files) written in one step; ``QueueFull`` stores nothing.
+- ``get(id)`` → Job or None; ``recent(limit)``; ``queue_position(id)`` → 1-based or None;
+  ``counts()`` → {state: n}.
+- ``claim(worker, max_running, job_id=None)`` → the oldest queued job (or that one), now 'running'
+  and owned by ``worker``, or None. Exactly one caller wins a job, and never more than
+  ``max_running`` jobs run at once across all processes (one job uses every core).
+- Owner-only writes, each returning False when ``worker`` no longer owns the running job (it was
+  reaped as stale or cancelled elsewhere): ``heartbeat``, ``update_progress``, ``finish``.
+- ``request_cancel(id)``: a queued job is cancelled at once, a running one gets its flag set;
+  ``cancel_requested(id)`` reads the flag.
+- ``put_file(id, name, data)`` / ``get_file(id, name)`` → bytes or None: inputs ('content.png',
+  'style.png'), 'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no
+  shared filesystem.
+- ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
+  ``stale_after`` seconds (their process died) go back to 'queued', or to 'failed' with a reason
+  after ``max_attempts`` tries. Called at start-up and periodically by the runners.
+- ``delete_finished(older_than)``: removes done/failed/cancelled jobs (rows and files) that
+  finished more than ``older_than`` seconds ago; never a queued or running one.
+
+``SqliteJobStore`` (app/jobs/sqlite_store.py) is the default backend.
+
+States: queued → running → done | failed | cancelled (queued → cancelled too). The engine is run
+by ``app.jobs.execute.run_job`` on a claimed job, whatever the backend.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+FINISHED_STATES = (DONE, FAILED, CANCELLED)
+
+# Progress fields a runner may write (columns of the SQLite table, keys in other backends).
+PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", "style_loss", "tv_loss",
+                   "eta", "scale", "scales", "preview_iteration")
+
+# File names a job may hold: a fixed set, so a name can never be a path.
+FILE_NAMES = ("content.png", "style.png", "preview.jpg", "result.png", "thumb.jpg")
+
+
+class QueueFull(Exception):
+    """The queue already holds ``limit`` waiting jobs; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the queue is full ({limit} jobs waiting); try again in a minute")
+        self.limit = limit
+
+
+@dataclass
+class Job:
+    """One job as a backend returns it. Times are Unix seconds (float) or None."""
+
+    id: str
+    state: str
+    created: float
+    options: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    started: float | None = None
+    finished: float | None = None
+    heartbeat: float | None = None
+    worker: str | None = None
+    attempts: int = 0
+    cancel_requested: bool = False
+    seed: int | None = None
+    error: str | None = None
+    summary: dict[str, Any] | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        """Seconds spent running (so far, or in all once finished)."""
+        if self.started is None:
+            return None
+        end = self.finished if self.finished is not None else (now or time.time())
+        return max(0.0, end - self.started)
+
+
+class JobStore(abc.ABC):
+    """What the web layer, the runners and ``run_job`` need from a job backend."""
+
+    @abc.abstractmethod
+    def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None) -> Job: ...
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    def recent(self, limit: int = 50) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def queue_position(self, job_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None: ...
+
+    @abc.abstractmethod
+    def heartbeat(self, job_id: str, worker: str) -> bool: ...
+
+    @abc.abstractmethod
+    def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool: ...
+
+    @abc.abstractmethod
+    def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
+               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool: ...
+
+    @abc.abstractmethod
+    def request_cancel(self, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    def cancel_requested(self, job_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def put_file(self, job_id: str, name: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def get_file(self, job_id: str, name: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]: ...
+
+    @abc.abstractmethod
+    def delete_finished(self, older_than: float) -> list[str]: ...
+
+
+def check_file_name(name: str) -> None:
+    if name not in FILE_NAMES:
+        raise ValueError(f"unknown job file {name!r}")
