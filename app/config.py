@@ -30,7 +30,7 @@ class Settings:
     precision: str
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             data_dir=Path(_env("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
             vgg_weights=os.environ.get("IMPASTO_VGG_WEIGHTS") or None,

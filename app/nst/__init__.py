@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def stylize(*args: Any, **kwargs: Any) -> "Result":
+def stylize(*args: Any, **kwargs: Any) -> Result:
     """See ``app.nst.engine.stylize`` (imported lazily: it loads TensorFlow)."""
     from app.nst.engine import stylize as _stylize
 

@@ -96,7 +96,7 @@ class Options:
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, base: "Options | None" = None) -> "Options":
+    def from_mapping(cls, values: Mapping[str, Any], *, base: Options | None = None) -> Options:
         """Validate and convert user input (strings from a form or CLI, or JSON values).
 
         Unknown keys, wrong types and values out of range raise ``OptionError`` naming the field.
@@ -114,7 +114,7 @@ class Options:
         changes = {name: _convert(name, raw) for name, raw in values.items()}
         return start.replace(**changes)
 
-    def replace(self, **changes: Any) -> "Options":
+    def replace(self, **changes: Any) -> Options:
         """Return a copy with ``changes`` applied and the whole result validated."""
         result = dataclasses.replace(self, **changes)
         result.validate()

@@ -21,7 +21,7 @@ from app.nst.options import VGG_LAYERS, Options
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
 CACHE_SIZE = 16
-_cache: "OrderedDict[tuple, StyleTargets]" = OrderedDict()
+_cache: OrderedDict[tuple, StyleTargets] = OrderedDict()
 _lock = threading.Lock()
 
 

@@ -28,7 +28,7 @@ BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 POOL_AFTER = {"block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"}
 
 _lock = threading.Lock()
-_cache: dict[str, "VggWeights"] = {}
+_cache: dict[str, VggWeights] = {}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""`impasto transfer` end to end (untrained weights, tiny image) and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.cli import main
+from tests.conftest import ROOT, gradient_image, stripes_image
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> tuple[Path, Path]:
+    content, style = tmp_path / "photo.png", tmp_path / "painting.jpg"
+    Image.fromarray(gradient_image(60, 80)).save(content)
+    Image.fromarray(stripes_image(60, 80)).save(style)
+    return content, style
+
+
+def _impasto(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_transfer_end_to_end_writes_png_and_json_summary(pictures, tmp_path):
+    content, style = pictures
+    out = tmp_path / "out.jpg"
+    done = _impasto("transfer", str(content), str(style), "-o", str(out), "--size", "48", "--iterations", "3",
+                    "--seed", "7", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["iterations"] == 3 and summary["evaluations"] >= 3 and summary["seed"] == 7
+    assert summary["width"] == 48 and summary["height"] == 36
+    assert set(summary["losses"]) == {"total", "content", "style", "tv"}
+    assert Image.open(out).format == "JPEG" and Image.open(out).size == (48, 36)
+
+
+def test_progress_bar_on_stderr(pictures, tmp_path):
+    content, style = pictures
+    done = _impasto("transfer", str(content), str(style), "-o", str(tmp_path / "o.png"), "--size", "40",
+                    "--iterations", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2/2" in done.stderr and "loss" in done.stderr and "ETA" in done.stderr
+    assert done.stdout == ""
+
+
+def _bad(capsys, *args) -> str:
+    code = main(["transfer", *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_bad_inputs_exit_2_with_one_line(pictures, tmp_path, capsys):
+    content, style = pictures
+    out = str(tmp_path / "o.png")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    assert "file not found" in _bad(capsys, str(tmp_path / "missing.jpg"), str(style), "-o", out)
+    assert "not a readable image" in _bad(capsys, str(content), str(text), "-o", out)
+    assert "size must be a whole number from 32 to 4096, got 5" in _bad(
+        capsys, str(content), str(style), "-o", out, "--size", "5")
+    assert "content_weight must be a number" in _bad(
+        capsys, str(content), str(style), "-o", out, "--content-weight", "lots")
+    assert "init must be one of" in _bad(capsys, str(content), str(style), "-o", out, "--init", "zeros")
+    assert "does not exist" in _bad(capsys, str(content), str(style), "-o", str(tmp_path / "no" / "o.png"))
+    assert "unsupported extension" in _bad(capsys, str(content), str(style), "-o", str(tmp_path / "o.gif"))
+    assert "required" in _bad(capsys, str(content), str(style))
+    assert not list(tmp_path.glob("o.*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output(pictures, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    content, style = pictures
+    assert "not writable" in _bad(capsys, str(content), str(style), "-o", str(locked / "o.png"))
+
+
+def test_unwritable_output_file(pictures, tmp_path, capsys):
+    content, style = pictures
+    target = tmp_path / "o.png"
+    target.mkdir()  # a directory where the file should go: cannot be written, even by root
+    assert "is a directory" in _bad(capsys, str(content), str(style), "-o", str(target))
+
+
+def test_missing_weights_file_fails_fast(pictures, tmp_path, capsys):
+    content, style = pictures
+    code = main(["transfer", str(content), str(style), "-o", str(tmp_path / "o.png"), "--size", "32",
+                 "--weights", str(tmp_path / "nope.weights.h5")])
+    err = capsys.readouterr().err
+    assert code == 2 and "VGG16 weights file not found" in err and "nope.weights.h5" in err
+
+
+def test_wrong_weights_file_is_explained(pictures, tmp_path, capsys):
+    content, style = pictures
+    bogus = tmp_path / "bogus.weights.h5"
+    bogus.write_bytes(b"not hdf5")
+    code = main(["transfer", str(content), str(style), "-o", str(tmp_path / "o.png"), "--size", "32",
+                 "--weights", str(bogus)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"could not load VGG16 weights from {bogus}" in err
+
+
+def test_imagenet_download_failure_says_how_to_fix(monkeypatch):
+    import keras
+
+    from app.nst import vgg
+    from app.nst.errors import WeightsError
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: Name or service not known")
+
+    monkeypatch.setattr(keras.applications, "VGG16", offline)
+    monkeypatch.delitem(vgg._cache, "imagenet", raising=False)
+    with pytest.raises(WeightsError) as info:
+        vgg.load_weights("imagenet")
+    assert "could not download the ImageNet VGG16 weights" in str(info.value)
+    assert "IMPASTO_VGG_WEIGHTS" in str(info.value)
+
+
+def test_model_is_loaded_once_per_process():
+    from app.nst.vgg import load_weights
+
+    assert load_weights("untrained") is load_weights("untrained")
+
+
+def test_result_is_not_all_black(pictures, tmp_path):
+    content, style = pictures
+    out = tmp_path / "o.png"
+    assert main(["transfer", str(content), str(style), "-o", str(out), "--size", "40", "--iterations", "2",
+                 "--weights", "untrained", "--quiet"]) == 0
+    assert np.asarray(Image.open(out)).mean() > 20

@@ -1,0 +1,187 @@
+"""The engine with untrained weights on tiny images: features, gradient, progress, stop, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from app.nst import engine, targets
+from app.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
+from app.nst.options import VGG_LAYERS, Options
+from app.nst.vgg import BGR_MEAN, build_feature_fn, load_weights, rgb_to_caffe
+from tests.conftest import gradient_image, stripes_image
+
+TINY = Options(size=40, iterations=4, scales=1, precision="float32")
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_weights("untrained")
+
+
+def run(content=None, style=None, **kw):
+    options = kw.pop("options", TINY)
+    return engine.stylize(gradient_image() if content is None else content,
+                          stripes_image() if style is None else style,
+                          options=options, weights="untrained", **kw)
+
+
+def test_truncated_features_equal_keras_vgg16(vgg):
+    import keras
+
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 48, 3))
+    for layer, kernel, bias in zip((model.get_layer(n) for n in VGG_LAYERS), vgg.kernels, vgg.biases):
+        layer.set_weights([kernel, bias])
+    names = ("block1_conv2", "block3_conv1", "block5_conv1")
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    x = rgb_to_caffe(gradient_image(32, 48))
+    expected = probe(x)
+    ours = build_feature_fn(vgg, "block5_conv1", "float32")(tf.constant(x))
+    for name, want in zip(names, expected):
+        np.testing.assert_allclose(ours[name].numpy(), np.asarray(want), rtol=1e-4, atol=1e-4)
+    assert "block5_conv2" not in ours  # the network stops at the deepest layer asked for
+
+
+@pytest.mark.parametrize("preset", ["balanced", "seed"])
+def test_gradient_matches_finite_differences(vgg, preset):
+    options = Options.from_mapping({"preset": preset, "size": 32, "scales": 1, "precision": "float32"})
+    content = gradient_image(24, 32)
+    style = targets.compute_style_targets(vgg, [stripes_image(24, 32)], np.ones(1), options, 32, "float32")
+    problem = engine._Problem(vgg, content, style, options, "float32")
+    rng = np.random.default_rng(0)
+    x = rgb_to_caffe(np.clip(content + rng.normal(0, 20, content.shape), 0, 255)).astype(np.float64).ravel()
+    loss, grad, _ = problem.evaluate(x)
+    for _ in range(3):  # directional derivatives along random directions
+        d = rng.normal(size=x.shape)
+        d /= np.linalg.norm(d)
+        eps = 0.5
+        numeric = (problem.evaluate(x + eps * d)[0] - problem.evaluate(x - eps * d)[0]) / (2 * eps)
+        analytic = float(grad @ d)
+        assert analytic == pytest.approx(numeric, rel=0.03, abs=1e-6 * abs(loss))
+
+
+def test_loss_falls_and_progress_is_reported():
+    seen = []
+    result = run(on_progress=seen.append)
+    assert [p.iteration for p in seen] == [1, 2, 3, 4] and all(p.total == 4 for p in seen)
+    assert seen[-1].loss < seen[0].loss
+    last = seen[-1]
+    assert last.loss == pytest.approx(last.content_loss + last.style_loss + last.tv_loss, rel=1e-4)
+    assert last.evaluations >= 4 and last.elapsed > 0 and last.eta is not None
+    preview = last.image()
+    assert preview.shape == result.image.shape == (30, 40, 3) and preview.dtype == np.uint8
+    assert result.iterations == 4 and result.evaluations == last.evaluations
+    assert result.losses["total"] == pytest.approx(last.loss)
+
+
+def test_fixed_seed_is_deterministic_and_seed_is_reported():
+    noisy = TINY.replace(init="noise", seed=123)
+    a, b = run(options=noisy), run(options=noisy)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.options.seed == 123
+    c = run(options=noisy.replace(seed=124))
+    assert np.abs(c.image.astype(int) - a.image).mean() > 1.0
+    picked = run(options=TINY.replace(seed=None))
+    assert isinstance(picked.options.seed, int)
+
+
+def test_cancel_is_honoured_within_one_iteration():
+    calls = {"progress": 0, "checks_after_stop": 0}
+    stop = {"now": False}
+
+    def on_progress(p):
+        calls["progress"] += 1
+        if p.iteration == 2:
+            stop["now"] = True
+
+    def should_stop():
+        if stop["now"]:
+            calls["checks_after_stop"] += 1
+        return stop["now"]
+
+    with pytest.raises(Cancelled):
+        run(options=TINY.replace(iterations=50), on_progress=on_progress, should_stop=should_stop)
+    assert calls["progress"] == 2  # no further iteration completed after the stop
+    assert calls["checks_after_stop"] == 1
+
+
+def test_nan_loss_stops_with_a_clear_error(monkeypatch):
+    monkeypatch.setattr(engine.losses, "tv_loss", lambda x, n, e: tf.constant(float("nan")))
+    with pytest.raises(NumericalError, match="the loss became nan"):
+        run()
+
+
+def _raw_pixel_range(monkeypatch, options) -> tuple[float, float]:
+    """Run and return the min/max pixel value of the optimised image BEFORE the final clip."""
+    seen = []
+    original = engine.caffe_to_rgb
+
+    def spy(x):
+        seen.append(np.asarray(x, np.float64).reshape(x.shape[-3:]) + BGR_MEAN)
+        return original(x)
+
+    monkeypatch.setattr(engine, "caffe_to_rgb", spy)
+    run(options=options)
+    return min(a.min() for a in seen), max(a.max() for a in seen)
+
+
+def test_pixel_bounds_keep_pixels_valid(monkeypatch):
+    """L-BFGS-B bounds keep every pixel in 0..255; without them a strong style pushes pixels out."""
+    strong = TINY.replace(style_weight=1e6, content_weight=0.0, iterations=8)
+    low, high = _raw_pixel_range(monkeypatch, strong)
+    assert low >= -1e-3 and high <= 255 + 1e-3
+    low_free, high_free = _raw_pixel_range(monkeypatch, strong.replace(pixel_bounds=False))
+    assert low_free < -1 or high_free > 256
+
+
+def test_memory_check_refuses_before_any_work(monkeypatch):
+    monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "2")
+    with pytest.raises(ResourceError, match=r"a 2048×1536 result needs about .* GB of memory and 2.0 GB"):
+        run(options=TINY.replace(size=2048))
+
+
+def test_init_image_and_blend_errors():
+    with pytest.raises(OptionError, match="no init image"):
+        run(options=TINY.replace(init="image"))
+    with pytest.raises(OptionError, match="2 weights for 1 style"):
+        run(options=TINY.replace(style_blend=(0.5, 0.5)))
+    start = np.full((30, 40, 3), 90, np.uint8)
+    result = run(options=TINY.replace(init="image", iterations=1, style_weight=0, content_weight=0, tv_weight=0),
+                 init_image=start)
+    assert np.abs(result.image.astype(int) - 90).max() <= 1  # zero loss: the start image is kept
+
+
+def test_blend_one_zero_equals_single_style_targets(vgg):
+    other = gradient_image(seed=5)[:, ::-1]
+    single = targets.compute_style_targets(vgg, [stripes_image()], np.array([1.0]), TINY, 40, "float32")
+    blended = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([1.0, 0.0]), TINY, 40, "float32")
+    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), TINY, 40, "float32")
+    for name in TINY.style_layers:
+        np.testing.assert_allclose(blended.grams[name], single.grams[name], rtol=1e-6)
+        assert not np.allclose(half.grams[name], single.grams[name])
+
+
+def test_style_targets_are_cached(vgg):
+    targets.clear_cache()
+    first = targets.compute_style_targets(vgg, [stripes_image()], np.ones(1), TINY, 40, "float32")
+    again = targets.compute_style_targets(vgg, [stripes_image()], np.ones(1), TINY, 40, "float32")
+    bigger = targets.compute_style_targets(vgg, [stripes_image()], np.ones(1), TINY.replace(style_scale=2.0), 40,
+                                           "float32")
+    assert again is first and bigger is not first and targets.cache_size() == 2
+    assert bigger.style_sizes[0] == (60, 80)  # style scale 2: the painting at twice the result's size
+
+
+def test_coarse_to_fine_runs_every_scale():
+    seen = []
+    result = run(options=TINY.replace(size=64, scales=2, iterations=6), on_progress=seen.append)
+    assert {(p.scale, p.width) for p in seen} == {(1, 32), (2, 64)}
+    assert seen[-1].iteration == seen[-1].total == 6 and result.image.shape == (48, 64, 3)
+
+
+def test_article_rounds_count_progress_by_round():
+    seen = []
+    run(options=TINY.replace(iterations=2, round_evals=3), on_progress=seen.append)
+    assert seen[-1].total == 6
+    assert [p.iteration for p in seen] == sorted(p.iteration for p in seen)
+    assert seen[-1].iteration <= 6

@@ -1,0 +1,77 @@
+"""The single source of options: defaults, presets, validation messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.nst.errors import OptionError
+from app.nst.options import DEFAULTS, PRESETS, Options, option_specs
+
+
+def test_defaults_are_valid_and_documented():
+    DEFAULTS.validate()
+    specs = option_specs()
+    assert set(specs) == set(DEFAULTS.to_dict())
+    assert all(spec.help and spec.label for _, spec in specs.values())
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_valid(name):
+    Options.from_mapping({"preset": name}).validate()
+
+
+def test_seed_preset_is_the_design_article():
+    seed = Options.from_mapping({"preset": "seed"})
+    assert (seed.content_weight, seed.style_weight, seed.tv_weight) == (0.05, 4.0, 1.0)
+    assert seed.content_layers == ("block2_conv2",)
+    assert seed.style_layers == ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+    assert (seed.normalization, seed.tv_exponent, seed.init) == ("blog", 1.25, "noise")
+    assert (seed.iterations, seed.round_evals, seed.scales) == (10, 20, 1)
+
+
+def test_strings_from_forms_are_converted():
+    opts = Options.from_mapping({"size": "256", "style_weight": "1e3", "preserve_colors": "on",
+                                 "style_layers": "block1_conv1, block3_conv1", "seed": "", "style_blend": "0.7,0.3"})
+    assert opts.size == 256 and opts.style_weight == 1000.0 and opts.preserve_colors is True
+    assert opts.style_layers == ("block1_conv1", "block3_conv1") and opts.seed is None
+    assert opts.style_blend == (0.7, 0.3)
+
+
+def test_explicit_values_override_a_preset():
+    opts = Options.from_mapping({"preset": "seed", "iterations": "3"})
+    assert opts.iterations == 3 and opts.normalization == "blog"
+
+
+@pytest.mark.parametrize("values,field,fragment", [
+    ({"size": "9"}, "size", "from 32 to 4096, got 9"),
+    ({"size": "big"}, "size", "must be a whole number"),
+    ({"size": "12.5"}, "size", "whole number"),
+    ({"style_weight": "-1"}, "style_weight", "from 0 to 1e+06"),
+    ({"content_weight": "nan"}, "content_weight", "must be a number"),
+    ({"init": "zeros"}, "init", "one of content, noise, image"),
+    ({"style_layers": "block9_conv1"}, "style_layers", "block9_conv1"),
+    ({"style_layers": ""}, "style_layers", "at least one"),
+    ({"preserve_colors": "maybe"}, "preserve_colors", "true or false"),
+    ({"colour": "red"}, "colour", "unknown option"),
+    ({"preset": "nope"}, "preset", "unknown preset"),
+    ({"style_blend": "1,1,1,1,1"}, "style_blend", "at most 4"),
+])
+def test_bad_values_name_the_field_and_the_range(values, field, fragment):
+    with pytest.raises(OptionError) as info:
+        Options.from_mapping(values)
+    assert info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_scales_and_iteration_split():
+    assert Options(size=256).scale_sizes() == [256]
+    assert Options(size=512).scale_sizes() == [256, 512]
+    assert Options(size=1024).scale_sizes() == [256, 512, 1024]
+    split = Options(size=512, iterations=150).scale_iterations()
+    assert sum(split) == 150 and len(split) == 2
+    assert Options(size=512, scales=1).scale_sizes() == [512]
+
+
+def test_deepest_layer():
+    assert Options().deepest_layer == "block5_conv1"
+    assert Options.from_mapping({"preset": "seed"}).deepest_layer == "block5_conv3"

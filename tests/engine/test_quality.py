@@ -1,0 +1,95 @@
+"""Short real transfers with the real weights file: the result must look like the painting and
+still be the photo, and each artistic knob must have its effect, measured in numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from app.nst import losses
+from app.nst.colors import chroma
+from app.nst.engine import stylize
+from app.nst.images import load_image, resize_longest, resize_to
+from app.nst.options import Options
+from app.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
+
+pytestmark = pytest.mark.quality
+SIZE = 160
+QUICK = Options(size=SIZE, iterations=60, scales=1)
+
+
+@pytest.fixture(scope="module")
+def pictures(samples):
+    content = resize_longest(load_image(samples / "tubingen.jpg"), SIZE)
+    style = load_image(samples / "starry_night.jpg")
+    return content, style
+
+
+@pytest.fixture(scope="module")
+def measure(real_weights):
+    features = build_feature_fn(load_weights(real_weights), "block5_conv1", "float32")
+
+    def feats(rgb):
+        return features(tf.constant(rgb_to_caffe(rgb)))
+
+    def style_distance(rgb, style_rgb):
+        a, b = feats(rgb), feats(style_rgb)
+        return float(sum(tf.reduce_mean(tf.square(losses.gram(a[n], "gatys") - losses.gram(b[n], "gatys")))
+                         for n in QUICK.style_layers))
+
+    def content_distance(rgb, content_rgb):
+        a, b = feats(rgb)["block4_conv2"], feats(resize_to(content_rgb, (rgb.shape[1], rgb.shape[0])))["block4_conv2"]
+        return float(tf.reduce_mean(tf.square(a - b)))
+
+    return style_distance, content_distance
+
+
+@pytest.fixture(scope="module")
+def balanced(pictures, real_weights):
+    content, style = pictures
+    return stylize(content, style, options=QUICK, weights=real_weights)
+
+
+def test_result_moves_toward_the_style_and_keeps_the_photo(pictures, balanced, measure):
+    content, style = pictures
+    style_distance, content_distance = measure
+    style_at_size = resize_longest(style, SIZE)
+    before = style_distance(content, style_at_size)
+    after = style_distance(balanced.image, style_at_size)
+    assert after < 0.1 * before, (after, before)  # ten times closer to the painting's style
+    # Still the photo: far closer in content to the photo than the painting is.
+    painting_as_photo = resize_to(style, (content.shape[1], content.shape[0]))
+    assert content_distance(balanced.image, content) < 0.5 * content_distance(painting_as_photo, content)
+
+
+def test_preserve_colors_keeps_the_photos_chroma(pictures, balanced, real_weights):
+    content, style = pictures
+    kept = stylize(content, style, options=QUICK.replace(preserve_colors=True), weights=real_weights)
+    photo = chroma(content)
+    error_plain = np.abs(chroma(balanced.image) - photo).mean()
+    error_kept = np.abs(chroma(kept.image) - photo).mean()
+    assert error_kept < 0.25 * error_plain, (error_kept, error_plain)
+    # ...and it still carries the painting's texture (luminance differs from the photo's).
+    assert np.abs(kept.image.astype(float) - content).mean() > 8
+
+
+def test_larger_style_scale_matches_a_scaled_up_painting(pictures, real_weights, measure):
+    content, style = pictures
+    style_distance, _ = measure
+    small = stylize(content, style, options=QUICK.replace(style_scale=0.5), weights=real_weights)
+    large = stylize(content, style, options=QUICK.replace(style_scale=2.0), weights=real_weights)
+    # Compare the results' style with the painting as seen at 2× (a crop of a 2×-size painting).
+    big = resize_longest(style, 2 * SIZE)
+    crop = big[: content.shape[0], : content.shape[1]]
+    assert style_distance(large.image, crop) < style_distance(small.image, crop)
+
+
+def test_seed_preset_runs_the_articles_objective(pictures, real_weights):
+    content, style = pictures
+    seed = Options.from_mapping({"preset": "seed", "size": 96, "iterations": 2, "seed": 1})
+    result = stylize(content, style, options=seed, weights=real_weights)
+    assert result.iterations <= 2 * 20 and result.evaluations <= 2 * 21
+    assert result.losses["total"] == pytest.approx(
+        result.losses["content"] + result.losses["style"] + result.losses["tv"], rel=1e-4)
+    assert result.history[-1] < result.history[0]
