@@ -1,1 +1,77 @@
-"""Impasto: a self-hosted neural style transfer studio."""
+"""Impasto: a self-hosted neural style transfer studio.
+
+``create_app()`` is the Flask application factory (gunicorn runs ``app:create_app()``). Settings
+come from IMPASTO_* environment variables (app/config.py); ``test_config`` overrides them.
+Extra keys tests use: IMPASTO_RUNNER ('thread', 'inline' or 'off'), IMPASTO_RUNNER_PACE (seconds
+of sleep per iteration) and IMPASTO_STALE_AFTER (seconds without a heartbeat before a running job
+counts as dead).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RUNTIME_DEFAULTS = {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0, "IMPASTO_STALE_AFTER": 30.0,
+                    "IMPASTO_MAX_ATTEMPTS": 3}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, job store (with start-up recovery), runners, blueprints."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(Settings.from_env().as_flask_config())
+    app.config.update(RUNTIME_DEFAULTS)
+    app.config.update(test_config or {})
+    app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["IMPASTO_MAX_UPLOAD_MB"]) * 1024 * 1024)
+    _configure_logging()
+    _wire_jobs(app)
+    _register_web(app)
+    return app
+
+
+def _configure_logging() -> None:
+    # Under gunicorn the root logger has no handler, and our INFO lines (job queued/claimed/done)
+    # would vanish; a host application or pytest that configured logging is left alone.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _wire_jobs(app: Flask) -> None:
+    from app.jobs.runner import InlineRunner, NoRunner, RunnerConfig, ThreadRunner, housekeeping
+    from app.jobs.sqlite_store import SqliteJobStore
+    from app.web import Services
+
+    config = app.config
+    store = SqliteJobStore(Path(config["IMPASTO_DATA_DIR"]))
+    runner_config = RunnerConfig(
+        max_running=int(config["IMPASTO_RUNNERS"]), threads=int(config["IMPASTO_RUNNERS"]),
+        weights=config["IMPASTO_VGG_WEIGHTS"], stale_after=float(config["IMPASTO_STALE_AFTER"]),
+        max_attempts=int(config["IMPASTO_MAX_ATTEMPTS"]),
+        retention_seconds=float(config["IMPASTO_RETENTION_HOURS"]) * 3600,
+        pace=float(config["IMPASTO_RUNNER_PACE"]))
+    housekeeping(store, runner_config)  # jobs left running by a crash or restart; expired jobs
+    mode = config["IMPASTO_RUNNER"]
+    if mode == "thread":
+        dispatcher: Any = ThreadRunner(store, runner_config)
+        dispatcher.start()
+    elif mode == "inline":
+        dispatcher = InlineRunner(store, runner_config)
+    else:
+        dispatcher = NoRunner()
+    app.extensions["impasto"] = Services(store, dispatcher, runner_config)
+
+
+def _register_web(app: Flask) -> None:
+    from app.web import api, errors, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.health_bp)
+    errors.register(app)

@@ -1,0 +1,23 @@
+"""The web layer: pages and JSON API blueprints. It never imports TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.jobs.runner import Dispatcher, RunnerConfig
+from app.jobs.store import JobStore
+
+
+@dataclass
+class Services:
+    """What create_app wires up, kept in app.extensions['impasto']."""
+
+    store: JobStore
+    dispatcher: Dispatcher
+    runner_config: RunnerConfig
+
+
+def services() -> Services:
+    return current_app.extensions["impasto"]

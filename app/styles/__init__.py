@@ -1,0 +1,48 @@
+"""Built-in styles: public-domain paintings shipped with Impasto, listed in credits.json."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+FOLDER = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    file: str
+    title: str
+    artist: str
+    year: int
+    licence: str
+
+    @property
+    def credit(self) -> str:
+        return f"{self.title}, {self.artist} ({self.year}), {self.licence}"
+
+    def read(self) -> bytes:
+        return (FOLDER / self.file).read_bytes()
+
+
+@functools.lru_cache(maxsize=1)
+def catalog() -> dict[str, Style]:
+    """Name → Style, in the order of credits.json."""
+    entries = json.loads((FOLDER / "credits.json").read_text(encoding="utf-8"))
+    return {entry["name"]: Style(**entry) for entry in entries}
+
+
+@functools.lru_cache(maxsize=16)
+def thumbnail(name: str, size: int = 240) -> bytes:
+    """A small JPEG of a built-in style for the picker (computed once per process)."""
+    with Image.open(FOLDER / catalog()[name].file) as image:
+        image = image.convert("RGB")
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()

@@ -1,0 +1,142 @@
+"""The JSON API: submit, poll, cancel, download. Errors are always JSON {"error": ...}."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from PIL import Image
+
+from app.jobs.store import QueueFull
+from app.web import services
+from app.web.submission import Limits, SubmissionError, parse_submission
+from app.web.views import job_dict
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+health_bp = Blueprint("health", __name__)
+
+RETRY_AFTER_SECONDS = 60
+FILE_KINDS = {"content": "content.png", "style": "style.png", "preview": "preview.jpg", "thumb": "thumb.jpg"}
+RECENT_LIMIT = 50
+
+
+class ApiError(Exception):
+    """An error answered as JSON with this status (and extra fields / headers)."""
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers, self.extra = status, message, headers or {}, extra
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.message, exc.headers, **exc.extra)
+
+
+def submit(form, files) -> Any:
+    """Validate and store a job, hand it to the runners; shared by the API and the HTML form.
+
+    Raises SubmissionError (400/413) or ApiError (503 when the queue is full).
+    """
+    svc = services()
+    submission = parse_submission(form, files, Limits.from_config(current_app.config), svc.store)
+    try:
+        job = svc.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
+                               queue_limit=current_app.config["IMPASTO_QUEUE_LIMIT"])
+    except QueueFull as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+    svc.dispatcher.submitted(job.id)
+    return svc.store.get(job.id)
+
+
+@bp.post("/jobs")
+def create_job() -> Response:
+    try:
+        job = submit(request.form, request.files)
+    except SubmissionError as exc:
+        raise ApiError(exc.status, str(exc), field=exc.field, errors=exc.errors) from None
+    response = jsonify(job_dict(job, services().store))
+    response.status_code = 202
+    response.headers["Location"] = response.json["urls"]["self"]
+    return response
+
+
+@bp.get("/jobs")
+def list_jobs() -> Response:
+    if not current_app.config["IMPASTO_HISTORY"]:
+        raise ApiError(404, "the job list is turned off on this server (IMPASTO_HISTORY=0)")
+    store = services().store
+    return jsonify({"jobs": [job_dict(job, store) for job in store.recent(RECENT_LIMIT)]})
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return jsonify(job_dict(_job_or_404(job_id), services().store))
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    _job_or_404(job_id)
+    job = services().store.request_cancel(job_id)
+    return jsonify(job_dict(job, services().store))
+
+
+@bp.get("/jobs/<job_id>/result")
+def job_result(job_id: str) -> Response:
+    job = _job_or_404(job_id)
+    fmt = (request.args.get("format") or "png").lower()
+    if fmt not in ("png", "jpeg", "jpg"):
+        raise ApiError(400, f"format must be png or jpeg, got {fmt!r}", field="format")
+    data = services().store.get_file(job_id, "result.png")
+    if data is None:
+        raise ApiError(404, f"job {job_id} has no result (it is {job.state})")
+    if fmt != "png":
+        data, fmt = _to_jpeg(data), "jpeg"
+    response = Response(data, mimetype=f"image/{fmt}")
+    if request.args.get("download"):
+        extension = "png" if fmt == "png" else "jpg"
+        response.headers["Content-Disposition"] = f'attachment; filename="impasto-{job_id[:8]}.{extension}"'
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.get("/jobs/<job_id>/<kind>")
+def job_file(job_id: str, kind: str) -> Response:
+    if kind not in FILE_KINDS:
+        abort(404)
+    _job_or_404(job_id)
+    data = services().store.get_file(job_id, FILE_KINDS[kind])
+    if data is None:
+        raise ApiError(404, f"job {job_id} has no {kind} image yet")
+    response = Response(data, mimetype="image/jpeg" if FILE_KINDS[kind].endswith(".jpg") else "image/png")
+    # The preview changes while a job runs; the others never change once written.
+    response.headers["Cache-Control"] = "no-store" if kind == "preview" else "private, max-age=86400"
+    return response
+
+
+@health_bp.get("/healthz")
+def healthz() -> Response:
+    counts = services().store.counts()  # also proves the store answers
+    return jsonify({"status": "ok", "queued": counts.get("queued", 0), "running": counts.get("running", 0)})
+
+
+def _job_or_404(job_id: str):
+    job = services().store.get(job_id)
+    if job is None:
+        raise ApiError(404, f"no job {job_id!r} (unknown, or deleted after the retention time)")
+    return job
+
+
+def _to_jpeg(png: bytes) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "JPEG", quality=92, subsampling=0)
+    return buffer.getvalue()

@@ -1,0 +1,106 @@
+"""What the studio form shows: one control per option, built from the engine's option specs.
+
+Defaults, labels, help texts and ranges come from app.nst.options; the web's upper limits (size,
+iterations) from the settings. To add a control, add the option's name to FORM_FIELDS (and, for a
+new kind of control, a branch in ``_control``); the template renders whatever is listed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
+from app.web.submission import WEB_INIT_CHOICES, Limits
+
+# Controls in page order, grouped into the form's sections.
+FORM_FIELDS: dict[str, tuple[str, ...]] = {
+    "Balance": ("content_weight", "style_weight", "tv_weight"),
+    "Picture": ("size", "iterations", "style_scale"),
+    "More": ("preserve_colors", "init", "seed"),
+}
+
+# How far a logarithmic slider reaches either side of the option's default, in decades.
+LOG_DECADES = 4
+SIZE_STEP = 32
+INIT_LABELS = {"content": "the photo", "noise": "random noise"}
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str
+    kind: str  # log, range, checkbox, choice, number
+    label: str
+    help: str
+    value: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    slider_min: float | None = None  # log sliders move the exponent within these
+    slider_max: float | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+def form_sections(values: Mapping[str, Any], limits: Limits) -> list[tuple[str, list[Control]]]:
+    """The form's sections with each control's current value (defaults, a job's, or what was typed)."""
+    specs = option_specs()
+    return [(title, [_control(name, specs[name], values.get(name, specs[name][0]), limits) for name in names])
+            for title, names in FORM_FIELDS.items()]
+
+
+def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limits) -> Control:
+    default, spec = default_spec
+    common = {"name": name, "label": spec.label, "help": spec.help, "value": value}
+    if spec.log_scale:
+        centre = math.floor(math.log10(default)) if default else 0
+        top = min(centre + LOG_DECADES, math.log10(spec.maximum)) if spec.maximum else centre + LOG_DECADES
+        return Control(kind="log", minimum=spec.minimum, maximum=spec.maximum, step=None,
+                       slider_min=centre - LOG_DECADES, slider_max=top, **common)
+    if isinstance(default, bool):
+        return Control(kind="checkbox", **common)
+    if spec.choices:
+        choices = tuple((c, INIT_LABELS.get(c, c)) for c in spec.choices if c in WEB_INIT_CHOICES)
+        return Control(kind="choice", choices=choices, **common)
+    if name == "seed":
+        return Control(kind="number", minimum=spec.minimum, maximum=spec.maximum, step=1, **common)
+    maximum = {"size": limits.max_size, "iterations": limits.max_iterations}.get(name, spec.maximum)
+    step = {"size": SIZE_STEP, "iterations": 1}.get(name, 0.1)
+    minimum = spec.minimum
+    if name == "size":
+        minimum = max(spec.minimum, 64)  # smaller results are not worth looking at
+    maximum = min(maximum, spec.maximum)
+    if isinstance(value, (int, float)):
+        common["value"] = min(max(value, minimum), maximum)  # a default above a lowered limit
+    return Control(kind="range", minimum=minimum, maximum=maximum, step=step, **common)
+
+
+def form_values(options: Options | Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Current values for the controls: from Options, a job's options dict, or the defaults."""
+    if options is None:
+        return Options().to_dict()
+    return options.to_dict() if isinstance(options, Options) else dict(options)
+
+
+def preset_table() -> list[dict[str, Any]]:
+    """Each preset with its description and the values it gives every form control (for the buttons)."""
+    names = [name for fields in FORM_FIELDS.values() for name in fields]
+    table = []
+    for preset in PRESETS:
+        options = apply_preset(Options(), preset).to_dict()
+        table.append({"name": preset, "description": PRESET_DESCRIPTIONS.get(preset, ""),
+                      "values": {name: options[name] for name in names}})
+    return table
+
+
+def hidden_extras(options: Mapping[str, Any], preset: str | None) -> dict[str, str]:
+    """Options of a job that no control shows and that differ from its preset: hidden fields, so
+    that "again with the same settings" reproduces the job exactly (API jobs may set any option)."""
+    shown = {name for fields in FORM_FIELDS.values() for name in fields}
+    base = apply_preset(Options(), preset).to_dict() if preset in PRESETS else Options().to_dict()
+    extras = {}
+    for name, value in options.items():
+        if name in shown or name not in base or base[name] == value:
+            continue
+        extras[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return extras

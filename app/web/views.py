@@ -1,0 +1,86 @@
+"""Jobs as the API and the pages show them: JSON-ready dicts with URLs, and display helpers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import url_for
+
+from app.jobs.store import QUEUED, Job, JobStore
+from app.styles import catalog
+
+
+def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
+    """The public view of a job (GET /api/jobs/<id>)."""
+    now = time.time()
+    return {
+        "id": job.id,
+        "state": job.state,
+        "created": job.created,
+        "started": job.started,
+        "finished": job.finished,
+        "elapsed": _round(job.elapsed(now)),
+        "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
+        "progress": _progress(job),
+        "cancel_requested": job.cancel_requested,
+        "error": job.error,
+        "options": job.options,
+        "seed": job.seed,
+        "style_name": job.meta.get("style_name"),
+        "summary": job.summary,
+        "urls": job_urls(job),
+    }
+
+
+def _progress(job: Job) -> dict[str, Any]:
+    progress = dict(job.progress)
+    progress.setdefault("iteration", 0)
+    progress.setdefault("total", _planned_total(job))
+    if progress.get("eta") is not None:
+        progress["eta"] = _round(progress["eta"])
+    return progress
+
+
+def _planned_total(job: Job) -> int:
+    """Iterations the engine will report as its total, known before it starts."""
+    options = job.options
+    return int(options.get("iterations", 0)) * int(options.get("round_evals") or 1)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def job_urls(job: Job) -> dict[str, str]:
+    has = set(job.files)
+    urls = {
+        "self": url_for("api.get_job", job_id=job.id),
+        "page": url_for("pages.job_page", job_id=job.id),
+        "cancel": url_for("api.cancel_job", job_id=job.id),
+        "content": url_for("api.job_file", job_id=job.id, kind="content"),
+        "style": url_for("api.job_file", job_id=job.id, kind="style"),
+        "again": url_for("pages.studio", again=job.id),
+    }
+    if "preview.jpg" in has:
+        urls["preview"] = url_for("api.job_file", job_id=job.id, kind="preview")
+    if "result.png" in has:
+        urls["result"] = url_for("api.job_result", job_id=job.id)
+        urls["result_jpeg"] = url_for("api.job_result", job_id=job.id, format="jpeg")
+    if "thumb.jpg" in has:
+        urls["thumb"] = url_for("api.job_file", job_id=job.id, kind="thumb")
+    return urls
+
+
+def style_credit(job: Job) -> str | None:
+    style = catalog().get(job.meta.get("style_name") or "")
+    return style.credit if style else None
+
+
+def clock(seconds: float | None) -> str:
+    """'1:05' for 65 s; '–' when unknown."""
+    if seconds is None:
+        return "–"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,84 @@
+// The job page while a job waits or runs: polls its JSON status about once a second and updates
+// the bar, the numbers and the live preview; reloads into the result page when the job ends.
+(function () {
+  "use strict";
+  const job = document.getElementById("job");
+  if (!job) return;
+  const POLL_MS = 1000;
+  const titles = { queued: "Waiting for its turn", running: "Painting…" };
+  const $ = (id) => document.getElementById(id);
+  let previewIteration = job.dataset.previewIteration;
+
+  function clock(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    const s = Math.round(seconds);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? h + ":" + two(m) + ":" + two(r) : m + ":" + two(r);
+  }
+  function number(x) {
+    return x === null || x === undefined ? "–" : Number(x).toPrecision(4).replace(/\.?0+e/, "e");
+  }
+
+  function render(data) {
+    const p = data.progress;
+    const state = $("state");
+    state.textContent = data.state;
+    state.className = "badge state-" + data.state;
+    if (titles[data.state]) $("title").textContent = titles[data.state];
+    const fraction = p.total ? p.iteration / p.total : 0;
+    $("bar").style.width = (100 * fraction).toFixed(1) + "%";
+    $("progress").setAttribute("aria-valuenow", p.iteration);
+    $("progress").setAttribute("aria-valuemax", p.total);
+    $("iteration").textContent = p.iteration + " / " + p.total;
+    $("loss").textContent = number(p.loss);
+    $("elapsed").textContent = clock(data.elapsed);
+    $("eta").textContent = data.state === "running" ? clock(p.eta) : "–";
+    $("queue-box").hidden = data.queue_position === null;
+    $("queue").textContent = data.queue_position || "";
+    if (p.loss !== undefined && p.loss !== null) {
+      $("loss-terms").textContent = "content " + number(p.content_loss) + " · style " + number(p.style_loss)
+        + " · smoothness " + number(p.tv_loss) + (p.scales > 1 ? " · scale " + p.scale + " of " + p.scales : "");
+    }
+    if (data.state === "running" && !data.urls.preview) {
+      $("preview-caption").textContent = "Starting the painter (loading the network)…";
+    }
+    if (data.urls.preview && String(p.preview_iteration) !== String(previewIteration)) {
+      previewIteration = p.preview_iteration;
+      const img = $("preview");
+      img.src = data.urls.preview + "?v=" + previewIteration;
+      img.hidden = false;
+      $("preview-caption").textContent = "Live preview after iteration " + previewIteration;
+    }
+    if (data.cancel_requested) {
+      $("cancel").disabled = true;
+      $("cancel").textContent = "Cancelling…";
+    }
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch(job.dataset.status, { cache: "no-store" });
+      if (response.ok) {
+        const data = await response.json();
+        if (["done", "failed", "cancelled"].includes(data.state)) {
+          window.location.reload();  // the server renders the finished page
+          return;
+        }
+        render(data);
+      }
+    } catch (err) {
+      // The server may be restarting: keep polling.
+    }
+    setTimeout(poll, POLL_MS);
+  }
+
+  $("cancel-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("cancel").disabled = true;
+    $("cancel").textContent = "Cancelling…";
+    await fetch(job.dataset.status + "/cancel", { method: "POST" }).catch(() => null);
+  });
+
+  setTimeout(poll, POLL_MS);
+})();

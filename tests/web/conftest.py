@@ -1,0 +1,72 @@
+"""Fixtures for the web tests: an app on a temporary data dir, image bytes, a submit helper."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.nst.images import encode_image
+from tests.conftest import gradient_image, stripes_image
+
+TINY = {"size": "48", "iterations": "3"}
+
+
+def png_bytes(height: int = 48, width: int = 64) -> bytes:
+    return encode_image(gradient_image(height, width), "PNG")
+
+
+def style_bytes() -> bytes:
+    return encode_image(stripes_image(), "JPEG")
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Flask]:
+    """create_app on tmp_path with no runner threads (tests run jobs themselves) and tiny limits."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        config = {"TESTING": True, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_RUNNER": "off",
+                  "IMPASTO_VGG_WEIGHTS": "untrained", **overrides}
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["impasto"].dispatcher.stop()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def upload(data: bytes, name: str = "picture.png") -> tuple[io.BytesIO, str]:
+    return io.BytesIO(data), name
+
+
+def form(content: bytes | None = None, style: bytes | None = None, **fields: Any) -> dict[str, Any]:
+    """A multipart body: a content upload, a style upload (or style_name=...), and options."""
+    body: dict[str, Any] = {**TINY, **fields}
+    if content is not None:
+        body["content"] = upload(content, "photo.png")
+    if style is not None:
+        body["style"] = upload(style, "painting.jpg")
+    return body
+
+
+def nothing_stored(app: Flask) -> bool:
+    store = app.extensions["impasto"].store
+    jobs_dir = Path(app.config["IMPASTO_DATA_DIR"]) / "jobs"
+    return store.counts() == {} and not any(jobs_dir.iterdir())
