@@ -6,6 +6,7 @@ Bad input exits with code 2 and one line on stderr; Ctrl-C exits with 130 and wr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -146,7 +147,13 @@ def _prepare_transfer(args: argparse.Namespace):
 
 
 def _run_transfer(args, options: Options, styles, init_image):
-    from app.nst.engine import stylize  # imports TensorFlow: only once the inputs are known good
+    with _native_stderr_silenced(enabled=not args.verbose):
+        # TensorFlow's C++ start-up lines (oneDNN notes, "no CUDA driver") are not for our users;
+        # TF_CPP_MIN_LOG_LEVEL does not silence all of them, so fd 2 is muted while it loads.
+        from app.nst.engine import stylize  # imports TensorFlow: only once the inputs are known good
+        from app.nst.hardware import gpu_names
+
+        gpu_names()
 
     bar = None if args.quiet or args.json else _ProgressBar(options)
     try:
@@ -157,17 +164,38 @@ def _run_transfer(args, options: Options, styles, init_image):
             bar.close()
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool = True):
+    """Point file descriptor 2 at /dev/null (native libraries write there directly)."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _ProgressBar:
-    """A tqdm bar on stderr: iteration i/N, the loss, elapsed and the engine's own ETA."""
+    """A tqdm bar on stderr: iteration i/N, the loss, elapsed and the engine's own ETA.
+
+    Created at the first progress report, so that weight or input errors print no empty bar.
+    """
 
     def __init__(self, options: Options) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=1, unit="it", file=sys.stderr, dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+        self.bar = None
 
     def __call__(self, progress) -> None:
-        self.bar.total = progress.total
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=progress.total, unit="it", file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
         self.bar.n = progress.iteration
         eta = "?" if progress.eta is None else _clock(progress.eta)
         self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}",
@@ -175,7 +203,8 @@ class _ProgressBar:
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _clock(seconds: float) -> str:
