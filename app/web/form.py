@@ -67,8 +67,6 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
     maximum = {"size": limits.max_size, "iterations": limits.max_iterations}.get(name, spec.maximum)
     step = {"size": SIZE_STEP, "iterations": 1}.get(name, 0.1)
     minimum = spec.minimum
-    if name == "size":
-        minimum = max(spec.minimum, 64)  # smaller results are not worth looking at
     maximum = min(maximum, spec.maximum)
     if isinstance(value, (int, float)):
         common["value"] = min(max(value, minimum), maximum)  # a default above a lowered limit

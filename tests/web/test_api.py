@@ -1,0 +1,190 @@
+"""The JSON API: every route, and every bad input answered cleanly with nothing stored."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from app.jobs.runner import run_next
+from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
+
+
+def gif_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buffer, "GIF")
+    return buffer.getvalue()
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A valid PNG header claiming a huge picture, with a tiny (compressed) body: a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + \
+        chunk(b"IEND", b"")
+
+
+def submit(client: FlaskClient, **kwargs):
+    return client.post("/api/jobs", data=form(**kwargs), content_type="multipart/form-data")
+
+
+# -- the happy path -----------------------------------------------------------------------------
+
+def test_submit_answers_at_once_with_urls(app: Flask, client: FlaskClient) -> None:
+    response = submit(client, content=png_bytes(), style_name="starry_night", seed="42", preserve_colors="1")
+    assert response.status_code == 202
+    body = response.json
+    assert body["state"] == "queued" and body["queue_position"] == 1
+    assert body["options"]["size"] == 48 and body["options"]["seed"] == 42 and body["options"]["preserve_colors"]
+    assert body["style_name"] == "starry_night"
+    assert response.headers["Location"] == body["urls"]["self"] == f"/api/jobs/{body['id']}"
+    assert "result" not in body["urls"]
+    # Inputs are stored as PNG, whatever came in.
+    stored = client.get(body["urls"]["style"])
+    assert stored.status_code == 200 and stored.data.startswith(b"\x89PNG")
+
+
+def test_job_lifecycle_through_the_api(app: Flask, client: FlaskClient) -> None:
+    job_id = submit(client, content=png_bytes(), style=style_bytes()).json["id"]
+    assert client.get(f"/api/jobs/{job_id}/result").status_code == 404
+    assert client.get(f"/api/jobs/{job_id}/preview").status_code == 404
+    services = app.extensions["impasto"]
+    assert run_next(services.store, services.runner_config) == job_id
+    body = client.get(f"/api/jobs/{job_id}").json
+    assert body["state"] == "done" and body["progress"]["iteration"] == body["progress"]["total"] == 3
+    assert body["progress"]["loss"] > 0 and body["summary"]["width"] == 48 and body["seed"] is not None
+    png = client.get(f"/api/jobs/{job_id}/result")
+    assert png.content_type == "image/png" and Image.open(io.BytesIO(png.data)).size == (48, 36)
+    jpeg = client.get(f"/api/jobs/{job_id}/result?format=jpeg&download=1")
+    assert jpeg.content_type == "image/jpeg" and Image.open(io.BytesIO(jpeg.data)).format == "JPEG"
+    assert "attachment" in jpeg.headers["Content-Disposition"]
+    assert client.get(f"/api/jobs/{job_id}/result?format=gif").status_code == 400
+    assert client.get(f"/api/jobs/{job_id}/preview").content_type == "image/jpeg"
+    assert client.get(f"/api/jobs/{job_id}/thumb").status_code == 200
+    assert [j["id"] for j in client.get("/api/jobs").json["jobs"]] == [job_id]
+
+
+def test_cancel_a_queued_job(client: FlaskClient) -> None:
+    job_id = submit(client, content=png_bytes(), style_name="shipwreck").json["id"]
+    response = client.post(f"/api/jobs/{job_id}/cancel")
+    assert response.status_code == 200 and response.json["state"] == "cancelled"
+
+
+def test_healthz(client: FlaskClient) -> None:
+    assert client.get("/healthz").json == {"status": "ok", "queued": 0, "running": 0}
+
+
+def test_job_list_is_off_with_history_off(make_app) -> None:
+    client = make_app(IMPASTO_HISTORY=False).test_client()
+    assert client.get("/api/jobs").status_code == 404
+    assert client.get("/history").status_code == 404
+
+
+# -- bad input: a clear answer, nothing stored --------------------------------------------------
+
+@pytest.mark.parametrize("data, expected", [
+    (b"this is not an image at all", "not a readable image"),
+    (gif_bytes(), "GIF images are not supported"),
+    (png_bytes()[:200], "truncated"),
+    (b"", "empty"),
+])
+def test_bad_content_files(app: Flask, client: FlaskClient, data: bytes, expected: str) -> None:
+    response = submit(client, content=data, style_name="starry_night")
+    assert response.status_code == 400
+    assert response.json["field"] == "content" and expected in response.json["error"]
+    assert nothing_stored(app)
+
+
+def test_bad_style_file(app: Flask, client: FlaskClient) -> None:
+    response = submit(client, content=png_bytes(), style=b"GIF89a nonsense")
+    assert response.status_code == 400 and response.json["field"] == "style"
+    assert nothing_stored(app)
+
+
+def test_missing_files(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/api/jobs", data={"size": "48"})
+    assert response.status_code == 400
+    assert set(response.json["errors"]) == {"content", "style"}
+    assert submit(client, content=png_bytes(), style_name="mona_lisa").json["field"] == "style"
+    assert nothing_stored(app)
+
+
+def test_upload_over_the_limit_is_413(make_app) -> None:
+    app = make_app(IMPASTO_MAX_UPLOAD_MB=0.01)  # 10 KiB
+    response = app.test_client().post(
+        "/api/jobs", data=form(content=b"\0" * 20_000, style_name="starry_night"))
+    assert response.status_code == 413 and "limit" in response.json["error"]
+    assert nothing_stored(app)
+
+
+def test_image_over_the_pixel_limit_is_413(make_app) -> None:
+    app = make_app(IMPASTO_MAX_PIXELS=1000)
+    response = app.test_client().post("/api/jobs", data=form(content=png_bytes(48, 64), style_name="starry_night"))
+    assert response.status_code == 413
+    assert response.json["field"] == "content" and "over the limit" in response.json["error"]
+    assert nothing_stored(app)
+
+
+def test_decompression_bomb_is_refused_before_decoding(app: Flask, client: FlaskClient) -> None:
+    response = submit(client, content=bomb_png(), style_name="starry_night")
+    assert response.status_code == 413 and response.json["field"] == "content"
+    assert "too large" in response.json["error"] or "over the limit" in response.json["error"]
+    assert nothing_stored(app)
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("size", "abc", "size must be a whole number from 32 to 1024"),
+    ("size", "5000", "size must be a whole number from 32 to 1024"),
+    ("size", "16", "size must be a whole number from 32 to 1024"),
+    ("iterations", "0", "iterations must be a whole number from 1 to 1000"),
+    ("iterations", "2000", "iterations must be a whole number from 1 to 1000"),
+    ("style_weight", "-1", "style_weight must be a number from 0 to 1e+06"),
+    ("content_weight", "lots", "content_weight must be a number"),
+    ("tv_weight", "nan", "tv_weight must be a number"),
+    ("style_scale", "9", "style_scale must be a number from 0.1 to 4"),
+    ("init", "image", "init must be one of content, noise"),
+    ("seed", "-5", "seed must be a whole number"),
+    ("preset", "loud", "unknown preset"),
+    ("bogus", "1", "unknown option"),
+])
+def test_bad_options_are_400_naming_the_field(app: Flask, client: FlaskClient, field: str, value: str,
+                                              expected: str) -> None:
+    response = submit(client, content=png_bytes(), style_name="starry_night", **{field: value})
+    assert response.status_code == 400
+    assert response.json["field"] == field and expected in response.json["error"]
+    assert nothing_stored(app)
+
+
+def test_unknown_job_is_404_everywhere(client: FlaskClient) -> None:
+    for url in ("/api/jobs/nope", "/api/jobs/nope/result", "/api/jobs/nope/preview", "/api/jobs/nope/content"):
+        response = client.get(url)
+        assert response.status_code == 404 and "error" in response.json
+    assert client.post("/api/jobs/nope/cancel").status_code == 404
+    assert client.get("/jobs/nope").status_code == 404
+    assert client.post("/jobs/nope/cancel").status_code == 404
+    assert client.get("/api/jobs/x/unknown-kind").status_code == 404
+
+
+def test_full_queue_is_503_with_retry_after(make_app) -> None:
+    app = make_app(IMPASTO_QUEUE_LIMIT=2)
+    client = app.test_client()
+    for _ in range(2):
+        assert submit(client, content=png_bytes(), style_name="starry_night").status_code == 202
+    response = submit(client, content=png_bytes(), style_name="starry_night")
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert "queue is full" in response.json["error"]
+    assert app.extensions["impasto"].store.counts() == {"queued": 2}
+
+
+def test_unexpected_errors_are_json_500(app: Flask, client: FlaskClient, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(app.extensions["impasto"].store, "counts", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 500 and response.json == {"error": "internal error; the server log has the details"}

@@ -1,0 +1,146 @@
+"""Running jobs: progress and previews, cancel, error mapping, runner threads, restart, retention."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app.jobs.execute import run_job
+from app.jobs.sqlite_store import SqliteJobStore
+from app.nst.images import encode_image
+from app.nst.options import Options
+from tests.conftest import gradient_image, stripes_image
+from tests.web.conftest import form, png_bytes
+
+WORKER = "test-worker"
+
+
+def new_job(store: SqliteJobStore, content: bytes | None = None, **options) -> str:
+    opts = Options.from_mapping({"size": 32, "iterations": 3, **options}).to_dict()
+    files = {"content.png": content or encode_image(gradient_image(32, 40)),
+             "style.png": encode_image(stripes_image(32, 40))}
+    job_id = store.create(opts, files).id
+    assert store.claim(WORKER, 1, job_id=job_id)
+    return job_id
+
+
+def wait_for(condition, timeout: float = 60.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteJobStore:
+    return SqliteJobStore(tmp_path)
+
+
+def test_run_job_writes_progress_preview_result(store: SqliteJobStore) -> None:
+    job_id = new_job(store, seed=3)
+    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    job = store.get(job_id)
+    assert job.progress["iteration"] == job.progress["total"] == 3 and job.progress["preview_iteration"] == 3
+    assert {"result.png", "preview.jpg", "thumb.jpg"} <= set(job.files)
+    assert job.summary["seed"] == 3 == job.seed and job.finished >= job.started
+
+
+def test_cancel_stops_a_running_job(store: SqliteJobStore) -> None:
+    job_id = new_job(store, iterations=200)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(state=run_job(
+        store, job_id, worker=WORKER, weights="untrained", pace=0.05)))
+    thread.start()
+    wait_for(lambda: store.get(job_id).progress.get("iteration", 0) >= 1)
+    store.request_cancel(job_id)
+    thread.join(30)
+    assert outcome["state"] == "cancelled" and store.get(job_id).state == "cancelled"
+    assert store.get_file(job_id, "result.png") is None
+
+
+def test_bad_stored_input_fails_with_the_engine_message(store: SqliteJobStore) -> None:
+    job_id = new_job(store, content=b"garbage")
+    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "failed"
+    assert "content: not a readable image" in store.get(job_id).error
+
+
+def test_unexpected_error_fails_with_a_short_reason(store: SqliteJobStore, monkeypatch, caplog) -> None:
+    import app.nst.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tensor shapes exploded")
+    monkeypatch.setattr(app.nst.engine, "stylize", broken)
+    job_id = new_job(store)
+    assert run_job(store, job_id, worker=WORKER) == "failed"
+    assert store.get(job_id).error == "internal error (RuntimeError); see the server log"
+    assert "tensor shapes exploded" in caplog.text  # the traceback goes to the log
+
+
+def test_a_job_taken_over_is_not_written_by_its_old_runner(store: SqliteJobStore) -> None:
+    job_id = new_job(store)
+    store.recover_stale(stale_after=-1, max_attempts=5)  # as if our heartbeat had gone stale
+    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "queued"
+    assert store.get(job_id).state == "queued"
+
+
+def test_runner_thread_runs_submitted_jobs_in_order(make_app) -> None:
+    app: Flask = make_app(IMPASTO_RUNNER="thread")
+    client = app.test_client()
+    ids = [client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+           for _ in range(2)]
+    done = wait_for(lambda: all(client.get(f"/api/jobs/{i}").json["state"] == "done" for i in ids))
+    assert done
+    jobs = [client.get(f"/api/jobs/{i}").json for i in ids]
+    assert jobs[0]["started"] < jobs[1]["started"] and jobs[0]["finished"] <= jobs[1]["started"] + 0.5
+
+
+def test_job_left_running_is_requeued_at_start_up(make_app) -> None:
+    app = make_app()
+    job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    app.extensions["impasto"].store.claim("a process that died", 1)
+    restarted = make_app(IMPASTO_STALE_AFTER=0)
+    job = restarted.test_client().get(f"/api/jobs/{job_id}").json
+    assert job["state"] == "queued" and job["queue_position"] == 1
+
+
+def test_job_left_running_too_often_is_failed_with_a_reason(make_app) -> None:
+    app = make_app()
+    job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    app.extensions["impasto"].store.claim("a process that died", 1)
+    restarted = make_app(IMPASTO_STALE_AFTER=0, IMPASTO_MAX_ATTEMPTS=1)
+    job = restarted.test_client().get(f"/api/jobs/{job_id}").json
+    assert job["state"] == "failed" and "the server stopped while this job was running" in job["error"]
+
+
+def test_results_survive_a_restart(make_app) -> None:
+    app = make_app(IMPASTO_RUNNER="inline")
+    created = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json
+    first = app.test_client().get(created["urls"]["result"]).data
+    assert first.startswith(b"\x89PNG")
+    client = make_app().test_client()
+    assert client.get(created["urls"]["self"]).json["state"] == "done"
+    assert client.get(created["urls"]["result"]).data == first
+
+
+def test_retention_removes_old_finished_jobs_never_running_ones(make_app) -> None:
+    app = make_app()
+    client = app.test_client()
+    store = app.extensions["impasto"].store
+    finished, running = (client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+                         for _ in range(2))
+    store.claim("w", 1)
+    store.finish(finished, "w", "done")
+    store.claim("w", 1)
+    time.sleep(0.05)
+    store.heartbeat(running, "w")
+    restarted = make_app(IMPASTO_RETENTION_HOURS=0.00001)  # 36 ms
+    client = restarted.test_client()
+    assert client.get(f"/api/jobs/{finished}").status_code == 404
+    assert client.get(f"/api/jobs/{running}").json["state"] == "running"
