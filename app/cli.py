@@ -15,7 +15,7 @@ from typing import Sequence
 
 from app.nst.errors import Cancelled, ImpastoError
 from app.nst.images import check_writable, load_image, save_image
-from app.nst.options import PRESETS, Options, option_specs
+from app.nst.options import PRESETS, Options, blend_weights, option_specs
 
 # Quiet TensorFlow's C++ start-up logging before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -141,6 +141,7 @@ def _prepare_transfer(args: argparse.Namespace):
     options = Options.from_mapping(values)
     load_image(args.content, name="content")
     styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
+    blend_weights(options, len(styles))
     init_image = load_image(args.init_image, name="init image") if args.init_image else None
     check_writable(args.output)
     return options, styles, init_image

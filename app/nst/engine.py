@@ -21,7 +21,7 @@ from app.nst import hardware, losses
 from app.nst.colors import preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
 from app.nst.images import ImageSource, load_image, resize_longest, resize_to
-from app.nst.options import DEFAULTS, Options
+from app.nst.options import DEFAULTS, Options, blend_weights
 from app.nst.targets import StyleTargets, compute_style_targets
 from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
 
@@ -98,7 +98,7 @@ def stylize(
     started = time.perf_counter()
     content_rgb = _as_array(content, "content")
     styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
-    blend = _blend_weights(options, len(styles))
+    blend = np.asarray(blend_weights(options, len(styles)))
     if options.init == "image" and init_image is None:
         raise OptionError("init", "init is 'image' but no init image was given")
     start_rgb = _as_array(init_image, "init image") if options.init == "image" else None
@@ -313,18 +313,6 @@ def _as_array(source, name: str) -> np.ndarray:
             raise OptionError(name, f"{name} array must be (height, width, 3), got {source.shape}")
         return np.clip(source, 0, 255).astype(np.uint8)
     return load_image(source, name=name)
-
-
-def _blend_weights(options: Options, count: int) -> np.ndarray:
-    if not options.style_blend:
-        return np.full(count, 1.0 / count)
-    if len(options.style_blend) != count:
-        raise OptionError("style_blend", f"style_blend has {len(options.style_blend)} weights for {count} style "
-                          "images; give one weight per style")
-    weights = np.asarray(options.style_blend, dtype=np.float64)
-    if weights.sum() <= 0:
-        raise OptionError("style_blend", "style_blend weights must not all be 0")
-    return weights / weights.sum()
 
 
 def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:

@@ -188,6 +188,23 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def blend_weights(options: Options, count: int) -> list[float]:
+    """Weights of ``count`` style images, summing to 1 (equal when style_blend is empty)."""
+    if count < 1:
+        raise OptionError("style", "at least one style image is needed")
+    if count > MAX_STYLES:
+        raise OptionError("style", f"{count} style images given; at most {MAX_STYLES}")
+    if not options.style_blend:
+        return [1.0 / count] * count
+    if len(options.style_blend) != count:
+        raise OptionError("style_blend", f"style_blend has {len(options.style_blend)} weights for {count} style "
+                          "images; give one weight per style")
+    total = sum(options.style_blend)
+    if total <= 0:
+        raise OptionError("style_blend", "style_blend weights must not all be 0")
+    return [w / total for w in options.style_blend]
+
+
 def apply_preset(options: Options, name: str) -> Options:
     if name not in PRESETS:
         raise OptionError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

@@ -140,3 +140,20 @@ def test_result_is_not_all_black(pictures, tmp_path):
     assert main(["transfer", str(content), str(style), "-o", str(out), "--size", "40", "--iterations", "2",
                  "--weights", "untrained", "--quiet"]) == 0
     assert np.asarray(Image.open(out)).mean() > 20
+
+
+def test_artistic_flags_blend_colours_init_and_preset(pictures, tmp_path):
+    content, style = pictures
+    second = tmp_path / "second.png"
+    Image.fromarray(gradient_image(60, 80, seed=3)[:, ::-1]).save(second)
+    start = tmp_path / "start.png"
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(start)
+    out = tmp_path / "art.png"
+    done = _impasto("transfer", str(content), str(style), "--style", str(second), "--style-blend", "0.7,0.3",
+                    "--style-scale", "1.5", "--preserve-colors", "--init-image", str(start), "--preset", "strong-style",
+                    "--size", "40", "--iterations", "2", "--seed", "3", "-o", str(out), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["seed"] == 3 and Image.open(out).size == (40, 30)
+    bad = _impasto("transfer", str(content), str(style), "--style", str(second), "--style-blend", "1,2,3",
+                   "-o", str(out), cwd=tmp_path)
+    assert bad.returncode == 2 and "3 weights for 2 style images" in bad.stderr
