@@ -55,7 +55,7 @@ class Options:
     tv_weight: float = _opt(0.01, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
-    iterations: int = _opt(150, Spec(
+    iterations: int = _opt(100, Spec(
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
     size: int = _opt(512, Spec(
@@ -83,7 +83,8 @@ class Options:
         "TV exponent", "Power applied to (dx² + dy²) in the total-variation term (the article uses 1.25).",
         1.0, 3.0))
     scales: int = _opt(0, Spec(
-        "Scales", "Coarse-to-fine scales; 0 picks by size (1 up to 300 px, 2 above, 3 above 800 px).", 0, 4))
+        "Scales", "Coarse-to-fine scales, each twice the size of the one before; 0 picks by size "
+        "(1 below 256 px, then down to about 128 px: 3 for 512 px).", 0, 4))
     round_evals: int = _opt(0, Spec(
         "Evaluations per round", "0: one continuous L-BFGS run. N: restart L-BFGS every N loss "
         "evaluations, as the design article does (its 10 rounds of maxfun=20).", 0, 1000))
@@ -139,22 +140,28 @@ class Options:
         return max(used, key=VGG_LAYERS.index)
 
     def scale_sizes(self) -> list[int]:
-        """Longest side of each coarse-to-fine scale, smallest first, ending at ``size``."""
-        count = self.scales or (1 if self.size <= 300 else 2 if self.size <= 800 else 3)
-        sizes = [max(32, round(self.size / 2 ** k)) for k in range(count - 1, -1, -1)]
-        return sizes
+        """Longest side of each coarse-to-fine scale, smallest first, ending at ``size``.
+
+        Auto (scales=0): one scale below 256 px, else halving down to about 128 px (at most 4):
+        256 -> [128, 256], 512 -> [128, 256, 512], 1024 -> [128, 256, 512, 1024].
+        """
+        count = self.scales or (1 if self.size < 256 else min(4, 1 + int(math.log2(self.size / 128))))
+        return [max(32, round(self.size / 2**k)) for k in range(count - 1, -1, -1)]
 
     def scale_iterations(self) -> list[int]:
-        """How the iteration budget is shared between scales: more at the cheap coarse scales."""
-        sizes = self.scale_sizes()
-        if len(sizes) == 1:
+        """How the iteration budget is shared between scales.
+
+        A coarse scale costs a quarter of the next one and fixes the composition and the big
+        strokes, so most iterations go there; the final scale gets 30 % to sharpen the detail.
+        """
+        count = len(self.scale_sizes())
+        if count == 1:
             return [self.iterations]
-        # Half the iterations at the final size, the rest split evenly among the coarse ones.
-        final = max(1, self.iterations // 2)
-        coarse = self.iterations - final
-        share = [coarse // (len(sizes) - 1)] * (len(sizes) - 1)
+        final = max(1, round(self.iterations * 0.3))
+        coarse = max(count - 1, self.iterations - final)
+        share = [coarse // (count - 1)] * (count - 1)
         share[-1] += coarse - sum(share)
-        return [max(1, s) for s in share] + [final]
+        return share + [final]
 
 
 def option_specs() -> dict[str, tuple[Any, Spec]]:
