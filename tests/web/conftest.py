@@ -70,3 +70,14 @@ def nothing_stored(app: Flask) -> bool:
     store = app.extensions["impasto"].store
     jobs_dir = Path(app.config["IMPASTO_DATA_DIR"]) / "jobs"
     return store.counts() == {} and not any(jobs_dir.iterdir())
+
+
+# Debian's Chromium with the launch flags that work here (see /work/shared/FACTS.md); never
+# `playwright install`. pytest-playwright reads this session fixture when it launches the browser.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(chromium_path: str) -> dict[str, Any]:
+    return {"executable_path": chromium_path, "args": CHROMIUM_ARGS, "headless": True}

@@ -1,0 +1,89 @@
+"""A person in Chromium: upload two images, move a slider, submit, watch it paint, download the
+result; and see the message for a bad upload. Runs against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from tests.web.conftest import png_bytes, style_bytes
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_server(make_app) -> Iterator[str]:
+    # A slow pace per iteration so that a tiny job lasts long enough to watch it advance.
+    app = make_app(IMPASTO_RUNNER="thread", IMPASTO_RUNNER_PACE=0.4)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+def pictures(tmp_path: Path) -> tuple[Path, Path]:
+    content, style = tmp_path / "photo.png", tmp_path / "painting.jpg"
+    content.write_bytes(png_bytes(48, 64))
+    style.write_bytes(style_bytes())
+    return content, style
+
+
+def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:
+    content, style = pictures(tmp_path)
+    page.goto(live_server + "/")
+    page.set_input_files("input[name=content]", str(content))
+    page.set_input_files("input[name=style]", str(style))
+    expect(page.locator("#drop-content .preview")).to_be_visible()
+    expect(page.locator("#drop-style .preview")).to_be_visible()
+    expect(page.locator("input[name=style_name]:checked")).to_have_count(0)  # the upload replaced the pick
+
+    # The style weight slider is logarithmic: 10^3 on the slider is 1000 in the field.
+    page.locator(".slider[data-for=f-style_weight]").fill("3")
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    page.locator(".preset[data-preset=strong-style]").click()
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    page.fill("#f-size", "48")
+    page.fill("#f-iterations", "12")
+    page.click("#submit")
+
+    page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
+    expect(page.locator("#iteration")).to_have_text(re.compile(r"^([1-9]\d*) / 12$"), timeout=60_000)
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)
+    expect(page.locator("#result")).to_be_visible()
+    assert page.locator("#result").evaluate("img => img.naturalWidth") == 48
+
+    with page.expect_download() as download_info:
+        page.click("#download-png")
+    saved = tmp_path / "download.png"
+    download_info.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    # "Again" brings back the settings, the seed included.
+    page.click("#again")
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    expect(page.locator("#f-seed")).not_to_have_value("")
+
+
+def test_bad_upload_shows_the_message_next_to_the_field(page: Page, live_server: str, tmp_path: Path) -> None:
+    not_an_image = tmp_path / "holiday.png"
+    not_an_image.write_text("this is a text file with a .png name")
+    page.goto(live_server + "/")
+    page.set_input_files("input[name=content]", str(not_an_image))
+    page.fill("#f-tv_weight", "0.05")
+    page.click("#submit")
+    expect(page.locator("#error-content")).to_contain_text("not a readable image")
+    assert page.url == live_server + "/"
+    expect(page.locator("#f-tv_weight")).to_have_value("0.05")  # what the person entered stays
+    page.fill("#f-size", "99999")
+    page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
+    page.click("#submit")
+    expect(page.locator("#error-size")).to_contain_text("from 32 to 1024")
+    expect(page.locator("#error-content")).to_be_empty()
