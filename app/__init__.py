@@ -49,6 +49,12 @@ def _wire_jobs(app: Flask) -> None:
     from app.web import Services
 
     config = app.config
+    if config.get("IMPASTO_BROKER_URL"):
+        # Scale-out mode: jobs in Redis, run by Celery workers; no runner threads in this process.
+        from app.jobs.distributed import build
+
+        app.extensions["impasto"] = Services(*build(config))
+        return
     store = SqliteJobStore(Path(config["IMPASTO_DATA_DIR"]))
     runner_config = RunnerConfig(
         max_running=int(config["IMPASTO_RUNNERS"]), threads=int(config["IMPASTO_RUNNERS"]),
