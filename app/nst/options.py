@@ -292,6 +292,9 @@ def _describe(kind: str, spec: Spec) -> str:
 
 
 def _fmt(x: float) -> str:
+    """Whole numbers as written (2147483647), large or fractional floats compactly (1e+06, 0.01)."""
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e6):
+        return str(int(x))
     return f"{x:g}"
 
 
