@@ -64,16 +64,19 @@ def test_bad_values_name_the_field_and_the_range(values, field, fragment):
 
 
 def test_scales_and_iteration_split():
-    assert Options(size=200).scale_sizes() == [200]
-    assert Options(size=256).scale_sizes() == [128, 256]
-    assert Options(size=512).scale_sizes() == [128, 256, 512]
-    assert Options(size=1024).scale_sizes() == [128, 256, 512, 1024]
+    assert Options(size=256).scale_sizes() == [256]
+    assert Options(size=383).scale_sizes() == [383]
+    assert Options(size=512).scale_sizes() == [256, 512]
+    assert Options(size=1024).scale_sizes() == [256, 512, 1024]
+    assert Options(size=2048).scale_sizes() == [256, 512, 1024, 2048]
     assert Options(size=4096).scale_sizes() == [512, 1024, 2048, 4096]
     assert Options(size=512, scales=1).scale_sizes() == [512]
-    assert Options(size=512, iterations=100).scale_iterations() == [35, 35, 30]
-    assert Options(size=512, iterations=2).scale_iterations() == [1, 1, 1]
+    assert Options(size=512, scales=3).scale_sizes() == [128, 256, 512]
+    assert Options(size=512, iterations=100).scale_iterations() == [70, 30]
+    assert Options(size=1024, iterations=100).scale_iterations() == [35, 35, 30]
+    assert Options(size=1024, iterations=2).scale_iterations() == [1, 1, 1]
     for iterations in (1, 7, 100, 999):
-        split = Options(size=1024, iterations=iterations).scale_iterations()
+        split = Options(size=2048, iterations=iterations).scale_iterations()
         assert len(split) == 4 and min(split) >= 1
         assert sum(split) == max(iterations, 4)
 
