@@ -3,6 +3,7 @@
     python scripts/doc_tables.py options   # the engine options and their defaults
     python scripts/doc_tables.py presets   # the named presets
     python scripts/doc_tables.py settings  # IMPASTO_* environment variables
+    python scripts/doc_tables.py --update README.md   # rewrite the tables between their markers
 
 tests/test_docs.py checks that README.md contains exactly these rows.
 """
@@ -10,6 +11,7 @@ tests/test_docs.py checks that README.md contains exactly these rows.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from app.config import DOCUMENTED
 from app.cli import TRANSFER_FLAGS
@@ -55,5 +57,20 @@ def settings_table() -> list[str]:
 
 TABLES = {"options": options_table, "presets": presets_table, "settings": settings_table}
 
+def update(path: Path) -> None:
+    """Replace each table between ``<!-- NAME-table -->`` and ``<!-- /NAME-table -->``."""
+    text = path.read_text(encoding="utf-8")
+    for name, make in TABLES.items():
+        start, end = f"<!-- {name}-table -->", f"<!-- /{name}-table -->"
+        if start in text:
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            text = head + start + "\n" + "\n".join(make()) + "\n" + end + tail
+    path.write_text(text, encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print("\n".join(TABLES[sys.argv[1]]()))
+    if sys.argv[1] == "--update":
+        update(Path(sys.argv[2]))
+    else:
+        print("\n".join(TABLES[sys.argv[1]]()))
