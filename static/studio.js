@@ -173,7 +173,10 @@
       }
       const errors = body.errors || { [body.field || "form"]: body.error };
       let first = null;
-      Object.entries(errors).forEach(([field, message]) => { first = first || showError(field, message); });
+      Object.entries(errors).forEach(([field, message]) => {
+        const shown = showError(field, message);
+        first = first || shown;
+      });
       if (first) first.scrollIntoView({ block: "center", behavior: "smooth" });
     } catch (err) {
       showError("form", "Could not reach the server (" + err.message + "). Try again.");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -125,7 +126,9 @@ def job_file(job_id: str, kind: str) -> Response:
 @health_bp.get("/healthz")
 def healthz() -> Response:
     counts = services().store.counts()  # also proves the store answers
-    return jsonify({"status": "ok", "queued": counts.get("queued", 0), "running": counts.get("running", 0)})
+    # The process id tells which server process answered (several run under gunicorn -w N).
+    return jsonify({"status": "ok", "queued": counts.get("queued", 0), "running": counts.get("running", 0),
+                    "process": os.getpid()})
 
 
 def _job_or_404(job_id: str):

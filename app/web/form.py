@@ -25,6 +25,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
 LOG_DECADES = 4
 SIZE_STEP = 32
 INIT_LABELS = {"content": "the photo", "noise": "random noise"}
+PRESET_LABELS = {"seed": "original article"}  # "seed" would read like the random seed field
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def preset_table() -> list[dict[str, Any]]:
     table = []
     for preset in PRESETS:
         options = apply_preset(Options(), preset).to_dict()
-        table.append({"name": preset, "description": PRESET_DESCRIPTIONS.get(preset, ""),
+        table.append({"name": preset, "label": PRESET_LABELS.get(preset, preset.replace("-", " ")),
+                      "description": PRESET_DESCRIPTIONS.get(preset, ""),
                       "values": {name: options[name] for name in names}})
     return table
 

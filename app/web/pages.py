@@ -18,9 +18,6 @@ from app.web.views import clock, job_dict, style_credit
 
 bp = Blueprint("pages", __name__)
 
-SAMPLE_PHOTO_CREDIT = "Tübingen, Neckarfront — photo by Andreas Praefcke (Wikimedia Commons, CC licence)"
-
-
 @bp.get("/")
 def studio() -> str:
     again = request.args.get("again")
@@ -113,7 +110,7 @@ def style_thumbnail(name: str) -> Response:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"history_enabled": current_app.config["IMPASTO_HISTORY"], "sample_credit": SAMPLE_PHOTO_CREDIT}
+    return {"history_enabled": current_app.config["IMPASTO_HISTORY"]}
 
 
 @bp.app_template_filter("num")

@@ -78,10 +78,13 @@ def test_bad_upload_shows_the_message_next_to_the_field(page: Page, live_server:
     page.goto(live_server + "/")
     page.set_input_files("input[name=content]", str(not_an_image))
     page.fill("#f-tv_weight", "0.05")
+    page.fill("#f-style_weight", "lots")
     page.click("#submit")
     expect(page.locator("#error-content")).to_contain_text("not a readable image")
+    expect(page.locator("#error-style_weight")).to_contain_text("style_weight must be a number")  # every bad field
     assert page.url == live_server + "/"
     expect(page.locator("#f-tv_weight")).to_have_value("0.05")  # what the person entered stays
+    page.fill("#f-style_weight", "100")
     page.fill("#f-size", "99999")
     page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
     page.click("#submit")

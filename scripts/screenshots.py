@@ -1,0 +1,92 @@
+"""Take the README's screenshots: the studio form, a job being painted, a finished job.
+
+Run once by hand (about a minute on 2 cores); it paints a real picture with the real weights:
+
+    python scripts/screenshots.py [--weights PATH] [--size 256] [--iterations 100]
+
+Writes docs/screenshots/form.png, running.png and job.png. The photo is the Tübingen sample
+(Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+log = logging.getLogger("screenshots")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=str(SHARED / "weights" / "vgg16_hed_notop.weights.h5"))
+    parser.add_argument("--photo", default=str(SHARED / "samples" / "tubingen.jpg"))
+    parser.add_argument("--style", default="starry_night", help="built-in style name")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--iterations", type=int, default=100)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    data_dir = Path(tempfile.mkdtemp(prefix="impasto-shots-"))
+    app = create_app({"IMPASTO_DATA_DIR": str(data_dir), "IMPASTO_VGG_WEIGHTS": args.weights,
+                      "IMPASTO_RUNNER": "thread"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        shoot(f"http://127.0.0.1:{server.server_port}", args)
+    finally:
+        server.shutdown()
+        app.extensions["impasto"].dispatcher.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def shoot(base: str, args: argparse.Namespace) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        page.goto(base + "/")
+        page.set_input_files("input[name=content]", args.photo)
+        page.click(f"input[name=style_name][value={args.style}]", force=True)
+        page.fill("#f-size", str(args.size))
+        page.fill("#f-iterations", str(args.iterations))
+        page.fill("#f-seed", "7")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(OUT / "form.png"), full_page=True)
+        log.info("wrote form.png")
+        page.click("#submit")
+        page.wait_for_url(re.compile(r"/jobs/"))
+        expect(page.locator("#preview")).to_be_visible(timeout=120_000)
+        page.wait_for_function(
+            "() => { const t = document.getElementById('iteration');"
+            f" return t && parseInt(t.textContent) >= {args.iterations // 3}; }}", timeout=600_000)
+        page.screenshot(path=str(OUT / "running.png"), full_page=True)
+        log.info("wrote running.png")
+        expect(page.locator("#title")).to_have_text("Finished", timeout=900_000)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "job.png"), full_page=True)
+        log.info("wrote job.png")
+        browser.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
