@@ -1,0 +1,129 @@
+"""The Celery side of scale-out mode: the app's settings, the task, and ``impasto worker``.
+
+The task carries only a job id; everything else (options, inputs, progress, previews, result)
+goes through the Redis job store. It claims the job first, so a message delivered twice (the
+broker's redelivery after the visibility timeout, plus the reaper's re-send) runs a job once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import sys
+from typing import Any
+
+from celery import Celery
+
+from app.jobs.distributed import TASK_NAME, DistributedConfig, Reaper, Sender, make_store
+from app.jobs.execute import run_job
+
+log = logging.getLogger(__name__)
+
+# A Celery message never waits on the store's global limit: each worker's concurrency is its limit.
+UNLIMITED = 1_000_000
+
+_main_pid = os.getpid()  # set again by run_worker; the name of the process operators see and kill
+_stores: dict[int, Any] = {}  # one Redis client per process: pool children must not share sockets
+
+
+def celery_settings(config: DistributedConfig) -> dict[str, Any]:
+    """Reliability settings (see FACTS.md, "Celery and Redis")."""
+    settings: dict[str, Any] = {
+        "broker_url": config.broker_url,
+        # JSON only: no pickle (Celery as root refuses to start with it, and it runs code on load).
+        "task_serializer": "json", "result_serializer": "json", "accept_content": ["json"],
+        # Ack after the task, and put the message back if the pool process dies mid-task.
+        "task_acks_late": True, "task_reject_on_worker_lost": True,
+        # One message at a time per process: a long job never holds a second one hostage.
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": 1,
+        "task_ignore_result": True,  # state and results live in the job store, not a result backend
+        "task_default_queue": config.queue,
+        "broker_connection_retry_on_startup": True,
+        "worker_send_task_events": False,
+        "worker_hijack_root_logger": True,
+    }
+    if config.broker_is_redis:
+        # Redis-only options: an unacked message returns to the queue after the visibility
+        # timeout (keep it above the longest job, or a running job's message is handed out
+        # again; the claim would refuse it), scanned for at every 10 s sweep (throttle 1).
+        settings["broker_transport_options"] = {"visibility_timeout": int(config.visibility_timeout),
+                                                "unacked_restore_throttle": config.restore_throttle}
+    return settings
+
+
+def create_celery(config: DistributedConfig) -> Celery:
+    """A Celery app with the settings above and the job task registered."""
+    celery = Celery("impasto", set_as_current=False)
+    celery.conf.update(celery_settings(config))
+
+    @celery.task(name=TASK_NAME, ignore_result=True)
+    def run_job_task(job_id: str) -> str:
+        return execute(config, job_id)
+
+    return celery
+
+
+def task_worker_name() -> str:
+    """host:pid:random, pid being the `impasto worker` process (a fresh random part per task)."""
+    return f"{socket.gethostname()}:{_main_pid}:{secrets.token_hex(3)}"
+
+
+def store_for_this_process(config: DistributedConfig) -> Any:
+    store = _stores.get(os.getpid())
+    if store is None:
+        store = _stores[os.getpid()] = make_store(config)
+    return store
+
+
+def execute(config: DistributedConfig, job_id: str) -> str:
+    """The task body: claim job ``job_id`` and run it; 'skipped' when it is not ours to run.
+
+    A job failing because of its input ends 'failed' inside run_job (never retried). A worker that
+    dies mid-job leaves it 'running' with a stale heartbeat: the reaper re-queues it (at most
+    max_attempts runs in all) and sends a new message.
+    """
+    store = store_for_this_process(config)
+    worker = task_worker_name()
+    job = store.claim(worker, UNLIMITED, job_id=job_id)
+    if job is None:
+        current = store.get(job_id)
+        log.info("job %s is %s: nothing to do for this message", job_id, current.state if current else "gone")
+        return "skipped"
+    return run_job(store, job_id, worker=worker, weights=config.weights, pace=config.pace)
+
+
+def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:
+    return ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=prefork",
+            "--queues", config.queue, "--hostname", f"impasto-{os.getpid()}@%h",
+            # No gossip, mingle or event heartbeats: workers share nothing but the queue (and start faster).
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def run_worker(concurrency: int = 1, loglevel: str = "info") -> int:
+    """`impasto worker`: a Celery worker for the job queue, plus a reaper thread. Returns the exit code."""
+    global _main_pid
+    try:
+        config = DistributedConfig.from_env()
+    except ValueError as exc:
+        print(f"impasto: error: {exc}; the worker needs the broker, e.g. "
+              "IMPASTO_BROKER_URL=redis://localhost:6379/0", file=sys.stderr)
+        return 2
+    if concurrency < 1:
+        print("impasto: error: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    _main_pid = os.getpid()
+    celery = create_celery(config)
+    # The reaper lives in the main process (its own Redis client); pool children run the jobs.
+    reaper_store = make_store(config)
+    reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config))
+    reaper.start()
+    try:
+        celery.worker_main(worker_argv(config, concurrency, loglevel))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        reaper.stop(timeout=1.0)
+    return 0

@@ -1,0 +1,216 @@
+"""Scale-out mode (IMPASTO_BROKER_URL set): jobs in Redis, run by Celery workers on any machine.
+
+- ``DistributedConfig``: the settings, read the same way by the web (app.config, then the
+  environment) and by ``impasto worker`` (the environment).
+- ``build(config)``: what create_app wires up in this mode: a RedisJobStore, a CeleryDispatcher
+  and the RunnerConfig the web layer keeps. No runner threads run in the web process.
+- ``CeleryDispatcher``: ``submitted(job_id)`` sends the Celery task for that job.
+- ``Reaper``: every few seconds, running jobs whose heartbeat went stale (their worker died) go
+  back to the queue and get a new task message, so they continue on another worker within about
+  ``stale_after`` seconds. The broker alone would redeliver only after the visibility timeout,
+  which must be longer than the longest job (see FACTS.md, "Celery and Redis"). The store's claim
+  makes any duplicate message harmless: a job runs once per claim, never twice at the same time.
+
+Celery and redis are imported only here and in the modules this one loads, never in embedded mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from app.jobs.runner import RunnerConfig
+from app.jobs.store import QUEUED
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "impasto.run_job"
+SEND_GRACE_SECONDS = 10.0  # a queued job with no message this old: its web process failed to send one
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
+
+# name, default, meaning: the settings of this mode (README table; IMPASTO_BROKER_URL is in app.config).
+SETTINGS = [
+    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL of the Celery broker; setting it switches to scale-out mode."),
+    ("IMPASTO_STORE_URL", "(the broker URL)", "Redis URL of the job store (jobs, uploads, previews, results)."),
+    ("IMPASTO_REDIS_PREFIX", "impasto", "Prefix of the store's Redis keys, also the Celery queue name."),
+    ("IMPASTO_VISIBILITY_TIMEOUT", "21600", "Seconds before Redis hands an unacknowledged task to another "
+                                            "worker; keep it above the longest job."),
+    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
+    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (worker deaths included) before it is marked failed."),
+    ("IMPASTO_REAP_SECONDS", "5", "How often web and workers look for jobs whose worker died."),
+]
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    broker_url: str
+    store_url: str
+    prefix: str = "impasto"
+    visibility_timeout: float = 6 * 3600.0  # above the longest allowed job (1024 px, 1000 iterations on a CPU)
+    restore_throttle: int = 1  # kombu scans for expired unacked messages at every sweep (10 s)
+    stale_after: float = 30.0
+    max_attempts: int = 3
+    reap_seconds: float = 5.0
+    retention_seconds: float = 7 * 24 * 3600.0
+    housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
+    weights: str | None = None
+    pace: float = 0.0  # tests: seconds of sleep per iteration (IMPASTO_RUNNER_PACE)
+
+    @property
+    def queue(self) -> str:
+        return self.prefix
+
+    @property
+    def broker_is_redis(self) -> bool:
+        return self.broker_url.startswith(REDIS_SCHEMES)
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> DistributedConfig:
+        """From app.config (the web) or Settings (a worker); keys it lacks come from the environment."""
+
+        def get(name: str, default: Any) -> Any:
+            value = config.get(name)
+            if value is None or value == "":
+                value = os.environ.get(name) or default
+            return value
+
+        broker = get("IMPASTO_BROKER_URL", None)
+        if not broker:
+            raise ValueError("IMPASTO_BROKER_URL is not set")
+        store = get("IMPASTO_STORE_URL", broker)
+        if not store.startswith(REDIS_SCHEMES):
+            raise ValueError(f"the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL (got {store!r})")
+        return cls(
+            broker_url=broker, store_url=store, prefix=str(get("IMPASTO_REDIS_PREFIX", "impasto")),
+            visibility_timeout=float(get("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout)),
+            stale_after=float(get("IMPASTO_STALE_AFTER", cls.stale_after)),
+            max_attempts=int(get("IMPASTO_MAX_ATTEMPTS", cls.max_attempts)),
+            reap_seconds=float(get("IMPASTO_REAP_SECONDS", cls.reap_seconds)),
+            retention_seconds=float(get("IMPASTO_RETENTION_HOURS", 168)) * 3600,
+            weights=get("IMPASTO_VGG_WEIGHTS", None), pace=float(get("IMPASTO_RUNNER_PACE", 0.0)),
+        )
+
+    @classmethod
+    def from_env(cls) -> DistributedConfig:
+        from app.config import Settings
+
+        return cls.from_mapping(Settings.from_env().as_flask_config())
+
+    def runner_config(self) -> RunnerConfig:
+        """The RunnerConfig the web layer keeps (no runners here: max_running is the workers' business)."""
+        return RunnerConfig(max_running=0, threads=0, weights=self.weights, stale_after=self.stale_after,
+                            max_attempts=self.max_attempts, retention_seconds=self.retention_seconds,
+                            pace=self.pace)
+
+
+def make_store(config: DistributedConfig) -> Any:
+    from app.jobs.redis_store import RedisJobStore
+
+    return RedisJobStore(config.store_url, prefix=config.prefix)
+
+
+def build(flask_config: Mapping[str, Any]) -> tuple[Any, CeleryDispatcher, RunnerConfig]:
+    """create_app's scale-out wiring: (store, dispatcher with its reaper running, runner config)."""
+    from app.jobs.celery_app import create_celery
+
+    config = DistributedConfig.from_mapping(flask_config)
+    store = make_store(config)
+    dispatcher = CeleryDispatcher(create_celery(config), store, config)
+    dispatcher.start()
+    log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, _safe_url(config.broker_url))
+    return store, dispatcher, config.runner_config()
+
+
+class Sender:
+    """Sends the task for one job and notes it in the store (for ``unsent_queued``)."""
+
+    def __init__(self, celery: Any, store: Any, config: DistributedConfig) -> None:
+        self.celery, self.store, self.config = celery, store, config
+
+    def __call__(self, job_id: str) -> bool:
+        try:
+            self.celery.send_task(TASK_NAME, args=[job_id], queue=self.config.queue)
+            self.store.mark_sent(job_id)
+            return True
+        except Exception:  # noqa: BLE001 - the job stays queued; the reaper sends it again
+            log.exception("job %s: could not send its task to the broker; will retry", job_id)
+            return False
+
+
+class Reaper:
+    """Re-queues and re-sends jobs whose worker died; sends tasks for jobs that never got one;
+    deletes expired finished jobs. Safe to run in every web and worker process at once: each
+    recovery is one atomic script, and duplicate messages are refused by the claim."""
+
+    def __init__(self, store: Any, config: DistributedConfig, send: Callable[[str], Any]) -> None:
+        self.store, self.config, self.send = store, config, send
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.last_housekeeping = -float("inf")
+
+    def tick(self) -> list[str]:
+        """One round; returns the ids of the jobs it sent again."""
+        resent = []
+        for job_id in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
+            job = self.store.get(job_id)
+            if job is not None and job.state == QUEUED:  # not given up on, not cancelled
+                resent.append(job_id)
+        # Recovery clears a job's 'sent' mark, so it shows up here too: send it once.
+        resent += [job_id for job_id in self.store.unsent_queued(SEND_GRACE_SECONDS, self.config.visibility_timeout)
+                   if job_id not in resent]
+        for job_id in resent:
+            log.warning("job %s: sending its task again", job_id)
+            self.send(job_id)
+        now = time.monotonic()
+        if now - self.last_housekeeping >= self.config.housekeeping_seconds:
+            self.last_housekeeping = now
+            self.store.delete_finished(self.config.retention_seconds)
+        return resent
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._loop, name="impasto-reaper", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - Redis away for a moment: try again next round
+                log.exception("reaper: error; retrying")
+            self.stopping.wait(self.config.reap_seconds)
+
+
+class CeleryDispatcher:
+    """Dispatcher for the web process in scale-out mode: a task per job, and a reaper thread."""
+
+    def __init__(self, celery: Any, store: Any, config: DistributedConfig) -> None:
+        self.celery, self.store, self.config = celery, store, config
+        self.send = Sender(celery, store, config)
+        self.reaper = Reaper(store, config, self.send)
+
+    def start(self) -> None:
+        self.reaper.start()
+
+    def submitted(self, job_id: str) -> None:
+        # A failed send is logged, not raised: the job is stored and the reaper sends it later.
+        self.send(job_id)
+
+    def stop(self) -> None:
+        self.reaper.stop()
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

@@ -1,0 +1,378 @@
+"""``RedisJobStore``: the JobStore interface in Redis, for web processes and Celery workers on
+different machines (scale-out mode, IMPASTO_BROKER_URL).
+
+Every step that reads and then writes (create with the queue limit, claim, owner-only writes,
+cancel, recovery, retention) is one Lua script, so it is atomic across all clients without locks.
+Files are bytes in Redis, so a worker needs nothing but the Redis URL and the weights.
+
+Keys, all under ``<prefix>:`` (IMPASTO_REDIS_PREFIX, default ``impasto``):
+
+- ``job:<id>``    hash: id, state, seq, created, started, finished, heartbeat, sent, worker,
+  attempts, cancel, options, meta (JSON), seed, error, summary (JSON), ``p:<field>`` progress (JSON)
+- ``files:<id>``  hash: file name → bytes
+- ``seq``         counter giving FIFO order
+- ``all``         sorted set id by seq (history)
+- ``state:queued`` id by seq; ``state:running`` id by heartbeat (stale = lowest scores);
+  ``state:done|failed|cancelled`` id by finish time (retention = lowest scores)
+
+Times: by default the Redis server's clock (``TIME`` inside the scripts), so heartbeats written on
+one machine and judged stale on another never suffer from clock skew between them. Tests pass
+``clock=`` to move time by hand. Plain (non-cluster) Redis: the scripts build key names themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any, Callable, Mapping
+
+from app.jobs.store import (
+    FINISHED_STATES,
+    PROGRESS_FIELDS,
+    QUEUED,
+    STATES,
+    Job,
+    JobStore,
+    QueueFull,
+    check_file_name,
+)
+
+log = logging.getLogger(__name__)
+
+DELETE_BATCH = 1000  # jobs removed per state and call of delete_finished: keeps each script short
+
+# Shared Lua preamble: ARGV[1] is the key prefix, ARGV[2] the time ('' = the server's clock).
+_PRELUDE = """
+local P = ARGV[1] .. ':'
+local now_s, now
+if ARGV[2] ~= '' then
+  now_s = ARGV[2]
+else
+  local t = redis.call('TIME')
+  now_s = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+end
+now = tonumber(now_s)
+"""
+
+# ARGV: prefix, now, queue_limit ('' = none), id, options, meta, seed ('' = none), name, data, ...
+_CREATE = _PRELUDE + """
+if ARGV[3] ~= '' and redis.call('ZCARD', P .. 'state:queued') >= tonumber(ARGV[3]) then return 0 end
+local id = ARGV[4]
+local key = P .. 'job:' .. id
+local seq = redis.call('INCR', P .. 'seq')
+redis.call('HSET', key, 'id', id, 'state', 'queued', 'seq', seq, 'created', now_s, 'attempts', 0,
+           'cancel', 0, 'options', ARGV[5], 'meta', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', key, 'seed', ARGV[7]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', P .. 'files:' .. id, ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', P .. 'state:queued', seq, id)
+redis.call('ZADD', P .. 'all', seq, id)
+return 1
+"""
+
+# ARGV: prefix, now, worker, max_running, job_id ('' = the oldest queued)
+_CLAIM = _PRELUDE + """
+if redis.call('ZCARD', P .. 'state:running') >= tonumber(ARGV[4]) then return false end
+local id = ARGV[5]
+if id == '' then
+  local first = redis.call('ZRANGE', P .. 'state:queued', 0, 0)
+  if #first == 0 then return false end
+  id = first[1]
+elseif not redis.call('ZSCORE', P .. 'state:queued', id) then
+  return false
+end
+local key = P .. 'job:' .. id
+redis.call('ZREM', P .. 'state:queued', id)
+redis.call('ZADD', P .. 'state:running', now, id)
+redis.call('HSET', key, 'state', 'running', 'worker', ARGV[3], 'started', now_s, 'heartbeat', now_s)
+redis.call('HINCRBY', key, 'attempts', 1)
+return id
+"""
+
+# ARGV: prefix, now, id, worker, final state ('' = stay running), field, value ('' = delete), ...
+# Every owner write also counts as a heartbeat.
+_OWNED_UPDATE = _PRELUDE + """
+local id = ARGV[3]
+local key = P .. 'job:' .. id
+if redis.call('HGET', key, 'state') ~= 'running' or redis.call('HGET', key, 'worker') ~= ARGV[4] then
+  return 0
+end
+for i = 6, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', key, ARGV[i]) else redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[5] == '' then
+  redis.call('HSET', key, 'heartbeat', now_s)
+  redis.call('ZADD', P .. 'state:running', now, id)
+else
+  redis.call('HSET', key, 'state', ARGV[5], 'finished', now_s)
+  redis.call('ZREM', P .. 'state:running', id)
+  redis.call('ZADD', P .. 'state:' .. ARGV[5], now, id)
+end
+return 1
+"""
+
+# ARGV: prefix, now, id → the state after the request, or false for an unknown job
+_CANCEL = _PRELUDE + """
+local id = ARGV[3]
+local key = P .. 'job:' .. id
+local state = redis.call('HGET', key, 'state')
+if not state then return false end
+if state == 'queued' then
+  redis.call('HSET', key, 'state', 'cancelled', 'finished', now_s, 'cancel', 1)
+  redis.call('ZREM', P .. 'state:queued', id)
+  redis.call('ZADD', P .. 'state:cancelled', now, id)
+  return 'cancelled'
+elseif state == 'running' then
+  redis.call('HSET', key, 'cancel', 1)
+end
+return state
+"""
+
+# ARGV: prefix, now, stale_after, max_attempts → ids of the jobs it changed
+_RECOVER = _PRELUDE + """
+local stale = redis.call('ZRANGEBYSCORE', P .. 'state:running', '-inf', '(' .. (now - tonumber(ARGV[3])))
+for _, id in ipairs(stale) do
+  local key = P .. 'job:' .. id
+  local attempts = tonumber(redis.call('HGET', key, 'attempts') or '0')
+  redis.call('ZREM', P .. 'state:running', id)
+  if redis.call('HGET', key, 'cancel') == '1' then
+    redis.call('HSET', key, 'state', 'cancelled', 'finished', now_s)
+    redis.call('HDEL', key, 'worker')
+    redis.call('ZADD', P .. 'state:cancelled', now, id)
+  elseif attempts >= tonumber(ARGV[4]) then
+    local plural = 's'
+    if attempts == 1 then plural = '' end
+    redis.call('HSET', key, 'state', 'failed', 'finished', now_s, 'error',
+      'the worker running this job stopped (' .. attempts .. ' attempt' .. plural .. '); giving up')
+    redis.call('HDEL', key, 'worker')
+    redis.call('ZADD', P .. 'state:failed', now, id)
+  else
+    -- Back to the queue in its old place (same seq), progress reset.
+    redis.call('HSET', key, 'state', 'queued')
+    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', 'p:iteration', 'p:evaluations', 'p:eta')
+    redis.call('ZADD', P .. 'state:queued', tonumber(redis.call('HGET', key, 'seq')), id)
+  end
+end
+return stale
+"""
+
+# ARGV: prefix, now, older_than, batch → deleted ids
+_DELETE_FINISHED = _PRELUDE + """
+local deleted = {}
+for _, state in ipairs({'done', 'failed', 'cancelled'}) do
+  local set = P .. 'state:' .. state
+  local ids = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
+  for _, id in ipairs(ids) do
+    redis.call('DEL', P .. 'job:' .. id, P .. 'files:' .. id)
+    redis.call('ZREM', set, id)
+    redis.call('ZREM', P .. 'all', id)
+    table.insert(deleted, id)
+  end
+end
+return deleted
+"""
+
+# ARGV: prefix, now, id, name, data → 0 when the job no longer exists (deleted by retention)
+_PUT_FILE = _PRELUDE + """
+if redis.call('EXISTS', P .. 'job:' .. ARGV[3]) == 0 then return 0 end
+redis.call('HSET', P .. 'files:' .. ARGV[3], ARGV[4], ARGV[5])
+return 1
+"""
+
+
+# ARGV: prefix, now, id: remember when a task message was sent for a job that is still queued.
+_MARK_SENT = _PRELUDE + """
+local key = P .. 'job:' .. ARGV[3]
+if redis.call('HGET', key, 'state') ~= 'queued' then return 0 end
+redis.call('HSET', key, 'sent', now_s)
+return 1
+"""
+
+
+class RedisJobStore(JobStore):
+    """Jobs and their files in one Redis database, under ``prefix``."""
+
+    def __init__(self, url_or_client: Any, *, prefix: str = "impasto",
+                 clock: Callable[[], float] | None = None) -> None:
+        import redis  # the distributed extra: imported only when this backend is used
+
+        if isinstance(url_or_client, str):
+            # Timeouts: a vanished Redis makes calls fail (and jobs get reaped) instead of hanging.
+            self.redis = redis.Redis.from_url(url_or_client, socket_timeout=30, socket_connect_timeout=10,
+                                              health_check_interval=30)
+        else:
+            self.redis = url_or_client
+        self.prefix = prefix
+        self.clock = clock
+        self._scripts = {name: self.redis.register_script(source) for name, source in (
+            ("create", _CREATE), ("claim", _CLAIM), ("owned", _OWNED_UPDATE), ("cancel", _CANCEL),
+            ("recover", _RECOVER), ("delete", _DELETE_FINISHED), ("put_file", _PUT_FILE),
+            ("mark_sent", _MARK_SENT))}
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def _run(self, script: str, *args: Any) -> Any:
+        now = "" if self.clock is None else repr(float(self.clock()))
+        return self._scripts[script](keys=[], args=[self.prefix, now, *args])
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # -- creating and reading ---------------------------------------------------------------
+
+    def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None) -> Job:
+        for name in files:
+            check_file_name(name)
+        job_id = secrets.token_urlsafe(16)
+        seed = options.get("seed")
+        file_args = [part for name, data in files.items() for part in (name, bytes(data))]
+        created = self._run("create", "" if queue_limit is None else int(queue_limit), job_id,
+                            json.dumps(dict(options)), json.dumps(dict(meta or {})),
+                            "" if seed is None else int(seed), *file_args)
+        if not created:
+            raise QueueFull(int(queue_limit or 0))
+        log.info("job %s queued", job_id)
+        return self.get(job_id)  # type: ignore[return-value]
+
+    def get(self, job_id: str) -> Job | None:
+        pipe = self.redis.pipeline(transaction=True)  # MULTI: the job and its file list as one snapshot
+        pipe.hgetall(self._key("job", job_id))
+        pipe.hkeys(self._key("files", job_id))
+        fields, files = pipe.execute()
+        return _to_job(fields, files) if fields else None
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        ids = self.redis.zrevrange(self._key("all"), 0, max(0, limit - 1))
+        pipe = self.redis.pipeline(transaction=True)
+        for job_id in ids:
+            pipe.hgetall(self._key("job", job_id.decode()))
+            pipe.hkeys(self._key("files", job_id.decode()))
+        replies = pipe.execute()
+        pairs = zip(replies[0::2], replies[1::2])
+        return [_to_job(fields, files) for fields, files in pairs if fields]  # skip jobs deleted meanwhile
+
+    def queue_position(self, job_id: str) -> int | None:
+        rank = self.redis.zrank(self._key("state", QUEUED), job_id)
+        return None if rank is None else rank + 1
+
+    def counts(self) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=True)
+        for state in STATES:
+            pipe.zcard(self._key("state", state))
+        return {state: n for state, n in zip(STATES, pipe.execute()) if n}
+
+    # -- running ----------------------------------------------------------------------------
+
+    def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
+        claimed = self._run("claim", worker, int(max_running), job_id or "")
+        if not claimed:
+            return None
+        claimed = claimed.decode()
+        log.info("job %s claimed by %s", claimed, worker)
+        return self.get(claimed)
+
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        return bool(self._run("owned", job_id, worker, ""))
+
+    def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool:
+        pairs = [part for key in PROGRESS_FIELDS if key in progress
+                 for part in (f"p:{key}", "" if progress[key] is None else json.dumps(progress[key]))]
+        return bool(self._run("owned", job_id, worker, "", *pairs))
+
+    def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
+               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
+        if state not in FINISHED_STATES:
+            raise ValueError(f"not a finished state: {state!r}")
+        pairs = ["error", error or "", "p:eta", ""]
+        if summary is not None:
+            pairs += ["summary", json.dumps(dict(summary))]
+        if seed is not None:
+            pairs += ["seed", str(int(seed))]
+        done = bool(self._run("owned", job_id, worker, state, *pairs))
+        if done:
+            log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
+        return done
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    def request_cancel(self, job_id: str) -> Job | None:
+        if not self._run("cancel", job_id):
+            return None
+        return self.get(job_id)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.redis.hget(self._key("job", job_id), "cancel") == b"1"
+
+    # -- files ------------------------------------------------------------------------------
+
+    def put_file(self, job_id: str, name: str, data: bytes) -> None:
+        check_file_name(name)
+        if not self._run("put_file", job_id, name, bytes(data)):
+            raise KeyError(job_id)  # deleted (retention) or unknown: never resurrect it
+
+    def get_file(self, job_id: str, name: str) -> bytes | None:
+        check_file_name(name)
+        return self.redis.hget(self._key("files", job_id), name)
+
+    # -- recovery and retention -------------------------------------------------------------
+
+    def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]:
+        ids = [job_id.decode() for job_id in self._run("recover", float(stale_after), int(max_attempts))]
+        for job_id in ids:
+            log.warning("job %s: its worker stopped (stale heartbeat); recovered", job_id)
+        return ids
+
+    def delete_finished(self, older_than: float) -> list[str]:
+        ids = [job_id.decode() for job_id in self._run("delete", float(older_than), DELETE_BATCH)]
+        if ids:
+            log.info("retention: deleted %d finished job(s)", len(ids))
+        return ids
+
+    # -- scale-out extras (not part of JobStore): which queued jobs have a Celery message -----
+
+    def mark_sent(self, job_id: str) -> None:
+        """Note that a task message for this queued job was just sent to the broker."""
+        self._run("mark_sent", job_id)
+
+    def unsent_queued(self, grace: float, resend_after: float) -> list[str]:
+        """Queued jobs with no task message sent (older than ``grace`` seconds: the web process is
+        sending it right now) or whose last message is older than ``resend_after`` seconds."""
+        now = self.clock() if self.clock is not None else _server_time(self.redis)
+        ids = [job_id.decode() for job_id in self.redis.zrange(self._key("state", QUEUED), 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hmget(self._key("job", job_id), "created", "sent")
+        due = []
+        for job_id, (created, sent) in zip(ids, pipe.execute()):
+            if created is None:
+                continue
+            never_sent = sent is None and now - float(created) > grace
+            if never_sent or (sent is not None and now - float(sent) > resend_after):
+                due.append(job_id)
+        return due
+
+
+def _server_time(client: Any) -> float:
+    seconds, micros = client.time()
+    return seconds + micros / 1e6
+
+
+def _to_job(fields: Mapping[bytes, bytes], files: list[bytes]) -> Job:
+    raw = {key.decode(): value.decode() for key, value in fields.items()}
+
+    def number(name: str) -> float | None:
+        return float(raw[name]) if raw.get(name) else None
+
+    progress = {key: json.loads(raw[f"p:{key}"]) for key in PROGRESS_FIELDS if f"p:{key}" in raw}
+    return Job(
+        id=raw["id"], state=raw["state"], created=float(raw["created"]), options=json.loads(raw["options"]),
+        meta=json.loads(raw.get("meta") or "{}"), started=number("started"), finished=number("finished"),
+        heartbeat=number("heartbeat"), worker=raw.get("worker"), attempts=int(raw.get("attempts") or 0),
+        cancel_requested=raw.get("cancel") == "1", seed=int(raw["seed"]) if raw.get("seed") else None,
+        error=raw.get("error") or None, summary=json.loads(raw["summary"]) if raw.get("summary") else None,
+        progress=progress, files=tuple(sorted(name.decode() for name in files)),
+    )

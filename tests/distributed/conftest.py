@@ -1,0 +1,94 @@
+"""Fixtures for scale-out mode: a real redis-server, real `impasto worker` processes, gunicorn.
+
+CI exports IMPASTO_TEST_REDIS_URL (.ci/run starts redis-server); locally a redis-server is started
+on a free loopback port for the session and stopped after. Every test gets its own key prefix
+(which is also its Celery queue), so tests never see each other's jobs or messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import ROOT, require
+from tests.distributed.procs import MEASUREMENTS, Cluster, free_port, wait_for
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("IMPASTO_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    require(binary is not None, "redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=port)
+        wait_for(lambda: _pings(client), 10, "redis-server to answer")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key namespace (and Celery queue) for one test; its keys are removed after."""
+    name = f"impasto-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    _delete_namespace(redis_url, name)
+
+
+def _delete_namespace(redis_url: str, name: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{name}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two real `impasto worker` processes on one queue (paced jobs, quick reaping), for a module."""
+    name = f"impasto-test-{uuid.uuid4().hex[:10]}"
+    logs = tmp_path_factory.mktemp("workers")
+    cluster = Cluster(redis_url, name, logs, python=sys.executable, root=ROOT)
+    try:
+        cluster.ensure_workers(2)
+        yield cluster
+    finally:
+        cluster.close()
+        _delete_namespace(redis_url, name)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("scale-out measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)
+

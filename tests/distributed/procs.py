@@ -1,0 +1,227 @@
+"""Processes for the scale-out tests: `impasto worker`s and a gunicorn web, each in its own session
+(so teardown can kill the whole group), logs in files (a full pipe would stall a process), plus a
+tiny JSON API client over urllib."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+PACE = 0.3  # seconds of sleep per iteration in test workers: a 20-iteration job lasts ~6 s
+STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
+REAP_SECONDS = 1.0
+MEASUREMENTS: list[str] = []  # printed at the end of the run by conftest (redelivery time and the like)
+
+
+def record(line: str) -> None:
+    MEASUREMENTS.append(line)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def impasto_command() -> list[str]:
+    """The installed `impasto` script next to this Python, else the same entry point via -m."""
+    import sys
+
+    script = Path(sys.executable).with_name("impasto")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "app.cli"]
+
+
+def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "IMPASTO_BROKER_URL": redis_url, "IMPASTO_REDIS_PREFIX": prefix, "IMPASTO_VGG_WEIGHTS": "untrained",
+        "IMPASTO_RUNNER_PACE": str(PACE), "IMPASTO_STALE_AFTER": str(STALE_AFTER),
+        "IMPASTO_REAP_SECONDS": str(REAP_SECONDS), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONUNBUFFERED": "1", **extra,
+    })
+    env.pop("IMPASTO_STORE_URL", None)
+    return env
+
+
+@dataclass
+class Proc:
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill_group(self) -> None:
+        """SIGKILL the process and everything it started; reap it."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Proc:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    return Proc(process, log)
+
+
+@dataclass
+class Cluster:
+    """Real `impasto worker` processes sharing one queue."""
+
+    redis_url: str
+    prefix: str
+    logs: Path
+    python: str
+    root: Path
+    workers: list[Proc] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return scale_out_env(self.redis_url, self.prefix)
+
+    def start_worker(self) -> Proc:
+        log = self.logs / f"worker-{len(self.workers)}.log"
+        proc = spawn([*impasto_command(), "worker", "--loglevel=info"], self.env(), log, self.root)
+        self.workers.append(proc)
+        return proc
+
+    def ensure_workers(self, count: int, timeout: float = 60) -> list[Proc]:
+        """At least ``count`` live workers, all ready to take a message."""
+        live = [proc for proc in self.workers if proc.alive()]
+        started = [self.start_worker() for _ in range(count - len(live))]
+        for proc in started:
+            wait_for(lambda proc=proc: " ready." in proc.text() or not proc.alive(), timeout,
+                     f"worker {proc.pid} to be ready")
+            assert proc.alive(), f"worker {proc.pid} exited:\n{proc.text()[-3000:]}"
+        return [proc for proc in self.workers if proc.alive()]
+
+    def by_pid(self, pid: int) -> Proc | None:
+        return next((proc for proc in self.workers if proc.pid == pid), None)
+
+    def close(self) -> None:
+        for proc in self.workers:
+            proc.kill_group()
+
+    def store(self):
+        from app.jobs.redis_store import RedisJobStore
+
+        return RedisJobStore(self.redis_url, prefix=self.prefix)
+
+
+def worker_pid(job: dict[str, Any] | Any) -> int | None:
+    """The `impasto worker` pid in a job's worker name (host:pid:random)."""
+    name = job.get("worker") if isinstance(job, dict) else job.worker
+    return int(name.split(":")[1]) if name else None
+
+
+class Web:
+    """gunicorn serving create_app() in scale-out mode."""
+
+    def __init__(self, env: dict[str, str], log: Path, root: Path, workers: int = 2, threads: int = 1) -> None:
+        import sys
+
+        self.env, self.log, self.root, self.workers, self.threads = env, log, root, workers, threads
+        self.python = sys.executable
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: Proc | None = None
+
+    def start(self, timeout: float = 30) -> Web:
+        command = [self.python, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
+                   "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
+                   "app:create_app()"]
+        self.proc = spawn(command, self.env, self.log, self.root)
+        wait_for(lambda: self._healthy() or not self.proc.alive(), timeout, "gunicorn to answer /healthz")
+        assert self.proc.alive(), f"gunicorn exited:\n{self.proc.text()[-3000:]}"
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill_group()
+
+
+class Api:
+    """The JSON API over HTTP (urllib: no dependency beyond the standard library)."""
+
+    def __init__(self, base: str, timeout: float = 10) -> None:
+        self.base, self.timeout = base, timeout
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        url = path if path.startswith("http") else self.base + path
+        request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def submit(self, content: bytes, style: bytes, **fields: Any) -> dict[str, Any]:
+        body, content_type = multipart({k: str(v) for k, v in fields.items()},
+                                       {"content": ("photo.png", content), "style": ("painting.png", style)})
+        status, data = self.request("POST", "/api/jobs", body, {"Content-Type": content_type})
+        assert status == 202, (status, data[:500])
+        return json.loads(data)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        status, data = self.request("GET", f"/api/jobs/{job_id}")
+        assert status == 200, (status, data[:500])
+        return json.loads(data)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        status, data = self.request("POST", f"/api/jobs/{job_id}/cancel", b"")
+        assert status == 200, (status, data[:500])
+        return json.loads(data)
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, data) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,226 @@
+"""The JobStore contract, run against both backends: SqliteJobStore (embedded) and RedisJobStore
+(scale-out). Same calls, same answers: the web layer and run_job cannot tell them apart."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from app.jobs.sqlite_store import SqliteJobStore
+from app.jobs.store import JobStore, QueueFull
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Callable[[], JobStore]:
+    """A factory: every call is another client of the same store (another process, in effect)."""
+    if request.param == "sqlite":
+        return lambda: SqliteJobStore(tmp_path, clock=clock)
+    from app.jobs.redis_store import RedisJobStore
+
+    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
+    return lambda: RedisJobStore(url, prefix=prefix, clock=clock)
+
+
+@pytest.fixture
+def store(make_store: Callable[[], JobStore]) -> JobStore:
+    return make_store()
+
+
+def add(store: JobStore, **kwargs: Any) -> str:
+    return store.create({"size": 48}, {"content.png": b"c", "style.png": b"s"}, **kwargs).id
+
+
+def test_create_stores_files_and_queues(store: JobStore, clock: Clock) -> None:
+    data = bytes(range(256)) * 10  # binary-safe
+    job = store.create({"size": 48, "seed": 7}, {"content.png": data, "style.png": b"s"}, meta={"style_name": "x"})
+    assert job.state == "queued" and job.seed == 7 and job.meta == {"style_name": "x"}
+    assert job.options == {"size": 48, "seed": 7} and job.created == clock.now and job.attempts == 0
+    assert store.get_file(job.id, "content.png") == data
+    assert set(job.files) == {"content.png", "style.png"}
+    assert store.get_file(job.id, "result.png") is None
+    assert len(job.id) >= 20 and store.get("nope") is None
+    assert store.counts() == {"queued": 1}
+
+
+def test_queue_limit_stores_nothing(store: JobStore) -> None:
+    add(store, queue_limit=1)
+    with pytest.raises(QueueFull):
+        add(store, queue_limit=1)
+    assert store.counts() == {"queued": 1} and len(store.recent()) == 1
+
+
+def test_claims_are_fifo_and_respect_the_global_limit(store: JobStore, clock: Clock) -> None:
+    first, second, third = add(store), add(store), add(store)
+    assert [store.queue_position(i) for i in (first, second, third)] == [1, 2, 3]
+    clock.now += 5
+    job = store.claim("w1", max_running=1)
+    assert job.id == first and job.state == "running" and job.attempts == 1
+    assert job.worker == "w1" and job.started == job.heartbeat == clock.now
+    assert store.claim("w2", max_running=1) is None  # one job uses every core
+    assert store.queue_position(second) == 1 and store.queue_position(first) is None
+    assert store.claim("w2", max_running=2).id == second
+    assert store.claim("w3", max_running=5, job_id=third).id == third
+    assert store.claim("w4", max_running=5, job_id=third) is None  # not queued any more
+    assert store.claim("w4", max_running=5) is None  # nothing left
+    assert store.counts() == {"running": 3}
+
+
+def test_only_the_owner_writes(store: JobStore, clock: Clock) -> None:
+    job_id = add(store)
+    store.claim("owner", 1)
+    clock.now += 3
+    assert store.update_progress(job_id, "owner", {"iteration": 2, "total": 5, "loss": 1.5, "eta": 9.5})
+    assert store.get(job_id).heartbeat == clock.now  # progress counts as a heartbeat
+    assert not store.update_progress(job_id, "intruder", {"iteration": 4})
+    assert not store.heartbeat(job_id, "intruder") and store.heartbeat(job_id, "owner")
+    assert not store.finish(job_id, "intruder", "done")
+    assert store.get(job_id).progress == {"iteration": 2, "total": 5, "loss": 1.5, "eta": 9.5}
+    store.put_file(job_id, "preview.jpg", b"p")
+    clock.now += 1
+    assert store.finish(job_id, "owner", "done", summary={"seconds": 1.0}, seed=5)
+    done = store.get(job_id)
+    assert done.state == "done" and done.summary == {"seconds": 1.0} and done.seed == 5
+    assert done.finished == clock.now and done.error is None and "eta" not in done.progress
+    assert done.worker == "owner" and "preview.jpg" in done.files
+    assert not store.update_progress(job_id, "owner", {"iteration": 5})  # finished: nobody writes
+    with pytest.raises(ValueError):
+        store.finish(job_id, "owner", "running")
+
+
+def test_failure_keeps_its_reason(store: JobStore) -> None:
+    job_id = add(store)
+    store.claim("w", 1)
+    assert store.finish(job_id, "w", "failed", error="style image too small")
+    assert store.get(job_id).error == "style image too small" and store.counts() == {"failed": 1}
+
+
+def test_cancel_queued_at_once_running_by_flag(store: JobStore) -> None:
+    running, queued = add(store), add(store)
+    store.claim("w", 1)
+    assert store.request_cancel(queued).state == "cancelled"
+    assert store.get(queued).finished is not None and store.queue_position(queued) is None
+    assert store.claim("w2", 5, job_id=queued) is None
+    assert not store.cancel_requested(running)
+    assert store.request_cancel(running).state == "running"
+    assert store.cancel_requested(running) and store.get(running).cancel_requested
+    assert store.finish(running, "w", "cancelled")
+    assert store.request_cancel("unknown") is None
+    assert store.counts() == {"cancelled": 2}
+
+
+def test_stale_running_jobs_are_requeued_then_failed(store: JobStore, clock: Clock) -> None:
+    first, job_id = add(store), add(store)
+    store.request_cancel(first)
+    for attempt in (1, 2):
+        assert store.claim("dead", 1).id == job_id
+        store.update_progress(job_id, "dead", {"iteration": 3, "total": 5})
+        clock.now += 100
+        assert store.recover_stale(stale_after=30, max_attempts=2) == [job_id]
+        job = store.get(job_id)
+        if attempt == 1:
+            assert job.state == "queued" and job.worker is None and "iteration" not in job.progress
+            assert store.queue_position(job_id) == 1
+            assert not store.update_progress(job_id, "dead", {"iteration": 4})  # the old runner lost it
+    job = store.get(job_id)
+    assert job.state == "failed" and "2 attempts" in job.error and job.attempts == 2
+
+
+def test_a_stale_job_being_cancelled_ends_cancelled(store: JobStore, clock: Clock) -> None:
+    job_id = add(store)
+    store.claim("dead", 1)
+    store.request_cancel(job_id)
+    clock.now += 100
+    assert store.recover_stale(stale_after=30, max_attempts=3) == [job_id]
+    assert store.get(job_id).state == "cancelled"
+
+
+def test_a_fresh_heartbeat_is_not_stale(store: JobStore, clock: Clock) -> None:
+    job_id = add(store)
+    store.claim("alive", 1)
+    clock.now += 20
+    store.heartbeat(job_id, "alive")
+    clock.now += 20
+    assert store.recover_stale(stale_after=30, max_attempts=3) == []
+    assert store.get(job_id).state == "running"
+
+
+def test_retention_deletes_old_finished_jobs_only(store: JobStore, clock: Clock) -> None:
+    old_done, running, queued = add(store), add(store), add(store)
+    store.claim("w", 1)
+    store.finish(old_done, "w", "done")
+    store.claim("w", 1)
+    clock.now += 10_000
+    store.heartbeat(running, "w")
+    assert store.delete_finished(older_than=3600) == [old_done]
+    assert store.get(old_done) is None and store.get_file(old_done, "content.png") is None
+    assert store.get(running).state == "running" and store.get(queued).state == "queued"
+    assert [job.id for job in store.recent()] == [queued, running]
+    with pytest.raises(KeyError):
+        store.put_file(old_done, "preview.jpg", b"late")  # a runner must not resurrect a deleted job
+    assert store.get(old_done) is None
+
+
+def test_recent_is_newest_first_and_limited(store: JobStore) -> None:
+    ids = [add(store) for _ in range(5)]
+    assert [job.id for job in store.recent(3)] == ids[::-1][:3]
+
+
+def test_unknown_file_names_are_refused(store: JobStore) -> None:
+    job_id = add(store)
+    with pytest.raises(ValueError):
+        store.put_file(job_id, "../../etc/passwd", b"x")
+    with pytest.raises(ValueError):
+        store.get_file(job_id, "jobs.sqlite3")
+    with pytest.raises(ValueError):
+        store.create({}, {"../x": b"x"})
+
+
+def test_concurrent_claims_have_exactly_one_winner(make_store: Callable[[], JobStore]) -> None:
+    """Eight clients race for 40 jobs with a global limit of 3: each job claimed once, never
+    more than 3 running."""
+    setup = make_store()
+    ids = [add(setup) for _ in range(40)]
+    claimed: list[str] = []
+    most_running = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        store = make_store()
+        barrier.wait(10)
+        for _ in range(2000):
+            job = store.claim(name, max_running=3)
+            if job is None:
+                if store.counts().get("queued", 0) == 0:
+                    return
+                continue
+            running = store.counts().get("running", 0)
+            with lock:
+                claimed.append(job.id)
+                most_running[0] = max(most_running[0], running)
+            assert store.finish(job.id, name, "done")
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(claimed) == sorted(ids)
+    assert most_running[0] <= 3
+    assert setup.counts() == {"done": 40}

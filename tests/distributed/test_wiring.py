@@ -1,0 +1,127 @@
+"""Scale-out wiring without workers: Celery settings, the switch in create_app, `impasto worker`
+without a broker, the reaper's decisions, and that embedded mode never imports Redis or Celery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.jobs.distributed import DistributedConfig, Reaper
+from app.jobs.redis_store import RedisJobStore
+from tests.conftest import ROOT
+from tests.distributed.procs import impasto_command, scale_out_env
+
+
+def config(**overrides) -> DistributedConfig:
+    return DistributedConfig.from_mapping({"IMPASTO_BROKER_URL": "redis://127.0.0.1:1/0", **overrides})
+
+
+def test_celery_settings_are_the_reliable_ones() -> None:
+    from app.jobs.celery_app import celery_settings, create_celery
+
+    settings = celery_settings(config(IMPASTO_VISIBILITY_TIMEOUT="7200"))
+    assert settings["accept_content"] == ["json"] and settings["task_serializer"] == "json"
+    assert settings["task_acks_late"] and settings["task_reject_on_worker_lost"]
+    assert settings["worker_prefetch_multiplier"] == 1 and settings["worker_concurrency"] == 1
+    assert settings["broker_transport_options"] == {"visibility_timeout": 7200, "unacked_restore_throttle": 1}
+    assert config().visibility_timeout >= 6 * 3600  # above the longest job the web accepts
+    amqp = celery_settings(config(IMPASTO_BROKER_URL="amqp://host//", IMPASTO_STORE_URL="redis://h/0"))
+    assert "broker_transport_options" not in amqp  # Redis-only options only for a Redis broker
+    celery = create_celery(config())
+    assert "impasto.run_job" in celery.tasks and celery.conf.task_default_queue == "impasto"
+
+
+def test_settings_come_from_the_config_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMPASTO_REAP_SECONDS", "2")
+    monkeypatch.setenv("IMPASTO_REDIS_PREFIX", "from-env")
+    cfg = config(IMPASTO_REDIS_PREFIX="studio", IMPASTO_STALE_AFTER=12.0)
+    assert (cfg.prefix, cfg.queue, cfg.reap_seconds, cfg.stale_after) == ("studio", "studio", 2.0, 12.0)
+    assert cfg.store_url == cfg.broker_url
+    with pytest.raises(ValueError, match="IMPASTO_STORE_URL"):
+        config(IMPASTO_BROKER_URL="amqp://host//")
+    monkeypatch.delenv("IMPASTO_BROKER_URL", raising=False)
+    with pytest.raises(ValueError, match="IMPASTO_BROKER_URL"):
+        DistributedConfig.from_mapping({})
+
+
+def test_worker_without_a_broker_says_so_and_exits_2() -> None:
+    env = scale_out_env("", "x")
+    env.pop("IMPASTO_BROKER_URL")
+    done = subprocess.run([*impasto_command(), "worker"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "IMPASTO_BROKER_URL" in lines[0]
+
+
+def test_embedded_mode_imports_neither_redis_nor_celery(tmp_path: Path) -> None:
+    code = ("import sys; from app import create_app; "
+            f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}, 'IMPASTO_RUNNER': 'off'}}); "
+            "bad = [m for m in ('redis', 'celery', 'kombu') if m in sys.modules]; "
+            "print(type(app.extensions['impasto'].store).__name__, bad)")
+    env = scale_out_env("", "x")
+    env.pop("IMPASTO_BROKER_URL")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "SqliteJobStore []", done.stderr[-2000:]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.redis
+def test_the_reaper_requeues_dead_workers_jobs_and_sends_them_again(redis_url: str, prefix: str) -> None:
+    clock = Clock()
+    store = RedisJobStore(redis_url, prefix=prefix, clock=clock)
+    sent: list[str] = []
+    reaper = Reaper(store, config(IMPASTO_STALE_AFTER=30, IMPASTO_MAX_ATTEMPTS=2),
+                    lambda job_id: (sent.append(job_id), store.mark_sent(job_id)))
+    dead, cancelled, alive = (store.create({}, {}).id for _ in range(3))
+    for job_id in (dead, cancelled, alive):
+        store.mark_sent(job_id)
+        store.claim("w", 10, job_id=job_id)
+    store.request_cancel(cancelled)
+    clock.now += 60
+    store.heartbeat(alive, "w")
+    assert reaper.tick() == [dead] and sent == [dead]  # only the re-queued one gets a new message
+    assert store.get(dead).state == "queued" and store.get(cancelled).state == "cancelled"
+    assert store.get(alive).state == "running"
+    store.claim("w2", 10, job_id=dead)
+    clock.now += 60
+    store.heartbeat(alive, "w")
+    assert reaper.tick() == [] and store.get(dead).state == "failed"  # max_attempts reached
+    assert "2 attempts" in store.get(dead).error
+
+
+@pytest.mark.redis
+def test_the_reaper_sends_a_task_for_a_job_whose_message_was_never_sent(redis_url: str, prefix: str) -> None:
+    clock = Clock()
+    store = RedisJobStore(redis_url, prefix=prefix, clock=clock)
+    cfg = config(IMPASTO_VISIBILITY_TIMEOUT=3600)
+    sent: list[str] = []
+    reaper = Reaper(store, cfg, lambda job_id: (sent.append(job_id), store.mark_sent(job_id)))
+    lost, fine = store.create({}, {}).id, store.create({}, {}).id
+    store.mark_sent(fine)
+    assert reaper.tick() == []  # the web process may be sending it right now
+    clock.now += 30
+    assert reaper.tick() == [lost] and reaper.tick() == []
+    clock.now += 3600 + 1  # after the visibility timeout the broker would have redelivered; so do we
+    assert sorted(reaper.tick()) == sorted([lost, fine])
+
+
+@pytest.mark.redis
+def test_times_come_from_the_redis_server_clock(redis_url: str, prefix: str) -> None:
+    store = RedisJobStore(redis_url, prefix=prefix)
+    server_now = store.redis.time()[0]
+    job = store.create({}, {})
+    assert abs(job.created - server_now) < 5
+    claimed = store.claim("w", 1)
+    assert claimed.heartbeat >= job.created and store.recover_stale(60, 3) == []
