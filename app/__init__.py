@@ -2,14 +2,16 @@
 
 ``create_app()`` is the Flask application factory (gunicorn runs ``app:create_app()``). Settings
 come from IMPASTO_* environment variables (app/config.py); ``test_config`` overrides them.
-Extra keys tests use: IMPASTO_RUNNER ('thread', 'inline' or 'off'), IMPASTO_RUNNER_PACE (seconds
-of sleep per iteration) and IMPASTO_STALE_AFTER (seconds without a heartbeat before a running job
-counts as dead).
+Extra keys: IMPASTO_RUNNER ('thread', 'inline' or 'off'; tests), IMPASTO_RUNNER_PACE (seconds of
+sleep per iteration; tests), IMPASTO_STALE_AFTER (seconds without a heartbeat before a running job
+counts as dead; env too) and IMPASTO_MAX_ATTEMPTS (runs of a job before it is failed; env too).
+With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (app/jobs/distributed.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,15 +21,20 @@ from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RUNTIME_DEFAULTS = {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0, "IMPASTO_STALE_AFTER": 30.0,
-                    "IMPASTO_MAX_ATTEMPTS": 3}
+
+def _runtime_defaults() -> dict[str, Any]:
+    """Settings beyond app/config.py: the runner mode (tests), and the recovery knobs that the
+    scale-out mode documents as IMPASTO_STALE_AFTER / IMPASTO_MAX_ATTEMPTS, read the same way here."""
+    return {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0,
+            "IMPASTO_STALE_AFTER": float(os.environ.get("IMPASTO_STALE_AFTER", "30")),
+            "IMPASTO_MAX_ATTEMPTS": int(os.environ.get("IMPASTO_MAX_ATTEMPTS", "3"))}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, job store (with start-up recovery), runners, blueprints."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(Settings.from_env().as_flask_config())
-    app.config.update(RUNTIME_DEFAULTS)
+    app.config.update(_runtime_defaults())
     app.config.update(test_config or {})
     app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["IMPASTO_MAX_UPLOAD_MB"]) * 1024 * 1024)
     _configure_logging()
@@ -44,17 +51,23 @@ def _configure_logging() -> None:
 
 
 def _wire_jobs(app: Flask) -> None:
-    from app.jobs.runner import InlineRunner, NoRunner, RunnerConfig, ThreadRunner, housekeeping
-    from app.jobs.sqlite_store import SqliteJobStore
     from app.web import Services
 
-    config = app.config
-    if config.get("IMPASTO_BROKER_URL"):
-        # Scale-out mode: jobs in Redis, run by Celery workers; no runner threads in this process.
+    if app.config.get("IMPASTO_BROKER_URL"):
+        # Scale-out mode: jobs in Redis, run by Celery workers (app/jobs/distributed.py).
         from app.jobs.distributed import build
 
-        app.extensions["impasto"] = Services(*build(config))
-        return
+        store, dispatcher, runner_config = build(app.config)
+    else:
+        store, dispatcher, runner_config = _embedded(app.config)
+    app.extensions["impasto"] = Services(store, dispatcher, runner_config)
+
+
+def _embedded(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The default: jobs in SQLite in the data dir, run by runner threads in each server process."""
+    from app.jobs.runner import InlineRunner, NoRunner, RunnerConfig, ThreadRunner, housekeeping
+    from app.jobs.sqlite_store import SqliteJobStore
+
     store = SqliteJobStore(Path(config["IMPASTO_DATA_DIR"]))
     runner_config = RunnerConfig(
         max_running=int(config["IMPASTO_RUNNERS"]), threads=int(config["IMPASTO_RUNNERS"]),
@@ -71,7 +84,7 @@ def _wire_jobs(app: Flask) -> None:
         dispatcher = InlineRunner(store, runner_config)
     else:
         dispatcher = NoRunner()
-    app.extensions["impasto"] = Services(store, dispatcher, runner_config)
+    return store, dispatcher, runner_config
 
 
 def _register_web(app: Flask) -> None:

@@ -143,3 +143,11 @@ def test_the_web_layer_never_imports_tensorflow(tmp_path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_again_keeps_options_the_form_does_not_show(app: Flask, client: FlaskClient) -> None:
+    created = client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream",
+                                                 content_layers="block3_conv1", tv_exponent="1.25")).json
+    again = client.get(created["urls"]["again"]).get_data(as_text=True)
+    assert '<input type="hidden" name="content_layers" value="block3_conv1" data-extra>' in again
+    assert '<input type="hidden" name="tv_exponent" value="1.25" data-extra>' in again
