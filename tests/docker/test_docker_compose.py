@@ -1,0 +1,72 @@
+"""docker-compose.yml: web + redis + workers, the scale-out mode (`docker compose up --scale worker=3`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT, require
+
+COMPOSE = ROOT / "docker-compose.yml"
+BROKER = "redis://redis:6379/0"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    try:
+        import yaml
+    except ImportError:
+        require(False, "PyYAML is not installed (pip install pyyaml; it belongs in the test extra)")
+    assert COMPOSE.is_file(), "docker-compose.yml missing"
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), "no services in docker-compose.yml"
+    return data
+
+
+def env(service: dict) -> dict:
+    value = service.get("environment") or {}
+    if isinstance(value, list):  # the KEY=VALUE list form
+        value = dict(item.split("=", 1) for item in value)
+    return {k: str(v) for k, v in value.items()}
+
+
+def command(service: dict) -> list[str]:
+    value = service.get("command")
+    return value.split() if isinstance(value, str) else list(value or [])
+
+
+def test_services(compose):
+    assert {"web", "redis", "worker"} <= set(compose["services"])
+
+
+def test_web_and_workers_share_the_image_and_the_broker(compose):
+    services = compose["services"]
+    web, worker = services["web"], services["worker"]
+    assert web.get("image") and web.get("image") == worker.get("image"), "web and worker run the same image"
+    assert web.get("build"), "web builds the image from this repository"
+    for name in ("web", "worker"):
+        assert env(services[name]).get("IMPASTO_BROKER_URL") == BROKER, f"{name} needs IMPASTO_BROKER_URL={BROKER}"
+        depends = services[name].get("depends_on") or []
+        assert "redis" in depends, f"{name} must start after redis"
+
+
+def test_web_serves_port_8000_and_keeps_data_on_a_named_volume(compose):
+    web = compose["services"]["web"]
+    assert any(str(p).split(":")[-1].split("/")[0] == "8000" for p in web.get("ports", [])), "web must publish 8000"
+    volumes = [str(v) for v in web.get("volumes", [])]
+    named = [v.split(":")[0] for v in volumes if v.split(":")[1:2] == ["/data"]]
+    assert named and named[0] in (compose.get("volumes") or {}), "web's /data must be a named volume"
+    if cmd := command(web):
+        assert cmd[:2] == ["impasto", "serve"]
+
+
+def test_worker_runs_impasto_worker_and_scales(compose):
+    worker = compose["services"]["worker"]
+    assert command(worker)[:2] == ["impasto", "worker"]
+    # --scale worker=N needs no fixed name, no published port, no data volume shared with web.
+    assert "container_name" not in worker and not worker.get("ports")
+    assert not any(":/data" in str(v) for v in worker.get("volumes", [])), "workers need no /data (files go via Redis)"
+
+
+def test_redis(compose):
+    redis = compose["services"]["redis"]
+    assert redis.get("image", "").startswith("redis:7")
