@@ -59,7 +59,8 @@ def create_celery(config: DistributedConfig) -> Celery:
     celery = Celery("impasto", set_as_current=False)
     celery.conf.update(celery_settings(config))
 
-    @celery.task(name=TASK_NAME, ignore_result=True)
+    # shared=False: the task belongs to this app (and its config) only, not to every Celery app.
+    @celery.task(name=TASK_NAME, ignore_result=True, shared=False)
     def run_job_task(job_id: str) -> str:
         return execute(config, job_id)
 
