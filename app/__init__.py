@@ -19,8 +19,6 @@ from flask import Flask
 
 from app.config import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _runtime_defaults() -> dict[str, Any]:
     """Settings beyond app/config.py: the runner mode (tests), and the recovery knobs that the
@@ -32,7 +30,8 @@ def _runtime_defaults() -> dict[str, Any]:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, job store (with start-up recovery), runners, blueprints."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    # Templates and static files live inside the package (app/web/) so that a wheel carries them.
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(Settings.from_env().as_flask_config())
     app.config.update(_runtime_defaults())
     app.config.update(test_config or {})
