@@ -42,7 +42,7 @@ class RunnerConfig:
     stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
     max_attempts: int = 3  # re-queue a job whose runner died at most this often
     retention_seconds: float = 7 * 24 * 3600
-    housekeeping_seconds: float = 60.0  # how often to reap stale jobs and delete expired ones
+    housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
     pace: float = 0.0  # tests: seconds of sleep per iteration, to watch progress
 
 

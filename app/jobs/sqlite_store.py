@@ -169,6 +169,10 @@ class SqliteJobStore(JobStore):
     # -- running ----------------------------------------------------------------------------
 
     def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
+        with self._connection() as db:
+            # Idle runners ask every second: answer "nothing queued" without taking the write lock.
+            if db.execute("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (QUEUED,)).fetchone() is None:
+                return None
         with self._write() as db:
             running = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (RUNNING,)).fetchone()[0]
             if running >= max_running:
