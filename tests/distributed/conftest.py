@@ -29,14 +29,18 @@ def redis_url() -> Iterator[str]:
         return
     binary = shutil.which("redis-server")
     require(binary is not None, "redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import redis
+    import redis
 
+    for _ in range(3):  # another process may take the free port before redis-server binds it
+        port = free_port()
+        process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                    "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(host="127.0.0.1", port=port)
-        wait_for(lambda: _pings(client), 10, "redis-server to answer")
+        wait_for(lambda c=client, p=process: _pings(c) or p.poll() is not None, 10, "redis-server to answer")
+        if process.poll() is None:
+            break
+    try:
+        assert process.poll() is None, "redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.send_signal(signal.SIGTERM)

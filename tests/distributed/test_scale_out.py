@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -86,6 +87,7 @@ def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster,
     job = web_app.extensions["impasto"].store.get(job_id)
     live = {proc.pid for proc in cluster.workers if proc.alive()}
     assert worker_pid(job) in live and worker_pid(job) != os.getpid()  # ran in a worker, not here
+    assert job.worker.startswith(socket.gethostname() + ":")
     result = client.get(done["urls"]["result"])
     assert result.mimetype == "image/png" and Image.open(io.BytesIO(result.data)).size == (32, 24)
     assert client.get(done["urls"]["thumb"]).status_code == 200
