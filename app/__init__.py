@@ -28,10 +28,18 @@ def _runtime_defaults() -> dict[str, Any]:
             "IMPASTO_MAX_ATTEMPTS": int(os.environ.get("IMPASTO_MAX_ATTEMPTS", "3"))}
 
 
+def _asset_dir(name: str) -> str:
+    """templates/ or static/: at the top of a source checkout, or inside the installed package.
+
+    pyproject.toml maps the top-level folders into the wheel as app/templates and app/static.
+    """
+    installed = Path(__file__).resolve().parent / name
+    return str(installed if installed.is_dir() else Path(__file__).resolve().parent.parent / name)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, job store (with start-up recovery), runners, blueprints."""
-    # Templates and static files live inside the package (app/web/) so that a wheel carries them.
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = Flask(__name__, template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     app.config.update(Settings.from_env().as_flask_config())
     app.config.update(_runtime_defaults())
     app.config.update(test_config or {})

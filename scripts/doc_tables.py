@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.config import DOCUMENTED
 from app.cli import TRANSFER_FLAGS
+from app.config import DOCUMENTED
 from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, _fmt, option_specs
 
 CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
