@@ -34,6 +34,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY templates ./templates
+COPY static ./static
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Same install as the README (`python3 -m venv .venv && .venv/bin/pip install .`), into /opt/venv.

@@ -235,5 +235,15 @@ def test_dockerignore_keeps_junk_out_and_sources_in():
                 if line.strip() and not line.lstrip().startswith("#")}
     for junk in (".git", ".venv", "instance", "data", ".pytest_cache", "**/__pycache__"):
         assert junk in patterns, f".dockerignore should exclude {junk}"
-    for needed in ("app", "pyproject.toml", "README.md", "*", "*.md"):
+    for needed in ("app", "templates", "static", "pyproject.toml", "README.md", "*", "*.md"):
         assert needed not in patterns, f".dockerignore must not exclude {needed} (the build copies it)"
+
+
+def test_build_copies_every_folder_the_wheel_packages():
+    """pyproject maps top-level templates/ and static/ into the wheel: the build stage needs them."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for folder in ("app", "templates", "static"):
+        assert f"COPY {folder} ./{folder}" in dockerfile
+        if folder != "app":
+            assert f'"app.{folder}" = "{folder}"' in pyproject
