@@ -59,9 +59,26 @@ DOCUMENTED = [
     ("IMPASTO_MAX_SIZE", "1024", "Largest result size (longest side, px) the web and API accept."),
     ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may ask for."),
     ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
-    ("IMPASTO_RUNNERS", "1", "Runner threads per server (one job uses all cores: keep 1 on a CPU)."),
+    ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
+     "keep 1 on a CPU)."),
     ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),
     ("IMPASTO_HISTORY", "1", "Show the history page of recent jobs; 0 turns it off for public sites."),
-    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL: run jobs on Celery workers instead of in the server."),
-    ("IMPASTO_PRECISION", "auto", "auto, float32, bfloat16 or float16 for the network."),
+    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
+    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (crashes included) before it is marked failed."),
+    ("IMPASTO_PRECISION", "auto", "auto, float32, bfloat16 or float16 for the network's convolutions."),
+    ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use; larger sizes are refused."),
+    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL: run jobs on Celery workers instead of in the server "
+     "(see *When one machine is not enough*)."),
+]
+
+# Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`.
+SCALE_OUT_DOCUMENTED = [
+    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL of the Celery broker; setting it switches to scale-out mode."),
+    ("IMPASTO_STORE_URL", "(the broker URL)", "Redis URL of the job store (jobs, uploads, previews, results)."),
+    ("IMPASTO_REDIS_PREFIX", "impasto", "Prefix of the store's Redis keys, also the Celery queue name."),
+    ("IMPASTO_VISIBILITY_TIMEOUT", "21600", "Seconds before Redis hands an unacknowledged task to another "
+     "worker; keep it above the longest job."),
+    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
+    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (worker deaths included) before it is marked failed."),
+    ("IMPASTO_REAP_SECONDS", "5", "How often web and workers look for jobs whose worker died."),
 ]

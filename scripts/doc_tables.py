@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from app.cli import TRANSFER_FLAGS
-from app.config import DOCUMENTED
+from app.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
 from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, _fmt, option_specs
 
 CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
@@ -49,13 +49,22 @@ def presets_table() -> list[str]:
     return rows
 
 
-def settings_table() -> list[str]:
+def _settings_rows(documented) -> list[str]:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in DOCUMENTED]
+    rows += [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in documented]
     return rows
 
 
-TABLES = {"options": options_table, "presets": presets_table, "settings": settings_table}
+def settings_table() -> list[str]:
+    return _settings_rows(DOCUMENTED)
+
+
+def scaleout_table() -> list[str]:
+    return _settings_rows(SCALE_OUT_DOCUMENTED)
+
+
+TABLES = {"options": options_table, "presets": presets_table, "settings": settings_table,
+          "scaleout": scaleout_table}
 
 def update(path: Path) -> None:
     """Replace each table between ``<!-- NAME-table -->`` and ``<!-- /NAME-table -->``."""

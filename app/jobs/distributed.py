@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from app.config import SCALE_OUT_DOCUMENTED
 from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
@@ -33,16 +34,8 @@ SEND_GRACE_SECONDS = 10.0  # a queued job with no message this old: its web proc
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 
 # name, default, meaning: the settings of this mode (README table; IMPASTO_BROKER_URL is in app.config).
-SETTINGS = [
-    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL of the Celery broker; setting it switches to scale-out mode."),
-    ("IMPASTO_STORE_URL", "(the broker URL)", "Redis URL of the job store (jobs, uploads, previews, results)."),
-    ("IMPASTO_REDIS_PREFIX", "impasto", "Prefix of the store's Redis keys, also the Celery queue name."),
-    ("IMPASTO_VISIBILITY_TIMEOUT", "21600", "Seconds before Redis hands an unacknowledged task to another "
-                                            "worker; keep it above the longest job."),
-    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
-    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (worker deaths included) before it is marked failed."),
-    ("IMPASTO_REAP_SECONDS", "5", "How often web and workers look for jobs whose worker died."),
-]
+# The settings of this mode are documented with the others, in app/config.py.
+SETTINGS = SCALE_OUT_DOCUMENTED
 
 
 @dataclass(frozen=True)

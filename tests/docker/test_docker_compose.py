@@ -70,3 +70,15 @@ def test_worker_runs_impasto_worker_and_scales(compose):
 def test_redis(compose):
     redis = compose["services"]["redis"]
     assert redis.get("image", "").startswith("redis:7")
+
+
+def test_redis_keeps_the_jobs_across_restarts():
+    import yaml
+
+    from tests.conftest import ROOT
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    redis = compose["services"]["redis"]
+    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert any(str(v).endswith(":/data") for v in redis["volumes"])
+    assert "allkeys" not in str(redis)  # never evict: Redis is the job store
