@@ -1,6 +1,7 @@
 """``run_job``: run one claimed job with the engine, whatever the job backend.
 
-Reads the inputs from the store, calls ``stylize`` with callbacks that write progress (and a
+Reads the inputs from the store (the photo, every painting in blend order, the start image of an
+init='image' job), calls ``stylize`` with callbacks that write progress (and a
 JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
 the final state. The in-process runner threads call it; a Celery task can call it the same way.
 TensorFlow is imported here only when a job actually runs.
@@ -16,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from app.jobs.store import CANCELLED, DONE, FAILED, Job, JobStore
+from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore, style_files
 from app.nst.errors import Cancelled, ImpastoError
 from app.nst.images import encode_image, load_image
 from app.nst.options import Options
@@ -52,10 +53,10 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None, pace: floa
     watcher = _Watcher(store, job.id, worker)
     try:
         options = Options.from_mapping(job.options)
-        content, style = _inputs(store, job.id)
+        content, styles, init_image = _inputs(store, job, options)
         from app.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
 
-        result = stylize(content, style, options=options, weights=weights,
+        result = stylize(content, styles, options=options, init_image=init_image, weights=weights,
                          on_progress=_Reporter(store, job.id, worker, pace), should_stop=watcher)
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
@@ -72,11 +73,17 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None, pace: floa
         return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
 
 
-def _inputs(store: JobStore, job_id: str):
-    content, style = store.get_file(job_id, "content.png"), store.get_file(job_id, "style.png")
-    if content is None or style is None:
+def _inputs(store: JobStore, job: Job, options: Options):
+    """The photo, the list of paintings (style.png, style_2.png, …) and the start image or None."""
+    content = store.get_file(job.id, "content.png")
+    styles = [store.get_file(job.id, name) for name in style_files(job.files)]
+    init = store.get_file(job.id, INIT_FILE) if options.init == "image" else None
+    if content is None or not styles or None in styles or (options.init == "image" and init is None):
         raise ImpastoError("the job's input images are missing from the store")
-    return load_image(content, name="content"), load_image(style, name="style")
+    names = ["style"] if len(styles) == 1 else [f"style {n}" for n in range(1, len(styles) + 1)]
+    return (load_image(content, name="content"),
+            [load_image(data, name=name) for data, name in zip(styles, names)],
+            None if init is None else load_image(init, name="init image"))
 
 
 def _store_result(store: JobStore, job_id: str, image) -> None:

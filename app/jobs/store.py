@@ -14,8 +14,9 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
 - ``request_cancel(id)``: a queued job is cancelled at once, a running one gets its flag set;
   ``cancel_requested(id)`` reads the flag.
 - ``put_file(id, name, data)`` / ``get_file(id, name)`` → bytes or None: inputs ('content.png',
-  'style.png'), 'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no
-  shared filesystem.
+  the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image),
+  'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
+  filesystem.
 - ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
   ``stale_after`` seconds (their process died) go back to 'queued', or to 'failed' with a reason
   after ``max_attempts`` tries. Called at start-up and periodically by the runners.
@@ -33,7 +34,9 @@ from __future__ import annotations
 import abc
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from app.nst.options import MAX_STYLES
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
@@ -43,8 +46,12 @@ FINISHED_STATES = (DONE, FAILED, CANCELLED)
 PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", "style_loss", "tv_loss",
                    "eta", "scale", "scales", "preview_iteration")
 
-# File names a job may hold: a fixed set, so a name can never be a path.
-FILE_NAMES = ("content.png", "style.png", "preview.jpg", "result.png", "thumb.jpg")
+# File names a job may hold: a fixed set, so a name can never be a path. The paintings are
+# style.png, style_2.png, … in the order of the job's style_blend (jobs from before blending hold
+# only style.png); init.png is the start image of an init='image' job.
+STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)))
+INIT_FILE = "init.png"
+FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, "preview.jpg", "result.png", "thumb.jpg")
 
 
 class QueueFull(Exception):
@@ -137,6 +144,12 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_finished(self, older_than: float) -> list[str]: ...
+
+
+def style_files(names: Iterable[str]) -> list[str]:
+    """The painting files among ``names`` (a job's files), in blend order."""
+    present = set(names)
+    return [name for name in STYLE_FILES if name in present]
 
 
 def check_file_name(name: str) -> None:
