@@ -8,9 +8,11 @@
   const presets = JSON.parse(document.getElementById("preset-data").textContent);
 
   // -- drop zones ------------------------------------------------------------------------------
+  function nameOf(drop) {
+    return document.getElementById("name-" + drop.id.replace("drop-", ""));
+  }
   function showFile(drop, file) {
     const img = drop.querySelector(".preview");
-    const name = document.getElementById("name-" + drop.id.replace("drop-", ""));
     if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
     if (!file) return;
     const url = URL.createObjectURL(file);
@@ -19,15 +21,15 @@
     img.hidden = false;
     // Formats the browser cannot show (TIFF) still upload fine: say so instead of a broken image.
     img.onerror = () => { img.hidden = true; };
-    name.textContent = file.name + " · " + (file.size / 1048576).toFixed(1) + " MB";
-    clearError(drop.id.replace("drop-", ""));
+    nameOf(drop).textContent = file.name + " · " + (file.size / 1048576).toFixed(1) + " MB";
+    clearError(drop.dataset.picker ? "style" : drop.id.replace("drop-", ""));
   }
 
   document.querySelectorAll(".drop").forEach((drop) => {
     const input = drop.querySelector("input[type=file]");
     input.addEventListener("change", () => {
       showFile(drop, input.files[0]);
-      if (input.name === "style" && input.files.length) pickBuiltIn(null);
+      if (drop.dataset.picker && input.files.length) pickBuiltIn(drop, null);
     });
     ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
       event.preventDefault();
@@ -44,25 +46,98 @@
     });
   });
 
-  // -- built-in styles -------------------------------------------------------------------------
-  const styleDrop = document.getElementById("drop-style");
-  const styleInput = styleDrop.querySelector("input[type=file]");
-  function pickBuiltIn(radio) {
+  // -- paintings -------------------------------------------------------------------------------
+  // Two slots (the second after "Add a second painting"). A slot holds an upload, a built-in pick,
+  // or on "again" a painting of the earlier job (data-earlier), which the server reuses as long as
+  // no painting is changed.
+  const drops = [document.getElementById("drop-style"), document.getElementById("drop-style_2")];
+  const second = document.getElementById("second-style");
+  const addSecond = document.getElementById("add-second");
+  let paintingsChanged = false;
+
+  function radiosOf(drop) {
+    return form.querySelectorAll("input[name=" + drop.dataset.picker + "]");
+  }
+  function pickBuiltIn(drop, radio) {
+    paintingsChanged = true;
+    delete drop.dataset.earlier;
+    delete drop.dataset.earlierName;
+    radiosOf(drop).forEach((r) => r.closest(".style-card").classList.remove("earlier"));
     if (!radio) {
-      form.querySelectorAll("input[name=style_name]").forEach((r) => { r.checked = false; });
+      radiosOf(drop).forEach((r) => { r.checked = false; });
       return;
     }
-    styleInput.value = "";
-    const img = styleDrop.querySelector(".preview");
+    drop.querySelector("input[type=file]").value = "";
+    const img = drop.querySelector(".preview");
     img.src = radio.dataset.src;
     img.hidden = false;
-    document.getElementById("name-style").textContent = radio.dataset.credit;
+    nameOf(drop).textContent = radio.dataset.credit;
     clearError("style");
   }
-  form.querySelectorAll("input[name=style_name]").forEach((radio) => {
-    radio.addEventListener("change", () => pickBuiltIn(radio));
-    if (radio.checked) document.getElementById("name-style").textContent = radio.dataset.credit;
+  drops.forEach((drop) => radiosOf(drop).forEach((radio) => {
+    radio.addEventListener("change", () => pickBuiltIn(drop, radio));
+    if (radio.checked) nameOf(drop).textContent = radio.dataset.credit;
+  }));
+
+  addSecond.hidden = !second.hidden;  // the button needs this script: show it only now
+  addSecond.addEventListener("click", () => {
+    second.hidden = false;
+    addSecond.hidden = true;
+    paintingsChanged = true;
   });
+  document.getElementById("remove-second").addEventListener("click", () => {
+    const drop = drops[1];
+    pickBuiltIn(drop, null);
+    drop.querySelector("input[type=file]").value = "";
+    drop.querySelector(".preview").hidden = true;
+    nameOf(drop).textContent = "";
+    second.hidden = true;
+    addSecond.hidden = false;
+  });
+
+  const blend = document.getElementById("blend");
+  let blendTouched = false;
+  blend.addEventListener("input", () => {
+    blendTouched = true;
+    document.getElementById("blend-first").textContent = (100 - blend.value) + " %";
+    document.getElementById("blend-second").textContent = blend.value + " %";
+    clearError("style_blend");
+  });
+
+  function painting(drop) {
+    const input = drop.querySelector("input[type=file]");
+    const radio = Array.from(radiosOf(drop)).find((r) => r.checked);
+    if (input.files[0]) return { file: input.files[0] };
+    if (radio) return { name: radio.value };
+    if (drop.dataset.earlierName) return { name: drop.dataset.earlierName };
+    if (drop.dataset.earlier) return { earlier: drop.dataset.earlier };
+    return null;
+  }
+  async function earlierFile(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error("the earlier job's painting is gone");
+    return new File([await response.blob()], "painting.png", { type: "image/png" });
+  }
+  // The API takes the uploads first, then the built-ins, with style_blend in that order.
+  async function setPaintings(data) {
+    data.delete("style_name_2");
+    if (!paintingsChanged) {  // as the page came: the earlier job's paintings, or the default pick
+      if (blendTouched) data.set("style_blend", (100 - blend.value) + "," + blend.value);
+      return;
+    }
+    const weights = [100 - blend.value, Number(blend.value)];
+    const chosen = drops.filter((drop, i) => i === 0 || !second.hidden)
+      .map((drop, i) => ({ ...painting(drop), weight: weights[i] }))
+      .filter((p) => p.file || p.name || p.earlier);
+    for (const p of chosen) {
+      if (p.earlier) p.file = await earlierFile(p.earlier);  // kept next to a changed one: send it again
+    }
+    const ordered = chosen.filter((p) => p.file).concat(chosen.filter((p) => !p.file));
+    data.delete("style");
+    data.delete("style_name");
+    ordered.forEach((p) => (p.file ? data.append("style", p.file, p.file.name) : data.append("style_name", p.name)));
+    data.set("style_blend", ordered.length > 1 ? ordered.map((p) => p.weight).join(",") : "");
+  }
 
   // -- sliders ---------------------------------------------------------------------------------
   function formatNumber(x) {
@@ -80,7 +155,7 @@
       slider.value = value;
     }
   }
-  document.querySelectorAll(".slider").forEach((slider) => {
+  document.querySelectorAll(".slider[data-for]").forEach((slider) => {
     const text = document.getElementById(slider.dataset.for);
     syncSlider(slider);
     slider.addEventListener("input", () => {
@@ -153,10 +228,15 @@
     event.preventDefault();
     clearAll();
     const data = new FormData(form);
+    if (data.get("init") !== "image") data.delete("init_image");
+    try {
+      await setPaintings(data);
+    } catch (err) {
+      showError("style", "Could not send the earlier painting again (" + err.message + "); choose it again.");
+      return;
+    }
     let bytes = 0;
-    form.querySelectorAll("input[type=file]").forEach((input) => {
-      if (input.files[0]) bytes += input.files[0].size;
-    });
+    data.forEach((value) => { if (value instanceof File) bytes += value.size; });
     if (bytes > maxBytes) {
       showError("form", "The files are " + (bytes / 1048576).toFixed(1) + " MB together; the limit is "
         + form.dataset.maxMb + " MB.").scrollIntoView({ block: "center" });

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from PIL import Image
 
-from app.jobs.store import QueueFull
+from app.jobs.store import INIT_FILE, STYLE_FILES, QueueFull
 from app.web import services
 from app.web.submission import Limits, SubmissionError, parse_submission
 from app.web.views import job_dict
@@ -18,7 +18,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
 
 RETRY_AFTER_SECONDS = 60
-FILE_KINDS = {"content": "content.png", "style": "style.png", "preview": "preview.jpg", "thumb": "thumb.jpg"}
+# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, preview, thumb.
+FILE_KINDS = {name.split(".")[0]: name for name in ("content.png", *STYLE_FILES, INIT_FILE, "preview.jpg", "thumb.jpg")}
 RECENT_LIMIT = 50
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
-from app.web.submission import WEB_INIT_CHOICES, Limits
+from app.web.submission import Limits
 
 # Controls in page order, grouped into the form's sections.
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
@@ -24,7 +24,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
 # How far a logarithmic slider reaches either side of the option's default, in decades.
 LOG_DECADES = 4
 SIZE_STEP = 32
-INIT_LABELS = {"content": "the photo", "noise": "random noise"}
+INIT_LABELS = {"content": "the photo", "noise": "random noise", "image": "an image of my own"}
 PRESET_LABELS = {"seed": "original article"}  # "seed" would read like the random seed field
 
 
@@ -61,7 +61,7 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
     if isinstance(default, bool):
         return Control(kind="checkbox", **common)
     if spec.choices:
-        choices = tuple((c, INIT_LABELS.get(c, c)) for c in spec.choices if c in WEB_INIT_CHOICES)
+        choices = tuple((c, INIT_LABELS.get(c, c)) for c in spec.choices)
         return Control(kind="choice", choices=choices, **common)
     if name == "seed":
         return Control(kind="number", minimum=spec.minimum, maximum=spec.maximum, step=1, **common)
@@ -96,7 +96,7 @@ def preset_table() -> list[dict[str, Any]]:
 def hidden_extras(options: Mapping[str, Any], preset: str | None) -> dict[str, str]:
     """Options of a job that no control shows and that differ from its preset: hidden fields, so
     that "again with the same settings" reproduces the job exactly (API jobs may set any option)."""
-    shown = {name for fields in FORM_FIELDS.values() for name in fields}
+    shown = {name for fields in FORM_FIELDS.values() for name in fields} | {"style_blend"}  # the blend slider's
     base = apply_preset(Options(), preset).to_dict() if preset in PRESETS else Options().to_dict()
     extras = {}
     for name, value in options.items():

@@ -8,13 +8,13 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
-from app.jobs.store import FINISHED_STATES, Job
+from app.jobs.store import FINISHED_STATES, INIT_FILE, Job
 from app.styles import catalog, thumbnail
 from app.web import services
 from app.web.api import ApiError, submit
 from app.web.form import form_sections, hidden_extras, preset_table
 from app.web.submission import Limits, SubmissionError, option_values
-from app.web.views import clock, job_dict, style_credit
+from app.web.views import clock, job_dict, paintings
 
 bp = Blueprint("pages", __name__)
 
@@ -56,20 +56,48 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
     config = current_app.config
     limits = Limits.from_config(config)
     form = form or {}
-    source_id = (source.id if source else None) or form.get("source_job") or None
-    preset = (source.meta.get("preset") if source else None) or form.get("preset") or ""
-    style_name = (source.meta.get("style_name") if source else None) or form.get("style_name") or ""
-    if source is None and not form:
-        style_name = next(iter(catalog()))  # a painting ready to go: the photo is the only must
+    if source is None and form.get("source_job"):
+        source = services().store.get(form["source_job"])
+    preset = (source.meta.get("preset") if source and not form else None) or form.get("preset") or ""
+    blend = values.get("style_blend", "")
     html = render_template(
         "studio.html",
         sections=form_sections(values, limits), presets=preset_table(), preset=preset,
         extras=hidden_extras(source.options, preset) if source else {},
-        styles=list(catalog().values()), style_name=style_name, source_id=source_id,
+        styles=list(catalog().values()), slots=_painting_slots(source, form), source_id=source.id if source else None,
+        style_blend=",".join(map(str, blend)) if isinstance(blend, (list, tuple)) else blend,
+        blend_percent=_second_share(blend),
+        source_init=source is not None and INIT_FILE in source.files,
         errors=errors or {}, max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
     )
     return html, status, dict(headers or {})
+
+
+def _painting_slots(source: Job | None, form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the page's painting slots show, in order (the page has two; the second may be empty).
+
+    Each slot: ``name`` (a built-in picked on the page) or ``earlier`` (the URL of a painting of
+    the earlier job, reused unless the person changes a painting) with ``earlier_name`` (its
+    built-in name, if it was one) and ``credit``."""
+    names = form.getlist("style_name") if hasattr(form, "getlist") else []
+    if names or (form and source is None):  # the person's own picks, shown again after an error
+        return [{"name": name} for name in names[:2]] or [{}]
+    if source is None:
+        return [{"name": next(iter(catalog()))}]  # a painting ready to go: the photo is the only must
+    return [{"earlier": p["url"], "earlier_name": p["name"] or "", "credit": p["credit"]}
+            for p in paintings(source)]
+
+
+def _second_share(blend: Any) -> int:
+    """The blend slider's position: the second painting's share in %, from a style_blend value."""
+    try:
+        weights = [float(w) for w in (blend.split(",") if isinstance(blend, str) else blend) if str(w).strip()]
+    except ValueError:
+        return 50
+    if len(weights) != 2 or sum(weights) <= 0:
+        return 50
+    return round(100 * weights[1] / sum(weights))
 
 
 @bp.get("/jobs/<job_id>")
@@ -80,7 +108,7 @@ def job_page(job_id: str) -> str:
         abort(404, description="There is no such job: the link is wrong, or the job was deleted "
                                "after the retention time.")
     return render_template("job.html", job=job, data=job_dict(job, store), finished=job.state in FINISHED_STATES,
-                           style_credit=style_credit(job), clock=clock)
+                           paintings=paintings(job), clock=clock)
 
 
 @bp.post("/jobs/<job_id>/cancel")

@@ -14,15 +14,15 @@ from typing import Any, Mapping
 import numpy as np
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.jobs.store import JobStore
+from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore, style_files
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, load_image, resize_longest
-from app.nst.options import PRESETS, Options, apply_preset, option_specs
+from app.nst.options import MAX_STYLES, PRESETS, Options, apply_preset, blend_weights, option_specs
 from app.styles import catalog
 
-# Form fields that are not engine options.
-RESERVED_FIELDS = ("style_name", "source_job", "preset")
-WEB_INIT_CHOICES = ("content", "noise")  # 'image' needs a third upload the studio does not offer
+# Form fields that are not engine options. style_name_2 is the page's pick for its second
+# painting; the page's script sends it as a style_name and never posts it.
+RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
 
 
@@ -52,12 +52,18 @@ class Limits:
 @dataclass
 class Submission:
     options: Options
-    files: dict[str, bytes]  # content.png, style.png
+    files: dict[str, bytes]  # content.png, style.png, style_2.png …, init.png (init='image' only)
     meta: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_submission(form: MultiDict, files: MultiDict, limits: Limits, store: JobStore) -> Submission:
-    """Validate a multipart submission; raise SubmissionError naming every bad field."""
+    """Validate a multipart submission; raise SubmissionError naming every bad field.
+
+    The paintings, in blend order: the ``style`` uploads in the order sent, then the ``style_name``
+    built-ins in the order sent; ``style_blend`` gives one weight per painting in that order. With
+    ``source_job`` (the page's "again"), what the submission leaves out comes from that job: its
+    photo, all its paintings (when none is given), its start image (init='image' and no new one).
+    """
     return _Parser(form, files, limits, store).parse()
 
 
@@ -68,55 +74,98 @@ class _Parser:
         self.too_large = False
 
     def parse(self) -> Submission:
-        options = _parse_options(self.form, self.limits, self.errors)
+        values = option_values(self.form)
+        init_upload = _uploaded(self.files, "init_image")
+        if init_upload is not None and not values.get("init"):
+            values["init"] = "image"  # a start image implies init=image, as --init-image does
+        options = _parse_options(values, self.form.get("preset") or "", self.limits, self.errors)
         self.source = self._source_job()
         content = self._content_image()
-        style, style_name = self._style_image()
+        styles, style_names = self._style_images()
+        init = self._init_image(options, init_upload)
+        if options is not None and styles:
+            try:
+                blend_weights(options, len(styles))
+            except OptionError as exc:
+                self.errors.setdefault(exc.field, str(exc))
         if self.errors:
             raise SubmissionError(self.errors, 413 if self.too_large else 400)
-        meta = {"style_name": style_name, "preset": self.form.get("preset") or None}
-        return Submission(options, {"content.png": content, "style.png": style}, meta)  # type: ignore[arg-type]
+        files = {"content.png": content, **dict(zip(STYLE_FILES, styles))}
+        if init is not None:
+            files[INIT_FILE] = init
+        meta = {"style_name": style_names[0], "style_names": style_names, "preset": self.form.get("preset") or None}
+        return Submission(options, files, meta)  # type: ignore[arg-type]
 
-    def _source_job(self) -> str | None:
+    def _source_job(self) -> Job | None:
         """'Again with the same settings': a job whose inputs are reused when no new file comes."""
         job_id = self.form.get("source_job") or None
-        if job_id and self.store.get(job_id) is None:
+        job = self.store.get(job_id) if job_id else None
+        if job_id and job is None:
             self.errors["source_job"] = ("the earlier job is gone (deleted after the retention time); "
                                          "upload the images again")
-            return None
-        return job_id
+        return job
 
     def _content_image(self) -> bytes | None:
         upload = _uploaded(self.files, "content")
         if upload is not None:
-            return self._read(upload.read(), "content", self.limits.max_size)
+            return self._read(upload, "content", self.limits.max_size)
         if self.source:
-            return self.store.get_file(self.source, "content.png")
+            return self.store.get_file(self.source.id, "content.png")
         self.errors["content"] = "content: choose a photo (JPEG, PNG, WebP, BMP or TIFF)"
         return None
 
-    def _style_image(self) -> tuple[bytes | None, str | None]:
+    def _style_images(self) -> tuple[list[bytes], list[str | None]]:
+        """The paintings as PNG and their built-in names (None for an upload), in blend order."""
+        uploads = [upload for upload in self.files.getlist("style") if upload.filename]
+        names = [name for name in self.form.getlist("style_name") if name]
+        count = len(uploads) + len(names)
+        if count == 0 and self.source:
+            return self._source_styles()
+        if count == 0:
+            self.errors["style"] = "style: choose a painting or pick one of the built-in styles"
+            return [], []
+        if count > MAX_STYLES:
+            self.errors["style"] = f"style: {count} paintings given; at most {MAX_STYLES}"
+            return [], []
         longest = round(self.limits.max_size * STYLE_SCALE_MAX)  # style_scale enlarges the painting
-        upload = _uploaded(self.files, "style")
-        if upload is not None:
-            return self._read(upload.read(), "style", longest), None
-        name = self.form.get("style_name") or ""
-        if name:
+        labels = ["style"] if count == 1 else [f"style {n}" for n in range(1, count + 1)]
+        images = [self._read(upload, "style", longest, label) for upload, label in zip(uploads, labels)]
+        for name, label in zip(names, labels[len(uploads):]):
             style = catalog().get(name)
             if style is None:
-                self.errors["style"] = f"style: unknown built-in style {name!r}; choose one of {', '.join(catalog())}"
-                return None, None
-            return _png(load_image(style.read(), name="style"), longest), name
-        if self.source:
-            return self.store.get_file(self.source, "style.png"), None
-        self.errors["style"] = "style: choose a painting or pick one of the built-in styles"
-        return None, None
+                self.errors.setdefault("style", f"{label}: unknown built-in style {name!r}; "
+                                                f"choose one of {', '.join(catalog())}")
+                continue
+            images.append(_png(load_image(style.read(), name=label), longest))
+        return images, [None] * len(uploads) + names  # type: ignore[return-value]
 
-    def _read(self, data: bytes, field_name: str, longest: int) -> bytes | None:
+    def _source_styles(self) -> tuple[list[bytes], list[str | None]]:
+        job = self.source
+        assert job is not None
+        images = [self.store.get_file(job.id, name) for name in style_files(job.files)]
+        names = job.meta.get("style_names") or [job.meta.get("style_name")]
+        return images, list(names)  # type: ignore[return-value]
+
+    def _init_image(self, options: Options | None, upload: FileStorage | None) -> bytes | None:
+        """The start image of an init='image' job: uploaded, or the earlier job's."""
+        image = self._read(upload, "init_image", self.limits.max_size) if upload is not None else None
+        if options is None or "init_image" in self.errors:
+            return None
+        if options.init != "image":
+            if upload is not None:
+                self.errors["init_image"] = f"init_image is only used with init=image, not init={options.init}"
+            return None
+        if image is None and self.source:
+            image = self.store.get_file(self.source.id, INIT_FILE)
+        if image is None:
+            self.errors["init_image"] = "init_image: choose the image to start from (init is 'image')"
+        return image
+
+    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None) -> bytes | None:
         try:
-            array = load_image(data, max_pixels=self.limits.max_pixels, name=field_name)
+            array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or field_name)
         except ImageError as exc:
-            self.errors[field_name] = str(exc)
+            self.errors.setdefault(field_name, str(exc))
             self.too_large = self.too_large or exc.too_large
             return None
         return _png(array, longest)
@@ -141,16 +190,14 @@ def option_values(form: MultiDict) -> dict[str, str]:
     return {key: form.getlist(key)[-1] for key in form if key not in RESERVED_FIELDS}
 
 
-def _parse_options(form: MultiDict, limits: Limits, errors: dict[str, str]) -> Options | None:
+def _parse_options(values: dict[str, str], preset: str, limits: Limits, errors: dict[str, str]) -> Options | None:
     base = Options()
-    preset = form.get("preset") or ""
     if preset:
         try:
             base = apply_preset(base, preset)
         except OptionError as exc:
             errors["preset"] = f"{exc}"
             return None
-    values = option_values(form)
     for name, raw in values.items():  # one at a time, so that the form can flag every bad field
         try:
             Options.from_mapping({name: raw}, base=base)
@@ -177,10 +224,6 @@ def _check_web_limits(options: Options, limits: Limits, errors: dict[str, str]) 
         message = _web_range(name, getattr(options, name), limits)
         if getattr(options, name) > (limits.max_size if name == "size" else limits.max_iterations):
             errors[name] = message  # type: ignore[assignment]
-    if options.init not in WEB_INIT_CHOICES:
-        errors["init"] = f"init must be one of {', '.join(WEB_INIT_CHOICES)}, got {options.init!r}"
-    if options.style_blend:
-        errors["style_blend"] = "style_blend needs several style images; the studio takes one"
 
 
 def presets() -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import url_for
 
-from app.jobs.store import QUEUED, Job, JobStore
+from app.jobs.store import INIT_FILE, QUEUED, Job, JobStore, style_files
 from app.styles import catalog
 
 
@@ -28,6 +28,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "options": job.options,
         "seed": job.seed,
         "style_name": job.meta.get("style_name"),
+        "styles": [{key: p[key] for key in ("name", "weight", "url")} for p in paintings(job)],
         "summary": job.summary,
         "urls": job_urls(job),
     }
@@ -62,6 +63,8 @@ def job_urls(job: Job) -> dict[str, str]:
         "style": url_for("api.job_file", job_id=job.id, kind="style"),
         "again": url_for("pages.studio", again=job.id),
     }
+    if INIT_FILE in has:
+        urls["init"] = url_for("api.job_file", job_id=job.id, kind="init")
     if "preview.jpg" in has:
         urls["preview"] = url_for("api.job_file", job_id=job.id, kind="preview")
     if "result.png" in has:
@@ -72,9 +75,20 @@ def job_urls(job: Job) -> dict[str, str]:
     return urls
 
 
-def style_credit(job: Job) -> str | None:
-    style = catalog().get(job.meta.get("style_name") or "")
-    return style.credit if style else None
+def paintings(job: Job) -> list[dict[str, Any]]:
+    """The job's paintings in blend order: built-in name (None for an upload), credit, URL, and
+    weight (its share of the blend, 0-1). Jobs from before blending hold one, style.png."""
+    files = style_files(job.files) or ["style.png"]
+    names = list(job.meta.get("style_names") or [job.meta.get("style_name")])
+    names += [None] * (len(files) - len(names))
+    blend = job.options.get("style_blend") or []
+    weights = blend if len(blend) == len(files) and sum(blend) > 0 else [1.0] * len(files)
+    result = []
+    for file, name, weight in zip(files, names, weights):
+        style = catalog().get(name or "")
+        result.append({"name": name, "credit": style.credit if style else None, "weight": weight / sum(weights),
+                       "url": url_for("api.job_file", job_id=job.id, kind=file.split(".")[0])})
+    return result
 
 
 def clock(seconds: float | None) -> str:

@@ -149,7 +149,8 @@ def test_decompression_bomb_is_refused_before_decoding(app: Flask, client: Flask
     ("content_weight", "lots", "content_weight must be a number"),
     ("tv_weight", "nan", "tv_weight must be a number"),
     ("style_scale", "9", "style_scale must be a number from 0.1 to 4"),
-    ("init", "image", "init must be one of content, noise"),
+    ("init", "sketch", "init must be one of content, noise, image"),
+    ("init", "image", "init_image: choose the image to start from"),  # init=image needs the image
     ("seed", "-5", "seed must be a whole number"),
     ("preset", "loud", "unknown preset"),
     ("bogus", "1", "unknown option"),
@@ -158,7 +159,8 @@ def test_bad_options_are_400_naming_the_field(app: Flask, client: FlaskClient, f
                                               expected: str) -> None:
     response = submit(client, content=png_bytes(), style_name="starry_night", **{field: value})
     assert response.status_code == 400
-    assert response.json["field"] == field and expected in response.json["error"]
+    assert response.json["field"] == ("init_image" if value == "image" else field)
+    assert expected in response.json["error"]
     assert nothing_stored(app)
 
 

@@ -88,16 +88,18 @@ def test_done_page_and_again_with_the_same_settings(app: Flask, client: FlaskCli
         assert text in page
     again = client.get(job["urls"]["again"]).get_data(as_text=True)
     assert field_value(again, "tv_weight") == "0.02" and field_value(again, "seed") == str(job["seed"])
-    assert f'name="source_job" value="{job["id"]}"' in again and 'value="shipwreck" checked' in again
+    assert f'name="source_job" value="{job["id"]}"' in again
+    assert 'data-earlier-name="shipwreck"' in again  # the earlier painting, reused unless changed
     assert 'id="preset" value="keep-detail"' in again
     # Submitting it unchanged (no new files) repeats the job exactly, seed included.
     fields = {}
     for tag in re.findall(r'<input type="(?:hidden|text)"[^>]*>', again):
         fields[re.search(r'name="([^"]+)"', tag).group(1)] = re.search(r'value="([^"]*)"', tag).group(1)
-    fields.update(style_name="shipwreck", preserve_colors="1", init="content")
+    fields.update(preserve_colors="1", init="content")
     repeat = client.post("/api/jobs", data=fields)
     assert repeat.status_code == 202, repeat.json
     assert repeat.json["options"] == {**job["options"], "seed": job["seed"]}
+    assert repeat.json["style_name"] == "shipwreck"
     original = client.get(created["urls"]["content"]).data
     assert client.get(repeat.json["urls"]["content"]).data == original
 
