@@ -90,3 +90,42 @@ def test_bad_upload_shows_the_message_next_to_the_field(page: Page, live_server:
     page.click("#submit")
     expect(page.locator("#error-size")).to_contain_text("from 32 to 1024")
     expect(page.locator("#error-content")).to_be_empty()
+
+
+def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:
+    content, style = pictures(tmp_path)
+    page.goto(live_server + "/")
+    page.set_input_files("input[name=content]", str(content))
+    expect(page.locator("input[name=style_name][value=starry_night]")).to_be_checked()  # the default pick
+    expect(page.locator("#second-style")).to_be_hidden()
+    page.click("#add-second")
+    page.click("#second-style .style-card:has(input[value=the_scream])")
+    expect(page.locator("#drop-style_2 .preview")).to_be_visible()
+    expect(page.locator("#name-style_2")).to_contain_text("The Scream")
+    page.locator("#blend").fill("30")
+    expect(page.locator("#blend-first")).to_have_text("70 %")
+    expect(page.locator("#blend-second")).to_have_text("30 %")
+    page.fill("#f-size", "48")
+    page.fill("#f-iterations", "3")
+    page.click("#submit")
+
+    page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
+    expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)
+    expect(page.locator("#paintings figure")).to_have_count(2)
+    expect(page.locator("#paintings figure").nth(0)).to_contain_text("The Starry Night")
+    expect(page.locator("#paintings figure").nth(0)).to_contain_text("70 %")
+    expect(page.locator("#paintings figure").nth(1)).to_contain_text("30 %")
+    first = page.request.get(live_server + "/api" + page.url.removeprefix(live_server)).json()
+    assert first["options"]["style_blend"] == [70, 30]
+
+    # Again, with an upload in place of The Scream: the upload goes first, the blend follows it.
+    page.click("#again")
+    expect(page.locator("#second-style")).to_be_visible()
+    expect(page.locator("#blend")).to_have_value("30")
+    page.set_input_files("#file-style_2", str(style))
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
+    expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)
+    again = page.request.get(live_server + "/api" + page.url.removeprefix(live_server)).json()
+    assert [s["name"] for s in again["styles"]] == [None, "starry_night"]
+    assert again["options"]["style_blend"] == [30, 70] and again["seed"] == first["seed"]
