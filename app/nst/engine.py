@@ -48,7 +48,7 @@ class Progress:
     scales: int
     width: int
     height: int
-    _image: Callable[[], np.ndarray] = field(repr=False, default=lambda: np.zeros((1, 1, 3), np.uint8))
+    _image: Callable[[], np.ndarray] = field(repr=False)
 
     def image(self) -> np.ndarray:
         """The current result as an RGB uint8 array (computed on demand: call it only for previews)."""
@@ -281,7 +281,6 @@ class _Run:
             return None
         per_eval = float(np.median(times[-10:]))
         evals_per_iter = self.evaluations / self.iterations
-        current_pixels = self._problem.width * self._problem.height
         done_in_scale = iteration - self._done_before
         remaining = 0.0
         for index in range(self._scale, len(self.sizes)):
@@ -289,7 +288,6 @@ class _Run:
             left = planned - done_in_scale if index == self._scale else planned
             ratio = (self.sizes[index] / self.sizes[self._scale]) ** 2
             remaining += max(0, left) * per_eval * evals_per_iter * ratio**0.9
-        del current_pixels
         return remaining
 
 
