@@ -120,7 +120,7 @@ class _Parser:
         names = [name for name in self.form.getlist("style_name") if name]
         count = len(uploads) + len(names)
         if count == 0 and self.source:
-            return self._source_styles()
+            return self._source_styles(self.source)
         if count == 0:
             self.errors["style"] = "style: choose a painting or pick one of the built-in styles"
             return [], []
@@ -139,9 +139,8 @@ class _Parser:
             images.append(_png(load_image(style.read(), name=label), longest))
         return images, [None] * len(uploads) + names  # type: ignore[return-value]
 
-    def _source_styles(self) -> tuple[list[bytes], list[str | None]]:
-        job = self.source
-        assert job is not None
+    def _source_styles(self, job: Job) -> tuple[list[bytes], list[str | None]]:
+        """All the paintings of the earlier job, with their names (jobs from before blending: one)."""
         images = [self.store.get_file(job.id, name) for name in style_files(job.files)]
         names = job.meta.get("style_names") or [job.meta.get("style_name")]
         return images, list(names)  # type: ignore[return-value]
