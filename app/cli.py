@@ -11,11 +11,20 @@ import json
 import logging
 import os
 import sys
-from typing import Sequence
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
-from app.nst.errors import Cancelled, ImpastoError
+import numpy as np
+
+from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, save_image
 from app.nst.options import PRESETS, Options, blend_weights, option_specs
+
+if TYPE_CHECKING:
+    from app.nst.engine import Result
 
 # Quiet TensorFlow's C++ start-up logging before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,9 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def transfer(args: argparse.Namespace) -> int:
     try:
-        options, styles, init_image = _prepare_transfer(args)
-        result = _run_transfer(args, options, styles, init_image)
-        save_image(result.image, args.output)
+        job = _prepare_transfer(args)
+        result = _run_transfer(args, job)
     except Cancelled:
         print("impasto: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
@@ -115,21 +123,43 @@ def transfer(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     except ImpastoError as exc:
         print(f"impasto: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED if _is_runtime_failure(exc) else EXIT_BAD_INPUT
+        return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
+    written = _save_or_rescue(result.image, Path(args.output))
+    if written is None:
+        return EXIT_FAILED
     if args.json:
-        print(json.dumps({"output": str(args.output), **result.summary()}))
+        print(json.dumps({"output": str(written), **result.summary()}))
     elif not args.quiet:
-        print(f"wrote {args.output} ({result.seconds:.1f} s, {result.iterations} iterations)", file=sys.stderr)
-    return 0
+        print(f"wrote {written} ({result.seconds:.1f} s, {result.iterations} iterations)", file=sys.stderr)
+    return 0 if written == Path(args.output) else EXIT_FAILED
 
 
-def _is_runtime_failure(exc: Exception) -> bool:
-    from app.nst.errors import NumericalError
+def _save_or_rescue(image, output: Path) -> Path | None:
+    """Write the result; if that fails (disk full, folder gone), keep it in the temp folder."""
+    try:
+        save_image(image, output)
+        return output
+    except OSError as exc:
+        rescue = Path(tempfile.gettempdir()) / f"impasto-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}"
+        try:
+            save_image(image, rescue)
+        except OSError:
+            print(f"impasto: error: could not write {output} ({exc.strerror}); the result is lost", file=sys.stderr)
+            return None
+        print(f"impasto: error: could not write {output} ({exc.strerror}); the result was saved to {rescue}",
+              file=sys.stderr)
+        return rescue
 
-    return isinstance(exc, NumericalError)
+
+@dataclass
+class _TransferInputs:
+    options: Options
+    content: np.ndarray
+    styles: list[np.ndarray]
+    init_image: np.ndarray | None
 
 
-def _prepare_transfer(args: argparse.Namespace):
+def _prepare_transfer(args: argparse.Namespace) -> _TransferInputs:
     """Check every input before the slow part: options, files, output path."""
     values = {name: getattr(args, name) for name in TRANSFER_FLAGS if getattr(args, name) is not None}
     if args.preset:
@@ -137,17 +167,22 @@ def _prepare_transfer(args: argparse.Namespace):
     if args.preserve_colors:
         values["preserve_colors"] = True
     if args.init_image:
+        if values.get("init", "image") != "image":
+            raise OptionError("init", f"--init-image starts from an image, but --init is {values['init']!r}; "
+                                      "drop one of them")
         values["init"] = "image"
     options = Options.from_mapping(values)
-    load_image(args.content, name="content")
+    if options.init == "image" and not args.init_image:
+        raise OptionError("init", "--init image needs --init-image PATH")
+    content = load_image(args.content, name="content")
     styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
     blend_weights(options, len(styles))
     init_image = load_image(args.init_image, name="init image") if args.init_image else None
     check_writable(args.output)
-    return options, styles, init_image
+    return _TransferInputs(options, content, styles, init_image)
 
 
-def _run_transfer(args, options: Options, styles, init_image):
+def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
     with _native_stderr_silenced(enabled=not args.verbose):
         # TensorFlow's C++ start-up lines (oneDNN notes, "no CUDA driver") are not for our users;
         # TF_CPP_MIN_LOG_LEVEL does not silence all of them, so fd 2 is muted while it loads.
@@ -156,10 +191,10 @@ def _run_transfer(args, options: Options, styles, init_image):
 
         gpu_names()
 
-    bar = None if args.quiet or args.json else _ProgressBar(options)
+    bar = None if args.quiet or args.json else _ProgressBar()
     try:
-        return stylize(load_image(args.content, name="content"), styles, options=options,
-                       init_image=init_image, weights=args.weights, on_progress=bar)
+        return stylize(job.content, job.styles, options=job.options, init_image=job.init_image,
+                       weights=args.weights, on_progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -188,7 +223,7 @@ class _ProgressBar:
     Created at the first progress report, so that weight or input errors print no empty bar.
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self) -> None:
         self.bar = None
 
     def __call__(self, progress) -> None:
@@ -215,6 +250,12 @@ def _clock(seconds: float) -> str:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the studio under gunicorn: the same command the README and the Dockerfile use."""
+    if not 1 <= args.port <= 65535:
+        print(f"impasto: error: --port must be from 1 to 65535, got {args.port}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not 1 <= args.workers <= 64:
+        print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
                f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
                "--access-logfile", "-", "app:create_app()"]

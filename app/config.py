@@ -1,17 +1,88 @@
 """Settings from environment variables (IMPASTO_*), each with a documented default.
 
 README.md's configuration table lists the same names and defaults; keep them in step.
+Every variable is checked when read: a bad value raises ``SettingsError`` with one line naming the
+variable, what it must be, and what it got (create_app, and so gunicorn, stops on it).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from app.nst.options import PRECISION_CHOICES
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+class SettingsError(ValueError):
+    """An IMPASTO_* variable has a value the studio cannot use; the message names it."""
+
+
+def _raw(name: str, default: Any) -> Any:
+    """The variable's text, or ``default`` when it is unset or empty."""
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _range_text(noun: str, minimum: float | None, maximum: float | None, above: float | None) -> str:
+    if above is not None:
+        return f"{noun} above {_fmt(above)}"
+    if minimum is not None and maximum is not None:
+        return f"{noun} from {_fmt(minimum)} to {_fmt(maximum)}"
+    if minimum is not None:
+        return f"{noun} of at least {_fmt(minimum)}"
+    return noun
+
+
+def whole_number(name: str, raw: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``raw`` (text from the environment, or a number from app.config) as an int in range, else
+    SettingsError("IMPASTO_X must be a whole number from 1 to 9, got 'abc'")."""
+    what = _range_text("a whole number", minimum, maximum, None)
+    try:
+        number = float(str(raw).strip())
+        if not number.is_integer():
+            raise ValueError
+        value = int(number)
+    except (ValueError, OverflowError):
+        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}")
+    return value
+
+
+def number(name: str, raw: Any, minimum: float | None = None, *, above: float | None = None) -> float:
+    """``raw`` as a finite float, at least ``minimum`` or strictly above ``above``, else SettingsError."""
+    what = _range_text("a number", minimum, None, above)
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}") from None
+    if (not math.isfinite(value) or (minimum is not None and value < minimum)
+            or (above is not None and value <= above)):
+        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}")
+    return value
+
+
+def choice(name: str, raw: Any, choices: tuple[str, ...]) -> str:
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {str(raw)!r}")
+    return value
+
+
+def switch(name: str, raw: Any) -> bool:
+    value = str(raw).strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {str(raw)!r}")
+    return value in _TRUE
 
 
 @dataclass(frozen=True)
@@ -28,29 +99,34 @@ class Settings:
     history: bool
     broker_url: str | None
     precision: str
+    stale_after: float
+    max_attempts: int
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings from the environment; SettingsError names the first bad variable."""
         return cls(
-            data_dir=Path(_env("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
+            data_dir=Path(_raw("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
             vgg_weights=os.environ.get("IMPASTO_VGG_WEIGHTS") or None,
-            max_upload_mb=float(_env("IMPASTO_MAX_UPLOAD_MB", "20")),
-            max_pixels=int(_env("IMPASTO_MAX_PIXELS", "40000000")),
-            max_size=int(_env("IMPASTO_MAX_SIZE", "1024")),
-            max_iterations=int(_env("IMPASTO_MAX_ITERATIONS", "1000")),
-            queue_limit=int(_env("IMPASTO_QUEUE_LIMIT", "20")),
-            runners=int(_env("IMPASTO_RUNNERS", "1")),
-            retention_hours=float(_env("IMPASTO_RETENTION_HOURS", "168")),
-            history=_env("IMPASTO_HISTORY", "1").lower() not in ("0", "false", "no", "off"),
+            max_upload_mb=number("IMPASTO_MAX_UPLOAD_MB", _raw("IMPASTO_MAX_UPLOAD_MB", "20"), above=0),
+            max_pixels=whole_number("IMPASTO_MAX_PIXELS", _raw("IMPASTO_MAX_PIXELS", "40000000"), 1),
+            max_size=whole_number("IMPASTO_MAX_SIZE", _raw("IMPASTO_MAX_SIZE", "1024"), 32, 4096),
+            max_iterations=whole_number("IMPASTO_MAX_ITERATIONS", _raw("IMPASTO_MAX_ITERATIONS", "1000"), 1),
+            queue_limit=whole_number("IMPASTO_QUEUE_LIMIT", _raw("IMPASTO_QUEUE_LIMIT", "20"), 1),
+            runners=whole_number("IMPASTO_RUNNERS", _raw("IMPASTO_RUNNERS", "1"), 1),
+            retention_hours=number("IMPASTO_RETENTION_HOURS", _raw("IMPASTO_RETENTION_HOURS", "168"), 0),
+            history=switch("IMPASTO_HISTORY", _raw("IMPASTO_HISTORY", "1")),
             broker_url=os.environ.get("IMPASTO_BROKER_URL") or None,
-            precision=_env("IMPASTO_PRECISION", "auto"),
+            precision=choice("IMPASTO_PRECISION", _raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
+            stale_after=number("IMPASTO_STALE_AFTER", _raw("IMPASTO_STALE_AFTER", "30"), above=0),
+            max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", _raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
         )
 
-    def as_flask_config(self) -> dict:
+    def as_flask_config(self) -> dict[str, Any]:
         return {f"IMPASTO_{f.name.upper()}": getattr(self, f.name) for f in fields(self)}
 
 
-# name, default, meaning: rendered into README.md's table and `impasto serve --help`.
+# name, default, meaning: rendered into README.md by scripts/doc_tables.py (a test keeps them in step).
 DOCUMENTED = [
     ("IMPASTO_DATA_DIR", "instance", "Folder for the job database, uploads, previews and results."),
     ("IMPASTO_VGG_WEIGHTS", "(unset: ImageNet download)", "Path of a local VGG16 notop weights file."),

@@ -20,9 +20,9 @@ from scipy.optimize import fmin_l_bfgs_b
 from app.nst import hardware, losses
 from app.nst.colors import preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
-from app.nst.images import ImageSource, load_image, resize_longest, resize_to
+from app.nst.images import ImageSource, load_image, resize_longest, resize_to, scaled_shape
 from app.nst.options import DEFAULTS, Options, blend_weights
-from app.nst.targets import StyleTargets, compute_style_targets
+from app.nst.targets import StyleTargets, compute_style_targets, style_size
 from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,9 @@ def stylize(
     if options.seed is None:
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
 
-    final_size = resize_longest(content_rgb, options.size).shape[:2]
-    hardware.check_memory(final_size, options.deepest_layer)
+    final_size = scaled_shape(*content_rgb.shape[:2], options.size)
+    style_sizes = [scaled_shape(*s.shape[:2], style_size(options, options.size)) for s in styles]
+    hardware.check_memory(final_size, options.deepest_layer, style_sizes)
     precision = hardware.choose_precision(options.precision)
     vgg = load_weights(weights)
     run = _Run(options, on_progress, should_stop, started)
@@ -142,7 +143,7 @@ class _Problem:
         self.shape = (1, self.height, self.width, 3)
         self.options = options
         self.content_rgb = content_rgb
-        features = build_feature_fn(vgg, options.deepest_layer, precision)
+        features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         content_feats = features(tf.constant(rgb_to_caffe(content_rgb)))
         content_targets = {name: content_feats[name] for name in options.content_layers}
         self._fn = _make_loss_fn(features, content_targets, targets.grams, options, (self.height, self.width))
@@ -215,14 +216,12 @@ class _Run:
         self._scale, self._problem = scale, problem
         self._done_before = sum(self.plan[:scale]) * (self.round_evals or 1)
         self._eval_times = []
-        self._latest = x
         if self.round_evals:
             for round_index in range(iterations):  # the article's rounds: restart L-BFGS each time
                 self._round_base = self._done_before + round_index * self.round_evals
                 self._in_round = 0
                 x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=problem.bounds(), maxfun=self.round_evals,
                                         callback=self._callback)
-                self._latest = x
         else:
             self._round_base, self._in_round = self._done_before, 0
             x, _, info = fmin_l_bfgs_b(self._func, x, bounds=problem.bounds(), maxiter=iterations,
@@ -238,13 +237,11 @@ class _Run:
         self._eval_times.append(time.perf_counter() - t0)
         self.evaluations += 1
         self._latest_terms = (loss, *terms)
-        self._latest = x
         return loss, grad
 
     def _callback(self, xk: np.ndarray) -> None:
         self.iterations += 1
         self._in_round += 1
-        self._latest = xk
         loss, c, s, t = self._latest_terms
         self.last_terms = {"total": loss, "content": c, "style": s, "tv": t}
         self.history.append(loss)

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import platform
+from typing import Sequence
 
 from app.nst.errors import ResourceError
 from app.nst.options import VGG_LAYERS
@@ -19,6 +20,8 @@ MEMORY_ENV = "IMPASTO_MAX_MEMORY_GB"  # memory a job may use; default: what the 
 # weights, plus bytes per result pixel for the activations kept for the gradient at full depth.
 BASE_BYTES = 0.8e9
 BYTES_PER_PIXEL_FULL_DEPTH = 3.6e3
+# A style image only goes forward once (no gradient), keeping just the Gram layers' outputs.
+BYTES_PER_STYLE_PIXEL = 1.5e3
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,27 +41,27 @@ def device_name() -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -112,8 +115,12 @@ def available_bytes() -> float:
     return float("inf")
 
 
-def check_memory(hw: tuple[int, int], deepest: str) -> None:
-    """Refuse, before any work, a size that would not fit (ResourceError says both numbers)."""
+def check_memory(hw: tuple[int, int], deepest: str, style_hws: Sequence[tuple[int, int]] = ()) -> None:
+    """Refuse, before any work, a size that would not fit (ResourceError says both numbers).
+
+    The result's optimisation and each style image's forward pass (at the final scale, times the
+    style scale) run one after the other, so the larger of the two is the peak.
+    """
     height, width = hw
     need = estimate_peak_bytes(height, width, deepest)
     have = available_bytes()
@@ -121,3 +128,9 @@ def check_memory(hw: tuple[int, int], deepest: str) -> None:
         raise ResourceError(
             f"a {width}×{height} result needs about {need / 1e9:.1f} GB of memory and "
             f"{have / 1e9:.1f} GB is available; choose a smaller size")
+    for style_h, style_w in style_hws:
+        style_need = BASE_BYTES + BYTES_PER_STYLE_PIXEL * style_h * style_w
+        if style_need > have:
+            raise ResourceError(
+                f"the painting at {style_w}×{style_h} (size × style scale) needs about {style_need / 1e9:.1f} GB "
+                f"of memory and {have / 1e9:.1f} GB is available; choose a smaller style scale or size")

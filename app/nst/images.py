@@ -87,12 +87,16 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
+def scaled_shape(height: int, width: int, longest: int) -> tuple[int, int]:
+    """(height, width) with the longer side ``longest`` and the aspect ratio kept."""
+    scale = longest / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_longest(array: np.ndarray, longest: int) -> np.ndarray:
     """Resize so that the longer side is ``longest`` pixels, keeping the aspect ratio."""
-    height, width = array.shape[:2]
-    scale = longest / max(height, width)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return resize_to(array, new_size)
+    height, width = scaled_shape(*array.shape[:2], longest)
+    return resize_to(array, (width, height))
 
 
 def resize_to(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -135,6 +139,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a picture is for reading by others too
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from app.nst import losses
 from app.nst.images import resize_longest
-from app.nst.options import VGG_LAYERS, Options
+from app.nst.options import Options
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
 CACHE_SIZE = 16
@@ -49,8 +49,7 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    deepest = max(options.style_layers, key=VGG_LAYERS.index)
-    features = build_feature_fn(vgg, deepest, precision)
+    features = build_feature_fn(vgg, options.style_layers, precision)
     mixed: dict[str, np.ndarray] = {}
     sizes = []
     for weight, style in zip(blend, styles):

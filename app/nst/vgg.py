@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -105,14 +106,17 @@ def layer_index(name: str) -> int:
     return VGG_LAYERS.index(name)
 
 
-def build_feature_fn(weights: VggWeights, deepest: str, compute_dtype: str):
+def build_feature_fn(weights: VggWeights, layers: Iterable[str], compute_dtype: str) -> Callable:
     """Return f(x) -> {layer: float32 features} for a (1, H, W, 3) caffe-space float32 batch.
 
-    The network stops at ``deepest``; convolutions run in ``compute_dtype`` (float32, bfloat16 or
+    Only ``layers`` are returned (so eager callers keep no other activation alive) and the network
+    stops at the deepest of them; convolutions run in ``compute_dtype`` (float32, bfloat16 or
     float16), and every returned feature map is float32 so losses are summed at full precision.
     """
     import tensorflow as tf
 
+    wanted = {layers} if isinstance(layers, str) else set(layers)
+    deepest = max(wanted, key=layer_index)
     dtype = tf.as_dtype(compute_dtype)
     count = layer_index(deepest) + 1
     kernels = [tf.constant(k, dtype=dtype) for k in weights.kernels[:count]]
@@ -124,7 +128,8 @@ def build_feature_fn(weights: VggWeights, deepest: str, compute_dtype: str):
         h = tf.cast(x, dtype)
         for name, kernel, bias in zip(names, kernels, biases):
             h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, kernel, 1, "SAME"), bias))
-            out[name] = tf.cast(h, tf.float32) if dtype != tf.float32 else h
+            if name in wanted:
+                out[name] = tf.cast(h, tf.float32) if dtype != tf.float32 else h
             if name in POOL_AFTER and name != deepest:
                 h = tf.nn.max_pool2d(h, 2, 2, "VALID")
         return out

@@ -157,3 +157,46 @@ def test_artistic_flags_blend_colours_init_and_preset(pictures, tmp_path):
     bad = _impasto("transfer", str(content), str(style), "--style", str(second), "--style-blend", "1,2,3",
                    "-o", str(out), cwd=tmp_path)
     assert bad.returncode == 2 and "3 weights for 2 style images" in bad.stderr
+
+
+def test_init_flags_must_agree(pictures, tmp_path, capsys):
+    content, style = pictures
+    out = str(tmp_path / "o.png")
+    assert "--init-image starts from an image, but --init is 'noise'" in _bad(
+        capsys, str(content), str(style), "-o", out, "--init", "noise", "--init-image", str(content))
+    assert "--init image needs --init-image PATH" in _bad(capsys, str(content), str(style), "-o", out,
+                                                            "--init", "image")
+
+
+def test_serve_arguments_are_checked(capsys):
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port must be from 1 to 65535, got 70000" in capsys.readouterr().err
+    assert main(["serve", "--workers", "0"]) == 2
+    assert "--workers must be from 1 to 64, got 0" in capsys.readouterr().err
+
+
+def test_a_failed_write_keeps_the_result(monkeypatch, tmp_path, capsys):
+    """Disk full at the very end: the picture is rescued to the temp folder, not lost."""
+    from app import cli
+
+    monkeypatch.setattr(cli.tempfile, "gettempdir", lambda: str(tmp_path / "rescue"))
+    (tmp_path / "rescue").mkdir()
+    real_save = cli.save_image
+
+    def full_disk(image, path):
+        if "rescue" not in str(path):
+            raise OSError(28, "No space left on device")
+        return real_save(image, path)
+
+    monkeypatch.setattr(cli, "save_image", full_disk)
+    written = cli._save_or_rescue(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.png")
+    err = capsys.readouterr().err
+    assert written is not None and written.parent == tmp_path / "rescue" and written.is_file()
+    assert "No space left on device" in err and str(written) in err
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    from app.nst.images import save_image
+
+    path = save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "p.png")
+    assert path.stat().st_mode & 0o777 == 0o644

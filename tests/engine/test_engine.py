@@ -37,10 +37,10 @@ def test_truncated_features_equal_keras_vgg16(vgg):
     probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
     x = rgb_to_caffe(gradient_image(32, 48))
     expected = probe(x)
-    ours = build_feature_fn(vgg, "block5_conv1", "float32")(tf.constant(x))
+    ours = build_feature_fn(vgg, names, "float32")(tf.constant(x))
     for name, want in zip(names, expected):
         np.testing.assert_allclose(ours[name].numpy(), np.asarray(want), rtol=1e-4, atol=1e-4)
-    assert "block5_conv2" not in ours  # the network stops at the deepest layer asked for
+    assert set(ours) == set(names)  # only the layers asked for, and the net stops at the deepest
 
 
 @pytest.mark.parametrize("preset", ["balanced", "seed"])
@@ -139,6 +139,10 @@ def test_memory_check_refuses_before_any_work(monkeypatch):
     monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "2")
     with pytest.raises(ResourceError, match=r"a 2048×1536 result needs about .* GB of memory and 2.0 GB"):
         run(options=TINY.replace(size=2048))
+    # A small result with a huge style scale: the painting's forward pass is what would not fit.
+    monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "3")
+    with pytest.raises(ResourceError, match=r"the painting at 2048×1536 \(size × style scale\)"):
+        run(options=TINY.replace(size=512, style_scale=4.0))
 
 
 def test_init_image_and_blend_errors():

@@ -28,7 +28,7 @@ def pictures(samples):
 
 @pytest.fixture(scope="module")
 def measure(real_weights):
-    features = build_feature_fn(load_weights(real_weights), "block5_conv1", "float32")
+    features = build_feature_fn(load_weights(real_weights), (*QUICK.style_layers, "block4_conv2"), "float32")
 
     def feats(rgb):
         return features(tf.constant(rgb_to_caffe(rgb)))
