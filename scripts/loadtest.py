@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,21 +30,18 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers import free_port  # noqa: E402
 
 log = logging.getLogger("loadtest")
 FINISHED = ("done", "failed", "cancelled")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         if time.monotonic() > deadline:
@@ -177,7 +173,7 @@ def start_redis(procs: Processes) -> str:
     return url
 
 
-def _pings(client) -> bool:
+def _pings(client: Any) -> bool:
     try:
         return bool(client.ping())
     except Exception:  # noqa: BLE001 - not up yet
@@ -200,7 +196,8 @@ def _delete_keys(url: str, prefix: str) -> None:
         client.delete(*keys)
 
 
-def measure(args: argparse.Namespace, base: str, redis_url: str, prefix: str, workers) -> int:
+def measure(args: argparse.Namespace, base: str, redis_url: str, prefix: str,
+            workers: list[tuple[subprocess.Popen, Path]]) -> int:
     from app.jobs.redis_store import RedisJobStore
 
     content, style = sample_images()
@@ -272,7 +269,8 @@ def measure(args: argparse.Namespace, base: str, redis_url: str, prefix: str, wo
     return report(args, stats, store, ids, workers, total, timed_out)
 
 
-def report(args, stats: Stats, store, ids: list[str], workers, total: float, timed_out: bool) -> int:
+def report(args: argparse.Namespace, stats: Stats, store: Any, ids: list[str],
+           workers: list[tuple[subprocess.Popen, Path]], total: float, timed_out: bool) -> int:
     jobs = [store.get(job_id) for job_id in ids]
     states: dict[str, int] = {}
     for job in jobs:

@@ -18,7 +18,8 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT, require
-from tests.distributed.procs import MEASUREMENTS, Cluster, free_port, wait_for
+from tests.distributed.procs import MEASUREMENTS, Cluster, wait_for
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tests.helpers import free_port
+
 PACE = 0.3  # seconds of sleep per iteration in test workers: a 20-iteration job lasts ~6 s
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
 REAP_SECONDS = 1.0
@@ -25,12 +26,6 @@ MEASUREMENTS: list[str] = []  # printed at the end of the run by conftest (redel
 
 def record(line: str) -> None:
     MEASUREMENTS.append(line)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:

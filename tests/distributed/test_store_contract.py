@@ -11,14 +11,7 @@ import pytest
 
 from app.jobs.sqlite_store import SqliteJobStore
 from app.jobs.store import JobStore, QueueFull
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import Clock
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from app.jobs.distributed import DistributedConfig, Reaper
 from app.jobs.redis_store import RedisJobStore
 from tests.conftest import ROOT
 from tests.distributed.procs import impasto_command, scale_out_env
+from tests.helpers import Clock
 
 
 def config(**overrides) -> DistributedConfig:
@@ -67,14 +68,6 @@ def test_embedded_mode_imports_neither_redis_nor_celery(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.strip() == "SqliteJobStore []", done.stderr[-2000:]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.mark.redis

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
+from tests.helpers import CHROMIUM_ARGS
 
 TINY = {"size": "48", "iterations": "3"}
 
@@ -72,12 +73,7 @@ def nothing_stored(app: Flask) -> bool:
     return store.counts() == {} and not any(jobs_dir.iterdir())
 
 
-# Debian's Chromium with the launch flags that work here (see /work/shared/FACTS.md); never
-# `playwright install`. pytest-playwright reads this session fixture when it launches the browser.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
+# pytest-playwright reads this session fixture when it launches the browser (Debian's Chromium).
 @pytest.fixture(scope="session")
 def browser_type_launch_args(chromium_path: str) -> dict[str, Any]:
     return {"executable_path": chromium_path, "args": CHROMIUM_ARGS, "headless": True}

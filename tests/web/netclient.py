@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import time
 import urllib.error
 import urllib.request
 from typing import Any
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.helpers import free_port
 from tests.web.conftest import png_bytes, style_bytes
-from tests.web.netclient import free_port, get_json, post_multipart, request, wait_until_up
+from tests.web.netclient import get_json, post_multipart, request, wait_until_up
 
 
 def test_gunicorn_two_workers_share_the_jobs(tmp_path: Path) -> None:

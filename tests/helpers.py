@@ -1,0 +1,30 @@
+"""Small helpers shared by the tests and the scripts (scripts/loadtest.py, scripts/screenshots.py).
+
+Nothing here imports the app, so a script can use it before (or without) importing Impasto.
+"""
+
+from __future__ import annotations
+
+import socket
+
+# Debian's Chromium with the launch flags that work here (see /work/shared/FACTS.md); never
+# `playwright install`. Used by the browser tests (tests/web/conftest.py) and the screenshots.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now (another process may still take it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Clock:
+    """A clock the test moves by hand (``clock.now += 100``), for stores that take ``clock=``."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
