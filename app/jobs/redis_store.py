@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 from app.jobs.store import (
     FINISHED_STATES,
+    OUTPUT_FILES,
     PROGRESS_FIELDS,
     QUEUED,
     STATES,
@@ -147,14 +148,17 @@ for _, id in ipairs(stale) do
     redis.call('HDEL', key, 'worker')
     redis.call('ZADD', P .. 'state:failed', now, id)
   else
-    -- Back to the queue in its old place (same seq), progress reset.
+    -- Back to the queue in its old place (same seq), as before its first run: no progress, no
+    -- preview, result or thumbnail of the run that died.
     redis.call('HSET', key, 'state', 'queued')
-    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', 'p:iteration', 'p:evaluations', 'p:eta')
+    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', PROGRESS_KEYS)
+    redis.call('HDEL', P .. 'files:' .. id, OUTPUT_FILES)
     redis.call('ZADD', P .. 'state:queued', tonumber(redis.call('HGET', key, 'seq')), id)
   end
 end
 return stale
-"""
+""".replace("PROGRESS_KEYS", ", ".join(f"'p:{key}'" for key in PROGRESS_FIELDS)).replace(
+    "OUTPUT_FILES", ", ".join(f"'{name}'" for name in OUTPUT_FILES))
 
 # ARGV: prefix, now, older_than, batch → deleted ids
 _DELETE_FINISHED = _PRELUDE + """

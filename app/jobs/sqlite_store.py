@@ -24,6 +24,7 @@ from app.jobs.store import (
     CANCELLED,
     FAILED,
     FINISHED_STATES,
+    OUTPUT_FILES,
     PROGRESS_FIELDS,
     QUEUED,
     RUNNING,
@@ -93,21 +94,38 @@ class SqliteJobStore(JobStore):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the lock at BEGIN so read-then-write steps are atomic."""
+        """One write transaction, taking the lock at BEGIN so read-then-write steps are atomic.
+
+        Whatever fails inside, the COMMIT included, the transaction is rolled back; a connection
+        that cannot even roll back is dropped, so that this thread never stays inside a
+        transaction (holding the write lock) after an error.
+        """
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                self._abort(db)
                 raise
-            db.execute("COMMIT")
+
+    def _abort(self, db: sqlite3.Connection) -> None:
+        if not db.in_transaction:
+            return
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed; dropping this thread's database connection")
+            self.close()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
-            db.close()
             self._local.db = None
+            try:
+                db.close()
+            except sqlite3.Error:
+                log.exception("closing the database connection failed")
 
     # -- creating and reading ---------------------------------------------------------------
 
@@ -278,25 +296,34 @@ class SqliteJobStore(JobStore):
                               (RUNNING, cutoff)).fetchall()
             for row in rows:
                 recovered.append(row["id"])
-                self._recover_one(db, row, max_attempts)
+                if self._recover_one(db, row, max_attempts):
+                    # Inside the lock: no runner can claim the job and write new ones meanwhile.
+                    for name in OUTPUT_FILES:
+                        (self.jobs_dir / row["id"] / name).unlink(missing_ok=True)
         return recovered
 
-    def _recover_one(self, db: sqlite3.Connection, row: sqlite3.Row, max_attempts: int) -> None:
+    def _recover_one(self, db: sqlite3.Connection, row: sqlite3.Row, max_attempts: int) -> bool:
+        """Cancel, fail or re-queue one stale job; True when it went back to the queue."""
         now = self.clock()
         if row["cancel_requested"]:
             db.execute("UPDATE jobs SET state=?, finished=?, worker=NULL WHERE id=?", (CANCELLED, now, row["id"]))
             log.warning("job %s: its runner stopped while it was being cancelled; marked cancelled", row["id"])
-        elif row["attempts"] >= max_attempts:
+            return False
+        if row["attempts"] >= max_attempts:
             reason = (f"the server stopped while this job was running ({row['attempts']} "
                       f"attempt{'s' if row['attempts'] != 1 else ''}); giving up")
             db.execute("UPDATE jobs SET state=?, finished=?, error=?, worker=NULL WHERE id=?",
                        (FAILED, now, reason, row["id"]))
             log.warning("job %s failed: %s", row["id"], reason)
-        else:
-            # Back to the queue in its old place (seq is unchanged), progress reset.
-            db.execute("UPDATE jobs SET state=?, worker=NULL, started=NULL, heartbeat=NULL, iteration=NULL, "
-                       "evaluations=NULL, eta=NULL WHERE id=?", (QUEUED, row["id"]))
-            log.warning("job %s: its runner stopped (stale heartbeat); re-queued", row["id"])
+            return False
+        # Back to the queue in its old place (seq is unchanged), as it was before its first run:
+        # no progress, no preview, result or thumbnail of the run that died.
+        progress = ", ".join(f"{key}=NULL" for key in PROGRESS_FIELDS)
+        outputs = ", ".join(f"'$.\"{name}\"'" for name in OUTPUT_FILES)
+        db.execute(f"UPDATE jobs SET state=?, worker=NULL, started=NULL, heartbeat=NULL, {progress}, "
+                   f"files=json_remove(files, {outputs}) WHERE id=?", (QUEUED, row["id"]))
+        log.warning("job %s: its runner stopped (stale heartbeat); re-queued", row["id"])
+        return True
 
     def delete_finished(self, older_than: float) -> list[str]:
         cutoff = self.clock() - older_than

@@ -18,8 +18,10 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
   filesystem.
 - ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
-  ``stale_after`` seconds (their process died) go back to 'queued', or to 'failed' with a reason
-  after ``max_attempts`` tries. Called at start-up and periodically by the runners.
+  ``stale_after`` seconds (their process died) go back to 'queued' in their old place, cleared of
+  everything the dead run wrote (all progress fields, OUTPUT_FILES), or to 'failed' with a reason
+  after ``max_attempts`` tries (to 'cancelled' when a cancel was requested). Called at start-up
+  and periodically by the runners.
 - ``delete_finished(older_than)``: removes done/failed/cancelled jobs (rows and files) that
   finished more than ``older_than`` seconds ago; never a queued or running one.
 
@@ -51,7 +53,8 @@ PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", 
 # only style.png); init.png is the start image of an init='image' job.
 STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)))
 INIT_FILE = "init.png"
-FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, "preview.jpg", "result.png", "thumb.jpg")
+OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg")  # what a run writes; dropped when it is re-queued
+FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *OUTPUT_FILES)
 
 
 class QueueFull(Exception):

@@ -134,6 +134,24 @@ def test_stale_running_jobs_are_requeued_then_failed(store: JobStore, clock: Clo
     assert job.state == "failed" and "2 attempts" in job.error and job.attempts == 2
 
 
+def test_a_requeued_job_starts_afresh(store: JobStore, clock: Clock) -> None:
+    """Everything the dead run wrote goes: every progress field, the preview, result and thumbnail."""
+    job_id = add(store)
+    store.claim("dead", 1)
+    store.update_progress(job_id, "dead", {"iteration": 5, "total": 5, "evaluations": 9, "loss": 1.5,
+                                           "content_loss": 0.5, "style_loss": 0.7, "tv_loss": 0.3, "eta": 0.0,
+                                           "scale": 2, "scales": 2, "preview_iteration": 5})
+    for name in ("preview.jpg", "result.png", "thumb.jpg"):
+        store.put_file(job_id, name, b"from the dead run")
+    clock.now += 100
+    assert store.recover_stale(stale_after=30, max_attempts=3) == [job_id]
+    job = store.get(job_id)
+    assert job.state == "queued" and job.progress == {} and job.started is None and job.heartbeat is None
+    assert set(job.files) == {"content.png", "style.png"}
+    assert all(store.get_file(job_id, name) is None for name in ("preview.jpg", "result.png", "thumb.jpg"))
+    assert store.get_file(job_id, "content.png") == b"c"  # the inputs stay
+
+
 def test_a_stale_job_being_cancelled_ends_cancelled(store: JobStore, clock: Clock) -> None:
     job_id = add(store)
     store.claim("dead", 1)
