@@ -5,6 +5,12 @@ init='image' job), calls ``stylize`` with callbacks that write progress (and a
 JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
 the final state. The in-process runner threads call it; a Celery task can call it the same way.
 TensorFlow is imported here only when a job actually runs.
+
+The store may fail now and then (a locked SQLite file, Redis away for a moment). Progress,
+previews and cancel checks are best-effort: a failed write or read is logged and the job goes on
+(a failed cancel check counts as "not cancelled"). The final state is retried a few times with
+backoff; if it still cannot be written, the job stays 'running' without heartbeats and the
+reaper re-queues it after the stale time.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore, style_files
@@ -29,6 +36,8 @@ CANCEL_CHECK_SECONDS = 0.5  # the engine asks at every evaluation; the store is 
 PREVIEW_SECONDS = 2.0  # a new preview after this long ...
 PREVIEW_ITERATIONS = 10  # ... or after this many iterations, whichever comes first
 THUMB_SIZE = 320
+FINISH_TRIES = 5  # writes of the final state before giving up (the reaper then re-queues the job)
+FINISH_BACKOFF_SECONDS = 0.5  # wait before the 2nd try; doubled before each further one
 
 
 def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = None,
@@ -44,11 +53,58 @@ def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = 
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
         state, error, extra = _run(store, job, worker, weights, pace)
-    store.finish(job_id, worker, state, error=error, **extra)
+    finish(store, job_id, worker, state, error=error, **extra)
     return state
 
 
-def _run(store: JobStore, job: Job, worker: str, weights: str | None, pace: float):
+def finish(store: JobStore, job_id: str, worker: str, state: str, *, error: str | None = None,
+           tries: int | None = None, backoff: float | None = None, **extra: Any) -> bool:
+    """store.finish, retried with exponential backoff while the store raises; True once written.
+
+    The write is owner-only, so a retry after a write whose answer was lost changes nothing: it
+    answers False like any write by a runner that no longer owns the job.
+    """
+    tries = FINISH_TRIES if tries is None else tries
+    delay = FINISH_BACKOFF_SECONDS if backoff is None else backoff
+    for attempt in range(1, tries + 1):
+        try:
+            written = store.finish(job_id, worker, state, error=error, **extra)
+        except Exception as exc:  # noqa: BLE001 - the store may be back in a moment
+            if attempt == tries:
+                log.error("job %s: could not record its final state %r after %d tries (%s: %s); it stays "
+                          "'running' until the reaper re-queues it", job_id, state, tries, type(exc).__name__, exc)
+                return False
+            log.warning("job %s: recording its final state %r failed (%s: %s); try %d of %d in %.1f s",
+                        job_id, state, type(exc).__name__, exc, attempt + 1, tries, delay)
+            time.sleep(delay)
+            delay *= 2
+            continue
+        if not written:
+            log.warning("job %s: final state %r not recorded: %s no longer owns the job", job_id, state, worker)
+        return written
+    return False
+
+
+class _Complaints:
+    """Logs a failing store call once per run of failures (with the traceback), not at every call."""
+
+    def __init__(self, job_id: str, what: str) -> None:
+        self.job_id, self.what = job_id, what
+        self.failures = 0
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            log.warning("job %s: %s failed; carrying on", self.job_id, self.what, exc_info=True)
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info("job %s: %s works again after %d failure(s)", self.job_id, self.what, self.failures)
+            self.failures = 0
+
+
+def _run(store: JobStore, job: Job, worker: str, weights: str | None,
+         pace: float) -> tuple[str, str | None, dict[str, Any]]:
     """The engine call with its error mapping: (state, error text, finish() keyword arguments)."""
     watcher = _Watcher(store, job.id, worker)
     try:
@@ -73,7 +129,8 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None, pace: floa
         return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
 
 
-def _inputs(store: JobStore, job: Job, options: Options):
+def _inputs(store: JobStore, job: Job,
+            options: Options) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
     """The photo, the list of paintings (style.png, style_2.png, …) and the start image or None."""
     content = store.get_file(job.id, "content.png")
     styles = [store.get_file(job.id, name) for name in style_files(job.files)]
@@ -86,12 +143,12 @@ def _inputs(store: JobStore, job: Job, options: Options):
             None if init is None else load_image(init, name="init image"))
 
 
-def _store_result(store: JobStore, job_id: str, image) -> None:
+def _store_result(store: JobStore, job_id: str, image: np.ndarray) -> None:
     store.put_file(job_id, "result.png", encode_image(image, "PNG"))
     store.put_file(job_id, "thumb.jpg", thumbnail(image))
 
 
-def thumbnail(image, size: int = THUMB_SIZE) -> bytes:
+def thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> bytes:
     """A small JPEG of an RGB uint8 array, for the history page."""
     picture = Image.fromarray(image)
     picture.thumbnail((size, size), Image.Resampling.LANCZOS)
@@ -101,12 +158,15 @@ def thumbnail(image, size: int = THUMB_SIZE) -> bytes:
 
 
 class _Reporter:
-    """on_progress: progress to the store after every iteration, a preview every few."""
+    """on_progress: progress to the store after every iteration, a preview every few. Best-effort:
+    a failed write is logged and the job goes on (the next iteration writes again)."""
 
     def __init__(self, store: JobStore, job_id: str, worker: str, pace: float) -> None:
         self.store, self.job_id, self.worker, self.pace = store, job_id, worker, pace
         self.preview_time = 0.0
         self.preview_iteration: int | None = None
+        self.preview_problems = _Complaints(job_id, "writing the preview")
+        self.progress_problems = _Complaints(job_id, "writing the progress")
 
     def __call__(self, progress: Any) -> None:
         values = {
@@ -116,10 +176,21 @@ class _Reporter:
             "eta": progress.eta, "scale": progress.scale, "scales": progress.scales,
         }
         if self._preview_due(progress.iteration, progress.total):
-            self.store.put_file(self.job_id, "preview.jpg", encode_image(progress.image(), "JPEG", quality=85))
-            self.preview_time, self.preview_iteration = time.monotonic(), progress.iteration
+            preview = encode_image(progress.image(), "JPEG", quality=85)
+            try:
+                self.store.put_file(self.job_id, "preview.jpg", preview)
+            except Exception:  # noqa: BLE001 - a lost preview is not worth the job
+                self.preview_problems.failed()
+            else:
+                self.preview_problems.succeeded()
+                self.preview_time, self.preview_iteration = time.monotonic(), progress.iteration
         values["preview_iteration"] = self.preview_iteration
-        self.store.update_progress(self.job_id, self.worker, values)
+        try:
+            self.store.update_progress(self.job_id, self.worker, values)
+        except Exception:  # noqa: BLE001 - nor is one lost progress line
+            self.progress_problems.failed()
+        else:
+            self.progress_problems.succeeded()
         if self.pace:
             time.sleep(self.pace)
 
@@ -135,19 +206,27 @@ def _finite(value: float) -> float | None:
 
 
 class _Watcher:
-    """should_stop: true once a cancel is requested or the job is no longer ours (cached ~0.5 s)."""
+    """should_stop: true once a cancel is requested or the job is no longer ours (cached ~0.5 s).
+    A store that fails to answer means "not cancelled" (logged once per run of failures): if it
+    stays away, the missed heartbeats get the job re-queued, and the check after that stops it."""
 
     def __init__(self, store: JobStore, job_id: str, worker: str) -> None:
         self.store, self.job_id, self.worker = store, job_id, worker
         self.checked = 0.0
         self.stop = False
         self.lost = False
+        self.problems = _Complaints(job_id, "checking for a cancel")
 
     def __call__(self) -> bool:
         now = time.monotonic()
         if not self.stop and now - self.checked >= CANCEL_CHECK_SECONDS:
             self.checked = now
-            job = self.store.get(self.job_id)
+            try:
+                job = self.store.get(self.job_id)
+            except Exception:  # noqa: BLE001 - unknown counts as "carry on"
+                self.problems.failed()
+                return False
+            self.problems.succeeded()
             self.lost = job is None or job.state != "running" or job.worker != self.worker
             self.stop = self.lost or bool(job and job.cancel_requested)
         return self.stop

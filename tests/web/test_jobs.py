@@ -144,3 +144,91 @@ def test_retention_removes_old_finished_jobs_never_running_ones(make_app) -> Non
     client = restarted.test_client()
     assert client.get(f"/api/jobs/{finished}").status_code == 404
     assert client.get(f"/api/jobs/{running}").json["state"] == "running"
+
+
+# -- a store that fails now and then --------------------------------------------------------------
+
+class FlakyStore(SqliteJobStore):
+    """A SqliteJobStore whose calls fail on purpose: ``failures[name]`` calls of ``name`` raise (the
+    first ones, or every one with -1), as a locked database or a Redis blip would."""
+
+    def __init__(self, *args, failures: dict[str, int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.failures, self.calls = dict(failures), {name: 0 for name in failures}
+        self.working_gets = 0  # reads that work before the failures start
+
+    def _maybe_fail(self, name: str) -> None:
+        if name in self.failures:
+            self.calls[name] += 1
+            if self.failures[name] == -1 or self.calls[name] <= self.failures[name]:
+                raise OSError(f"store unavailable ({name})")
+
+    def update_progress(self, *args, **kwargs):
+        self._maybe_fail("update_progress")
+        return super().update_progress(*args, **kwargs)
+
+    def put_file(self, job_id, name, data):
+        if name == "preview.jpg":
+            self._maybe_fail("put_preview")
+        return super().put_file(job_id, name, data)
+
+    def finish(self, *args, **kwargs):
+        self._maybe_fail("finish")
+        return super().finish(*args, **kwargs)
+
+    def get(self, job_id):
+        if self.working_gets > 0:
+            self.working_gets -= 1
+        else:
+            self._maybe_fail("get")
+        return super().get(job_id)
+
+
+@pytest.fixture
+def no_backoff(monkeypatch) -> None:
+    import app.jobs.execute
+
+    monkeypatch.setattr(app.jobs.execute, "FINISH_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(app.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
+
+
+def flaky_job(tmp_path: Path, **failures: int) -> tuple[FlakyStore, str]:
+    store = FlakyStore(tmp_path, failures=failures)
+    store.working_gets = 1_000
+    job_id = new_job(store, iterations=5)
+    store.working_gets = 1  # run_job's own first read works; the cancel checks after it fail
+    return store, job_id
+
+
+def test_failed_progress_preview_and_cancel_checks_do_not_fail_the_job(tmp_path: Path, no_backoff,
+                                                                       caplog) -> None:
+    store, job_id = flaky_job(tmp_path, update_progress=2, put_preview=1, get=-1)
+    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    job = SqliteJobStore(tmp_path).get(job_id)
+    assert job.state == "done" and "result.png" in job.files
+    assert job.progress["iteration"] == 5 and "preview.jpg" in job.files  # later writes made it
+    assert store.calls["get"] > 5  # the cancel check kept asking, and carried on each time
+    # Logged once per run of failures, not at every call.
+    assert caplog.text.count("checking for a cancel failed") == 1
+    assert caplog.text.count("writing the progress failed") == 1
+
+
+def test_the_final_state_is_retried_until_the_store_answers(tmp_path: Path, no_backoff, caplog) -> None:
+    store, job_id = flaky_job(tmp_path, finish=3)
+    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    assert store.calls["finish"] == 4
+    assert SqliteJobStore(tmp_path).get(job_id).state == "done"
+    assert caplog.text.count("recording its final state 'done' failed") == 3
+
+
+def test_a_store_that_never_answers_leaves_the_job_to_the_reaper(tmp_path: Path, no_backoff, caplog) -> None:
+    store, job_id = flaky_job(tmp_path, finish=-1)
+    run_job(store, job_id, worker=WORKER, weights="untrained")
+    from app.jobs.execute import FINISH_TRIES
+
+    assert store.calls["finish"] == FINISH_TRIES
+    assert "could not record its final state 'done'" in caplog.text
+    plain = SqliteJobStore(tmp_path)
+    assert plain.get(job_id).state == "running"
+    assert plain.recover_stale(stale_after=-1, max_attempts=3) == [job_id]  # re-queued, as if it had died
+    assert plain.get(job_id).state == "queued"
