@@ -2,16 +2,15 @@
 
 ``create_app()`` is the Flask application factory (gunicorn runs ``app:create_app()``). Settings
 come from IMPASTO_* environment variables (app/config.py); ``test_config`` overrides them.
-Extra keys: IMPASTO_RUNNER ('thread', 'inline' or 'off'; tests), IMPASTO_RUNNER_PACE (seconds of
-sleep per iteration; tests), IMPASTO_STALE_AFTER (seconds without a heartbeat before a running job
-counts as dead; env too) and IMPASTO_MAX_ATTEMPTS (runs of a job before it is failed; env too).
+A bad setting stops create_app with ``SettingsError``, one line naming the variable. Extra keys:
+IMPASTO_RUNNER ('thread', 'inline' or 'off'; tests) and IMPASTO_RUNNER_PACE (seconds of sleep per
+iteration; tests).
 With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (app/jobs/distributed.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,11 +20,8 @@ from app.config import Settings
 
 
 def _runtime_defaults() -> dict[str, Any]:
-    """Settings beyond app/config.py: the runner mode (tests), and the recovery knobs that the
-    scale-out mode documents as IMPASTO_STALE_AFTER / IMPASTO_MAX_ATTEMPTS, read the same way here."""
-    return {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0,
-            "IMPASTO_STALE_AFTER": float(os.environ.get("IMPASTO_STALE_AFTER", "30")),
-            "IMPASTO_MAX_ATTEMPTS": int(os.environ.get("IMPASTO_MAX_ATTEMPTS", "3"))}
+    """Keys beyond app/config.py's Settings: the runner mode and pace (tests)."""
+    return {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0}
 
 
 def _asset_dir(name: str) -> str:
@@ -38,7 +34,10 @@ def _asset_dir(name: str) -> str:
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, job store (with start-up recovery), runners, blueprints."""
+    """Build the app: settings, job store (with start-up recovery), runners, blueprints.
+
+    Raises app.config.SettingsError (one line naming the variable) for a bad IMPASTO_* value.
+    """
     app = Flask(__name__, template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     app.config.update(Settings.from_env().as_flask_config())
     app.config.update(_runtime_defaults())

@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery
 
+from app.config import SettingsError
 from app.jobs.distributed import TASK_NAME, DistributedConfig, Reaper, Sender, make_store
 from app.jobs.execute import run_job
 
@@ -108,6 +109,9 @@ def run_worker(concurrency: int = 1, loglevel: str = "info") -> int:
     global _main_pid
     try:
         config = DistributedConfig.from_env()
+    except SettingsError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"impasto: error: {exc}; the worker needs the broker, e.g. "
               "IMPASTO_BROKER_URL=redis://localhost:6379/0", file=sys.stderr)

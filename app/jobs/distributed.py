@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from app.config import SCALE_OUT_DOCUMENTED
+from app.config import SCALE_OUT_DOCUMENTED, number
 from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
@@ -63,7 +63,13 @@ class DistributedConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> DistributedConfig:
-        """From app.config (the web) or Settings (a worker); keys it lacks come from the environment."""
+        """From app.config (the web) or Settings.as_flask_config() (a worker).
+
+        The settings both modes share (IMPASTO_STALE_AFTER, IMPASTO_MAX_ATTEMPTS, the retention, the
+        weights) are parsed and checked once, by app.config.Settings, and come from ``config`` only.
+        The scale-out ones come from ``config``, else the environment, checked here; a bad value
+        raises SettingsError (a ValueError) naming the variable.
+        """
 
         def get(name: str, default: Any) -> Any:
             value = config.get(name)
@@ -76,15 +82,18 @@ class DistributedConfig:
             raise ValueError("IMPASTO_BROKER_URL is not set")
         store = get("IMPASTO_STORE_URL", broker)
         if not store.startswith(REDIS_SCHEMES):
-            raise ValueError(f"the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL (got {store!r})")
+            raise ValueError("the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL "
+                             f"(got {_safe_url(store)!r})")
         return cls(
             broker_url=broker, store_url=store, prefix=str(get("IMPASTO_REDIS_PREFIX", "impasto")),
-            visibility_timeout=float(get("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout)),
-            stale_after=float(get("IMPASTO_STALE_AFTER", cls.stale_after)),
-            max_attempts=int(get("IMPASTO_MAX_ATTEMPTS", cls.max_attempts)),
-            reap_seconds=float(get("IMPASTO_REAP_SECONDS", cls.reap_seconds)),
-            retention_seconds=float(get("IMPASTO_RETENTION_HOURS", 168)) * 3600,
-            weights=get("IMPASTO_VGG_WEIGHTS", None), pace=float(get("IMPASTO_RUNNER_PACE", 0.0)),
+            visibility_timeout=number("IMPASTO_VISIBILITY_TIMEOUT",
+                                      get("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout), above=0),
+            reap_seconds=number("IMPASTO_REAP_SECONDS", get("IMPASTO_REAP_SECONDS", cls.reap_seconds), above=0),
+            pace=number("IMPASTO_RUNNER_PACE", get("IMPASTO_RUNNER_PACE", 0.0), 0),
+            stale_after=float(config.get("IMPASTO_STALE_AFTER", cls.stale_after)),
+            max_attempts=int(config.get("IMPASTO_MAX_ATTEMPTS", cls.max_attempts)),
+            retention_seconds=float(config.get("IMPASTO_RETENTION_HOURS", 168)) * 3600,
+            weights=config.get("IMPASTO_VGG_WEIGHTS") or None,
         )
 
     @classmethod

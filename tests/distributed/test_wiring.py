@@ -118,3 +118,29 @@ def test_times_come_from_the_redis_server_clock(redis_url: str, prefix: str) -> 
     assert abs(job.created - server_now) < 5
     claimed = store.claim("w", 1)
     assert claimed.heartbeat >= job.created and store.recover_stale(60, 3) == []
+
+
+def test_a_bad_store_url_is_named_without_its_password() -> None:
+    with pytest.raises(ValueError) as caught:
+        config(IMPASTO_STORE_URL="amqp://impasto:s3cret@mq.internal:5672//")
+    assert "s3cret" not in str(caught.value) and "mq.internal:5672" in str(caught.value)
+
+
+def test_bad_scale_out_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.config import SettingsError
+
+    monkeypatch.setenv("IMPASTO_REAP_SECONDS", "soon")
+    with pytest.raises(SettingsError, match=r"^IMPASTO_REAP_SECONDS must be a number above 0, got 'soon'$"):
+        config()
+    monkeypatch.delenv("IMPASTO_REAP_SECONDS")
+    with pytest.raises(SettingsError, match="IMPASTO_VISIBILITY_TIMEOUT"):
+        config(IMPASTO_VISIBILITY_TIMEOUT="-5")
+
+
+def test_worker_with_a_bad_setting_says_which_in_one_line() -> None:
+    env = scale_out_env("redis://127.0.0.1:1/0", "x", IMPASTO_MAX_ATTEMPTS="0")
+    done = subprocess.run([*impasto_command(), "worker"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "impasto: error: IMPASTO_MAX_ATTEMPTS must be a whole number of at least 1, got '0'"]

@@ -1,0 +1,82 @@
+"""Settings from the environment: every IMPASTO_* variable is checked, and a bad one stops
+create_app with one line naming the variable, what it must be and what it got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import DOCUMENTED, Settings, SettingsError
+
+ALL = [name for name, _, _ in DOCUMENTED]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ALL:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_defaults_are_the_documented_ones() -> None:
+    config = Settings.from_env().as_flask_config()
+    documented = {name: default for name, default, _ in DOCUMENTED}
+    for name in ("IMPASTO_MAX_UPLOAD_MB", "IMPASTO_MAX_PIXELS", "IMPASTO_MAX_SIZE", "IMPASTO_MAX_ITERATIONS",
+                 "IMPASTO_QUEUE_LIMIT", "IMPASTO_RUNNERS", "IMPASTO_RETENTION_HOURS", "IMPASTO_STALE_AFTER",
+                 "IMPASTO_MAX_ATTEMPTS"):
+        assert config[name] == float(documented[name]), name
+    assert config["IMPASTO_HISTORY"] is True and config["IMPASTO_PRECISION"] == documented["IMPASTO_PRECISION"]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("IMPASTO_MAX_SIZE", "abc", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got 'abc'"),
+    ("IMPASTO_MAX_SIZE", "8192", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got '8192'"),
+    ("IMPASTO_MAX_SIZE", "512.5", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got '512.5'"),
+    ("IMPASTO_RUNNERS", "0", "IMPASTO_RUNNERS must be a whole number of at least 1, got '0'"),
+    ("IMPASTO_QUEUE_LIMIT", "0", "IMPASTO_QUEUE_LIMIT must be a whole number of at least 1, got '0'"),
+    ("IMPASTO_MAX_ITERATIONS", "-3", "IMPASTO_MAX_ITERATIONS must be a whole number of at least 1, got '-3'"),
+    ("IMPASTO_MAX_PIXELS", "lots", "IMPASTO_MAX_PIXELS must be a whole number of at least 1, got 'lots'"),
+    ("IMPASTO_MAX_UPLOAD_MB", "0", "IMPASTO_MAX_UPLOAD_MB must be a number above 0, got '0'"),
+    ("IMPASTO_MAX_UPLOAD_MB", "nan", "IMPASTO_MAX_UPLOAD_MB must be a number above 0, got 'nan'"),
+    ("IMPASTO_RETENTION_HOURS", "-1", "IMPASTO_RETENTION_HOURS must be a number of at least 0, got '-1'"),
+    ("IMPASTO_STALE_AFTER", "0", "IMPASTO_STALE_AFTER must be a number above 0, got '0'"),
+    ("IMPASTO_MAX_ATTEMPTS", "0", "IMPASTO_MAX_ATTEMPTS must be a whole number of at least 1, got '0'"),
+    ("IMPASTO_PRECISION", "fp8", "IMPASTO_PRECISION must be one of auto, float32, bfloat16, float16, got 'fp8'"),
+    ("IMPASTO_HISTORY", "maybe", "IMPASTO_HISTORY must be 1 or 0"),
+])
+def test_a_bad_value_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                             message: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env()
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_good_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"IMPASTO_MAX_SIZE": "768", "IMPASTO_RUNNERS": "2", "IMPASTO_MAX_UPLOAD_MB": "0.5",
+                        "IMPASTO_RETENTION_HOURS": "0", "IMPASTO_STALE_AFTER": "12.5", "IMPASTO_MAX_ATTEMPTS": "5",
+                        "IMPASTO_PRECISION": "float32", "IMPASTO_HISTORY": "off", "IMPASTO_QUEUE_LIMIT": " 7 ",
+                        "IMPASTO_MAX_ITERATIONS": ""}.items():  # empty: the default
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    assert (settings.max_size, settings.runners, settings.max_upload_mb, settings.retention_hours) == (768, 2, 0.5, 0)
+    assert (settings.stale_after, settings.max_attempts, settings.precision) == (12.5, 5, "float32")
+    assert settings.history is False and settings.queue_limit == 7 and settings.max_iterations == 1000
+
+
+def test_create_app_stops_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("IMPASTO_RUNNERS", "0")  # would have run no job ever, silently
+    with pytest.raises(SettingsError, match=r"^IMPASTO_RUNNERS must be a whole number of at least 1, got '0'$"):
+        create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
+
+
+def test_recovery_settings_come_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("IMPASTO_STALE_AFTER", "45")
+    monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "7")
+    app = create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
+    config = app.extensions["impasto"].runner_config
+    assert (config.stale_after, config.max_attempts) == (45.0, 7)
+    monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "many")
+    with pytest.raises(SettingsError, match="IMPASTO_MAX_ATTEMPTS"):
+        create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
