@@ -1,8 +1,12 @@
 """The Celery side of scale-out mode: the app's settings, the task, and ``impasto worker``.
 
-The task carries only a job id; everything else (options, inputs, progress, previews, result)
-goes through the Redis job store. It claims the job first, so a message delivered twice (the
-broker's redelivery after the visibility timeout, plus the reaper's re-send) runs a job once.
+The task carries a job id, but the message is only a wake-up: the task claims the OLDEST queued
+job, so jobs run in the store's order (a job re-queued by the reaper keeps its place at the front,
+although its new message joins the tail of the broker's queue). Every queued job has at least one
+message of its own, and each message claims at most one job, so every job is run; the claim is
+atomic, so a message delivered twice (the broker's redelivery after the visibility timeout, plus
+the reaper's re-send) never runs a job twice. Everything else (options, inputs, progress, previews,
+result) goes through the Redis job store.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ log = logging.getLogger(__name__)
 UNLIMITED = 1_000_000
 
 _main_pid = os.getpid()  # set again by run_worker; the name of the process operators see and kill
-_stores: dict[int, Any] = {}  # one Redis client per process: pool children must not share sockets
+# One Redis client per process and store: pool children must not share sockets.
+_stores: dict[tuple[int, str, str], Any] = {}
 
 
 def celery_settings(config: DistributedConfig) -> dict[str, Any]:
@@ -74,27 +79,33 @@ def task_worker_name() -> str:
 
 
 def store_for_this_process(config: DistributedConfig) -> Any:
-    store = _stores.get(os.getpid())
+    key = (os.getpid(), config.store_url, config.prefix)
+    store = _stores.get(key)
     if store is None:
-        store = _stores[os.getpid()] = make_store(config)
+        store = _stores[key] = make_store(config)
     return store
 
 
 def execute(config: DistributedConfig, job_id: str) -> str:
-    """The task body: claim job ``job_id`` and run it; 'skipped' when it is not ours to run.
+    """The task body: claim the oldest queued job and run it; 'skipped' when none is queued.
 
-    A job failing because of its input ends 'failed' inside run_job (never retried). A worker that
-    dies mid-job leaves it 'running' with a stale heartbeat: the reaper re-queues it (at most
-    max_attempts runs in all) and sends a new message.
+    ``job_id`` is the job the message was sent for; it may run under another message (an older
+    job's, or a duplicate), in which case this one finds the queue without it. A job failing
+    because of its input ends 'failed' inside run_job (never retried). A worker that dies mid-job
+    leaves it 'running' with a stale heartbeat: the reaper re-queues it (at most max_attempts runs
+    in all) and sends a new message.
     """
     store = store_for_this_process(config)
     worker = task_worker_name()
-    job = store.claim(worker, UNLIMITED, job_id=job_id)
+    job = store.claim(worker, UNLIMITED)
     if job is None:
         current = store.get(job_id)
-        log.info("job %s is %s: nothing to do for this message", job_id, current.state if current else "gone")
+        log.info("message for job %s (%s): no job queued, nothing to do", job_id,
+                 current.state if current else "gone")
         return "skipped"
-    return run_job(store, job_id, worker=worker, weights=config.weights, pace=config.pace)
+    if job.id != job_id:
+        log.info("message for job %s: running job %s first (older in the queue)", job_id, job.id)
+    return run_job(store, job.id, worker=worker, weights=config.weights, pace=config.pace)
 
 
 def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:

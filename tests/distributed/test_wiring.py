@@ -120,6 +120,33 @@ def test_times_come_from_the_redis_server_clock(redis_url: str, prefix: str) -> 
     assert claimed.heartbeat >= job.created and store.recover_stale(60, 3) == []
 
 
+def test_messages_are_wake_ups_so_jobs_run_in_the_stores_order(redis_url: str, prefix: str, monkeypatch) -> None:
+    """The reaper's new message for a recovered job joins the tail of the broker's queue; the job
+    still runs first, because a message claims the oldest queued job, whichever it was sent for."""
+    from app.jobs import celery_app
+
+    ran: list[str] = []
+
+    def fake_run_job(store, job_id: str, *, worker: str, weights=None, pace: float = 0.0) -> str:
+        ran.append(job_id)
+        assert store.finish(job_id, worker, "done")
+        return "done"
+
+    monkeypatch.setattr(celery_app, "run_job", fake_run_job)
+    cfg = config(IMPASTO_BROKER_URL=redis_url, IMPASTO_REDIS_PREFIX=prefix)
+    store = RedisJobStore(redis_url, prefix=prefix)
+    recovered, waiting = store.create({}, {}).id, store.create({}, {}).id
+    store.claim("a worker that died", 10, job_id=recovered)
+    assert store.recover_stale(stale_after=-1, max_attempts=3) == [recovered]
+    assert store.queue_position(recovered) == 1 and store.queue_position(waiting) == 2
+    assert celery_app.execute(cfg, waiting) == "done"  # the older message, for the job behind
+    assert ran == [recovered]
+    assert celery_app.execute(cfg, recovered) == "done"  # the reaper's message, at the tail
+    assert ran == [recovered, waiting]
+    assert celery_app.execute(cfg, recovered) == "skipped"  # a redelivered duplicate runs nothing
+    assert ran == [recovered, waiting] and store.get(recovered).attempts == 2 and store.get(waiting).attempts == 1
+
+
 def test_a_bad_store_url_is_named_without_its_password() -> None:
     with pytest.raises(ValueError) as caught:
         config(IMPASTO_STORE_URL="amqp://impasto:s3cret@mq.internal:5672//")
