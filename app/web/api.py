@@ -9,15 +9,15 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from PIL import Image
 
-from app.jobs.store import INIT_FILE, STYLE_FILES, QueueFull
+from app.jobs.store import DONE, INIT_FILE, STYLE_FILES, Job, QueueFull
 from app.web import services
-from app.web.submission import Limits, SubmissionError, parse_submission
+from app.web.errors import error_response
+from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, submit
 from app.web.views import job_dict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
 
-RETRY_AFTER_SECONDS = 60
 # /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, preview, thumb.
 FILE_KINDS = {name.split(".")[0]: name for name in ("content.png", *STYLE_FILES, INIT_FILE, "preview.jpg", "thumb.jpg")}
 RECENT_LIMIT = 50
@@ -31,32 +31,9 @@ class ApiError(Exception):
         self.status, self.message, self.headers, self.extra = status, message, headers or {}, extra
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    response = jsonify({"error": message, **extra})
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     return error_response(exc.status, exc.message, exc.headers, **exc.extra)
-
-
-def submit(form, files) -> Any:
-    """Validate and store a job, hand it to the runners; shared by the API and the HTML form.
-
-    Raises SubmissionError (400/413) or ApiError (503 when the queue is full).
-    """
-    svc = services()
-    submission = parse_submission(form, files, Limits.from_config(current_app.config), svc.store)
-    try:
-        job = svc.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
-                               queue_limit=current_app.config["IMPASTO_QUEUE_LIMIT"])
-    except QueueFull as exc:
-        raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
-    svc.dispatcher.submitted(job.id)
-    return svc.store.get(job.id)
 
 
 @bp.post("/jobs")
@@ -65,6 +42,8 @@ def create_job() -> Response:
         job = submit(request.form, request.files)
     except SubmissionError as exc:
         raise ApiError(exc.status, str(exc), field=exc.field, errors=exc.errors) from None
+    except QueueFull as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
     response = jsonify(job_dict(job, services().store))
     response.status_code = 202
     response.headers["Location"] = response.json["urls"]["self"]
@@ -97,7 +76,7 @@ def job_result(job_id: str) -> Response:
     fmt = (request.args.get("format") or "png").lower()
     if fmt not in ("png", "jpeg", "jpg"):
         raise ApiError(400, f"format must be png or jpeg, got {fmt!r}", field="format")
-    data = services().store.get_file(job_id, "result.png")
+    data = services().store.get_file(job_id, "result.png") if job.state == DONE else None
     if data is None:
         raise ApiError(404, f"job {job_id} has no result (it is {job.state})")
     if fmt != "png":
@@ -132,7 +111,7 @@ def healthz() -> Response:
                     "process": os.getpid()})
 
 
-def _job_or_404(job_id: str):
+def _job_or_404(job_id: str) -> Job:
     job = services().store.get(job_id)
     if job is None:
         raise ApiError(404, f"no job {job_id!r} (unknown, or deleted after the retention time)")

@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.web.api import error_response
-
 log = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    """The API's error answer: JSON {"error": message, ...extra} with this status and headers."""
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 def _wants_json() -> bool:

@@ -65,7 +65,7 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
         return Control(kind="choice", choices=choices, **common)
     if name == "seed":
         return Control(kind="number", minimum=spec.minimum, maximum=spec.maximum, step=1, **common)
-    maximum = {"size": limits.max_size, "iterations": limits.max_iterations}.get(name, spec.maximum)
+    maximum = limits.maxima.get(name, spec.maximum)
     step = {"size": SIZE_STEP, "iterations": 1}.get(name, 0.1)
     minimum = spec.minimum
     maximum = min(maximum, spec.maximum)

@@ -7,19 +7,23 @@ import time
 from typing import Any, Mapping
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
-from app.jobs.store import FINISHED_STATES, INIT_FILE, Job
+from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
 from app.styles import catalog, thumbnail
 from app.web import services
-from app.web.api import ApiError, submit
 from app.web.form import form_sections, hidden_extras, preset_table
-from app.web.submission import Limits, SubmissionError, option_values
+from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
 from app.web.views import clock, job_dict, paintings
 
 bp = Blueprint("pages", __name__)
 
+# What a view returns when it renders a page: (html, status, headers).
+Page = tuple[str, int, dict[str, str]]
+
+
 @bp.get("/")
-def studio() -> str:
+def studio() -> Page:
     again = request.args.get("again")
     job = services().store.get(again) if again else None
     if again and job is None:
@@ -31,15 +35,29 @@ def studio() -> str:
 
 
 @bp.post("/")
-def studio_submit() -> Any:
+def studio_submit() -> Response | Page:
+    """The form posted without JavaScript (the page's script posts to the API instead)."""
+    form = _without_default_pick(request.form, request.files)
     try:
-        job = submit(request.form, request.files)
+        job = submit(form, request.files)
     except SubmissionError as exc:
-        return render_studio(_typed(request.form), errors=exc.errors, status=exc.status, form=request.form)
-    except ApiError as exc:  # the queue is full
-        return render_studio(_typed(request.form), errors={"form": exc.message}, status=exc.status,
-                             form=request.form, headers=exc.headers)
+        return render_studio(_typed(form), errors=exc.errors, status=exc.status, form=form)
+    except QueueFull as exc:
+        return render_studio(_typed(form), errors={"form": str(exc)}, status=503, form=form,
+                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return redirect(url_for("pages.job_page", job_id=job.id), code=303)
+
+
+def _without_default_pick(form: MultiDict, files: MultiDict) -> MultiDict:
+    """Without JavaScript the first painting slot sends both its file and its checked built-in
+    (the page comes with one checked), so an uploaded painting would be blended with it. The slot
+    holds one painting: an upload replaces the pick, unless a style_blend says the person meant both."""
+    uploaded = any(upload.filename for upload in files.getlist("style"))
+    if not uploaded or not form.getlist("style_name") or (form.get("style_blend") or "").strip():
+        return form
+    form = form.copy()
+    form.poplist("style_name")
+    return form
 
 
 def _typed(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +70,7 @@ def _typed(form: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
                   source: Job | None = None, form: Mapping[str, Any] | None = None,
-                  headers: Mapping[str, str] | None = None) -> Any:
+                  headers: Mapping[str, str] | None = None) -> Page:
     config = current_app.config
     limits = Limits.from_config(config)
     form = form or {}

@@ -1,9 +1,10 @@
-"""Validating a submission, the same way for the HTML form and the JSON API.
+"""Validating and storing a submission, the same way for the HTML form and the JSON API.
 
 Everything is checked before anything is stored: the options (engine ranges from app.nst.options,
-then the web's own upper limits from the settings), then the images (decoded with the pixel limit
-checked from the header first, so decompression bombs never expand). Inputs are stored
-re-encoded as PNG, downscaled to what the engine could ever use.
+then the web's own upper limits from the settings: size, and the total work, iterations over all
+scales times round_evals), then the images (decoded with the pixel limit checked from the header
+first, so decompression bombs never expand). Inputs are stored re-encoded as PNG, downscaled to
+what the engine could ever use. ``submit`` is the service both the API and the page call.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore, style_files
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, load_image, resize_longest
-from app.nst.options import MAX_STYLES, PRESETS, Options, apply_preset, blend_weights, option_specs
+from app.nst.options import MAX_STYLES, PRESETS, Options, _fmt, apply_preset, blend_weights, option_specs
 from app.styles import catalog
+from app.web import services
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
 RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
+RETRY_AFTER_SECONDS = 60  # what a 503 for a full queue tells the client to wait
 
 
 class SubmissionError(Exception):
@@ -48,12 +52,31 @@ class Limits:
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
         return cls(config["IMPASTO_MAX_SIZE"], config["IMPASTO_MAX_ITERATIONS"], config["IMPASTO_MAX_PIXELS"])
 
+    @property
+    def maxima(self) -> dict[str, int]:
+        """The options whose upper limit here is the web's, not the engine's (the form's sliders too)."""
+        return {"size": self.max_size, "iterations": self.max_iterations}
+
 
 @dataclass
 class Submission:
     options: Options
     files: dict[str, bytes]  # content.png, style.png, style_2.png …, init.png (init='image' only)
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def submit(form: MultiDict, files: MultiDict) -> Job:
+    """Validate and store a job, hand it to the runners; shared by the API and the HTML form.
+
+    Raises SubmissionError (400/413) or the store's QueueFull (the API answers 503 with
+    Retry-After: RETRY_AFTER_SECONDS). Nothing is stored for a refused submission.
+    """
+    svc = services()
+    submission = parse_submission(form, files, Limits.from_config(current_app.config), svc.store)
+    job = svc.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
+                           queue_limit=current_app.config["IMPASTO_QUEUE_LIMIT"])
+    svc.dispatcher.submitted(job.id)
+    return svc.store.get(job.id) or job
 
 
 def parse_submission(form: MultiDict, files: MultiDict, limits: Limits, store: JobStore) -> Submission:
@@ -210,19 +233,48 @@ def _parse_options(values: dict[str, str], preset: str, limits: Limits, errors: 
 
 
 def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
-    """The message for size and iterations, whose allowed range here is the web's, not the engine's."""
-    maximum = {"size": limits.max_size, "iterations": limits.max_iterations}.get(name)
+    """The message for size and iterations, whose allowed range here is the web's, not the engine's:
+    "size must be a whole number from 32 to 1024, got 5000" (text that is no number: got 'abc')."""
+    maximum = limits.maxima.get(name)
     if maximum is None:
         return None
     minimum = option_specs()[name][1].minimum
-    return f"{name} must be a whole number from {minimum:g} to {maximum}, got {raw!r}"
+    return f"{name} must be a whole number from {_fmt(minimum)} to {_fmt(maximum)}, got {_shown(raw)}"
+
+
+def _shown(raw: Any) -> str:
+    """A value as the engine's messages show it: numbers as written (5000, 2.5), other text quoted."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return _fmt(raw)
+    try:
+        return _fmt(float(str(raw).strip()))
+    except ValueError:
+        return repr(raw)
+
+
+def planned_iterations(options: Options) -> int:
+    """L-BFGS iterations the engine will run in all (what its progress counts to): every scale gets
+    its share of ``iterations``, at least one each; with round_evals, each counts that many."""
+    return sum(options.scale_iterations()) * max(1, options.round_evals)
 
 
 def _check_web_limits(options: Options, limits: Limits, errors: dict[str, str]) -> None:
-    for name in ("size", "iterations"):
-        message = _web_range(name, getattr(options, name), limits)
-        if getattr(options, name) > (limits.max_size if name == "size" else limits.max_iterations):
-            errors[name] = message  # type: ignore[assignment]
+    for name, maximum in limits.maxima.items():
+        if getattr(options, name) > maximum:
+            errors[name] = _web_range(name, getattr(options, name), limits)  # type: ignore[assignment]
+    if "iterations" in errors:
+        return
+    planned = planned_iterations(options)
+    if planned <= limits.max_iterations:
+        return
+    limit = f"this server allows at most {limits.max_iterations} (IMPASTO_MAX_ITERATIONS)"
+    if options.round_evals:
+        errors["round_evals"] = (f"round_evals {options.round_evals} with {options.iterations} iterations "
+                                 f"plans {planned} iterations in all; {limit}")
+    else:
+        scales = len(options.scale_sizes())
+        errors["iterations"] = (f"iterations {options.iterations} over {scales} scales (at least one each) "
+                                f"plans {planned} iterations in all; {limit}")
 
 
 def presets() -> dict[str, dict[str, Any]]:

@@ -7,8 +7,11 @@ from typing import Any
 
 from flask import url_for
 
-from app.jobs.store import INIT_FILE, QUEUED, Job, JobStore, style_files
+from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, style_files
+from app.nst.errors import OptionError
+from app.nst.options import Options
 from app.styles import catalog
+from app.web.submission import planned_iterations
 
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
@@ -44,9 +47,12 @@ def _progress(job: Job) -> dict[str, Any]:
 
 
 def _planned_total(job: Job) -> int:
-    """Iterations the engine will report as its total, known before it starts."""
-    options = job.options
-    return int(options.get("iterations", 0)) * int(options.get("round_evals") or 1)
+    """Iterations the engine will report as its total, known before it starts (every scale gets
+    at least one; with round_evals each counts that many)."""
+    try:
+        return planned_iterations(Options.from_mapping(job.options))
+    except OptionError:  # not options this engine knows (a job from another version): a guess
+        return int(job.options.get("iterations", 0)) * int(job.options.get("round_evals") or 1)
 
 
 def _round(value: float | None) -> float | None:
@@ -54,6 +60,8 @@ def _round(value: float | None) -> float | None:
 
 
 def job_urls(job: Job) -> dict[str, str]:
+    """The job's links; ``result`` (and ``result_jpeg``) only once it is done, ``preview``, ``init``
+    and ``thumb`` when it holds them."""
     has = set(job.files)
     urls = {
         "self": url_for("api.get_job", job_id=job.id),
@@ -67,7 +75,7 @@ def job_urls(job: Job) -> dict[str, str]:
         urls["init"] = url_for("api.job_file", job_id=job.id, kind="init")
     if "preview.jpg" in has:
         urls["preview"] = url_for("api.job_file", job_id=job.id, kind="preview")
-    if "result.png" in has:
+    if job.state == DONE and "result.png" in has:
         urls["result"] = url_for("api.job_result", job_id=job.id)
         urls["result_jpeg"] = url_for("api.job_result", job_id=job.id, format="jpeg")
     if "thumb.jpg" in has:

@@ -191,3 +191,59 @@ def test_unexpected_errors_are_json_500(app: Flask, client: FlaskClient, monkeyp
     monkeypatch.setattr(app.extensions["impasto"].store, "counts", broken)
     response = client.get("/healthz")
     assert response.status_code == 500 and response.json == {"error": "internal error; the server log has the details"}
+
+
+# -- the web's limits: messages, and the total work ---------------------------------------------
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("size", "5000", "size must be a whole number from 32 to 1024, got 5000"),
+    ("size", "2000.0", "size must be a whole number from 32 to 1024, got 2000"),
+    ("size", "abc", "size must be a whole number from 32 to 1024, got 'abc'"),
+    ("iterations", "2000", "iterations must be a whole number from 1 to 1000, got 2000"),
+])
+def test_web_range_messages_show_numbers_as_numbers(client: FlaskClient, field: str, value: str,
+                                                    expected: str) -> None:
+    response = submit(client, content=png_bytes(), style_name="starry_night", **{field: value})
+    assert response.status_code == 400 and response.json["error"] == expected
+
+
+def test_round_evals_count_against_the_iteration_limit(app: Flask, client: FlaskClient) -> None:
+    """iterations counts rounds when round_evals > 0: 1000 rounds of 1000 would be a million."""
+    response = submit(client, content=png_bytes(), style_name="starry_night", iterations="1000", round_evals="1000")
+    assert response.status_code == 400 and response.json["field"] == "round_evals"
+    message = response.json["error"]
+    assert "1000000" in message and "at most 1000" in message and "IMPASTO_MAX_ITERATIONS" in message
+    assert nothing_stored(app)
+    ok = submit(client, content=png_bytes(), style_name="starry_night", iterations="10", round_evals="100")
+    assert ok.status_code == 202 and ok.json["progress"]["total"] == 1000  # exactly the limit
+
+
+def test_every_scale_needs_an_iteration_within_the_limit(make_app) -> None:
+    client = make_app(IMPASTO_MAX_ITERATIONS=2).test_client()
+    # 1024 px runs 3 scales, at least one iteration each: 3 planned, over the limit of 2.
+    response = submit(client, content=png_bytes(), style_name="starry_night", size="1024", iterations="2")
+    assert response.status_code == 400 and response.json["field"] == "iterations"
+    assert "3 scales" in response.json["error"] and "at most 2" in response.json["error"]
+
+
+def test_planned_total_while_queued_is_what_the_engine_will_count(client: FlaskClient) -> None:
+    """The engine runs at least one iteration per scale: 1 iteration at 1024 px is 3 (3 scales)."""
+    body = submit(client, content=png_bytes(), style_name="starry_night", size="1024", iterations="1").json
+    assert body["state"] == "queued" and body["progress"] == {"iteration": 0, "total": 3}
+    body = submit(client, content=png_bytes(), style_name="starry_night", iterations="4", round_evals="5").json
+    assert body["progress"]["total"] == 20
+
+
+def test_the_result_link_appears_only_when_done(app: Flask, client: FlaskClient) -> None:
+    job_id = submit(client, content=png_bytes(), style_name="starry_night").json["id"]
+    store = app.extensions["impasto"].store
+    store.claim("w", 1)
+    store.put_file(job_id, "result.png", png_bytes())  # written, but the job is not finished yet
+    body = client.get(f"/api/jobs/{job_id}").json
+    assert "result" not in body["urls"] and "result_jpeg" not in body["urls"]
+    assert client.get(f"/api/jobs/{job_id}/result").status_code == 404
+    store.finish(job_id, "w", "done")
+    body = client.get(f"/api/jobs/{job_id}").json
+    assert body["urls"]["result"] == f"/api/jobs/{job_id}/result"
+    assert client.get(body["urls"]["result"]).status_code == 200
+

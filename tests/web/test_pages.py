@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -153,3 +154,48 @@ def test_again_keeps_options_the_form_does_not_show(app: Flask, client: FlaskCli
     again = client.get(created["urls"]["again"]).get_data(as_text=True)
     assert '<input type="hidden" name="content_layers" value="block3_conv1" data-extra>' in again
     assert '<input type="hidden" name="tv_exponent" value="1.25" data-extra>' in again
+
+
+def no_js_form(html: str) -> dict[str, str]:
+    """What a browser without JavaScript sends from the studio page as it came: every text and
+    hidden input, and each radio group's checked radio (file inputs are added by the test)."""
+    fields = {}
+    tags = re.findall(r'<input type="(?:hidden|text)"[^>]*>', html) + re.findall(r"<input[^>]*\bchecked\b[^>]*>", html)
+    for tag in tags:
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else "on"
+    return fields
+
+
+def test_without_javascript_an_uploaded_painting_replaces_the_default_pick(app: Flask, client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    fields = no_js_form(page)
+    assert fields["style_name"] == "starry_night" and fields["style_blend"] == ""  # what the browser sends too
+    fields.update(size="48", iterations="3")
+    fields["content"] = (io.BytesIO(png_bytes()), "photo.png")
+    fields["style"] = (io.BytesIO(style_bytes()), "painting.jpg")
+    response = client.post("/", data=fields, content_type="multipart/form-data")
+    assert response.status_code == 303
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    job = client.get(f"/api/jobs/{job_id}").json
+    assert [s["name"] for s in job["styles"]] == [None]  # the upload alone, not blended with The Starry Night
+    # Without an upload, the checked painting is the one used.
+    fields = {**no_js_form(page), "size": "48", "iterations": "3", "content": (io.BytesIO(png_bytes()), "photo.png")}
+    response = client.post("/", data=fields, content_type="multipart/form-data")
+    job = client.get("/api" + response.headers["Location"]).json
+    assert [s["name"] for s in job["styles"]] == ["starry_night"]
+
+
+def test_the_api_still_blends_an_upload_with_a_named_painting(client: FlaskClient) -> None:
+    response = client.post("/api/jobs", data=form(content=png_bytes(), style=style_bytes(), style_name="the_scream"))
+    assert [s["name"] for s in response.json["styles"]] == [None, "the_scream"]
+
+
+def test_a_full_queue_shows_the_form_again_with_retry_after(make_app) -> None:
+    client = make_app(IMPASTO_QUEUE_LIMIT=1).test_client()
+    assert client.post("/", data=form(content=png_bytes(), style_name="the_scream")).status_code == 303
+    response = client.post("/", data=form(content=png_bytes(), style_name="the_scream", tv_weight="0.5"))
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    html = response.get_data(as_text=True)
+    assert "the queue is full" in html and field_value(html, "tv_weight") == "0.5"
