@@ -94,8 +94,9 @@ def _embedded(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def _register_web(app: Flask) -> None:
-    from app.web import api, errors, pages
+    from app.web import api, errors, origin, pages
 
+    origin.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)

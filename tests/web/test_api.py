@@ -247,3 +247,27 @@ def test_the_result_link_appears_only_when_done(app: Flask, client: FlaskClient)
     assert body["urls"]["result"] == f"/api/jobs/{job_id}/result"
     assert client.get(body["urls"]["result"]).status_code == 200
 
+
+# -- cross-site requests ------------------------------------------------------------------------
+
+def test_a_cross_site_cancel_is_refused_but_curl_and_the_page_work(client: FlaskClient) -> None:
+    job_id = submit(client, content=png_bytes(), style_name="starry_night").json["id"]
+    evil = client.post(f"/api/jobs/{job_id}/cancel", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403 and "another site" in evil.json["error"]
+    referer = client.post(f"/api/jobs/{job_id}/cancel", headers={"Referer": "https://evil.example/page"})
+    assert referer.status_code == 403
+    opaque = client.post(f"/api/jobs/{job_id}/cancel", headers={"Origin": "null"})
+    assert opaque.status_code == 403
+    assert client.get(f"/api/jobs/{job_id}").json["state"] == "queued"  # nothing happened
+    # The studio's own page (fetch sends its Origin), behind a proxy too, and curl (no Origin).
+    assert client.post(f"/api/jobs/{job_id}/cancel", headers={"Origin": "http://localhost"}).status_code == 200
+    proxied = client.post(f"/api/jobs/{job_id}/cancel", headers={"Origin": "https://studio.example",
+                                                                 "X-Forwarded-Host": "studio.example"})
+    assert proxied.status_code == 200
+    assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+
+
+def test_a_cross_site_submission_is_refused(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/api/jobs", data=form(content=png_bytes(), style_name="starry_night"),
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and nothing_stored(app)

@@ -192,6 +192,20 @@ def test_the_api_still_blends_an_upload_with_a_named_painting(client: FlaskClien
     assert [s["name"] for s in response.json["styles"]] == [None, "the_scream"]
 
 
+def test_cross_site_posts_to_the_pages_are_refused(app: Flask, client: FlaskClient) -> None:
+    job_id = client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    evil = {"Origin": "https://evil.example"}
+    response = client.post(f"/jobs/{job_id}/cancel", headers=evil)
+    assert response.status_code == 403 and "another site" in response.get_data(as_text=True)
+    assert client.get(f"/api/jobs/{job_id}").json["state"] == "queued"
+    response = client.post("/", data=form(content=png_bytes(), style_name="the_scream"),
+                           headers={"Referer": "https://evil.example/trap.html"})
+    assert response.status_code == 403 and app.extensions["impasto"].store.counts() == {"queued": 1}
+    same_site = {"Origin": "http://localhost", "Referer": f"http://localhost/jobs/{job_id}"}
+    assert client.post(f"/jobs/{job_id}/cancel", headers=same_site).status_code == 303
+    assert client.get(f"/api/jobs/{job_id}").json["state"] == "cancelled"
+
+
 def test_a_full_queue_shows_the_form_again_with_retry_after(make_app) -> None:
     client = make_app(IMPASTO_QUEUE_LIMIT=1).test_client()
     assert client.post("/", data=form(content=png_bytes(), style_name="the_scream")).status_code == 303
