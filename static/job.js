@@ -1,10 +1,14 @@
 // The job page while a job waits or runs: polls its JSON status about once a second and updates
 // the bar, the numbers and the live preview; reloads into the result page when the job ends.
+// A job that is gone (404: deleted) stops the polling with a note; while the server fails to
+// answer, the polls back off (doubling up to 10 s) and go back to once a second when it answers.
 (function () {
   "use strict";
   const job = document.getElementById("job");
   if (!job) return;
   const POLL_MS = 1000;
+  const MAX_POLL_MS = 10000;
+  let delay = POLL_MS;
   const titles = { queued: "Waiting for its turn", running: "Painting…" };
   const $ = (id) => document.getElementById(id);
   let previewIteration = job.dataset.previewIteration;
@@ -56,21 +60,37 @@
     }
   }
 
+  function gone() {
+    const state = $("state");
+    state.textContent = "gone";
+    state.className = "badge state-failed";
+    $("title").textContent = "This job is gone";
+    $("preview-caption").textContent = "The job was deleted (after the retention time, or by the server); "
+      + "there is nothing more to show. Start a new picture from the studio.";
+    $("eta").textContent = "–";
+    $("cancel").disabled = true;
+  }
+
   async function poll() {
     try {
       const response = await fetch(job.dataset.status, { cache: "no-store" });
-      if (response.ok) {
-        const data = await response.json();
-        if (["done", "failed", "cancelled"].includes(data.state)) {
-          window.location.reload();  // the server renders the finished page
-          return;
-        }
-        render(data);
+      if (response.status === 404) {
+        gone();
+        return;  // no more polls: the job will not come back
       }
+      if (!response.ok) throw new Error("status " + response.status);
+      const data = await response.json();
+      if (["done", "failed", "cancelled"].includes(data.state)) {
+        window.location.reload();  // the server renders the finished page
+        return;
+      }
+      render(data);
+      delay = POLL_MS;
     } catch (err) {
-      // The server may be restarting: keep polling.
+      // The server may be restarting or overloaded: keep polling, less and less often.
+      delay = Math.min(delay * 2, MAX_POLL_MS);
     }
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, delay);
   }
 
   $("cancel-form").addEventListener("submit", async (event) => {

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from werkzeug.serving import make_server
 
-from tests.web.conftest import png_bytes, style_bytes
+from tests.web.conftest import form, png_bytes, style_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -129,3 +129,47 @@ def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, tmp_pa
     again = page.request.get(live_server + "/api" + page.url.removeprefix(live_server)).json()
     assert [s["name"] for s in again["styles"]] == [None, "starry_night"]
     assert again["options"]["style_blend"] == [30, 70] and again["seed"] == first["seed"]
+
+
+@pytest.fixture
+def idle_server(make_app) -> Iterator[tuple[str, Any]]:
+    """A server whose jobs stay queued (no runners), and its app."""
+    app = make_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join(10)
+
+
+def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: Page, idle_server) -> None:
+    base, app = idle_server
+    job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    answers = {"status": 500}
+    polls: list[int] = []
+
+    def status(route: Route) -> None:
+        polls.append(answers["status"])
+        route.fulfill(status=answers["status"], content_type="application/json", body='{"error": "x"}')
+
+    page.route(f"**/api/jobs/{job_id}", status)
+    page.clock.install(time=1_000_000)
+    page.clock.pause_at(1_000_000)  # the page's timers move only when the test says so
+    page.goto(f"{base}/jobs/{job_id}")
+
+    def after(ms: int) -> int:
+        page.clock.run_for(ms)
+        page.wait_for_timeout(150)  # the (real) fetch and its handler
+        return len(polls)
+
+    assert after(1000) == 1  # the first poll, answered 500
+    assert after(1900) == 1 and after(200) == 2  # then 2 s later, not 1 s
+    assert after(3900) == 2 and after(200) == 3  # then 4 s
+    assert after(7900) == 3 and after(200) == 4  # then 8 s
+    assert after(9900) == 4 and after(200) == 5  # then at most 10 s
+    answers["status"] = 404  # the job was deleted
+    assert after(10_000) == 6
+    expect(page.locator("#title")).to_have_text("This job is gone")
+    expect(page.locator("#cancel")).to_be_disabled()
+    assert after(60_000) == 6  # no more polls
