@@ -133,7 +133,8 @@ DOCUMENTED = [
     ("IMPASTO_MAX_UPLOAD_MB", "20", "Largest upload (all files of one request together), in MB."),
     ("IMPASTO_MAX_PIXELS", "40000000", "Largest input image in pixels (width × height)."),
     ("IMPASTO_MAX_SIZE", "1024", "Largest result size (longest side, px) the web and API accept."),
-    ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may ask for."),
+    ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "
+     "scale; with round_evals, iterations × round_evals)."),
     ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
     ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
      "keep 1 on a CPU)."),
