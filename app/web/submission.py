@@ -262,7 +262,7 @@ def _check_web_limits(options: Options, limits: Limits, errors: dict[str, str]) 
     for name, maximum in limits.maxima.items():
         if getattr(options, name) > maximum:
             errors[name] = _web_range(name, getattr(options, name), limits)  # type: ignore[assignment]
-    if "iterations" in errors:
+    if errors:  # the plan depends on the size and the iterations: judge it once both are right
         return
     planned = planned_iterations(options)
     if planned <= limits.max_iterations:
