@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from app.config import Settings, SettingsError
 from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, save_image
 from app.nst.options import PRESETS, Options, blend_weights, option_specs
@@ -255,6 +256,11 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if not 1 <= args.workers <= 64:
         print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        Settings.from_env()  # a bad IMPASTO_* value: one line here, not a traceback per gunicorn worker
+    except SettingsError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
                f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",

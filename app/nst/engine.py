@@ -209,13 +209,13 @@ class _Run:
         self.evaluations = 0
         self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
         self.history: list[float] = []
-        self._eval_times: list[float] = []
+        self._iteration_marks: list[float] = []
 
     def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, scale: int) -> np.ndarray:
         x = rgb_to_caffe(start_rgb).astype(np.float64).ravel()
         self._scale, self._problem = scale, problem
         self._done_before = sum(self.plan[:scale]) * (self.round_evals or 1)
-        self._eval_times = []
+        self._iteration_marks = [time.perf_counter()]  # the scale's start, then each iteration's end
         if self.round_evals:
             for round_index in range(iterations):  # the article's rounds: restart L-BFGS each time
                 self._round_base = self._done_before + round_index * self.round_evals
@@ -232,9 +232,7 @@ class _Run:
     def _func(self, x: np.ndarray):
         if self.should_stop():
             raise Cancelled()
-        t0 = time.perf_counter()
         loss, grad, terms = self._problem.evaluate(x)
-        self._eval_times.append(time.perf_counter() - t0)
         self.evaluations += 1
         self._latest_terms = (loss, *terms)
         return loss, grad
@@ -242,6 +240,7 @@ class _Run:
     def _callback(self, xk: np.ndarray) -> None:
         self.iterations += 1
         self._in_round += 1
+        self._iteration_marks.append(time.perf_counter())
         loss, c, s, t = self._latest_terms
         self.last_terms = {"total": loss, "content": c, "style": s, "tv": t}
         self.history.append(loss)
@@ -268,23 +267,23 @@ class _Run:
         return render
 
     def _eta(self, iteration: int) -> float | None:
-        """Seconds left, from this job's measured seconds per evaluation at the current scale.
+        """Seconds left, from this job's own measured seconds per iteration at the current scale.
 
-        The first evaluation of a scale (tracing) is left out. Later scales are scaled by their
-        pixel count (cost grows about as pixels^0.9, measured 256 -> 512 px: 3.4x).
+        The median of the last ten iterations (the first of a scale, which includes tracing, is
+        left out) times the iterations left; later scales cost more by their pixel count (time grows
+        about as pixels^0.9: 256 -> 512 px measured 3.4x).
         """
-        times = self._eval_times[1:] or self._eval_times
-        if not times or self.iterations == 0:
+        steps = np.diff(self._iteration_marks)[1:]
+        if len(steps) == 0:
             return None
-        per_eval = float(np.median(times[-10:]))
-        evals_per_iter = self.evaluations / self.iterations
+        per_iteration = float(np.median(steps[-10:]))
         done_in_scale = iteration - self._done_before
         remaining = 0.0
         for index in range(self._scale, len(self.sizes)):
             planned = self.plan[index] * (self.round_evals or 1)
             left = planned - done_in_scale if index == self._scale else planned
             ratio = (self.sizes[index] / self.sizes[self._scale]) ** 2
-            remaining += max(0, left) * per_eval * evals_per_iter * ratio**0.9
+            remaining += max(0, left) * per_iteration * ratio**0.9
         return remaining
 
 

@@ -200,3 +200,11 @@ def test_written_files_are_readable_by_others(tmp_path):
 
     path = save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "p.png")
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_serve_refuses_a_bad_setting_in_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("IMPASTO_MAX_SIZE", "huge")
+    assert main(["serve", "--port", "8765"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("impasto: error: IMPASTO_MAX_SIZE must be") and "'huge'" in err
+    assert len(err.splitlines()) == 1
