@@ -22,8 +22,8 @@ from app.nst.colors import preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
 from app.nst.images import ImageSource, load_image, resize_longest, resize_to, scaled_shape
 from app.nst.options import DEFAULTS, Options, blend_weights
-from app.nst.targets import StyleTargets, compute_style_targets, style_size
-from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
+from app.nst.targets import StyleTargets, compute_style_targets, style_shape
+from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, min_side, rgb_to_caffe
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ def stylize(
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
 
     final_size = scaled_shape(*content_rgb.shape[:2], options.size)
-    style_sizes = [scaled_shape(*s.shape[:2], style_size(options, options.size)) for s in styles]
+    style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in styles]
+    _check_shapes(options, content_rgb, styles)
     hardware.check_memory(final_size, options.deepest_layer, style_sizes)
     precision = hardware.choose_precision(options.precision)
     vgg = load_weights(weights)
@@ -120,7 +121,7 @@ def stylize(
             current = _initial_image(options, scale_content, start_rgb)
         else:
             current = resize_to(current, (width, height))
-        targets = compute_style_targets(vgg, styles, blend, options, longest, precision)
+        targets = compute_style_targets(vgg, styles, blend, options, longest, precision, (height, width))
         problem = _Problem(vgg, scale_content, targets, options, precision)
         current = run.optimize(problem, current, iterations, index)
 
@@ -307,6 +308,22 @@ def _as_array(source, name: str) -> np.ndarray:
             raise OptionError(name, f"{name} array must be (height, width, 3), got {source.shape}")
         return np.clip(source, 0, 255).astype(np.uint8)
     return load_image(source, name=name)
+
+
+def _check_shapes(options: Options, content_rgb: np.ndarray, styles: list[np.ndarray]) -> None:
+    """Every image the network sees must survive its poolings (a 16 px side for block5)."""
+    need = min_side(options.deepest_layer)
+    for longest in options.scale_sizes():
+        content_hw = scaled_shape(*content_rgb.shape[:2], longest)
+        if min(content_hw) < need:
+            raise OptionError("size", f"at {longest} px the photo is {content_hw[1]}×{content_hw[0]} px; the "
+                              f"network needs at least {need} px on each side: choose a larger size")
+        for style in styles:
+            style_hw = style_shape(style.shape[:2], options, longest, content_hw)
+            if min(style_hw) < need:
+                raise OptionError("style_scale", f"at {longest} px a painting becomes {style_hw[1]}×{style_hw[0]} "
+                                  f"px; the network needs at least {need} px on each side: choose a larger size "
+                                  "or style scale")
 
 
 def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:

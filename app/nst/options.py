@@ -74,6 +74,10 @@ class Options:
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
     style_scale: float = _opt(1.0, Spec(
         "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes.", 0.1, 4.0))
+    style_fit: str = _opt("longest", Spec(
+        "Style fit", "'longest': the painting keeps its shape, its longer side = size × style scale; "
+        "'content': it is stretched to the photo's exact shape, as the design article does.",
+        choices=("longest", "content")))
     preserve_colors: bool = _opt(False, Spec(
         "Keep photo colours", "Keep the photo's colours; take only the painting's light and texture."))
     normalization: str = _opt("gatys", Spec(
@@ -184,6 +188,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
         "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
+        "style_fit": "content",
     },
 }
 

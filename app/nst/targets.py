@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from app.nst import losses
-from app.nst.images import resize_longest
+from app.nst.images import resize_to, scaled_shape
 from app.nst.options import Options
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
@@ -36,13 +36,24 @@ def style_size(options: Options, longest: int) -> int:
     return max(16, round(longest * options.style_scale))
 
 
+def style_shape(style_hw: tuple[int, int], options: Options, longest: int,
+                content_hw: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(height, width) of a style image for a scale of longest side ``longest``.
+
+    style_fit 'content' stretches it to the photo's shape (times the style scale), as the article.
+    """
+    if options.style_fit == "content" and content_hw is not None:
+        return (max(1, round(content_hw[0] * options.style_scale)), max(1, round(content_hw[1] * options.style_scale)))
+    return scaled_shape(*style_hw, style_size(options, longest))
+
+
 def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-                          longest: int, precision: str) -> StyleTargets:
+                          longest: int, precision: str, content_hw: tuple[int, int] | None = None) -> StyleTargets:
     """Gram matrices of each style layer, mixed by ``blend`` (weights that sum to 1)."""
-    target_size = style_size(options, longest)
+    shapes = [style_shape(s.shape[:2], options, longest, content_hw) for s in styles]
     key = (
         tuple(hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for s in styles),
-        tuple(np.round(blend, 6)), target_size, options.style_layers, options.normalization,
+        tuple(np.round(blend, 6)), tuple(shapes), options.style_layers, options.normalization,
         precision, vgg.source,
     )
     with _lock:
@@ -52,8 +63,8 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
     features = build_feature_fn(vgg, options.style_layers, precision)
     mixed: dict[str, np.ndarray] = {}
     sizes = []
-    for weight, style in zip(blend, styles):
-        resized = resize_longest(style, target_size)
+    for weight, style, (height, width) in zip(blend, styles, shapes):
+        resized = resize_to(style, (width, height))
         sizes.append(resized.shape[:2])
         feats = features(tf.constant(rgb_to_caffe(resized)))
         for name in options.style_layers:

@@ -106,6 +106,12 @@ def layer_index(name: str) -> int:
     return VGG_LAYERS.index(name)
 
 
+def min_side(deepest: str) -> int:
+    """Smallest image side (px) the network can take down to ``deepest``: 2 per pool before it."""
+    pools = sum(1 for name in POOL_AFTER if layer_index(name) < layer_index(deepest))
+    return 2**pools
+
+
 def build_feature_fn(weights: VggWeights, layers: Iterable[str], compute_dtype: str) -> Callable:
     """Return f(x) -> {layer: float32 features} for a (1, H, W, 3) caffe-space float32 batch.
 

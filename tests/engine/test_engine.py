@@ -176,6 +176,21 @@ def test_style_targets_are_cached(vgg):
     assert bigger.style_sizes[0] == (60, 80)  # style scale 2: the painting at twice the result's size
 
 
+def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg):
+    seed = Options.from_mapping({"preset": "seed", "size": 64})
+    wide_painting = stripes_image(20, 80)
+    stretched = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), seed, 64, "float32", (48, 64))
+    kept = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY, 64, "float32", (48, 64))
+    assert stretched.style_sizes[0] == (48, 64) and kept.style_sizes[0] == (16, 64)
+
+
+def test_images_too_small_for_the_network_are_refused_clearly():
+    with pytest.raises(OptionError, match=r"the photo is 40×10 px; the network needs at least 16 px"):
+        run(content=gradient_image(12, 48))
+    with pytest.raises(OptionError, match=r"a painting becomes 40×8 px"):
+        run(style=stripes_image(8, 40))
+
+
 def test_coarse_to_fine_runs_every_scale():
     seen = []
     result = run(options=TINY.replace(size=64, scales=2, iterations=6), on_progress=seen.append)
