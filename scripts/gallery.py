@@ -26,17 +26,25 @@ STARRY, SCREAM, SHIPWRECK = (SAMPLES / f"{n}.jpg" for n in ("starry_night", "the
 PICTURES: dict[str, tuple[list[Path], list[str]]] = {
     "cli-example": ([STARRY], ["--size", "256"]),
     "balanced": ([STARRY], ["--preset", "balanced"]),
-    "strong-style": ([STARRY], ["--preset", "strong-style"]),
-    "keep-detail": ([STARRY], ["--preset", "keep-detail"]),
-    "seed": ([STARRY], ["--preset", "seed", "--size", "384", "--seed", "1"]),
-    "preserve-colors": ([STARRY], ["--preserve-colors"]),
-    "blend": ([STARRY, SCREAM], ["--style-blend", "0.5,0.5"]),
-    "style-scale-0.5": ([STARRY], ["--style-scale", "0.5"]),
-    "style-scale-2": ([STARRY], ["--style-scale", "2"]),
-    "the-scream": ([SCREAM], []),
-    "shipwreck": ([SHIPWRECK], []),
-    "large-1024": ([STARRY], ["--size", "1024"]),
+    "strong-style": ([STARRY], ["--preset", "strong-style", "--size", "384"]),
+    "keep-detail": ([STARRY], ["--preset", "keep-detail", "--size", "384"]),
+    "seed": ([STARRY], ["--preset", "seed", "--size", "256", "--seed", "1"]),
+    "preserve-colors": ([STARRY], ["--preserve-colors", "--size", "384"]),
+    "blend": ([STARRY, SCREAM], ["--style-blend", "0.5,0.5", "--size", "384"]),
+    "style-scale-0.5": ([STARRY], ["--style-scale", "0.5", "--size", "384"]),
+    "style-scale-2": ([STARRY], ["--style-scale", "2", "--size", "384"]),
+    "the-scream": ([SCREAM], ["--size", "384"]),
+    "shipwreck": ([SHIPWRECK], ["--size", "384"]),
 }
+
+
+def save_photo() -> None:
+    """The photo itself, small, for the README's first table."""
+    from PIL import Image
+
+    with Image.open(PHOTO) as photo:
+        photo.thumbnail((512, 512))
+        photo.convert("RGB").save(OUT / "photo.jpg", quality=90)
 
 
 def make(name: str, weights: str) -> dict:
@@ -64,6 +72,7 @@ def main() -> int:
         "IMPASTO_VGG_WEIGHTS", str(ROOT.parent / "shared" / "weights" / "vgg16_hed_notop.weights.h5")))
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    save_photo()
     index_path = OUT / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     for name in args.only or PICTURES:

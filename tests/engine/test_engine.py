@@ -128,7 +128,7 @@ def _raw_pixel_range(monkeypatch, options) -> tuple[float, float]:
 
 def test_pixel_bounds_keep_pixels_valid(monkeypatch):
     """L-BFGS-B bounds keep every pixel in 0..255; without them a strong style pushes pixels out."""
-    strong = TINY.replace(style_weight=1e6, content_weight=0.0, iterations=8)
+    strong = TINY.replace(style_weight=1e6, content_weight=0.0, iterations=8, pixel_bounds=True)
     low, high = _raw_pixel_range(monkeypatch, strong)
     assert low >= -1e-3 and high <= 255 + 1e-3
     low_free, high_free = _raw_pixel_range(monkeypatch, strong.replace(pixel_bounds=False))
