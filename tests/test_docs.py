@@ -26,3 +26,12 @@ def test_readme_has_exactly_the_two_setup_commands():
     assert run.endswith("impasto serve")
     test = README.split("<!-- test-command -->", 1)[1].strip().splitlines()[1]
     assert "pytest" in test
+
+
+def test_every_local_picture_in_the_readme_exists():
+    import re
+
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert len(links) >= 10
+    missing = [link for link in links if not link.startswith("http") and not (ROOT / link).is_file()]
+    assert missing == []
