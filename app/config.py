@@ -148,14 +148,16 @@ DOCUMENTED = [
      "(see *When one machine is not enough*)."),
 ]
 
-# Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`.
+# Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`; the
+# rows shared with DOCUMENTED (broker URL, stale-after, attempts) are taken from there, not repeated.
+_SHARED = {row[0]: row for row in DOCUMENTED}
 SCALE_OUT_DOCUMENTED = [
-    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL of the Celery broker; setting it switches to scale-out mode."),
+    _SHARED["IMPASTO_BROKER_URL"],
     ("IMPASTO_STORE_URL", "(the broker URL)", "Redis URL of the job store (jobs, uploads, previews, results)."),
     ("IMPASTO_REDIS_PREFIX", "impasto", "Prefix of the store's Redis keys, also the Celery queue name."),
     ("IMPASTO_VISIBILITY_TIMEOUT", "21600", "Seconds before Redis hands an unacknowledged task to another "
      "worker; keep it above the longest job."),
-    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
-    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (worker deaths included) before it is marked failed."),
+    _SHARED["IMPASTO_STALE_AFTER"],
+    _SHARED["IMPASTO_MAX_ATTEMPTS"],
     ("IMPASTO_REAP_SECONDS", "5", "How often web and workers look for jobs whose worker died."),
 ]

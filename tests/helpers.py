@@ -5,7 +5,9 @@ Nothing here imports the app, so a script can use it before (or without) importi
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 
 # Debian's Chromium with the launch flags that work here (see /work/shared/FACTS.md); never
 # `playwright install`. Used by the browser tests (tests/web/conftest.py) and the screenshots.
@@ -28,3 +30,13 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL: no process outlives its test."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from app.config import SCALE_OUT_DOCUMENTED, number
+from app.config import number
 from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
@@ -32,11 +32,6 @@ log = logging.getLogger(__name__)
 TASK_NAME = "impasto.run_job"
 SEND_GRACE_SECONDS = 10.0  # a queued job with no message this old: its web process failed to send one
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
-
-# name, default, meaning: the settings of this mode (README table; IMPASTO_BROKER_URL is in app.config).
-# The settings of this mode are documented with the others, in app/config.py.
-SETTINGS = SCALE_OUT_DOCUMENTED
-
 
 @dataclass(frozen=True)
 class DistributedConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
@@ -19,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, require
 from tests.distributed.procs import MEASUREMENTS, Cluster, wait_for
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +43,7 @@ def redis_url() -> Iterator[str]:
         assert process.poll() is None, "redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _pings(client) -> bool:

@@ -4,14 +4,13 @@ the job; the job runs once and finishes."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import get_json, post_multipart, request, wait_until_up
 
@@ -44,11 +43,7 @@ def test_gunicorn_two_workers_share_the_jobs(tmp_path: Path) -> None:
         assert request(base + body["urls"]["result"])[2].startswith(b"\x89PNG")
         assert body["progress"]["iteration"] == 4
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 30)
         log.close()
     text = (tmp_path / "server.log").read_text()
     assert text.count("claimed by") == 1, text[-3000:]
