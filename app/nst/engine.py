@@ -217,15 +217,16 @@ class _Run:
         self._scale, self._problem = scale, problem
         self._done_before = sum(self.plan[:scale]) * (self.round_evals or 1)
         self._iteration_marks = [time.perf_counter()]  # the scale's start, then each iteration's end
+        bounds = problem.bounds()  # one list per scale (3 entries per pixel), not one per round
         if self.round_evals:
             for round_index in range(iterations):  # the article's rounds: restart L-BFGS each time
                 self._round_base = self._done_before + round_index * self.round_evals
                 self._in_round = 0
-                x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=problem.bounds(), maxfun=self.round_evals,
+                x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals,
                                         callback=self._callback)
         else:
             self._round_base, self._in_round = self._done_before, 0
-            x, _, info = fmin_l_bfgs_b(self._func, x, bounds=problem.bounds(), maxiter=iterations,
+            x, _, info = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxiter=iterations,
                                        maxfun=iterations * 3 + 20, callback=self._callback)
             log.debug("scale %d finished: %s", scale, info.get("task"))
         return caffe_to_rgb(x.reshape(problem.shape))
