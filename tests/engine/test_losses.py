@@ -32,6 +32,35 @@ def test_gram_matches_numpy(feats, normalization):
         np.testing.assert_allclose(np.diag(got), (a[0] ** 2).sum(axis=(0, 1)), rtol=1e-5)
 
 
+def test_gram_gradient_is_the_analytic_one(feats):
+    """d/dF sum(W * G) = F (W + Wᵀ) / (h·w·c): the one-product gradient of a Gram matrix."""
+    a, _ = feats
+    weights = np.random.default_rng(3).normal(size=(4, 4))
+    x = tf.constant(a)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        objective = tf.reduce_sum(tf.constant(weights, tf.float32) * losses.gram(x, "gatys"))
+    got = tape.gradient(objective, x).numpy().reshape(35, 4)
+    expected = a.reshape(35, 4).astype(np.float64) @ (weights + weights.T) / a.size
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_gram_of_bfloat16_features_is_float32_and_close():
+    a = np.random.default_rng(4).uniform(0, 50, size=(1, 32, 24, 16)).astype(np.float32)
+    rounded = tf.cast(tf.cast(a, tf.bfloat16), tf.float32).numpy()  # what the bfloat16 network hands over
+    got = losses.gram(tf.constant(a, tf.bfloat16), "gatys")
+    assert got.dtype == tf.float32
+    np.testing.assert_allclose(got.numpy(), _np_gram(rounded, "gatys"), rtol=5e-3)
+
+
+def test_gram_of_float16_features_does_not_overflow():
+    """A 'blog' Gram sums 96×96 products of ~200²: far beyond float16's 65504."""
+    a = np.full((1, 96, 96, 2), 200.0, np.float32)
+    got = losses.gram(tf.constant(a, tf.float16), "blog").numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, _np_gram(a, "blog"), rtol=1e-3)
+
+
 def test_content_loss_mean_and_sum(feats):
     a, b = feats
     expected_sum = ((a.astype(np.float64) - b) ** 2).sum()
