@@ -353,15 +353,29 @@ def default_result(content: np.ndarray, style: np.ndarray, plan: Plan, weights: 
     if plan.result_iterations:
         options = options.replace(iterations=plan.result_iterations)
     targets.clear_cache()  # earlier phases cached this style's targets: count them again
+    marks: list[tuple[float, int, int, float | None]] = []  # (time, iteration, total, ETA said)
     started, cpu_started = time.perf_counter(), time.process_time()
-    result = stylize(content, style, options=options, weights=weights)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    result = stylize(content, style, options=options, weights=weights,
+                     on_progress=lambda p: marks.append((time.perf_counter(), p.iteration, p.total, p.eta)))
+    finished = time.perf_counter()
+    wall, cpu = finished - started, time.process_time() - cpu_started
     height, width = result.image.shape[:2]
     facts = {"run": "Impasto default", "size": plan.result_size, "width": width, "height": height,
              "precision": result.precision, "seconds": wall, "cpu_seconds": cpu, "iterations": result.iterations,
              "evaluations": result.evaluations, "scales": options.scale_sizes(), "loss": result.losses["total"],
-             "objective": "Impasto default", "estimated": False}
+             "objective": "Impasto default", "estimated": False,
+             "eta": {f"{share:.0%}": eta_check(marks, finished, share) for share in (0.25, 0.5, 0.75)}}
     return facts, result.image
+
+
+def eta_check(marks: list[tuple[float, int, int, float | None]], finished: float, share: float) -> dict:
+    """What the progress ETA said at the first report past ``share`` of the iterations, against what was left."""
+    for when, iteration, total, eta in marks:
+        if iteration >= share * total and eta is not None:
+            left = finished - when
+            return {"iteration": iteration, "total": total, "said_s": eta, "took_s": left,
+                    "error_pct": 100 * (eta - left) / left}
+    return {}
 
 
 def weights_load_seconds(weights: str) -> float:
@@ -598,6 +612,11 @@ def markdown(report: Report) -> str:
             seconds += " (estimated from s / eval)"
         lines.append(f"| {r['run']} | {r['width']}×{r['height']} | {r['precision']} | {seconds} | "
                      f"{r['iterations']} | {r['evaluations']} | {fmt_loss(r['loss'])} ({r['objective']}) |")
+    for r in report.results:
+        checks = [f"{share} (iteration {c['iteration']}/{c['total']}): said {c['said_s']:.0f} s, "
+                  f"took {c['took_s']:.0f} s ({c['error_pct']:+.0f} %)" for share, c in r.get("eta", {}).items() if c]
+        if checks:
+            lines.append(f"\nETA of {r['run']} at " + "; ".join(checks) + ".")
     lines.append(f"\nVGG16 weights load (once per process, not in the times above): "
                  f"{report.weights_load_seconds:.1f} s.")
     if report.memory:
