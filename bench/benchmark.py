@@ -102,7 +102,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         matmul_n=2048 if quick else 4096, result_size=result_size,
         result_iterations=20 if quick else None, memory_sizes=tuple(memory), full=args.full,
         full_rounds=2 if quick else 10, full_maxfun=5 if quick else 20,
-        out_dir=RESULTS / "quick" if quick else RESULTS,
+        out_dir=Path(args.out_dir) if getattr(args, "out_dir", None) else RESULTS / "quick" if quick else RESULTS,
     )
 
 
@@ -449,7 +449,16 @@ def child_main(args: argparse.Namespace) -> None:
         estimate = hardware.estimate_peak_bytes(hw[0], hw[1], options.deepest_layer) / 1e9
     print(json.dumps({"run": kind, "size": size, "width": hw[1], "height": hw[0], "precision": precision,
                       "peak_rss_gb": rss_bytes("VmHWM") / 1e9, "setup_rss_gb": setup / 1e9,
-                      "engine_estimate_gb": estimate}))
+                      "engine_estimate_gb": estimate, "gpu_peak_gb": gpu_peak_gb()}))
+
+
+def gpu_peak_gb() -> float | None:
+    """Peak memory TensorFlow allocated on the first GPU (None without one): RSS does not see it."""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 1e9
 
 
 # -- --full: the article's whole run and the quality comparison ---------------------------------
@@ -627,7 +636,8 @@ def markdown(report: Report) -> str:
                 lines.append(f"| {r['run']} | {r['size']} | failed: {' / '.join(r['error'])} | | | |")
                 continue
             estimate = "" if r["engine_estimate_gb"] is None else f"{r['engine_estimate_gb']:.2f}"
-            lines.append(f"| {r['run']} | {r['width']}×{r['height']} | {r['precision']} | {r['peak_rss_gb']:.2f} "
+            gpu = "" if r.get("gpu_peak_gb") is None else f" (GPU peak {r['gpu_peak_gb']:.2f})"
+            lines.append(f"| {r['run']} | {r['width']}×{r['height']} | {r['precision']} | {r['peak_rss_gb']:.2f}{gpu} "
                          f"| {r['setup_rss_gb']:.2f} | {estimate} |")
     if report.quality:
         objectives = list(next(iter(report.quality.values())))
@@ -650,6 +660,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", help="comma-separated sizes for the per-evaluation timings")
     parser.add_argument("--evals", type=int, help="L-BFGS iterations timed after the warm-up")
     parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    parser.add_argument("--out-dir", help="where the JSON and pictures go (default bench/results, --quick: "
+                        "bench/results/quick)")
     parser.add_argument("--content", default=str(DEFAULT_CONTENT))
     parser.add_argument("--style", default=str(DEFAULT_STYLE))
     parser.add_argument("--child", help=argparse.SUPPRESS)
