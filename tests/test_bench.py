@@ -63,3 +63,17 @@ def test_report_prints_ratios_results_and_eta(tmp_path):
     assert "| Impasto | float32 | 512×384 | 0.500 | 1.000 | 6.25× (6.50×) | 226.0 |" in text
     assert "| Impasto default | 512×384 | float32 | 55 | 101 | 100 | 114 | 62.5 (ours) |" in text
     assert "ETA of Impasto default at 50% (iteration 50/100): said 30 s, took 25 s (+20 %)." in text
+
+
+def test_gpu_script_installs_as_the_readme_and_dockerfile_do():
+    import subprocess
+
+    script = ROOT / "bench" / "gpu.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text(encoding="utf-8")
+    assert 'python3 -m venv "$venv"' in text and '"$venv/bin/pip" install --quiet .' in text
+    # The CUDA libraries for the TensorFlow version already installed: the Dockerfile's GPU=1 step.
+    assert '"tensorflow[and-cuda]==${tf_version}"' in text
+    assert '"tensorflow[and-cuda]==${tf_version}"' in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "python3 -m venv .venv && .venv/bin/pip install ." in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "--sizes 512,1024 --memory" in text
