@@ -28,6 +28,8 @@ from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[["Progress"], None]
+# Share of each scale's iterations spent, bounded to 0..255, polishing the clipped picture.
+POLISH_SHARE = 0.2
 StopCheck = Callable[[], bool]
 
 
@@ -159,12 +161,17 @@ class _Problem:
                 "stopped instead of returning a broken picture. Lower the weights or use float32 precision.")
         return loss, grad.numpy().astype(np.float64).ravel(), (float(c), float(s), float(t))
 
-    def bounds(self) -> list[tuple[float, float]] | None:
-        if not self.options.pixel_bounds:
-            return None
-        # Caffe space is BGR minus the means: pixel p in 0..255 is p - mean there.
-        low = np.broadcast_to(-BGR_MEAN, self.shape).ravel()
+    def bounds(self) -> list[tuple[float, float]]:
+        """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there)."""
+        low = self._low()
         return list(zip(low, low + 255.0))
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        low = self._low()
+        return np.clip(x, low, low + 255.0)
+
+    def _low(self) -> np.ndarray:
+        return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
 
 
 def _make_loss_fn(features, content_targets, style_grams, options: Options, image_hw):
@@ -217,19 +224,35 @@ class _Run:
         self._scale, self._problem = scale, problem
         self._done_before = sum(self.plan[:scale]) * (self.round_evals or 1)
         self._iteration_marks = [time.perf_counter()]  # the scale's start, then each iteration's end
-        bounds = problem.bounds()  # one list per scale (3 entries per pixel), not one per round
+        # One bounds list per scale (3 entries per pixel), not one per round.
+        bounds = problem.bounds() if self.options.pixel_bounds else None
         if self.round_evals:
             for round_index in range(iterations):  # the article's rounds: restart L-BFGS each time
                 self._round_base = self._done_before + round_index * self.round_evals
                 self._in_round = 0
                 x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals,
                                         callback=self._callback)
+            return caffe_to_rgb(x.reshape(problem.shape))
+        self._round_base, self._in_round = self._done_before, 0
+        if bounds is not None:
+            x = self._minimize(x, bounds, iterations)
         else:
-            self._round_base, self._in_round = self._done_before, 0
-            x, _, info = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxiter=iterations,
-                                       maxfun=iterations * 3 + 20, callback=self._callback)
-            log.debug("scale %d finished: %s", scale, info.get("task"))
+            # Unbounded L-BFGS moves fastest but leaves ~4 % of the values outside 0..255, and
+            # clipping them alone made the delivered picture's loss 2-3× worse (default 512 px job:
+            # 137 against 62 before the clip). A bounded polish from the clipped picture brings it
+            # back (73.8; bounded all the way: 68.1 but 30 % more evaluations). Starting the polish
+            # earlier, far from the optimum, stalls like bounds from the photo do.
+            polish = max(1, round(POLISH_SHARE * iterations)) if iterations >= 2 else 0
+            x = self._minimize(x, None, iterations - polish)
+            if polish:
+                x = self._minimize(problem.clip(x), problem.bounds(), polish)
         return caffe_to_rgb(x.reshape(problem.shape))
+
+    def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
+        x, _, info = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxiter=iterations,
+                                   maxfun=iterations * 3 + 20, callback=self._callback)
+        log.debug("scale %d, %d iterations: %s", self._scale, iterations, info.get("task"))
+        return x
 
     def _func(self, x: np.ndarray):
         if self.should_stop():

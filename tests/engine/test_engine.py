@@ -112,27 +112,50 @@ def test_nan_loss_stops_with_a_clear_error(monkeypatch):
         run()
 
 
-def _raw_pixel_range(monkeypatch, options) -> tuple[float, float]:
-    """Run and return the min/max pixel value of the optimised image BEFORE the final clip."""
-    seen = []
-    original = engine.caffe_to_rgb
+def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tuple[float, float], list]:
+    """Run; return the pixel range of every evaluated image, that of the optimised image before the
+    final uint8 conversion, and (bounded?, maxiter) of every L-BFGS call."""
+    evaluated, final, calls = [], [], []
+    evaluate, to_rgb, lbfgs = engine._Problem.evaluate, engine.caffe_to_rgb, engine.fmin_l_bfgs_b
 
-    def spy(x):
-        seen.append(np.asarray(x, np.float64).reshape(x.shape[-3:]) + BGR_MEAN)
-        return original(x)
+    def pixels(x):
+        return np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
 
-    monkeypatch.setattr(engine, "caffe_to_rgb", spy)
+    def spy_evaluate(self, x):
+        evaluated.append((pixels(x).min(), pixels(x).max()))
+        return evaluate(self, x)
+
+    def spy_to_rgb(x):
+        final.append((pixels(x).min(), pixels(x).max()))
+        return to_rgb(x)
+
+    def spy_lbfgs(func, x0, **kw):
+        calls.append((kw.get("bounds") is not None, kw.get("maxiter")))
+        return lbfgs(func, x0, **kw)
+
+    monkeypatch.setattr(engine._Problem, "evaluate", spy_evaluate)
+    monkeypatch.setattr(engine, "caffe_to_rgb", spy_to_rgb)
+    monkeypatch.setattr(engine, "fmin_l_bfgs_b", spy_lbfgs)
     run(options=options)
-    return min(a.min() for a in seen), max(a.max() for a in seen)
+    return evaluated, final[-1], calls
 
 
-def test_pixel_bounds_keep_pixels_valid(monkeypatch):
-    """L-BFGS-B bounds keep every pixel in 0..255; without them a strong style pushes pixels out."""
-    strong = TINY.replace(style_weight=1e6, content_weight=0.0, iterations=8, pixel_bounds=True)
-    low, high = _raw_pixel_range(monkeypatch, strong)
-    assert low >= -1e-3 and high <= 255 + 1e-3
-    low_free, high_free = _raw_pixel_range(monkeypatch, strong.replace(pixel_bounds=False))
-    assert low_free < -1 or high_free > 256
+STRONG = TINY.replace(style_weight=1e6, content_weight=0.0, iterations=10)
+
+
+def test_pixel_bounds_keep_every_evaluated_pixel_valid(monkeypatch):
+    evaluated, final, calls = _pixel_ranges(monkeypatch, STRONG.replace(pixel_bounds=True))
+    assert min(low for low, _ in evaluated) >= -1e-3 and max(high for _, high in evaluated) <= 255 + 1e-3
+    assert calls == [(True, 10)]
+
+
+def test_default_runs_free_then_polishes_within_bounds(monkeypatch):
+    """Without pixel_bounds a strong style pushes pixels out in the free phase; the last 20 % of the
+    iterations start from the clipped picture, bounded, so the picture delivered needs no clipping."""
+    evaluated, final, calls = _pixel_ranges(monkeypatch, STRONG)
+    assert calls == [(False, 8), (True, 2)]
+    assert min(low for low, _ in evaluated) < -1 or max(high for _, high in evaluated) > 256
+    assert final[0] >= -1e-3 and final[1] <= 255 + 1e-3
 
 
 def test_memory_check_refuses_before_any_work(monkeypatch):

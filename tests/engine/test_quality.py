@@ -64,6 +64,17 @@ def test_result_moves_toward_the_style_and_keeps_the_photo(pictures, balanced, m
     assert content_distance(balanced.image, content) < 0.5 * content_distance(painting_as_photo, content)
 
 
+def test_the_reported_loss_is_that_of_the_picture_delivered(pictures, balanced, real_weights):
+    """The uint8 picture, scored on the run's own objective, has the loss the run reported (clipping
+    the free optimisation's out-of-range values alone made it 2-7× worse before the bounded polish)."""
+    content, style = pictures
+    vgg = load_weights(real_weights)
+    grams = compute_style_targets(vgg, [style], np.ones(1), QUICK, SIZE, balanced.precision, content.shape[:2])
+    objective = _Problem(vgg, content, grams, QUICK, balanced.precision)
+    delivered = objective.evaluate(rgb_to_caffe(balanced.image).astype(np.float64).ravel())[0]
+    assert delivered == pytest.approx(balanced.losses["total"], rel=0.05)
+
+
 def test_bfloat16_paints_as_well_as_float32(pictures, real_weights):
     """Reduced precision is only the default because it reaches the same loss on the full-precision objective."""
     content, style = pictures
