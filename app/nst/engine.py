@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[["Progress"], None]
 # Share of each scale's iterations spent, bounded to 0..255, polishing the clipped picture.
 POLISH_SHARE = 0.2
+# What starting L-BFGS afresh (a new scale, or the polish) costs on top of its first iteration, in
+# iterations of that scale: with no curvature yet its first step searches ~7 evaluations long, and
+# with bounds scipy converts them in Python (~2 s at 512 px). Measured on default jobs: 4-7.
+RESTART_ITERATIONS = 5
 StopCheck = Callable[[], bool]
 
 
@@ -242,7 +246,7 @@ class _Run:
             # 137 against 62 before the clip). A bounded polish from the clipped picture brings it
             # back (73.8; bounded all the way: 68.1 but 30 % more evaluations). Starting the polish
             # earlier, far from the optimum, stalls like bounds from the photo do.
-            polish = max(1, round(POLISH_SHARE * iterations)) if iterations >= 2 else 0
+            polish = _polish_iterations(iterations)
             x = self._minimize(x, None, iterations - polish)
             if polish:
                 x = self._minimize(problem.clip(x), problem.bounds(), polish)
@@ -295,8 +299,9 @@ class _Run:
         """Seconds left, from this job's own measured seconds per iteration at the current scale.
 
         The median of the last ten iterations (the first of a scale, which includes tracing, is
-        left out) times the iterations left; later scales cost more by their pixel count (time grows
-        about as pixels^0.9: 256 -> 512 px measured 3.4x).
+        left out) times the iterations left, plus RESTART_ITERATIONS for every L-BFGS run still to
+        start; later scales cost more by their pixel count (time grows about as pixels^0.9:
+        256 -> 512 px measured 3.4x).
         """
         steps = np.diff(self._iteration_marks)[1:]
         if len(steps) == 0:
@@ -307,12 +312,27 @@ class _Run:
         for index in range(self._scale, len(self.sizes)):
             planned = self.plan[index] * (self.round_evals or 1)
             left = planned - done_in_scale if index == self._scale else planned
+            restarts = self._restarts_after(index, done_in_scale if index == self._scale else -1)
             ratio = (self.sizes[index] / self.sizes[self._scale]) ** 2
-            remaining += max(0, left) * per_iteration * ratio**0.9
+            remaining += (max(0, left) + RESTART_ITERATIONS * restarts) * per_iteration * ratio**0.9
         return remaining
+
+    def _restarts_after(self, scale: int, done: int) -> int:
+        """How many L-BFGS runs of ``scale`` start after its iteration ``done`` (-1: not begun)."""
+        if self.round_evals:
+            return 0  # the article's rounds: their restarts are in the measured seconds per iteration
+        iterations = self.plan[scale]
+        polish = 0 if self.options.pixel_bounds else _polish_iterations(iterations)
+        starts = [0, iterations - polish] if polish else [0]
+        return sum(1 for start in starts if start >= done)
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _polish_iterations(iterations: int) -> int:
+    """Iterations of a scale spent in the bounded polish (when pixel_bounds is off)."""
+    return max(1, round(POLISH_SHARE * iterations)) if iterations >= 2 else 0
 
 
 def _as_list(style) -> list:
