@@ -3,6 +3,7 @@
     python scripts/doc_tables.py options   # the engine options and their defaults
     python scripts/doc_tables.py presets   # the named presets
     python scripts/doc_tables.py settings  # IMPASTO_* environment variables
+    python scripts/doc_tables.py bench     # the latest --full benchmark (bench/results/full.json)
     python scripts/doc_tables.py --update README.md   # rewrite the tables between their markers
 
 tests/test_docs.py checks that README.md contains exactly these rows.
@@ -10,6 +11,7 @@ tests/test_docs.py checks that README.md contains exactly these rows.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from app.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
 from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, _fmt, option_specs
 
 CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
+MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}
+BENCH_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "full.json"
 
 
 def _value(value) -> str:
@@ -63,8 +67,50 @@ def scaleout_table() -> list[str]:
     return _settings_rows(SCALE_OUT_DOCUMENTED)
 
 
+def bench_tables(path: Path = BENCH_RESULTS) -> list[str]:
+    """The results of ``python bench/benchmark.py --full``, as README shows them."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    m = data["machine"]
+    matmul = ", ".join(f"{x['dtype']} {x['gflops']:.0f} GFLOP/s" for x in data["matmul"])
+    lines = [f"`python bench/benchmark.py --full`, {data['started'][:16]} UTC, engine commit "
+             f"{m['engine_commit']}: {m['cpu']}, {m['cores']} cores (bfloat16 CPU flags: "
+             f"{', '.join(m['bf16_flags']) or 'none'}), TensorFlow {m['tensorflow']}, Keras {m['keras']}, load average "
+             f"{m['load_average'][0]:.1f} at the start. `tf.matmul` {data['plan']['matmul_n']}²: {matmul}.", "",
+             "| run | precision | size | s / eval (wall) | CPU s / eval | faster than the article, wall (CPU) "
+             "| GFLOP / eval | % of fp32 matmul* |", "|---|---|---|---|---|---|---|---|"]
+    for r in data["evaluations"]:
+        name = "article" if r["run"].startswith("reference") else (
+            "Impasto default" if "default" in r["run"] else "Impasto")
+        lines.append(f"| {name} | {r['precision']} | {r['width']}×{r['height']} | {r['seconds_per_eval']:.3f} "
+                     f"| {r['cpu_seconds_per_eval']:.3f} | {r['speedup_vs_reference']:.2f}× "
+                     f"({r['cpu_speedup_vs_reference']:.2f}×) | {r['gflop_per_eval']:.0f} "
+                     f"| {r['pct_of_fp32_matmul']:.0f} % |")
+    lines += ["", "\\* GFLOP per CPU-second against the float32 matmul's.", "",
+              "| to a finished result | size | precision | wall s | CPU s | iterations | evaluations |",
+              "|---|---|---|---|---|---|---|"]
+    for r in data["results"]:
+        lines.append(f"| {r['run']} | {r['width']}×{r['height']} | {r['precision']} | {r['seconds']:.0f} "
+                     f"| {r['cpu_seconds']:.0f} | {r['iterations']} | {r['evaluations']} |")
+    for r in data["results"]:
+        checks = [f"{c['iteration']} of {c['total']}: said {c['said_s']:.0f} s, took {c['took_s']:.0f} s "
+                  f"({c['error_pct']:+.0f} %)" for c in r.get("eta", {}).values() if c]
+        if checks:
+            lines += ["", f"ETA of the {r['run']} run at iteration " + "; ".join(checks) + "."]
+    lines += ["", "| peak memory (RSS of the whole process) | size | precision | GB |", "|---|---|---|---|"]
+    for r in data["memory"]:
+        if "error" not in r:
+            name = MEMORY_RUNS.get(r["run"], r["run"])
+            lines.append(f"| {name} | {r['width']}×{r['height']} | {r['precision']} | {r['peak_rss_gb']:.2f} |")
+    objectives = list(next(iter(data["quality"].values())))
+    lines += ["", "| picture, scored as delivered (uint8) | " + " | ".join(objectives) + " |",
+              "|---" * (len(objectives) + 1) + "|"]
+    for name, values in data["quality"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{values[o]:.4g}" for o in objectives) + " |")
+    return lines
+
+
 TABLES = {"options": options_table, "presets": presets_table, "settings": settings_table,
-          "scaleout": scaleout_table}
+          "scaleout": scaleout_table, "bench": bench_tables}
 
 def update(path: Path) -> None:
     """Replace each table between ``<!-- NAME-table -->`` and ``<!-- /NAME-table -->``."""

@@ -1,4 +1,5 @@
-"""README says what the code does: its tables are the ones generated from the code."""
+"""README says what the code does: its tables are the ones generated from the code (and from the
+benchmark's results file)."""
 
 from __future__ import annotations
 
