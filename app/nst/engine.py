@@ -248,8 +248,9 @@ class _Run:
             # earlier, far from the optimum, stalls like bounds from the photo do.
             polish = _polish_iterations(iterations)
             x = self._minimize(x, None, iterations - polish)
-            if polish:
-                x = self._minimize(problem.clip(x), problem.bounds(), polish)
+            left = iterations - self._in_round  # the free run may have converged early: keep the budget
+            if left > 0:
+                x = self._minimize(problem.clip(x), problem.bounds(), left)
         return caffe_to_rgb(x.reshape(problem.shape))
 
     def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:

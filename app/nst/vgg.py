@@ -75,8 +75,19 @@ def _load_uncached(source: str) -> VggWeights:
     layers = [model.get_layer(name) for name in VGG_LAYERS]
     kernels = tuple(np.asarray(layer.kernel.numpy(), dtype=np.float32) for layer in layers)
     biases = tuple(np.asarray(layer.bias.numpy(), dtype=np.float32) for layer in layers)
+    if source == UNTRAINED:
+        kernels, biases = _seeded_untrained(kernels, biases)
     log.info("loaded VGG16 weights from %s", source)
     return VggWeights(source, kernels, biases)
+
+
+def _seeded_untrained(kernels, biases) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The same random weights in every process (He-normal, seed 0), so plumbing tests repeat exactly:
+    Keras's own initialisation differs per process, and with it how soon L-BFGS converges."""
+    rng = np.random.default_rng(0)
+    kernels = tuple((rng.standard_normal(k.shape) * np.sqrt(2.0 / np.prod(k.shape[:3]))).astype(np.float32)
+                    for k in kernels)
+    return kernels, tuple(np.zeros_like(b) for b in biases)
 
 
 def _check_weights_file(source: str) -> str:
