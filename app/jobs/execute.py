@@ -58,14 +58,13 @@ def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = 
 
 
 def finish(store: JobStore, job_id: str, worker: str, state: str, *, error: str | None = None,
-           tries: int | None = None, backoff: float | None = None, **extra: Any) -> bool:
+           **extra: Any) -> bool:
     """store.finish, retried with exponential backoff while the store raises; True once written.
 
     The write is owner-only, so a retry after a write whose answer was lost changes nothing: it
     answers False like any write by a runner that no longer owns the job.
     """
-    tries = FINISH_TRIES if tries is None else tries
-    delay = FINISH_BACKOFF_SECONDS if backoff is None else backoff
+    tries, delay = FINISH_TRIES, FINISH_BACKOFF_SECONDS
     for attempt in range(1, tries + 1):
         try:
             written = store.finish(job_id, worker, state, error=error, **extra)
@@ -82,7 +81,7 @@ def finish(store: JobStore, job_id: str, worker: str, state: str, *, error: str 
         if not written:
             log.warning("job %s: final state %r not recorded: %s no longer owns the job", job_id, state, worker)
         return written
-    return False
+    return False  # not reached (the last try returns); keeps the function total
 
 
 class _Complaints:

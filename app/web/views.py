@@ -40,7 +40,8 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
 def _progress(job: Job) -> dict[str, Any]:
     progress = dict(job.progress)
     progress.setdefault("iteration", 0)
-    progress.setdefault("total", _planned_total(job))
+    if "total" not in progress:  # only before the engine's first report: _planned_total parses options
+        progress["total"] = _planned_total(job)
     if progress.get("eta") is not None:
         progress["eta"] = _round(progress["eta"])
     return progress
