@@ -487,20 +487,11 @@ def full_reference_run(content: np.ndarray, style: np.ndarray, plan: Plan, weigh
 
 def engine_objective(content: np.ndarray, style: np.ndarray, options, size: int,
                      weights: str) -> Callable[[np.ndarray], float]:
-    """The engine's exact loss for ``options`` at ``size``, in float32, as a function of an RGB picture.
+    """The engine's exact loss for ``options`` at ``size``, in float32, as a function of an RGB picture."""
+    from app.nst.engine import objective
 
-    Uses the engine's private ``_Problem``: the only way to read its objective without optimising.
-    """
-    from app.nst.engine import _Problem
-    from app.nst.images import resize_longest
-    from app.nst.targets import compute_style_targets
-    from app.nst.vgg import load_weights, rgb_to_caffe
-
-    options = options.replace(size=size, scales=1, precision="float32")
-    vgg = load_weights(weights)
-    style_targets = compute_style_targets(vgg, [style], np.ones(1), options, size, "float32")
-    problem = _Problem(vgg, resize_longest(content, size), style_targets, options, "float32")
-    return lambda rgb: problem.evaluate(rgb_to_caffe(rgb).astype(np.float64).ravel())[0]
+    return objective(content, style, options=options.replace(size=size, scales=1), precision="float32",
+                     weights=weights)
 
 
 def compare_quality(content: np.ndarray, style: np.ndarray, pictures: dict[str, np.ndarray], transfer,

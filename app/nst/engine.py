@@ -127,8 +127,7 @@ def stylize(
             current = _initial_image(options, scale_content, start_rgb)
         else:
             current = resize_to(current, (width, height))
-        targets = compute_style_targets(vgg, styles, blend, options, longest, precision, (height, width))
-        problem = _Problem(vgg, scale_content, targets, options, precision)
+        problem = _problem(vgg, scale_content, styles, blend, options, longest, precision)
         current = run.optimize(problem, current, iterations, index)
 
     result_rgb = preserve_colors(current, content_rgb) if options.preserve_colors else current
@@ -139,7 +138,33 @@ def stylize(
     )
 
 
+def objective(
+    content: ImageSource | np.ndarray,
+    style: ImageSource | np.ndarray | Sequence[ImageSource | np.ndarray],
+    *,
+    options: Options = DEFAULTS,
+    precision: str | None = None,
+    weights: str | None = None,
+) -> Callable[[np.ndarray], float]:
+    """The loss ``stylize`` minimises at ``options.size`` (its last scale), as a function of an RGB
+    picture of that size: to score any picture, as delivered, on the engine's own objective."""
+    options.validate()
+    content_rgb = resize_longest(_as_array(content, "content"), options.size)
+    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    blend = np.asarray(blend_weights(options, len(styles)))
+    precision = precision or hardware.choose_precision(options.precision)
+    problem = _problem(load_weights(weights), content_rgb, styles, blend, options, options.size, precision)
+    return lambda rgb: problem.evaluate(rgb_to_caffe(rgb).astype(np.float64).ravel())[0]
+
+
 # -- the loss for one scale ---------------------------------------------------------------------
+
+
+def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
+             longest: int, precision: str) -> _Problem:
+    """One scale's loss: the (cached) style targets for this size, and the content's own."""
+    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, content_rgb.shape[:2])
+    return _Problem(vgg, content_rgb, targets, options, precision)
 
 
 class _Problem:

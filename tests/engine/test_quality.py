@@ -9,10 +9,9 @@ import tensorflow as tf
 
 from app.nst import losses
 from app.nst.colors import chroma
-from app.nst.engine import _Problem, stylize
+from app.nst.engine import objective, stylize
 from app.nst.images import load_image, resize_longest, resize_to
 from app.nst.options import Options
-from app.nst.targets import compute_style_targets
 from app.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
 
 pytestmark = pytest.mark.quality
@@ -68,23 +67,15 @@ def test_the_reported_loss_is_that_of_the_picture_delivered(pictures, balanced, 
     """The uint8 picture, scored on the run's own objective, has the loss the run reported (clipping
     the free optimisation's out-of-range values alone made it 2-7× worse before the bounded polish)."""
     content, style = pictures
-    vgg = load_weights(real_weights)
-    grams = compute_style_targets(vgg, [style], np.ones(1), QUICK, SIZE, balanced.precision, content.shape[:2])
-    objective = _Problem(vgg, content, grams, QUICK, balanced.precision)
-    delivered = objective.evaluate(rgb_to_caffe(balanced.image).astype(np.float64).ravel())[0]
+    delivered = objective(content, style, options=QUICK, precision=balanced.precision,
+                          weights=real_weights)(balanced.image)
     assert delivered == pytest.approx(balanced.losses["total"], rel=0.05)
 
 
 def test_bfloat16_paints_as_well_as_float32(pictures, real_weights):
     """Reduced precision is only the default because it reaches the same loss on the full-precision objective."""
     content, style = pictures
-    vgg = load_weights(real_weights)
-    grams = compute_style_targets(vgg, [style], np.ones(1), QUICK, SIZE, "float32", content.shape[:2])
-    objective = _Problem(vgg, content, grams, QUICK, "float32")
-
-    def score(rgb):
-        return objective.evaluate(rgb_to_caffe(rgb).astype(np.float64).ravel())[0]
-
+    score = objective(content, style, options=QUICK, precision="float32", weights=real_weights)
     scores = {precision: score(stylize(content, style, options=QUICK.replace(precision=precision),
                                        weights=real_weights).image)
               for precision in ("float32", "bfloat16")}
