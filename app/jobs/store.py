@@ -155,6 +155,12 @@ def style_files(names: Iterable[str]) -> list[str]:
     return [name for name in STYLE_FILES if name in present]
 
 
+def style_names(job: Job) -> list[str | None]:
+    """The built-in paintings' names of a job's styles, in blend order (None for an upload); jobs
+    from before blending kept one name, as style_name."""
+    return list(job.meta.get("style_names") or [job.meta.get("style_name")])
+
+
 def check_file_name(name: str) -> None:
     if name not in FILE_NAMES:
         raise ValueError(f"unknown job file {name!r}")

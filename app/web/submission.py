@@ -16,7 +16,7 @@ import numpy as np
 from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore, style_files
+from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore, style_files, style_names
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, load_image, resize_longest
 from app.nst.options import MAX_STYLES, PRESETS, Options, _fmt, apply_preset, blend_weights, option_specs
@@ -165,8 +165,7 @@ class _Parser:
     def _source_styles(self, job: Job) -> tuple[list[bytes], list[str | None]]:
         """All the paintings of the earlier job, with their names (jobs from before blending: one)."""
         images = [self.store.get_file(job.id, name) for name in style_files(job.files)]
-        names = job.meta.get("style_names") or [job.meta.get("style_name")]
-        return images, list(names)  # type: ignore[return-value]
+        return images, style_names(job)  # type: ignore[return-value]
 
     def _init_image(self, options: Options | None, upload: FileStorage | None) -> bytes | None:
         """The start image of an init='image' job: uploaded, or the earlier job's."""

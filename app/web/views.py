@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import url_for
 
-from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, style_files
+from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, style_files, style_names
 from app.nst.errors import OptionError
 from app.nst.options import Options
 from app.styles import catalog
@@ -88,7 +88,7 @@ def paintings(job: Job) -> list[dict[str, Any]]:
     """The job's paintings in blend order: built-in name (None for an upload), credit, URL, and
     weight (its share of the blend, 0-1). Jobs from before blending hold one, style.png."""
     files = style_files(job.files) or ["style.png"]
-    names = list(job.meta.get("style_names") or [job.meta.get("style_name")])
+    names = style_names(job)
     names += [None] * (len(files) - len(names))
     blend = job.options.get("style_blend") or []
     weights = blend if len(blend) == len(files) and sum(blend) > 0 else [1.0] * len(files)
