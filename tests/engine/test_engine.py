@@ -118,15 +118,16 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
     evaluated, final, calls = [], [], []
     evaluate, to_rgb, lbfgs = engine._Problem.evaluate, engine.caffe_to_rgb, engine.fmin_l_bfgs_b
 
-    def pixels(x):
-        return np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
+    def pixel_range(x):
+        values = np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
+        return values.min(), values.max()
 
     def spy_evaluate(self, x):
-        evaluated.append((pixels(x).min(), pixels(x).max()))
+        evaluated.append(pixel_range(x))
         return evaluate(self, x)
 
     def spy_to_rgb(x):
-        final.append((pixels(x).min(), pixels(x).max()))
+        final.append(pixel_range(x))
         return to_rgb(x)
 
     def spy_lbfgs(func, x0, **kw):

@@ -3,11 +3,8 @@ create_app with one line naming the variable, what it must be and what it got.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from app import create_app
 from app.config import DOCUMENTED, Settings, SettingsError
 
 ALL = [name for name, _, _ in DOCUMENTED]
@@ -65,18 +62,17 @@ def test_good_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.history is False and settings.queue_limit == 7 and settings.max_iterations == 1000
 
 
-def test_create_app_stops_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_create_app_stops_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, make_app) -> None:
     monkeypatch.setenv("IMPASTO_RUNNERS", "0")  # would have run no job ever, silently
     with pytest.raises(SettingsError, match=r"^IMPASTO_RUNNERS must be a whole number of at least 1, got '0'$"):
-        create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
+        make_app()
 
 
-def test_recovery_settings_come_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_recovery_settings_come_from_settings(monkeypatch: pytest.MonkeyPatch, make_app) -> None:
     monkeypatch.setenv("IMPASTO_STALE_AFTER", "45")
     monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "7")
-    app = create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
-    config = app.extensions["impasto"].runner_config
+    config = make_app().extensions["impasto"].runner_config
     assert (config.stale_after, config.max_attempts) == (45.0, 7)
     monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "many")
     with pytest.raises(SettingsError, match="IMPASTO_MAX_ATTEMPTS"):
-        create_app({"IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_RUNNER": "off"})
+        make_app()
