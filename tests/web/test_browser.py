@@ -17,16 +17,20 @@ from tests.web.conftest import form, png_bytes, style_bytes
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live_server(make_app) -> Iterator[str]:
-    # A slow pace per iteration so that a tiny job lasts long enough to watch it advance.
-    app = make_app(IMPASTO_RUNNER="thread", IMPASTO_RUNNER_PACE=0.4)
+def _serve(app) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL, then shut it down."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+@pytest.fixture
+def live_server(make_app) -> Iterator[str]:
+    # A slow pace per iteration so that a tiny job lasts long enough to watch it advance.
+    yield from _serve(make_app(IMPASTO_RUNNER="thread", IMPASTO_RUNNER_PACE=0.4))
 
 
 def pictures(tmp_path: Path) -> tuple[Path, Path]:
@@ -135,12 +139,8 @@ def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, tmp_pa
 def idle_server(make_app) -> Iterator[tuple[str, Any]]:
     """A server whose jobs stay queued (no runners), and its app."""
     app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(10)
+    for url in _serve(app):
+        yield url, app
 
 
 def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: Page, idle_server) -> None:
