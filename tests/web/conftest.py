@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -77,3 +78,15 @@ def nothing_stored(app: Flask) -> bool:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(chromium_path: str) -> dict[str, Any]:
     return {"executable_path": chromium_path, "args": CHROMIUM_ARGS, "headless": True}
+
+
+def no_js_form(html: str) -> dict[str, str]:
+    """What a browser without JavaScript sends from the studio page as it came: every text and
+    hidden input, and each radio group's checked radio (file inputs are added by the test)."""
+    fields = {}
+    tags = re.findall(r'<input type="(?:hidden|text)"[^>]*>', html) + re.findall(r"<input[^>]*\bchecked\b[^>]*>", html)
+    for tag in tags:
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else "on"
+    return fields

@@ -21,7 +21,7 @@ from app.nst.images import encode_image, load_image
 from app.nst.options import MAX_STYLES, Options, apply_preset
 from app.styles import catalog
 from tests.conftest import stripes_image
-from tests.web.conftest import TINY, nothing_stored, png_bytes, style_bytes, upload
+from tests.web.conftest import TINY, no_js_form, nothing_stored, png_bytes, style_bytes, upload
 
 
 @pytest.fixture
@@ -55,15 +55,6 @@ def stored(app: Flask, job_id: str, name: str) -> bytes | None:
 
 def pixels(data: bytes) -> np.ndarray:
     return load_image(data, name="test").astype(int)
-
-
-def again_fields(html: str) -> dict[str, str]:
-    """What the "again" page submits untouched: its hidden and text inputs and checked radios."""
-    fields = {}
-    for tag in re.findall(r'<input type="(?:hidden|text)"[^>]*>', html) + \
-            re.findall(r'<input type="radio"[^>]*\bchecked\b[^>]*>', html):
-        fields[re.search(r'name="([^"]+)"', tag).group(1)] = re.search(r'value="([^"]*)"', tag).group(1)
-    return fields
 
 
 # -- several paintings --------------------------------------------------------------------------
@@ -219,7 +210,7 @@ def test_again_prefills_both_paintings_the_blend_the_seed_and_the_start_image(ap
     assert re.search(r'id="blend" min="0" max="100" step="5" value="75"', again)
     assert 'value="11"' in again and 'value="image" checked' in again and "earlier job's start image" in again
     # Submitted untouched, it repeats the job: same options, same paintings and start image.
-    repeat = post(client, again_fields(again))
+    repeat = post(client, no_js_form(again))
     assert repeat.status_code == 202, repeat.json
     body = repeat.json
     assert body["options"] == created["options"] and body["seed"] == 11

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from app.jobs.runner import run_next
 from app.nst.options import DEFAULTS, PRESETS
 from tests.conftest import ROOT
-from tests.web.conftest import form, png_bytes, style_bytes
+from tests.web.conftest import form, no_js_form, png_bytes, style_bytes
 
 
 def field_value(html: str, name: str) -> str:
@@ -93,9 +93,7 @@ def test_done_page_and_again_with_the_same_settings(app: Flask, client: FlaskCli
     assert 'data-earlier-name="shipwreck"' in again  # the earlier painting, reused unless changed
     assert 'id="preset" value="keep-detail"' in again
     # Submitting it unchanged (no new files) repeats the job exactly, seed included.
-    fields = {}
-    for tag in re.findall(r'<input type="(?:hidden|text)"[^>]*>', again):
-        fields[re.search(r'name="([^"]+)"', tag).group(1)] = re.search(r'value="([^"]*)"', tag).group(1)
+    fields = no_js_form(again)
     fields.update(preserve_colors="1", init="content")
     repeat = client.post("/api/jobs", data=fields)
     assert repeat.status_code == 202, repeat.json
@@ -154,18 +152,6 @@ def test_again_keeps_options_the_form_does_not_show(app: Flask, client: FlaskCli
     again = client.get(created["urls"]["again"]).get_data(as_text=True)
     assert '<input type="hidden" name="content_layers" value="block3_conv1" data-extra>' in again
     assert '<input type="hidden" name="tv_exponent" value="1.25" data-extra>' in again
-
-
-def no_js_form(html: str) -> dict[str, str]:
-    """What a browser without JavaScript sends from the studio page as it came: every text and
-    hidden input, and each radio group's checked radio (file inputs are added by the test)."""
-    fields = {}
-    tags = re.findall(r'<input type="(?:hidden|text)"[^>]*>', html) + re.findall(r"<input[^>]*\bchecked\b[^>]*>", html)
-    for tag in tags:
-        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
-        if name:
-            fields[name.group(1)] = value.group(1) if value else "on"
-    return fields
 
 
 def test_without_javascript_an_uploaded_painting_replaces_the_default_pick(app: Flask, client: FlaskClient) -> None:
