@@ -543,6 +543,14 @@ def save_png(rgb: np.ndarray, path: Path) -> None:
 # -- report -------------------------------------------------------------------------------------
 
 
+def _relative_to_repo(path: Path) -> str:
+    """A results folder as committed: relative to the repository when inside it (no machine paths)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 @dataclass
 class Report:
     plan: Plan
@@ -559,7 +567,7 @@ class Report:
     def save(self) -> None:
         self.plan.out_dir.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        data["plan"]["out_dir"] = str(self.plan.out_dir)
+        data["plan"]["out_dir"] = _relative_to_repo(self.plan.out_dir)
         data["notes"] = {"flops": FLOP_NOTE, "timing": TIMING_NOTE}
         text = json.dumps(without_nan(data), indent=2, allow_nan=False)
         for name in ("latest.json", f"{self.plan.mode}.json"):

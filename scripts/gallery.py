@@ -56,6 +56,7 @@ def make(name: str, weights: str) -> dict:
     command += [*extra, "--weights", weights, "-o", str(out), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     summary = json.loads(done.stdout)
+    summary["output"] = _short(summary["output"])  # the index is committed: no machine paths in it
     shown = " ".join(_short(part) for part in command if part != "--json")
     return {"name": name, "command": shown, "summary": summary}
 

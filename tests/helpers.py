@@ -8,11 +8,21 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
-# Debian's Chromium with the launch flags that work here (see /work/shared/FACTS.md); never
-# `playwright install`. Used by the browser tests (tests/web/conftest.py) and the screenshots.
+# Debian's Chromium with the launch flags that work on a machine with no outside network (without
+# the background-networking flags it keeps dialling out and is refused); never `playwright install`.
+# Used by the browser tests (tests/web/conftest.py) and the screenshots.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def venv_tool(name: str) -> str | None:
+    """A console script installed beside this Python (the README's .venv/bin), never one that merely
+    happens to be on PATH: the tests must pass with nothing installed outside the README's commands."""
+    script = Path(sys.executable).with_name(name)
+    return str(script) if script.is_file() else None
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ _stores: dict[tuple[int, str, str], Any] = {}
 
 
 def celery_settings(config: DistributedConfig) -> dict[str, Any]:
-    """Reliability settings (see FACTS.md, "Celery and Redis")."""
+    """Reliability settings (docs/design-notes.md, "Celery and Redis")."""
     settings: dict[str, Any] = {
         "broker_url": config.broker_url,
         # JSON only: no pickle (Celery as root refuses to start with it, and it runs code on load).

@@ -8,7 +8,7 @@
 - ``Reaper``: every few seconds, running jobs whose heartbeat went stale (their worker died) go
   back to the queue and get a new task message, so they continue on another worker within about
   ``stale_after`` seconds. The broker alone would redeliver only after the visibility timeout,
-  which must be longer than the longest job (see FACTS.md, "Celery and Redis"). The store's claim
+  which must be longer than the longest job (docs/design-notes.md, "Celery and Redis"). The store's claim
   makes any duplicate message harmless: a job runs once per claim, never twice at the same time.
 
 Celery and redis are imported only here and in the modules this one loads, never in embedded mode.

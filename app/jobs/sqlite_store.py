@@ -3,7 +3,7 @@
 WAL mode lets readers (status polls) run while one writer holds the lock; ``busy_timeout`` makes a
 writer wait instead of failing with "database is locked"; claims run inside ``BEGIN IMMEDIATE`` so
 that checking the running count and taking a job is one atomic step across processes (measured:
-2 web + 3 worker processes, no job claimed twice, see FACTS.md). Files live under
+2 web + 3 worker processes, no job claimed twice; docs/design-notes.md). Files live under
 ``data_dir/jobs/<id>/``, written atomically; the table keeps their paths.
 """
 

@@ -1,8 +1,8 @@
 """The three loss terms of Gatys et al., in two normalisations.
 
 'gatys' (Impasto's default): every term is a mean, and each layer's Gram matrix is divided by its
-positions × channels, so all style layers count (FACTS.md: with one constant for all layers the
-first layer is 97 % of the style term and the picture only changes colour).
+positions × channels, so all style layers count (with one constant for all layers the first layer
+is 97 % of the style term and the picture only changes colour; docs/design-notes.md).
 
 'blog': the design article's sums, kept exactly for the ``seed`` preset: content
 sum((F-P)²), style sum((S-C)²) / (4·3²·(h·w)²) with h, w the image size, TV sum((a+b)^1.25).

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tests.helpers import free_port
+from tests.helpers import free_port, venv_tool
 
 PACE = 0.3  # seconds of sleep per iteration in test workers: a 20-iteration job lasts ~6 s
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
@@ -42,10 +43,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 
 def impasto_command() -> list[str]:
     """The installed `impasto` script next to this Python, else the same entry point via -m."""
-    import sys
-
-    script = Path(sys.executable).with_name("impasto")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "app.cli"]
+    script = venv_tool("impasto")
+    return [script] if script else [sys.executable, "-m", "app.cli"]
 
 
 def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:

