@@ -1,0 +1,154 @@
+"""How the pictures look, in numbers: each preset on the sample pairs, beside jcjohnson/neural-style.
+
+    python bench/quality.py                    # default + strong-style + keep-detail, 3 pairs, 512 px
+    python bench/quality.py --presets balanced --size 256    # a quicker look
+    python bench/quality.py --pairs starry_night --iterations 200
+
+For every (photo, painting) pair and preset it runs a transfer with a fixed seed and scores the
+picture with model-free measures (bench/measures.py: none uses the VGG16 the optimiser sees):
+palette distance to the painting (sliced Wasserstein in Lab), high-frequency energy relative to the
+painting's and the photo's, SSIM of the luminance with the photo, plus the run's loss terms and
+seconds. Where a reference output of jcjohnson/neural-style exists (``--references``, default
+``../shared/references``) it is scored the same way. One contact sheet per pair (photo, painting,
+each preset, the reference) goes to the output folder with ``quality.json``.
+The numbers keep us honest; looking at the sheets decides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmark import DEFAULT_WEIGHTS, RESULTS, ROOT, SHARED, _relative_to_repo, log, machine_facts, side_by_side  # noqa: E402
+from measures import picture_scores  # noqa: E402
+
+STYLES = ROOT / "app" / "styles"
+PHOTO = ROOT / "docs" / "gallery" / "photo.jpg"
+SAMPLE_PHOTO = SHARED / "samples" / "tubingen.jpg"
+# Reference file of jcjohnson/neural-style per built-in painting (../shared/references/README.md).
+REFERENCE_FILES = {"starry_night": "jcjohnson_tubingen_starry.png", "the_scream": "jcjohnson_tubingen_scream.png",
+                   "shipwreck": "jcjohnson_tubingen_shipwreck.png"}
+PRESETS = ("balanced", "strong-style", "keep-detail")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", nargs="*", default=list(REFERENCE_FILES), choices=sorted(REFERENCE_FILES),
+                        help="built-in paintings to pair with the photo (default: all three)")
+    parser.add_argument("--presets", nargs="*", default=list(PRESETS), help="presets to run (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=512, help="result size, longest side in px (default: 512)")
+    parser.add_argument("--iterations", type=int, default=None, help="override the presets' iterations")
+    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    parser.add_argument("--references", default=str(SHARED / "references"),
+                        help="folder of jcjohnson/neural-style outputs (skipped where absent)")
+    parser.add_argument("--out-dir", default=str(RESULTS / "quality"))
+    return parser.parse_args(argv)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    from app.nst.images import load_image
+
+    return load_image(str(path))
+
+
+def run_preset(photo: np.ndarray, painting: np.ndarray, preset: str, args: argparse.Namespace) -> tuple[np.ndarray,
+                                                                                                         dict]:
+    """One transfer with a fixed seed; the picture and the run's facts."""
+    from app.nst import Options, stylize
+
+    values: dict[str, Any] = {"preset": preset, "size": args.size, "seed": 0}
+    if args.iterations:
+        values["iterations"] = args.iterations
+    result = stylize(photo, painting, options=Options.from_mapping(values), weights=args.weights)
+    facts = {"seconds": round(result.seconds, 2), "iterations": result.iterations,
+             "evaluations": result.evaluations, "precision": result.precision,
+             "losses": {k: round(float(v), 4) for k, v in result.losses.items()}}
+    return result.image, facts
+
+
+def score_pair(name: str, photo: np.ndarray, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
+    """Every preset (and the reference) for one painting: scores, facts and a contact sheet."""
+    from app.nst.images import resize_longest
+
+    painting = load_rgb(STYLES / f"{name}.jpg")
+    rows: dict[str, dict] = {}
+    shown = {"photo": resize_longest(photo, args.size), "painting": resize_longest(painting, args.size)}
+    for preset in args.presets:
+        log(f"{name}: {preset} at {args.size} px")
+        image, facts = run_preset(photo, painting, preset, args)
+        rows[preset] = {**picture_scores(image, photo, painting), **facts}
+        shown[preset] = image
+        log(f"  {rows[preset]}")
+    reference = Path(args.references) / REFERENCE_FILES[name]
+    if reference.is_file():
+        ref = load_rgb(reference)
+        rows["jcjohnson/neural-style"] = picture_scores(ref, photo, painting)
+        shown["jcjohnson/neural-style"] = resize_longest(ref, args.size)
+    sheet = out_dir / f"sheet_{name}_{args.size}.jpg"
+    side_by_side(_same_height(shown), sheet.with_suffix(".png"))
+    _png_to_jpeg(sheet.with_suffix(".png"), sheet)
+    return rows
+
+
+def _same_height(pictures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every panel at the smallest height among them (the sheet's row is one height)."""
+    from PIL import Image
+
+    height = min(p.shape[0] for p in pictures.values())
+    out = {}
+    for name, rgb in pictures.items():
+        width = round(rgb.shape[1] * height / rgb.shape[0])
+        out[name] = np.asarray(Image.fromarray(rgb).resize((width, height), Image.LANCZOS))
+    return out
+
+
+def _png_to_jpeg(png: Path, jpeg: Path) -> None:
+    from PIL import Image
+
+    with Image.open(png) as image:
+        image.convert("RGB").save(jpeg, quality=88)
+    png.unlink()
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    """Markdown: one row per pair and picture."""
+    lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF vs photo | SSIM with photo | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for pair, rows in results.items():
+        for picture, row in rows.items():
+            seconds = row.get("seconds", "")
+            lines.append(f"| {pair} | {picture} | {row['palette_distance']:.2f} | {row['hf_vs_painting']:.2f} | "
+                         f"{row['hf_vs_photo']:.2f} | {row['ssim_photo']:.3f} | {seconds} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photo_path = SAMPLE_PHOTO if SAMPLE_PHOTO.is_file() else PHOTO
+    photo = load_rgb(photo_path)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = {name: score_pair(name, photo, args, out_dir) for name in args.pairs}
+    report = {"started": started, "machine": machine_facts(), "size": args.size, "presets": args.presets,
+              "iterations": args.iterations, "photo": photo_path.name, "out_dir": _relative_to_repo(out_dir),
+              "results": results}
+    (out_dir / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(results))
+    log(f"wrote {out_dir / 'quality.json'} and the contact sheets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

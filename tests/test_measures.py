@@ -1,0 +1,77 @@
+"""The quality benchmark's model-free measures (bench/measures.py) against known pictures."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, gradient_image, stripes_image
+
+sys.path.insert(0, str(ROOT / "bench"))
+import measures  # noqa: E402
+
+
+def flat(value, height=64, width=80):
+    return np.full((height, width, 3), value, dtype=np.uint8)
+
+
+def test_lab_of_known_colours():
+    lab = measures.rgb_to_lab(np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0]]], dtype=np.uint8))[0]
+    assert lab[0] == pytest.approx([100, 0, 0], abs=0.01)
+    assert lab[1] == pytest.approx([0, 0, 0], abs=0.01)
+    assert lab[2] == pytest.approx([53.24, 80.09, 67.20], abs=0.05)  # sRGB red, D65
+
+
+def test_palette_distance_is_zero_for_the_same_colours_and_grows_with_the_shift():
+    picture = gradient_image(64, 80)
+    shuffled = picture.reshape(-1, 3)[np.random.default_rng(1).permutation(64 * 80)].reshape(picture.shape)
+    assert measures.palette_distance(picture, shuffled) == pytest.approx(0, abs=1e-9)  # places do not count
+    near, far = flat(120), flat(160)
+    assert 0 < measures.palette_distance(flat(100), near) < measures.palette_distance(flat(100), far)
+    assert measures.palette_distance(flat(100), far) == pytest.approx(measures.palette_distance(far, flat(100)))
+
+
+def test_palette_distance_of_two_greys_is_their_lightness_gap_times_the_mean_projection():
+    lab_a, lab_b = measures.rgb_to_lab(flat(90)[:1, :1])[0, 0], measures.rgb_to_lab(flat(200)[:1, :1])[0, 0]
+    directions = np.random.default_rng(0).normal(size=(64, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    expected = np.mean(np.abs(directions @ (lab_b - lab_a)))
+    assert measures.palette_distance(flat(90), flat(200)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_high_frequency_ranks_flat_below_smooth_below_stripes():
+    smooth = gradient_image(128, 160)
+    assert measures.high_frequency(flat(128)) == pytest.approx(0, abs=1e-9)
+    assert measures.high_frequency(smooth) < measures.high_frequency(stripes_image(128, 160, period=2))
+
+
+def test_ssim_is_one_for_the_same_picture_and_falls_with_noise_and_inversion():
+    picture = gradient_image(96, 128)
+    noisy = np.clip(picture + np.random.default_rng(2).normal(0, 40, picture.shape), 0, 255).astype(np.uint8)
+    assert measures.ssim(picture, picture) == pytest.approx(1.0, abs=1e-9)
+    assert measures.ssim(picture, noisy) < 0.9
+    assert measures.ssim(picture, 255 - picture) < 0.5
+
+
+def test_ssim_of_a_brightened_picture_is_its_luminance_term_alone():
+    # A constant shift keeps contrast and structure, so SSIM reduces to the mean of
+    # (2·μ·(μ+d) + C1) / (μ² + (μ+d)² + C1) over the blurred luminance μ: computed here independently.
+    from scipy import ndimage
+
+    y, x = np.mgrid[0:192, 0:256]
+    grey = (60 + 120 * (x / 256) + 40 * np.sin(y / 9)).astype(np.uint8)  # 20..220: no wrap-around
+    picture = np.repeat(grey[..., None], 3, axis=2)
+    shift, c1 = 20, (0.01 * 255) ** 2
+    mu = ndimage.gaussian_filter(grey.astype(np.float64), 1.5)
+    expected = np.mean((2 * mu * (mu + shift) + c1) / (mu ** 2 + (mu + shift) ** 2 + c1))
+    assert measures.ssim(picture, picture + shift) == pytest.approx(expected, abs=1e-6)
+
+
+def test_picture_scores_of_the_photo_itself():
+    photo, painting = gradient_image(96, 128), stripes_image(96, 128)
+    scores = measures.picture_scores(photo, photo, painting)
+    assert scores["ssim_photo"] == 1.0 and scores["hf_vs_photo"] == 1.0
+    expected = measures.palette_distance(measures.resize_longest(photo), measures.resize_longest(painting))
+    assert scores["palette_distance"] == pytest.approx(expected, abs=1e-3)
