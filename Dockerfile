@@ -18,6 +18,11 @@
 #                    and check `docker logs` for the device the engine reports. The default image is CPU-only
 #                    in practice (TensorFlow finds no GPU libraries and says so once at start-up).
 #
+# Exposing it: the studio answers only to localhost and IP addresses in the Host header (a DNS-rebinding
+# defence); give the names people use, and say how many reverse proxies sit in front, e.g.
+#   docker run -p 8000:8000 -e IMPASTO_TRUSTED_HOSTS=studio.example.org -e IMPASTO_PROXY_COUNT=1 ... impasto
+# and set a password before publishing the port beyond this machine (README, "Security and sharing").
+#
 # GPU hosts, other notes: one job uses every core (or the whole GPU), so keep IMPASTO_RUNNERS=1 and scale out
 # with more worker containers instead (docker compose up --scale worker=N), one per GPU
 # (e.g. `deploy.resources.reservations.devices` in compose, or NVIDIA_VISIBLE_DEVICES per worker).

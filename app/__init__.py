@@ -94,10 +94,15 @@ def _embedded(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def _register_web(app: Flask) -> None:
-    from app.web import api, errors, origin, pages
+    from app.web import api, errors, headers, hosts, origin, pages, ratelimit
 
+    # before_request hooks run in this order: the Host check first (400 before any other work),
+    # then the origin check, then the rate limit (its key needs what sign-in puts in g.owner).
+    hosts.register(app)
     origin.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)
+    ratelimit.register(app)
+    headers.register(app)
     errors.register(app)

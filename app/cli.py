@@ -258,10 +258,13 @@ def serve(args: argparse.Namespace) -> int:
         print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        Settings.from_env()  # a bad IMPASTO_* value: one line here, not a traceback per gunicorn worker
+        settings = Settings.from_env()  # a bad IMPASTO_* value: one line here, not a traceback per gunicorn worker
     except SettingsError as exc:
         print(f"impasto: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.trusted_hosts:
+        print("impasto: note: the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to "
+              "the host names people use to reach it (see README, \"Exposing Impasto\")", file=sys.stderr)
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
                f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
                "--access-logfile", "-", "app:create_app()"]

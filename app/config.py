@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.nst.options import PRECISION_CHOICES
 
@@ -85,6 +87,54 @@ def switch(name: str, raw: Any) -> bool:
     return value in _TRUE
 
 
+# A host name (or a ".suffix" that stands for every name under it), an IPv4 address or an [IPv6]
+# address, without a port: what IMPASTO_TRUSTED_HOSTS lists (app/web/hosts.py matches them).
+_HOST_ENTRY = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\]")
+
+
+def host_list(name: str, raw: Any) -> tuple[str, ...]:
+    """A comma list of host names or addresses (lower case; "*" alone means any), else SettingsError."""
+    entries = tuple(entry.strip().lower() for entry in str(raw).split(",") if entry.strip())
+    if entries == ("*",):
+        return entries
+    for entry in entries:
+        if not _HOST_ENTRY.fullmatch(entry):
+            raise SettingsError(f"{name} must be a comma list of host names or addresses without ports "
+                                f"(e.g. studio.example.com,.example.org,192.168.1.5,[fd00::1]) or *, "
+                                f"got {entry!r} in {str(raw)!r}")
+    return entries
+
+
+def rate(name: str, raw: Any) -> str | None:
+    """A rate such as "10/minute" or "100 per hour" (Flask-Limiter's notation); "off" gives None."""
+    from limits import parse
+
+    text = str(raw).strip().lower()
+    if text in ("off", "0") + _FALSE:
+        return None
+    try:
+        parse(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a rate such as 10/minute, 30/hour or 5 per 10 seconds "
+                            f"(or off), got {str(raw)!r}") from None
+    return text
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ***: user:pass@ and ?password=… (for logs and messages)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}:***@{host}" if ":" in user else f"***@{host}"
+        query = urlencode([(k, "***" if "pass" in k.lower() else v) for k, v in parse_qsl(parts.query, True)],
+                          safe="*")
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:  # not even a URL: nothing can be told apart, so nothing of it is shown
+        return "(an unreadable URL)"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -101,6 +151,9 @@ class Settings:
     precision: str
     stale_after: float
     max_attempts: int
+    trusted_hosts: tuple[str, ...]
+    proxy_count: int
+    rate_limit: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -120,11 +173,16 @@ class Settings:
             precision=choice("IMPASTO_PRECISION", _raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
             stale_after=number("IMPASTO_STALE_AFTER", _raw("IMPASTO_STALE_AFTER", "30"), above=0),
             max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", _raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
+            trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", _raw("IMPASTO_TRUSTED_HOSTS", "")),
+            proxy_count=whole_number("IMPASTO_PROXY_COUNT", _raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
+            rate_limit=rate("IMPASTO_RATE_LIMIT", _raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
         )
 
     def as_flask_config(self) -> dict[str, Any]:
         return {f"IMPASTO_{f.name.upper()}": getattr(self, f.name) for f in fields(self)}
 
+
+DEFAULT_RATE_LIMIT = "10/minute"
 
 # name, default, meaning: rendered into README.md by scripts/doc_tables.py (a test keeps them in step).
 DOCUMENTED = [
@@ -146,6 +204,13 @@ DOCUMENTED = [
     ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use; larger sizes are refused."),
     ("IMPASTO_BROKER_URL", "(unset)", "Redis URL: run jobs on Celery workers instead of in the server "
      "(see *When one machine is not enough*)."),
+    ("IMPASTO_TRUSTED_HOSTS", "(unset: localhost and IP addresses)", "Comma list of the host names the studio "
+     "answers to (`.example.org` for every name under it, `*` for any); other `Host` headers get 400. "
+     "localhost, 127.0.0.1 and [::1] are always trusted (see *Trusted hosts and proxies*)."),
+    ("IMPASTO_PROXY_COUNT", "0", "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0 to 5): "
+     "the studio then sees the client's address, the https scheme and the public host name."),
+    ("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT, "Job submissions per client (signed-in owner or token, else "
+     "address), e.g. 30/hour; `off` turns it off; beyond it 429 with Retry-After (see *Rate limits*)."),
 ]
 
 # Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`; the

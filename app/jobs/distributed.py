@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from app.config import number
+from app.config import masked_url, number
 from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
@@ -78,7 +78,7 @@ class DistributedConfig:
         store = get("IMPASTO_STORE_URL", broker)
         if not store.startswith(REDIS_SCHEMES):
             raise ValueError("the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL "
-                             f"(got {_safe_url(store)!r})")
+                             f"(got {masked_url(store)!r})")
         return cls(
             broker_url=broker, store_url=store, prefix=str(get("IMPASTO_REDIS_PREFIX", "impasto")),
             visibility_timeout=number("IMPASTO_VISIBILITY_TIMEOUT",
@@ -118,7 +118,7 @@ def build(flask_config: Mapping[str, Any]) -> tuple[Any, CeleryDispatcher, Runne
     store = make_store(config)
     dispatcher = CeleryDispatcher(create_celery(config), store, config)
     dispatcher.start()
-    log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, _safe_url(config.broker_url))
+    log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, masked_url(config.broker_url))
     return store, dispatcher, config.runner_config()
 
 
@@ -204,10 +204,3 @@ class CeleryDispatcher:
     def stop(self) -> None:
         self.reaper.stop()
 
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore, style_files
-from app.nst.errors import Cancelled, ImpastoError
+from app.nst.errors import Cancelled, ImpastoError, WeightsError
 from app.nst.images import encode_image, load_image
 from app.nst.options import Options
 
@@ -38,6 +38,8 @@ PREVIEW_ITERATIONS = 10  # ... or after this many iterations, whichever comes fi
 THUMB_SIZE = 320
 FINISH_TRIES = 5  # writes of the final state before giving up (the reaper then re-queues the job)
 FINISH_BACKOFF_SECONDS = 0.5  # wait before the 2nd try; doubled before each further one
+WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
+                  "(its operator should check IMPASTO_VGG_WEIGHTS)")
 
 
 def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = None,
@@ -118,6 +120,10 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None,
     except Cancelled:
         reason = "the job was taken over by another runner" if watcher.lost else None
         return (FAILED, reason, {}) if watcher.lost else (CANCELLED, None, {})
+    except WeightsError as exc:
+        # Its message names server paths and settings: for the log, not for whoever sent the job.
+        log.error("job %s: %s", job.id, exc)
+        return FAILED, WEIGHTS_FAILED, {}
     except ImpastoError as exc:
         return FAILED, str(exc), {}
     except MemoryError:

@@ -6,8 +6,10 @@ where a request comes from in ``Origin`` (and ``Referer``); the request is refus
 this site. A client that sends neither (curl, scripts, the CLI) is not a browser that another
 site can steer, so it is let through: the API keeps working from the command line.
 
-"This site" is the ``Host`` of the request, or a host named in ``X-Forwarded-Host`` by a reverse
-proxy in front (a cross-site form cannot set headers, so this does not weaken the check).
+"This site" is the ``Host`` of the request, which app/web/hosts.py has already checked (a
+rebinding page's own name is refused there); behind reverse proxies (IMPASTO_PROXY_COUNT) ProxyFix
+has put the public host from X-Forwarded-Host in its place. An Origin or Referer that is not a URL
+at all gets 400.
 """
 
 from __future__ import annotations
@@ -29,16 +31,20 @@ def _host(netloc: str) -> str:
 
 
 def cross_site(req: Request) -> bool:
-    """True when a browser says this request comes from a page of another site."""
-    source = req.headers.get("Origin") or req.headers.get("Referer")
+    """True when a browser says this request comes from a page of another site.
+
+    Raises BadRequest (400) when the Origin or Referer it sent is not a URL (``http://[``)."""
+    header = "Origin" if req.headers.get("Origin") else "Referer"
+    source = (req.headers.get(header) or "").strip()
     if not source:
         return False  # not sent by a browser page: nothing to forge
-    if source.strip() == "null":
+    if source == "null":
         return True  # an opaque origin (sandboxed frame, data: URL): never this site
-    claimed = _host(urlsplit(source.strip()).netloc)
-    forwarded = req.headers.get("X-Forwarded-Host", "")
-    ours = {_host(req.host)} | {_host(host) for host in forwarded.split(",") if host.strip()}
-    return claimed not in ours
+    try:
+        claimed = urlsplit(source).netloc
+    except ValueError:  # e.g. "Invalid IPv6 URL"
+        abort(400, description=f"the {header} header is not a URL: {source[:100]!r}")
+    return _host(claimed) != _host(req.host)
 
 
 def register(app: Flask) -> None:

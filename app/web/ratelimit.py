@@ -1,0 +1,72 @@
+"""Job submissions per client (IMPASTO_RATE_LIMIT, e.g. 10/minute), with Flask-Limiter.
+
+Only submissions count (the API's POST /api/jobs and the page's form, one shared counter), every
+attempt, accepted or not: a refused upload costs the server as much to read. A client is its owner
+(``g.owner``, set by the sign-in hooks from the session cookie or an API token) or else its address
+(the real one behind proxies, via ProxyFix). Over the limit: 429 with a message that states the
+limit and a Retry-After header, as JSON on the API and on the page above the form.
+
+Counters live where every server process sees them: in Redis in the scale-out mode (the job store's
+Redis), else in a SQLite file in the data dir (app/web/limit_store.py), shared by the gunicorn
+processes of one machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from app.web.errors import error_response
+from app.web.limit_store import storage_uri
+
+LIMITED_VIEWS = ("api.create_job", "pages.studio_submit")
+
+
+def client_key() -> str:
+    """Who a submission counts against: the signed-in owner or token, else the client's address."""
+    return g.get("owner") or request.remote_addr or "unknown"
+
+
+def _storage(config: Any) -> tuple[str, str]:
+    """The counters' storage URI and key prefix."""
+    if config.get("IMPASTO_BROKER_URL"):  # scale-out: the job store's Redis, seen by every web container
+        from app.jobs.distributed import DistributedConfig
+
+        redis = DistributedConfig.from_mapping(config)
+        return redis.store_url, f"{redis.prefix}:rate"
+    return storage_uri(Path(config["IMPASTO_DATA_DIR"])), "rate"
+
+
+def register(app: Flask) -> None:
+    """Call after the views are registered. The limit is checked as the view is called, so after
+    every before_request hook (Host, origin, sign-in: the key needs ``g.owner``)."""
+    rate = app.config.get("IMPASTO_RATE_LIMIT")
+    if not rate:
+        return
+    uri, prefix = _storage(app.config)
+    limiter = Limiter(client_key, app=app, storage_uri=uri, headers_enabled=False, key_prefix=prefix)
+    limit = limiter.shared_limit(rate, scope="submissions", methods=["POST"])
+    for endpoint in LIMITED_VIEWS:
+        # The wrapped view checks the limit when it is called: after every before_request hook.
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+    app.extensions["impasto-limiter"] = limiter
+    app.register_error_handler(RateLimitExceeded, _too_many)
+
+
+def _too_many(exc: RateLimitExceeded) -> Any:
+    limiter: Limiter = current_app.extensions["impasto-limiter"]
+    current = limiter.current_limit
+    wait = max(1, math.ceil(current.window.reset_time - time.time())) if current else 60
+    message = (f"too many job submissions: this server takes at most {exc.limit.limit} from one client "
+               f"(IMPASTO_RATE_LIMIT); try again in {wait} s")
+    headers = {"Retry-After": str(wait)}
+    if request.path.startswith("/api/"):
+        return error_response(429, message, headers, limit=str(exc.limit.limit), retry_after=wait)
+    from app.web.pages import render_studio  # the form again, with the message above it
+
+    return render_studio({}, errors={"form": message}, status=429, headers=headers)
