@@ -82,3 +82,16 @@ def test_redis_keeps_the_jobs_across_restarts():
     assert "--appendonly" in redis["command"] and "yes" in redis["command"]
     assert any(str(v).endswith(":/data") for v in redis["volumes"])
     assert "allkeys" not in str(redis)  # never evict: Redis is the job store
+
+
+def test_web_is_published_on_loopback_until_opened(compose):
+    # Only this machine reaches the studio until its operator opens it (after setting a password).
+    ports = [str(p) for p in compose["services"]["web"].get("ports", [])]
+    assert ports and all(p.startswith("127.0.0.1:") for p in ports), ports
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert '"8000:8000"' in text and "password" in text.lower()  # the comment on how to open it
+    assert "IMPASTO_TRUSTED_HOSTS" in text and "IMPASTO_PROXY_COUNT" in text
+
+
+def test_the_dockerfile_documents_the_trusted_hosts():
+    assert "IMPASTO_TRUSTED_HOSTS" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
