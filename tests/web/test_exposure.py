@@ -106,6 +106,29 @@ def test_security_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) 
     assert settings.rate_limit is None
 
 
+@pytest.mark.parametrize("host, trusted, note", [("0.0.0.0", "", True), ("0.0.0.0", "studio.lan", False),
+                                                  ("127.0.0.1", "", False)])
+def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, capsys,
+                                                                host: str, trusted: str, note: bool) -> None:
+    from app import cli
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
+    monkeypatch.setenv("IMPASTO_TRUSTED_HOSTS", trusted)
+    assert cli.main(["serve", "--host", host]) == 0 and started
+    assert ("IMPASTO_TRUSTED_HOSTS" in capsys.readouterr().err) is note
+
+
+def test_serve_stops_on_a_bad_trusted_hosts_list(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from app import cli
+
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: pytest.fail("gunicorn must not start"))
+    monkeypatch.setenv("IMPASTO_TRUSTED_HOSTS", "https://studio.lan/")
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("impasto: error: IMPASTO_TRUSTED_HOSTS must be") and err.count("\n") == 1
+
+
 # -- behind a reverse proxy ---------------------------------------------------------------------
 
 PROXIED = {"Host": "127.0.0.1:8000", "X-Forwarded-Host": "studio.example", "X-Forwarded-Proto": "https",
