@@ -110,7 +110,7 @@ def rate(name: str, raw: Any) -> str | None:
     from limits import parse
 
     text = str(raw).strip().lower()
-    if text in ("off", "0") + _FALSE:
+    if text in _FALSE:  # off, 0, no, false
         return None
     try:
         parse(text)

@@ -57,8 +57,7 @@ def is_trusted(host: str, trusted: tuple[str, ...] | list[str]) -> bool:
     if not trusted:
         return _is_address(name)
     # ".example.org" stands for example.org and every name under it (as in Werkzeug and Django).
-    return any(name in (entry, entry.lstrip(".")) or (entry.startswith(".") and name.endswith(entry))
-               for entry in trusted)
+    return any(name == entry.lstrip(".") or (entry.startswith(".") and name.endswith(entry)) for entry in trusted)
 
 
 class _HttpsAwareSessions(SecureCookieSessionInterface):
