@@ -101,6 +101,7 @@ class Settings:
     precision: str
     stale_after: float
     max_attempts: int
+    upload_timeout: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -120,6 +121,7 @@ class Settings:
             precision=choice("IMPASTO_PRECISION", _raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
             stale_after=number("IMPASTO_STALE_AFTER", _raw("IMPASTO_STALE_AFTER", "30"), above=0),
             max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", _raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
+            upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", _raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
         )
 
     def as_flask_config(self) -> dict[str, Any]:
@@ -131,6 +133,8 @@ DOCUMENTED = [
     ("IMPASTO_DATA_DIR", "instance", "Folder for the job database, uploads, previews and results."),
     ("IMPASTO_VGG_WEIGHTS", "(unset: ImageNet download)", "Path of a local VGG16 notop weights file."),
     ("IMPASTO_MAX_UPLOAD_MB", "20", "Largest upload (all files of one request together), in MB."),
+    ("IMPASTO_UPLOAD_TIMEOUT", "60", "Seconds a request's whole body may take to arrive; a slower or stalled "
+     "upload gets 408 and its connection is dropped (20 MB in 60 s needs about 350 kB/s)."),
     ("IMPASTO_MAX_PIXELS", "40000000", "Largest input image in pixels (width × height)."),
     ("IMPASTO_MAX_SIZE", "1024", "Largest result size (longest side, px) the web and API accept."),
     ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "
