@@ -209,9 +209,10 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
-    with pytest.raises(OptionError, match=r"the photo is 40×10 px; the network needs at least 16 px"):
+    with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
+                                          r"16 px on each side: choose a size of at least 62"):
         run(content=gradient_image(12, 48))
-    with pytest.raises(OptionError, match=r"a painting becomes 40×8 px"):
+    with pytest.raises(OptionError, match=r"the painting \(40×8 px\) becomes 40×8 px"):
         run(style=stripes_image(8, 40))
 
 
