@@ -45,12 +45,15 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(_as_file(source, name))
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found: {source}") from None
     except IsADirectoryError:
         raise ImageError(f"{name}: is a directory, not an image: {source}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: image is too large ({exc})", too_large=True) from None
+        raise ImageError(f"{name}: image is too large ({exc}); the limit here is {max_pixels:,} pixels",
+                         too_large=True) from None
     except (UnidentifiedImageError, OSError, EOFError, SyntaxError):
         raise ImageError(f"{name}: not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
     except (ValueError, struct.error) as exc:

@@ -234,6 +234,7 @@ def apply_preset(options: Options, name: str) -> Options:
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Options)}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+SHOWN_LENGTH = 40  # longest value text quoted back in a message
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -254,7 +255,7 @@ def _convert(name: str, raw: Any) -> Any:
         return str(raw).strip()
     except (TypeError, ValueError):
         spec = Options.__dataclass_fields__[name].metadata["spec"]
-        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {raw!r}") from None
+        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {_sent(raw)}") from None
 
 
 # Numbers as people type them, in ASCII digits only: Python's float() and int() would also take
@@ -324,6 +325,8 @@ def _sent(raw: Any) -> str:
     if not isinstance(raw, str):
         return _fmt(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else repr(raw)
     text = raw.strip()
+    if len(text) > SHOWN_LENGTH:  # a 5,000-digit "number" is named, not echoed
+        return repr(text[:SHOWN_LENGTH]) + f"… ({len(text):,} characters)"
     return text if _INT_TEXT.fullmatch(text) or re.fullmatch(r"\d*\.\d+", text, re.ASCII) else repr(raw)
 
 

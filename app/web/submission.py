@@ -101,6 +101,7 @@ class _Image:
 
     png: bytes
     shape: tuple[int, int]
+    sent: tuple[int, int] | None = None  # the shape as uploaded, before downscaling (for messages)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,14 @@ class _Parser:
         """Refuse now what the engine would refuse later: an image too thin at some scale."""
         try:
             check_shapes(options, content.shape, [p.shape for p in paintings], max_size=self.limits.max_size)
-        except OptionError as exc:
+        except OptionError:
+            # Judged on the shapes as stored (what the engine gets); said with the shapes as sent,
+            # unless downscaling's rounding alone made the difference.
+            sent = [(p.image.sent if p.image else None) or p.shape for p in paintings]
+            try:
+                check_shapes(options, content.sent or content.shape, sent, max_size=self.limits.max_size)
+            except OptionError as as_sent:
+                exc = as_sent
             self.errors[exc.field] = str(exc)
 
     def _source_job(self) -> Job | None:
@@ -247,9 +255,10 @@ class _Parser:
             self.errors.setdefault(field_name, str(exc))
             self.too_large = self.too_large or exc.too_large
             return None
-        if max(array.shape[:2]) > longest:
+        sent = array.shape[:2]
+        if max(sent) > longest:
             array = resize_longest(array, longest)
-        return _Image(encode_image(array, "PNG"), array.shape[:2])
+        return _Image(encode_image(array, "PNG"), array.shape[:2], sent)
 
 
 def _uploaded(files: MultiDict, name: str) -> FileStorage | None:
