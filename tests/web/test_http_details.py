@@ -4,6 +4,7 @@ by name and hash instead of copied into every job."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,22 @@ def test_a_changed_built_in_painting_fails_the_job_clearly(app: Flask, client: F
     finished = store.get(job["id"])
     assert finished.state == "failed" and "'shipwreck' has changed since the job was submitted" in finished.error
     assert catalog()["shipwreck"].sha256 != "0" * 64
+
+
+def test_a_413_names_the_limit_it_hit(client: FlaskClient) -> None:
+    photo = (io.BytesIO(png_bytes()), "photo.png")
+    field = client.post("/api/jobs", data={"content": photo, "size": "4" * 600_000})
+    assert field.status_code == 413 and "a text field is larger than the limit of 500,000 bytes" in field.json["error"]
+    parts = client.post("/api/jobs", data={"content": (io.BytesIO(png_bytes()), "photo.png"),
+                                           **{f"x{n}": "1" for n in range(1001)}})
+    assert parts.status_code == 413 and "more than 1000 parts" in parts.json["error"]
+    body = client.post("/api/jobs", data=b"x" * (20 * 1024 * 1024 + 1), content_type="multipart/form-data; boundary=b")
+    assert body.status_code == 413 and "limit of 20 MB (20,971,520 bytes" in body.json["error"]
+    page = client.post("/", data={"content": (io.BytesIO(png_bytes()), "photo.png"), "size": "4" * 600_000})
+    assert page.status_code == 413 and "a text field is larger" in page.get_data(as_text=True)
+
+
+def test_the_api_says_it_takes_multipart(client: FlaskClient) -> None:
+    response = client.post("/api/jobs", json={"size": 48})
+    assert response.status_code == 415
+    assert "multipart/form-data" in response.json["error"] and "application/json" in response.json["error"]
