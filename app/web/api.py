@@ -41,10 +41,7 @@ def _api_error(exc: ApiError) -> Response:
 
 @bp.post("/jobs")
 def create_job() -> Response:
-    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        sent = request.mimetype or "no Content-Type"
-        raise ApiError(415, f"the API takes multipart/form-data (fields and files, as curl -F sends), got {sent}",
-                       field="content")
+    _refuse_unreadable_body()
     try:
         job = submit(request.form, request.files)
     except SubmissionError as exc:
@@ -55,6 +52,18 @@ def create_job() -> Response:
     response.status_code = 202
     response.headers["Location"] = response.json["urls"]["self"]
     return response
+
+
+def _refuse_unreadable_body() -> None:
+    """A body that is not a form (JSON, text), or a form with no parts: say what the API takes,
+    instead of "choose a photo". A urlencoded form is fine: "again" (source_job) sends no file."""
+    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        sent = request.mimetype or "no Content-Type"
+        raise ApiError(415, f"the API takes multipart/form-data (fields and files, as curl -F sends), got {sent}",
+                       field="content")
+    if request.mimetype == "multipart/form-data" and request.content_length and not (request.form or request.files):
+        raise ApiError(400, "the multipart/form-data body has no readable parts (is the boundary in the "
+                            "Content-Type the one the body uses?)", field="content")
 
 
 @bp.get("/jobs")

@@ -71,6 +71,9 @@ class GuardedStream:
     def readline(self, size: int = -1) -> bytes:
         return self._guarded(self.inner.readline, size)
 
+    def __getattr__(self, name: str) -> Any:  # anything else a reader asks of a stream (close, ...)
+        return getattr(self.inner, name)
+
     def __iter__(self) -> GuardedStream:
         return self
 
