@@ -3,8 +3,11 @@
 Everything is checked before anything is stored: the options (engine ranges from app.nst.options,
 then the web's own upper limits from the settings: size, and the total work, iterations over all
 scales times round_evals), then the images (decoded with the pixel limit checked from the header
-first, so decompression bombs never expand). Inputs are stored re-encoded as PNG, downscaled to
-what the engine could ever use. ``submit`` is the service both the API and the page call.
+first, so decompression bombs never expand), then their shapes (app.nst.shapes: the engine's own
+check, so a job the network could not run is refused here). Unknown fields, text or file, are
+refused by name. Uploads are stored re-encoded as PNG, downscaled to what the engine could ever
+use; built-in paintings are referenced by name and hash (app.jobs.paintings), never copied.
+``submit`` is the service both the API and the page call.
 """
 
 from __future__ import annotations
