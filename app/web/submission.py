@@ -161,15 +161,17 @@ class _Parser:
         """Refuse now what the engine would refuse later: an image too thin at some scale."""
         try:
             check_shapes(options, content.shape, [p.shape for p in paintings], max_size=self.limits.max_size)
-        except OptionError:
-            # Judged on the shapes as stored (what the engine gets); said with the shapes as sent,
-            # unless downscaling's rounding alone made the difference.
-            sent = [(p.image.sent if p.image else None) or p.shape for p in paintings]
-            try:
-                check_shapes(options, content.sent or content.shape, sent, max_size=self.limits.max_size)
-            except OptionError as as_sent:
-                exc = as_sent
-            self.errors[exc.field] = str(exc)
+            return
+        except OptionError as exc:
+            error = exc
+        # Judged on the shapes as stored (what the engine gets); said with the shapes as sent,
+        # unless downscaling's rounding alone made the difference.
+        sent = [(p.image.sent if p.image else None) or p.shape for p in paintings]
+        try:
+            check_shapes(options, content.sent or content.shape, sent, max_size=self.limits.max_size)
+        except OptionError as exc:
+            error = exc
+        self.errors[error.field] = str(error)
 
     def _source_job(self) -> Job | None:
         """'Again with the same settings': a job whose inputs are reused when no new file comes."""
@@ -310,7 +312,7 @@ def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
 
 
 def _shown(raw: Any) -> str:
-    """A value as it was sent: numbers as written (5000, 2.5), other text quoted ('64.0', '1e309')."""
+    """A value as it was sent: numbers as written (5000, 64.0), other text quoted ('1e309', 'abc')."""
     return _sent(raw)
 
 
