@@ -38,7 +38,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Raises app.config.SettingsError (one line naming the variable) for a bad IMPASTO_* value.
     """
+    from app.web.body import GuardedRequest
+
     app = Flask(__name__, template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
+    app.request_class = GuardedRequest  # exact size limit, upload time limit, 400 for broken framing
     app.config.update(Settings.from_env().as_flask_config())
     app.config.update(_runtime_defaults())
     app.config.update(test_config or {})

@@ -23,6 +23,7 @@ from app.config import Settings, SettingsError
 from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, save_image
 from app.nst.options import PRESETS, Options, blend_weights, option_specs
+from app.nst.shapes import check_shapes
 
 if TYPE_CHECKING:
     from app.nst.engine import Result
@@ -33,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
+SERVE_THREADS = 32  # per gunicorn process: 20 stalled uploads on one process still leave 12 free
 
 # Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
 TRANSFER_FLAGS = [
@@ -89,6 +91,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=SERVE_THREADS,
+                   help=f"request threads per process (default {SERVE_THREADS}): a slow upload holds one thread, "
+                        "never the process")
 
 
 def _add_worker(sub) -> None:
@@ -178,6 +183,7 @@ def _prepare_transfer(args: argparse.Namespace) -> _TransferInputs:
     content = load_image(args.content, name="content")
     styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
     blend_weights(options, len(styles))
+    check_shapes(options, content.shape[:2], [style.shape[:2] for style in styles])
     init_image = load_image(args.init_image, name="init image") if args.init_image else None
     check_writable(args.output)
     return _TransferInputs(options, content, styles, init_image)
@@ -265,12 +271,27 @@ def serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.trusted_hosts:
         print("impasto: note: the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to "
               "the host names people use to reach it (see README, \"Exposing Impasto\")", file=sys.stderr)
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
-               f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
-               "--access-logfile", "-", "app:create_app()"]
+    if not 1 <= args.threads <= 1000:
+        print(f"impasto: error: --threads must be from 1 to 1000, got {args.threads}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    command = [sys.executable, "-m", "gunicorn", *gunicorn_options(args), "app:create_app()"]
     print(f"Impasto studio on http://{args.host}:{args.port}/", file=sys.stderr)
     os.execv(sys.executable, command)
     return 0  # not reached
+
+
+def gunicorn_options(args: argparse.Namespace) -> list[str]:
+    """How `impasto serve` runs gunicorn.
+
+    gthread workers: each request has a thread of its own, so uploads that stall mid-body (each
+    dropped after IMPASTO_UPLOAD_TIMEOUT by the app) hold threads, never a whole process, and the
+    process's main thread keeps telling gunicorn it is alive: a slow client can never get a process
+    (with its job runner threads) killed by --timeout. --limit-request-line 0 passes any request
+    line on to the app, which answers a too-long URL with its own JSON 414.
+    """
+    return ["--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
+            "--bind", f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
+            "--limit-request-line", "0", "--access-logfile", "-"]
 
 
 def worker(args: argparse.Namespace) -> int:

@@ -154,6 +154,7 @@ class Settings:
     trusted_hosts: tuple[str, ...]
     proxy_count: int
     rate_limit: str | None
+    upload_timeout: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -176,6 +177,7 @@ class Settings:
             trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", _raw("IMPASTO_TRUSTED_HOSTS", "")),
             proxy_count=whole_number("IMPASTO_PROXY_COUNT", _raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
             rate_limit=rate("IMPASTO_RATE_LIMIT", _raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+            upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", _raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
         )
 
     def as_flask_config(self) -> dict[str, Any]:
@@ -189,6 +191,8 @@ DOCUMENTED = [
     ("IMPASTO_DATA_DIR", "instance", "Folder for the job database, uploads, previews and results."),
     ("IMPASTO_VGG_WEIGHTS", "(unset: ImageNet download)", "Path of a local VGG16 notop weights file."),
     ("IMPASTO_MAX_UPLOAD_MB", "20", "Largest upload (all files of one request together), in MB."),
+    ("IMPASTO_UPLOAD_TIMEOUT", "60", "Seconds a request's whole body may take to arrive; a slower or stalled "
+     "upload gets 408 and its connection is dropped (20 MB in 60 s needs about 350 kB/s)."),
     ("IMPASTO_MAX_PIXELS", "40000000", "Largest input image in pixels (width × height)."),
     ("IMPASTO_MAX_SIZE", "1024", "Largest result size (longest side, px) the web and API accept."),
     ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "

@@ -15,6 +15,7 @@ reaper re-queues it after the stale time.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -24,10 +25,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore, style_files
+from app.jobs.paintings import Painting, job_paintings
+from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore
 from app.nst.errors import Cancelled, ImpastoError, WeightsError
-from app.nst.images import encode_image, load_image
+from app.nst.images import KeyedImage, encode_image, load_image
 from app.nst.options import Options
+from app.styles import catalog
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +138,42 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None,
 
 
 def _inputs(store: JobStore, job: Job,
-            options: Options) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
-    """The photo, the list of paintings (style.png, style_2.png, …) and the start image or None."""
+            options: Options) -> tuple[np.ndarray, list[np.ndarray | KeyedImage], np.ndarray | None]:
+    """The photo, the paintings in blend order (built-ins loaded by name) and the start image or None."""
     content = store.get_file(job.id, "content.png")
-    styles = [store.get_file(job.id, name) for name in style_files(job.files)]
     init = store.get_file(job.id, INIT_FILE) if options.init == "image" else None
-    if content is None or not styles or None in styles or (options.init == "image" and init is None):
+    if content is None or (options.init == "image" and init is None):
         raise ImpastoError("the job's input images are missing from the store")
-    names = ["style"] if len(styles) == 1 else [f"style {n}" for n in range(1, len(styles) + 1)]
-    return (load_image(content, name="content"),
-            [load_image(data, name=name) for data, name in zip(styles, names)],
+    items = job_paintings(job)
+    names = ["style"] if len(items) == 1 else [f"style {n}" for n in range(1, len(items) + 1)]
+    styles = [_painting(store, job, painting, name) for painting, name in zip(items, names)]
+    return (load_image(content, name="content"), styles,
             None if init is None else load_image(init, name="init image"))
+
+
+def _painting(store: JobStore, job: Job, painting: Painting, name: str) -> np.ndarray | KeyedImage:
+    """A stored painting as pixels; a referenced built-in as its cached pixels with its name and
+    hash as the key of the style-target cache (so no job hashes a built-in's pixels again)."""
+    if painting.stored:
+        data = store.get_file(job.id, painting.file)
+        if data is None:
+            raise ImpastoError("the job's input images are missing from the store")
+        return load_image(data, name=name)
+    style = painting.builtin
+    if style is None:
+        raise ImpastoError(f"{name}: the built-in painting {painting.name!r} is not on this server")
+    if painting.sha256 and painting.sha256 != style.sha256:
+        raise ImpastoError(f"{name}: the built-in painting {painting.name!r} has changed since the job was "
+                           "submitted; submit it again")
+    return KeyedImage(builtin_pixels(style.name), f"builtin:{style.name}:{style.sha256}")
+
+
+@functools.lru_cache(maxsize=8)
+def builtin_pixels(name: str) -> np.ndarray:
+    """A built-in painting decoded once per process (read-only: every job shares the array)."""
+    pixels = load_image(catalog()[name].read(), name=name)
+    pixels.setflags(write=False)
+    return pixels
 
 
 def _store_result(store: JobStore, job_id: str, image: np.ndarray) -> None:

@@ -53,7 +53,9 @@ PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", 
 # only style.png); init.png is the start image of an init='image' job.
 STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)))
 INIT_FILE = "init.png"
-OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg")  # what a run writes; dropped when it is re-queued
+# What a run writes (result.jpg: the JPEG rendition, made by the web at the first ?format=jpeg);
+# dropped when the job is re-queued.
+OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg", "result.jpg")
 FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *OUTPUT_FILES)
 
 

@@ -20,10 +20,11 @@ from scipy.optimize import fmin_l_bfgs_b
 from app.nst import hardware, losses
 from app.nst.colors import preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
-from app.nst.images import ImageSource, load_image, resize_longest, resize_to, scaled_shape
+from app.nst.images import ImageSource, KeyedImage, load_image, resize_longest, resize_to, scaled_shape
 from app.nst.options import DEFAULTS, Options, blend_weights
-from app.nst.targets import StyleTargets, compute_style_targets, style_shape
-from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, min_side, rgb_to_caffe
+from app.nst.shapes import check_shapes, style_shape
+from app.nst.targets import StyleTargets, compute_style_targets
+from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ def stylize(
     options.validate()
     started = time.perf_counter()
     content_rgb = _as_array(content, "content")
-    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    sources = _as_list(style)
+    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(sources)]
+    keys = [s.key if isinstance(s, KeyedImage) else None for s in sources]  # built-ins: name and hash
     blend = np.asarray(blend_weights(options, len(styles)))
     if options.init == "image" and init_image is None:
         raise OptionError("init", "init is 'image' but no init image was given")
@@ -113,7 +116,7 @@ def stylize(
 
     final_size = scaled_shape(*content_rgb.shape[:2], options.size)
     style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in styles]
-    _check_shapes(options, content_rgb, styles)
+    check_shapes(options, content_rgb.shape[:2], [s.shape[:2] for s in styles])
     hardware.check_memory(final_size, options.deepest_layer, style_sizes)
     precision = hardware.choose_precision(options.precision)
     vgg = load_weights(weights)
@@ -127,7 +130,7 @@ def stylize(
             current = _initial_image(options, scale_content, start_rgb)
         else:
             current = resize_to(current, (width, height))
-        problem = _problem(vgg, scale_content, styles, blend, options, longest, precision)
+        problem = _problem(vgg, scale_content, styles, blend, options, longest, precision, keys)
         current = run.optimize(problem, current, iterations, index)
 
     result_rgb = preserve_colors(current, content_rgb) if options.preserve_colors else current
@@ -161,9 +164,10 @@ def objective(
 
 
 def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-             longest: int, precision: str) -> _Problem:
+             longest: int, precision: str, keys: Sequence[str | None] | None = None) -> _Problem:
     """One scale's loss: the (cached) style targets for this size, and the content's own."""
-    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, content_rgb.shape[:2])
+    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, content_rgb.shape[:2],
+                                    keys=keys)
     return _Problem(vgg, content_rgb, targets, options, precision)
 
 
@@ -362,7 +366,7 @@ def _polish_iterations(iterations: int) -> int:
 
 
 def _as_list(style) -> list:
-    if isinstance(style, np.ndarray) or isinstance(style, (str, bytes)) or hasattr(style, "read"):
+    if isinstance(style, (np.ndarray, KeyedImage)) or isinstance(style, (str, bytes)) or hasattr(style, "read"):
         return [style]
     if hasattr(style, "__fspath__"):
         return [style]
@@ -373,27 +377,13 @@ def _as_list(style) -> list:
 
 
 def _as_array(source, name: str) -> np.ndarray:
+    if isinstance(source, KeyedImage):
+        source = source.pixels
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] != 3:
             raise OptionError(name, f"{name} array must be (height, width, 3), got {source.shape}")
         return np.clip(source, 0, 255).astype(np.uint8)
     return load_image(source, name=name)
-
-
-def _check_shapes(options: Options, content_rgb: np.ndarray, styles: list[np.ndarray]) -> None:
-    """Every image the network sees must survive its poolings (a 16 px side for block5)."""
-    need = min_side(options.deepest_layer)
-    for longest in options.scale_sizes():
-        content_hw = scaled_shape(*content_rgb.shape[:2], longest)
-        if min(content_hw) < need:
-            raise OptionError("size", f"at {longest} px the photo is {content_hw[1]}×{content_hw[0]} px; the "
-                              f"network needs at least {need} px on each side: choose a larger size")
-        for style in styles:
-            style_hw = style_shape(style.shape[:2], options, longest, content_hw)
-            if min(style_hw) < need:
-                raise OptionError("style_scale", f"at {longest} px a painting becomes {style_hw[1]}×{style_hw[0]} "
-                                  f"px; the network needs at least {need} px on each side: choose a larger size "
-                                  "or style scale")
 
 
 def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:

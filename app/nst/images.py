@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -18,6 +20,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from app.nst.errors import ImageError
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
+
+
+@dataclass(frozen=True)
+class KeyedImage:
+    """Pixels with a stable identity, e.g. a built-in painting's name and file hash. The engine
+    keys its style-target cache by ``key`` instead of hashing the pixels of every job."""
+
+    pixels: np.ndarray
+    key: str
 
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -34,14 +45,22 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(_as_file(source, name))
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found: {source}") from None
     except IsADirectoryError:
         raise ImageError(f"{name}: is a directory, not an image: {source}") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError) as exc:
-        if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-            raise ImageError(f"{name}: image is too large ({exc})", too_large=True) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image is too large ({exc}); the limit here is {max_pixels:,} pixels",
+                         too_large=True) from None
+    except (UnidentifiedImageError, OSError, EOFError, SyntaxError):
         raise ImageError(f"{name}: not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+    except (ValueError, struct.error) as exc:
+        # Pillow refuses some headers with ValueError: a truncated PNG IHDR, or a zTXt/iCCP text
+        # chunk that would inflate past its safety limit ("Decompressed data too large").
+        raise ImageError(f"{name}: not a readable image: {_reason(exc)} "
+                         "(accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
     with image:
         if image.format not in ACCEPTED_FORMATS:
             raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
@@ -55,8 +74,21 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         try:
             image.load()
             return to_rgb_array(ImageOps.exif_transpose(image))
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise ImageError(f"{name}: image data is truncated or corrupt ({exc})") from None
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+            raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's own words, short: they say which chunk or header is wrong (and carry no path)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def image_shape(data: bytes) -> tuple[int, int]:
+    """(height, width) of an image the studio stored itself (trusted bytes), from its header."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return height, width
 
 
 def _as_file(source: ImageSource, name: str) -> BinaryIO | str | os.PathLike:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -117,8 +118,10 @@ class Options:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise OptionError(unknown[0], f"unknown option {unknown[0]!r}")
+            raise OptionError(unknown[0][:100], f"unknown option {unknown[0][:100]!r}")
         changes = {name: _convert(name, raw) for name, raw in values.items()}
+        for name, value in changes.items():
+            _check(name, value, sent=values[name])  # a range error quotes what was sent, not its value
         return start.replace(**changes)
 
     def replace(self, **changes: Any) -> Options:
@@ -231,6 +234,7 @@ def apply_preset(options: Options, name: str) -> Options:
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Options)}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+SHOWN_LENGTH = 40  # longest value text quoted back in a message
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -251,12 +255,20 @@ def _convert(name: str, raw: Any) -> Any:
         return str(raw).strip()
     except (TypeError, ValueError):
         spec = Options.__dataclass_fields__[name].metadata["spec"]
-        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {raw!r}") from None
+        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {_sent(raw)}") from None
+
+
+# Numbers as people type them, in ASCII digits only: Python's float() and int() would also take
+# "3_2" and other scripts' digits ("٣٢") as 32, which nobody means in a form field.
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
 
 
 def _to_float(raw: Any) -> float:
     if isinstance(raw, bool):
         raise TypeError
+    if isinstance(raw, str) and not _FLOAT_TEXT.fullmatch(raw):
+        raise ValueError
     value = float(raw)
     if not math.isfinite(value):
         raise ValueError
@@ -270,6 +282,8 @@ def _to_int(raw: Any) -> int:
         if not raw.is_integer():
             raise ValueError
         return int(raw)
+    if not _INT_TEXT.fullmatch(str(raw)):
+        raise ValueError
     return int(str(raw).strip())
 
 
@@ -306,7 +320,17 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _check(name: str, value: Any) -> None:
+def _sent(raw: Any) -> str:
+    """A value as it was sent: text as typed ('1e7', not 1e+07), quoted unless a plain number."""
+    if not isinstance(raw, str):
+        return _fmt(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else repr(raw)
+    text = raw.strip()
+    if len(text) > SHOWN_LENGTH:  # a 5,000-digit "number" is named, not echoed
+        return repr(text[:SHOWN_LENGTH]) + f"… ({len(text):,} characters)"
+    return text if _INT_TEXT.fullmatch(text) or re.fullmatch(r"\d*\.\d+", text, re.ASCII) else repr(raw)
+
+
+def _check(name: str, value: Any, sent: Any = None) -> None:
     spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
     kind = _FIELD_TYPES[name]
     items = value if isinstance(value, tuple) else (value,)
@@ -318,7 +342,7 @@ def _check(name: str, value: Any) -> None:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             low, high = spec.minimum, spec.maximum
             if (low is not None and item < low) or (high is not None and item > high):
-                raise OptionError(
-                    name, f"{name} must be {_describe(kind, spec)}, got {_fmt(item)}")
+                shown = _sent(sent) if sent is not None and not isinstance(value, tuple) else _fmt(item)
+                raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {shown}")
     if name == "style_blend" and len(value) > MAX_STYLES:
         raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")

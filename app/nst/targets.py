@@ -11,13 +11,15 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from app.nst import losses
-from app.nst.images import resize_to, scaled_shape
+from app.nst.images import resize_to
 from app.nst.options import Options
+from app.nst.shapes import style_shape
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
 CACHE_SIZE = 16
@@ -31,28 +33,18 @@ class StyleTargets:
     style_sizes: tuple[tuple[int, int], ...]
 
 
-def style_size(options: Options, longest: int) -> int:
-    """Longest side of the style image at a scale whose result has longest side ``longest``."""
-    return max(16, round(longest * options.style_scale))
-
-
-def style_shape(style_hw: tuple[int, int], options: Options, longest: int,
-                content_hw: tuple[int, int] | None = None) -> tuple[int, int]:
-    """(height, width) of a style image for a scale of longest side ``longest``.
-
-    style_fit 'content' stretches it to the photo's shape (times the style scale), as the article.
-    """
-    if options.style_fit == "content" and content_hw is not None:
-        return (max(1, round(content_hw[0] * options.style_scale)), max(1, round(content_hw[1] * options.style_scale)))
-    return scaled_shape(*style_hw, style_size(options, longest))
-
-
 def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-                          longest: int, precision: str, content_hw: tuple[int, int] | None = None) -> StyleTargets:
-    """Gram matrices of each style layer, mixed by ``blend`` (weights that sum to 1)."""
+                          longest: int, precision: str, content_hw: tuple[int, int] | None = None, *,
+                          keys: Sequence[str | None] | None = None) -> StyleTargets:
+    """Gram matrices of each style layer, mixed by ``blend`` (weights that sum to 1).
+
+    ``keys`` names each style for the cache (a built-in's name and file hash); a style without one
+    is keyed by a hash of its pixels.
+    """
     shapes = [style_shape(s.shape[:2], options, longest, content_hw) for s in styles]
+    keys = list(keys or [None] * len(styles))
     key = (
-        tuple(hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for s in styles),
+        tuple(k or hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for k, s in zip(keys, styles)),
         tuple(np.round(blend, 6)), tuple(shapes), options.style_layers, options.normalization,
         precision, vgg.source,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -28,6 +29,29 @@ class Style:
 
     def read(self) -> bytes:
         return (FOLDER / self.file).read_bytes()
+
+    @property
+    def sha256(self) -> str:
+        """The file's content hash: a job references the painting by name and this."""
+        return _facts(self.file)[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) in pixels, as the engine gets it (EXIF orientation applied)."""
+        return _facts(self.file)[1]
+
+    @property
+    def mimetype(self) -> str:
+        return "image/png" if self.file.endswith(".png") else "image/jpeg"
+
+
+@functools.cache
+def _facts(file: str) -> tuple[str, tuple[int, int]]:
+    """Hash and shape of a built-in file, read once per process (the files never change while it runs)."""
+    data = (FOLDER / file).read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = ImageOps.exif_transpose(image).size
+    return hashlib.sha256(data).hexdigest(), (height, width)
 
 
 @functools.lru_cache(maxsize=1)

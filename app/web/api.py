@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from PIL import Image
+from werkzeug.exceptions import MethodNotAllowed
 
+from app.jobs.paintings import job_paintings, painting_bytes
 from app.jobs.store import DONE, INIT_FILE, STYLE_FILES, Job, QueueFull
 from app.web import services
 from app.web.errors import error_response
@@ -38,6 +41,7 @@ def _api_error(exc: ApiError) -> Response:
 
 @bp.post("/jobs")
 def create_job() -> Response:
+    _refuse_unreadable_body()
     try:
         job = submit(request.form, request.files)
     except SubmissionError as exc:
@@ -48,6 +52,18 @@ def create_job() -> Response:
     response.status_code = 202
     response.headers["Location"] = response.json["urls"]["self"]
     return response
+
+
+def _refuse_unreadable_body() -> None:
+    """A body that is not a form (JSON, text), or a form with no parts: say what the API takes,
+    instead of "choose a photo". A urlencoded form is fine: "again" (source_job) sends no file."""
+    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        sent = request.mimetype or "no Content-Type"
+        raise ApiError(415, f"the API takes multipart/form-data (fields and files, as curl -F sends), got {sent}",
+                       field="content")
+    if request.mimetype == "multipart/form-data" and request.content_length and not (request.form or request.files):
+        raise ApiError(400, "the multipart/form-data body has no readable parts (is the boundary in the "
+                            "Content-Type the one the body uses?)", field="content")
 
 
 @bp.get("/jobs")
@@ -75,32 +91,88 @@ def job_result(job_id: str) -> Response:
     job = _job_or_404(job_id)
     fmt = (request.args.get("format") or "png").lower()
     if fmt not in ("png", "jpeg", "jpg"):
-        raise ApiError(400, f"format must be png or jpeg, got {fmt!r}", field="format")
-    data = services().store.get_file(job_id, "result.png") if job.state == DONE else None
+        raise ApiError(400, f"format must be png or jpeg, got {fmt[:40]!r}", field="format")
+    download = _flag("download")
+    store = services().store
+    data = store.get_file(job_id, "result.png") if job.state == DONE else None
     if data is None:
-        raise ApiError(404, f"job {job_id} has no result (it is {job.state})")
+        raise ApiError(404, f"job {_short(job_id)} has no result (it is {job.state})")
     if fmt != "png":
-        data, fmt = _to_jpeg(data), "jpeg"
-    response = Response(data, mimetype=f"image/{fmt}")
-    if request.args.get("download"):
+        data, fmt = _jpeg_rendition(job_id, data), "jpeg"
+    response = _image_response(data, f"image/{fmt}", job.finished, "private, max-age=86400")
+    if download:
         extension = "png" if fmt == "png" else "jpg"
         response.headers["Content-Disposition"] = f'attachment; filename="impasto-{job_id[:8]}.{extension}"'
-    response.headers["Cache-Control"] = "private, max-age=86400"
     return response
 
 
 @bp.get("/jobs/<job_id>/<kind>")
 def job_file(job_id: str, kind: str) -> Response:
+    if kind == "cancel":
+        raise MethodNotAllowed(valid_methods=["POST"])
     if kind not in FILE_KINDS:
         abort(404)
-    _job_or_404(job_id)
+    job = _job_or_404(job_id)
+    if kind.startswith("style"):
+        return _painting(job, kind)
     data = services().store.get_file(job_id, FILE_KINDS[kind])
     if data is None:
-        raise ApiError(404, f"job {job_id} has no {kind} image yet")
-    response = Response(data, mimetype="image/jpeg" if FILE_KINDS[kind].endswith(".jpg") else "image/png")
-    # The preview changes while a job runs; the others never change once written.
-    response.headers["Cache-Control"] = "no-store" if kind == "preview" else "private, max-age=86400"
-    return response
+        raise ApiError(404, f"job {_short(job_id)} has no {kind} image yet")
+    mimetype = "image/jpeg" if FILE_KINDS[kind].endswith(".jpg") else "image/png"
+    # The preview changes while a job runs: kept, but asked again each time (a 304 while unchanged).
+    if kind == "preview":
+        return _image_response(data, mimetype, None, "no-cache")
+    modified = job.finished if kind == "thumb" else job.created
+    return _image_response(data, mimetype, modified, "private, max-age=86400")
+
+
+def _painting(job: Job, kind: str) -> Response:
+    """A painting of the job: its stored upload, or the built-in it references."""
+    paintings = {p.file: p for p in job_paintings(job)}
+    painting = paintings.get(FILE_KINDS[kind])
+    data = painting_bytes(services().store, job, painting) if painting else None
+    if data is None or painting is None:
+        raise ApiError(404, f"job {_short(job.id)} has no {kind} image")
+    style = None if painting.stored else painting.builtin
+    return _image_response(data, style.mimetype if style else "image/png", job.created, "private, max-age=86400")
+
+
+def _image_response(data: bytes, mimetype: str, modified: float | None, cache: str) -> Response:
+    """An image with an ETag (and Last-Modified when known); 304 when the client has it already."""
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = cache
+    response.add_etag()
+    if modified is not None:
+        response.last_modified = datetime.fromtimestamp(modified, timezone.utc)
+    return response.make_conditional(request)
+
+
+def _jpeg_rendition(job_id: str, png: bytes) -> bytes:
+    """The result as JPEG: made at the first request, then kept with the job's files."""
+    store = services().store
+    data = store.get_file(job_id, "result.jpg")
+    if data is None:
+        data = _to_jpeg(png)
+        try:
+            store.put_file(job_id, "result.jpg", data)
+        except KeyError:  # the job was deleted meanwhile: answer with what was made
+            pass
+    return data
+
+
+def _flag(name: str) -> bool:
+    """A query switch: absent, '', 0, false, no or off mean no; 1, true, yes, on mean yes."""
+    value = (request.args.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ApiError(400, f"{name} must be 1 or 0 (true/false), got {value[:40]!r}", field=name)
+
+
+def _short(job_id: str) -> str:
+    """A job id as echoed in messages: never a whole 9,000-character one."""
+    return job_id if len(job_id) <= 48 else job_id[:45] + "..."
 
 
 @health_bp.get("/healthz")
@@ -114,7 +186,7 @@ def healthz() -> Response:
 def _job_or_404(job_id: str) -> Job:
     job = services().store.get(job_id)
     if job is None:
-        raise ApiError(404, f"no job {job_id!r} (unknown, or deleted after the retention time)")
+        raise ApiError(404, f"no job {_short(job_id)!r} (unknown, or deleted after the retention time)")
     return job
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from app.web.body import too_large_message
+
 log = logging.getLogger(__name__)
+
+# Longest request target (path and query) answered normally; gunicorn is told to pass longer ones
+# (--limit-request-line 0) so that they get this JSON 414 instead of its HTML page.
+MAX_URL_LENGTH = 8190
+# What an HTTP error may pass on from Werkzeug's own answer (Allow on a 405, Retry-After ...).
+PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
@@ -24,10 +32,16 @@ def _wants_json() -> bool:
 
 
 def register(app: Flask) -> None:
+    @app.before_request
+    def url_length() -> None:
+        target = request.environ.get("RAW_URI") or request.full_path
+        if len(target) > MAX_URL_LENGTH:
+            abort(414, description=f"the URL is {len(target):,} characters long; at most {MAX_URL_LENGTH:,} "
+                                   "are accepted")
+
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
-        limit = app.config["IMPASTO_MAX_UPLOAD_MB"]
-        message = f"the upload is larger than the limit of {limit:g} MB"
+        message = too_large_message(exc, app.config)
         if _wants_json():
             return error_response(413, message)
         if request.path == "/" and request.method == "POST":
@@ -38,9 +52,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        headers = {name: value for name, value in exc.get_headers() if name in PASSED_HEADERS}
+        description = exc.description or exc.name
+        if exc.code == 405 and "Allow" in headers:
+            description = f"{request.method} is not allowed on {request.path[:200]}; allowed: {headers['Allow']}"
         if _wants_json():
-            return error_response(exc.code or 500, exc.description or exc.name)
-        return _page(exc.code or 500, exc.name, exc.description or "")
+            return error_response(exc.code or 500, description, headers)
+        html, status = _page(exc.code or 500, exc.name, description)
+        return html, status, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

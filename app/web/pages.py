@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
 from app.styles import catalog, thumbnail
 from app.web import services
-from app.web.form import form_sections, hidden_extras, preset_table
+from app.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
 from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
 from app.web.views import clock, job_dict, paintings
 
@@ -86,10 +86,22 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
         style_blend=",".join(map(str, blend)) if isinstance(blend, (list, tuple)) else blend,
         blend_percent=_second_share(blend),
         source_init=source is not None and INIT_FILE in source.files,
-        errors=errors or {}, max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
+        errors=errors or {}, other_errors=_unplaced(errors or {}),
+        max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
     )
     return html, status, dict(headers or {})
+
+
+# Fields whose errors the page shows beside their input (and the form-wide box).
+PLACED_ERRORS = {"form", "source_job", "preset", "content", "style", "style_2", "style_blend", "init_image",
+                 *(name for names in FORM_FIELDS.values() for name in names)}
+
+
+def _unplaced(errors: Mapping[str, str]) -> list[str]:
+    """Errors of fields that have no place on the page (options only the API or a preset sets,
+    unknown fields): shown in the form-wide box, so that no error goes unseen."""
+    return [message for name, message in errors.items() if name not in PLACED_ERRORS]
 
 
 def _painting_slots(source: Job | None, form: Mapping[str, Any]) -> list[dict[str, Any]]:

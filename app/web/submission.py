@@ -3,8 +3,11 @@
 Everything is checked before anything is stored: the options (engine ranges from app.nst.options,
 then the web's own upper limits from the settings: size, and the total work, iterations over all
 scales times round_evals), then the images (decoded with the pixel limit checked from the header
-first, so decompression bombs never expand). Inputs are stored re-encoded as PNG, downscaled to
-what the engine could ever use. ``submit`` is the service both the API and the page call.
+first, so decompression bombs never expand), then their shapes (app.nst.shapes: the engine's own
+check, so a job the network could not run is refused here). Unknown fields, text or file, are
+refused by name. Uploads are stored re-encoded as PNG, downscaled to what the engine could ever
+use; built-in paintings are referenced by name and hash (app.jobs.paintings), never copied.
+``submit`` is the service both the API and the page call.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import numpy as np
 from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore, style_files, style_names
+from app.jobs.paintings import job_paintings, reference_meta
+from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore
 from app.nst.errors import ImageError, OptionError
-from app.nst.images import encode_image, load_image, resize_longest
-from app.nst.options import MAX_STYLES, PRESETS, Options, _fmt, apply_preset, blend_weights, option_specs
+from app.nst.images import encode_image, image_shape, load_image, resize_longest
+from app.nst.options import MAX_STYLES, PRESETS, Options, _fmt, _sent, apply_preset, blend_weights, option_specs
+from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.web import services
 
@@ -27,6 +31,7 @@ from app.web import services
 # painting; the page's script sends it as a style_name and never posts it.
 RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
+MAX_REPORTED_ERRORS = 20  # a form of 1000 unknown fields gets the first few named, not a 1000-line answer
 RETRY_AFTER_SECONDS = 60  # what a 503 for a full queue tells the client to wait
 
 
@@ -90,6 +95,27 @@ def parse_submission(form: MultiDict, files: MultiDict, limits: Limits, store: J
     return _Parser(form, files, limits, store).parse()
 
 
+FILE_FIELDS = ("content", "style", "init_image")
+
+
+@dataclass(frozen=True)
+class _Image:
+    """An input as it will be stored (PNG) and its (height, width) as the engine will get it."""
+
+    png: bytes
+    shape: tuple[int, int]
+    sent: tuple[int, int] | None = None  # the shape as uploaded, before downscaling (for messages)
+
+
+@dataclass(frozen=True)
+class _Painting:
+    """A painting of the submission: an upload (``image``) or a built-in referenced by ``name``."""
+
+    name: str | None
+    image: _Image | None
+    shape: tuple[int, int]
+
+
 class _Parser:
     def __init__(self, form: MultiDict, files: MultiDict, limits: Limits, store: JobStore) -> None:
         self.form, self.files, self.limits, self.store = form, files, limits, store
@@ -97,6 +123,7 @@ class _Parser:
         self.too_large = False
 
     def parse(self) -> Submission:
+        self._unknown_files()
         values = option_values(self.form)
         init_upload = _uploaded(self.files, "init_image")
         if init_upload is not None and not values.get("init"):
@@ -104,20 +131,47 @@ class _Parser:
         options = _parse_options(values, self.form.get("preset") or "", self.limits, self.errors)
         self.source = self._source_job()
         content = self._content_image()
-        styles, style_names = self._style_images()
+        paintings = self._paintings()
         init = self._init_image(options, init_upload)
-        if options is not None and styles:
+        if options is not None and paintings:
             try:
-                blend_weights(options, len(styles))
+                blend_weights(options, len(paintings))
             except OptionError as exc:
                 self.errors.setdefault(exc.field, str(exc))
+        if options is not None and content is not None and paintings and not self.errors:
+            self._check_shapes(options, content, paintings)
         if self.errors:
             raise SubmissionError(self.errors, 413 if self.too_large else 400)
-        files = {"content.png": content, **dict(zip(STYLE_FILES, styles))}
+        files = {"content.png": content.png}  # type: ignore[union-attr]
+        files.update({slot: p.image.png for slot, p in zip(STYLE_FILES, paintings) if p.image is not None})
         if init is not None:
-            files[INIT_FILE] = init
-        meta = {"style_name": style_names[0], "style_names": style_names, "preset": self.form.get("preset") or None}
+            files[INIT_FILE] = init.png
+        names = [p.name for p in paintings]
+        meta = {"style_name": names[0], **reference_meta(names), "preset": self.form.get("preset") or None}
         return Submission(options, files, meta)  # type: ignore[arg-type]
+
+    def _unknown_files(self) -> None:
+        """A file under a name no input has is refused, as an unknown text field is."""
+        for name in self.files:
+            if name not in FILE_FIELDS:
+                self.errors.setdefault(name[:100], f"unknown file field {name[:100]!r}; files go in "
+                                             f"{', '.join(FILE_FIELDS)}")
+
+    def _check_shapes(self, options: Options, content: _Image, paintings: list[_Painting]) -> None:
+        """Refuse now what the engine would refuse later: an image too thin at some scale."""
+        try:
+            check_shapes(options, content.shape, [p.shape for p in paintings], max_size=self.limits.max_size)
+            return
+        except OptionError as exc:
+            error = exc
+        # Judged on the shapes as stored (what the engine gets); said with the shapes as sent,
+        # unless downscaling's rounding alone made the difference.
+        sent = [(p.image.sent if p.image else None) or p.shape for p in paintings]
+        try:
+            check_shapes(options, content.sent or content.shape, sent, max_size=self.limits.max_size)
+        except OptionError as exc:
+            error = exc
+        self.errors[error.field] = str(error)
 
     def _source_job(self) -> Job | None:
         """'Again with the same settings': a job whose inputs are reused when no new file comes."""
@@ -128,46 +182,63 @@ class _Parser:
                                          "upload the images again")
         return job
 
-    def _content_image(self) -> bytes | None:
+    def _content_image(self) -> _Image | None:
         upload = _uploaded(self.files, "content")
         if upload is not None:
             return self._read(upload, "content", self.limits.max_size)
         if self.source:
-            return self.store.get_file(self.source.id, "content.png")
+            return self._stored(self.source, "content.png")
         self.errors["content"] = "content: choose a photo (JPEG, PNG, WebP, BMP or TIFF)"
         return None
 
-    def _style_images(self) -> tuple[list[bytes], list[str | None]]:
-        """The paintings as PNG and their built-in names (None for an upload), in blend order."""
+    def _stored(self, job: Job, name: str) -> _Image | None:
+        data = self.store.get_file(job.id, name)
+        return None if data is None else _Image(data, image_shape(data))
+
+    def _paintings(self) -> list[_Painting]:
+        """The paintings in blend order: uploads as sent, then built-ins (referenced, not copied)."""
         uploads = [upload for upload in self.files.getlist("style") if upload.filename]
         names = [name for name in self.form.getlist("style_name") if name]
         count = len(uploads) + len(names)
         if count == 0 and self.source:
-            return self._source_styles(self.source)
+            return self._source_paintings(self.source)
         if count == 0:
             self.errors["style"] = "style: choose a painting or pick one of the built-in styles"
-            return [], []
+            return []
         if count > MAX_STYLES:
             self.errors["style"] = f"style: {count} paintings given; at most {MAX_STYLES}"
-            return [], []
+            return []
         longest = round(self.limits.max_size * STYLE_SCALE_MAX)  # style_scale enlarges the painting
         labels = ["style"] if count == 1 else [f"style {n}" for n in range(1, count + 1)]
-        images = [self._read(upload, "style", longest, label) for upload, label in zip(uploads, labels)]
+        paintings = []
+        for upload, label in zip(uploads, labels):
+            image = self._read(upload, "style", longest, label)
+            paintings.append(_Painting(None, image, image.shape if image else (0, 0)))
         for name, label in zip(names, labels[len(uploads):]):
             style = catalog().get(name)
             if style is None:
-                self.errors.setdefault("style", f"{label}: unknown built-in style {name!r}; "
+                self.errors.setdefault("style", f"{label}: unknown built-in style {name[:100]!r}; "
                                                 f"choose one of {', '.join(catalog())}")
                 continue
-            images.append(_png(load_image(style.read(), name=label), longest))
-        return images, [None] * len(uploads) + names  # type: ignore[return-value]
+            paintings.append(_Painting(name, None, style.shape))
+        return paintings
 
-    def _source_styles(self, job: Job) -> tuple[list[bytes], list[str | None]]:
-        """All the paintings of the earlier job, with their names (jobs from before blending: one)."""
-        images = [self.store.get_file(job.id, name) for name in style_files(job.files)]
-        return images, style_names(job)  # type: ignore[return-value]
+    def _source_paintings(self, job: Job) -> list[_Painting]:
+        """All the paintings of the earlier job: built-ins by reference, uploads as stored."""
+        paintings = []
+        for painting in job_paintings(job):
+            style = painting.builtin
+            if style is not None:
+                paintings.append(_Painting(style.name, None, style.shape))
+                continue
+            image = self._stored(job, painting.file)
+            if image is None:
+                self.errors["source_job"] = "the earlier job's paintings are gone; choose a painting again"
+                return []
+            paintings.append(_Painting(None, image, image.shape))
+        return paintings
 
-    def _init_image(self, options: Options | None, upload: FileStorage | None) -> bytes | None:
+    def _init_image(self, options: Options | None, upload: FileStorage | None) -> _Image | None:
         """The start image of an init='image' job: uploaded, or the earlier job's."""
         image = self._read(upload, "init_image", self.limits.max_size) if upload is not None else None
         if options is None or "init_image" in self.errors:
@@ -177,31 +248,28 @@ class _Parser:
                 self.errors["init_image"] = f"init_image is only used with init=image, not init={options.init}"
             return None
         if image is None and self.source:
-            image = self.store.get_file(self.source.id, INIT_FILE)
+            image = self._stored(self.source, INIT_FILE)
         if image is None:
             self.errors["init_image"] = "init_image: choose the image to start from (init is 'image')"
         return image
 
-    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None) -> bytes | None:
+    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None) -> _Image | None:
         try:
             array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or field_name)
         except ImageError as exc:
             self.errors.setdefault(field_name, str(exc))
             self.too_large = self.too_large or exc.too_large
             return None
-        return _png(array, longest)
+        sent = array.shape[:2]
+        if max(sent) > longest:
+            array = resize_longest(array, longest)
+        return _Image(encode_image(array, "PNG"), array.shape[:2], sent)
 
 
 def _uploaded(files: MultiDict, name: str) -> FileStorage | None:
     upload = files.get(name)
     # A form with no file chosen sends a part with an empty file name: that is "nothing", not "empty".
     return upload if upload is not None and upload.filename else None
-
-
-def _png(array: np.ndarray, longest: int) -> bytes:
-    if max(array.shape[:2]) > longest:
-        array = resize_longest(array, longest)
-    return encode_image(array, "PNG")
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -220,6 +288,8 @@ def _parse_options(values: dict[str, str], preset: str, limits: Limits, errors: 
             errors["preset"] = f"{exc}"
             return None
     for name, raw in values.items():  # one at a time, so that the form can flag every bad field
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
         try:
             Options.from_mapping({name: raw}, base=base)
         except OptionError as exc:
@@ -242,13 +312,8 @@ def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
 
 
 def _shown(raw: Any) -> str:
-    """A value as the engine's messages show it: numbers as written (5000, 2.5), other text quoted."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return _fmt(raw)
-    try:
-        return _fmt(float(str(raw).strip()))
-    except ValueError:
-        return repr(raw)
+    """A value as it was sent: numbers as written (5000, 64.0), other text quoted ('1e309', 'abc')."""
+    return _sent(raw)
 
 
 def planned_iterations(options: Options) -> int:

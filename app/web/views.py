@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import url_for
 
-from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, style_files, style_names
+from app.jobs.paintings import job_paintings
+from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
 from app.nst.errors import OptionError
 from app.nst.options import Options
-from app.styles import catalog
 from app.web.submission import planned_iterations
 
 
@@ -87,16 +87,15 @@ def job_urls(job: Job) -> dict[str, str]:
 def paintings(job: Job) -> list[dict[str, Any]]:
     """The job's paintings in blend order: built-in name (None for an upload), credit, URL, and
     weight (its share of the blend, 0-1). Jobs from before blending hold one, style.png."""
-    files = style_files(job.files) or ["style.png"]
-    names = style_names(job)
-    names += [None] * (len(files) - len(names))
+    items = job_paintings(job)
     blend = job.options.get("style_blend") or []
-    weights = blend if len(blend) == len(files) and sum(blend) > 0 else [1.0] * len(files)
+    weights = blend if len(blend) == len(items) and sum(blend) > 0 else [1.0] * len(items)
     result = []
-    for file, name, weight in zip(files, names, weights):
-        style = catalog().get(name or "")
-        result.append({"name": name, "credit": style.credit if style else None, "weight": weight / sum(weights),
-                       "url": url_for("api.job_file", job_id=job.id, kind=file.split(".")[0])})
+    for painting, weight in zip(items, weights):
+        style = painting.builtin
+        result.append({"name": painting.name, "credit": style.credit if style else None,
+                       "weight": weight / sum(weights),
+                       "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0])})
     return result
 
 

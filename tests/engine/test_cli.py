@@ -208,3 +208,25 @@ def test_serve_refuses_a_bad_setting_in_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("impasto: error: IMPASTO_MAX_SIZE must be") and "'huge'" in err
     assert len(err.splitlines()) == 1
+
+
+def test_impossible_shapes_are_refused_before_any_work(tmp_path, capsys):
+    """The CLI uses the engine's shape check before it loads TensorFlow: exit 2, one line."""
+    wide = tmp_path / "wide.png"
+    Image.fromarray(gradient_image(32, 96)).save(wide)
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes_image()).save(style)
+    err = _bad(capsys, str(wide), str(style), "-o", str(tmp_path / "o.png"), "--size", "32")
+    assert "size 32: at 32 px the photo (96×32 px) becomes 32×11 px" in err and "at least 47" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_serve_runs_threaded_workers(monkeypatch):
+    import app.cli as cli
+
+    args = cli.build_parser().parse_args(["serve", "--threads", "8"])
+    options = cli.gunicorn_options(args)
+    assert options[options.index("--worker-class") + 1] == "gthread"
+    assert options[options.index("--threads") + 1] == "8"
+    assert options[options.index("--limit-request-line") + 1] == "0"  # the app answers long URLs (JSON 414)
+    assert main(["serve", "--threads", "0"]) == 2

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from app.nst import engine, targets
 from app.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
+from app.nst.images import KeyedImage
 from app.nst.options import VGG_LAYERS, Options
 from app.nst.vgg import BGR_MEAN, build_feature_fn, load_weights, rgb_to_caffe
 from tests.conftest import gradient_image, stripes_image
@@ -200,6 +201,20 @@ def test_style_targets_are_cached(vgg):
     assert bigger.style_sizes[0] == (60, 80)  # style scale 2: the painting at twice the result's size
 
 
+def test_named_styles_are_cached_by_their_key(vgg):
+    """A built-in painting comes with its name and file hash as key: the cache trusts the key and
+    never hashes its pixels (a changed file has another hash, so another key)."""
+    targets.clear_cache()
+    first = targets.compute_style_targets(vgg, [stripes_image()], np.ones(1), TINY, 40, "float32", keys=["builtin:a:1"])
+    other_pixels = targets.compute_style_targets(vgg, [stripes_image(period=3)], np.ones(1), TINY, 40, "float32",
+                                                 keys=["builtin:a:1"])
+    new_hash = targets.compute_style_targets(vgg, [stripes_image()], np.ones(1), TINY, 40, "float32",
+                                             keys=["builtin:a:2"])
+    assert other_pixels is first and new_hash is not first and targets.cache_size() == 2
+    result = run(style=KeyedImage(stripes_image(), "builtin:a:1"))  # the engine passes the key on
+    assert result.image.shape == (30, 40, 3) and targets.cache_size() == 2
+
+
 def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg):
     seed = Options.from_mapping({"preset": "seed", "size": 64})
     wide_painting = stripes_image(20, 80)
@@ -209,9 +224,10 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
-    with pytest.raises(OptionError, match=r"the photo is 40×10 px; the network needs at least 16 px"):
+    with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
+                                          r"16 px on each side: choose a size of at least 62"):
         run(content=gradient_image(12, 48))
-    with pytest.raises(OptionError, match=r"a painting becomes 40×8 px"):
+    with pytest.raises(OptionError, match=r"the painting \(40×8 px\) becomes 40×8 px"):
         run(style=stripes_image(8, 40))
 
 

@@ -127,3 +127,18 @@ def test_output_checks(tmp_path):
     with pytest.raises(ImageError, match="does not exist"):
         check_writable(tmp_path / "missing" / "x.png")
     check_writable(tmp_path / "fine.png")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@pytest.mark.parametrize("chunks, words", [
+    ([(b"IHDR", b"\0\0\0\x10\0\0")], "Truncated IHDR chunk"),
+    ([(b"IHDR", bytes.fromhex("0000001000000010 0802000000")),
+      (b"zTXt", b"k\0\0" + zlib.compress(b"a" * 20_000_000))], "Decompressed data too large"),
+])
+def test_png_chunks_pillow_refuses_are_image_errors(chunks, words):
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(k, d) for k, d in chunks) + _png_chunk(b"IEND", b"")
+    with pytest.raises(ImageError, match=f"photo: not a readable image: {words}"):
+        load_image(data, name="photo")

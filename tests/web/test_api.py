@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from app.jobs.runner import run_next
+from app.styles import catalog
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
 
@@ -45,9 +46,12 @@ def test_submit_answers_at_once_with_urls(app: Flask, client: FlaskClient) -> No
     assert body["style_name"] == "starry_night"
     assert response.headers["Location"] == body["urls"]["self"] == f"/api/jobs/{body['id']}"
     assert "result" not in body["urls"]
-    # Inputs are stored as PNG, whatever came in.
+    # Uploads are stored as PNG, whatever came in; a built-in painting is referenced, not copied.
+    assert client.get(body["urls"]["content"]).data.startswith(b"\x89PNG")
     stored = client.get(body["urls"]["style"])
-    assert stored.status_code == 200 and stored.data.startswith(b"\x89PNG")
+    assert stored.status_code == 200 and stored.data == catalog()["starry_night"].read()
+    job = app.extensions["impasto"].store.get(body["id"])
+    assert "style.png" not in job.files and job.meta["style_sha256"] == [catalog()["starry_night"].sha256]
 
 
 def test_job_lifecycle_through_the_api(app: Flask, client: FlaskClient) -> None:
@@ -197,7 +201,7 @@ def test_unexpected_errors_are_json_500(app: Flask, client: FlaskClient, monkeyp
 
 @pytest.mark.parametrize("field, value, expected", [
     ("size", "5000", "size must be a whole number from 32 to 1024, got 5000"),
-    ("size", "2000.0", "size must be a whole number from 32 to 1024, got 2000"),
+    ("size", "2000.0", "size must be a whole number from 32 to 1024, got 2000.0"),  # as sent, not 2000
     ("size", "abc", "size must be a whole number from 32 to 1024, got 'abc'"),
     ("iterations", "2000", "iterations must be a whole number from 1 to 1000, got 2000"),
 ])

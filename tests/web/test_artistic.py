@@ -71,11 +71,15 @@ def test_two_paintings_with_a_blend_reach_the_engine(inline: Flask, engine_calls
     # Uploads first, then built-ins: style.png is the upload, style_2.png The Scream.
     assert [(s["name"], s["weight"]) for s in job["styles"]] == [(None, 0.75), ("the_scream", 0.25)]
     assert np.array_equal(pixels(stored(inline, job["id"], "style.png")), stripes_image())
-    assert stored(inline, job["id"], "style_2.png").startswith(b"\x89PNG")
-    assert client.get(job["styles"][1]["url"]).data == stored(inline, job["id"], "style_2.png")
+    # The Scream is referenced by name and hash, not copied into the job; its URL serves the file.
+    assert stored(inline, job["id"], "style_2.png") is None
+    assert client.get(job["styles"][1]["url"]).data == catalog()["the_scream"].read()
     (call,) = engine_calls
     assert len(call["styles"]) == 2 and call["options"].style_blend == (3.0, 1.0)
     assert np.array_equal(call["styles"][0], stripes_image())
+    scream = call["styles"][1]  # loaded by name, keyed for the style-target cache by name and hash
+    assert scream.key == f"builtin:the_scream:{catalog()['the_scream'].sha256}"
+    assert scream.pixels.shape[:2] == catalog()["the_scream"].shape
     page = client.get(job["urls"]["page"]).get_data(as_text=True)
     assert page.count('class="painting"') == 2 and "75 %" in page and "25 %" in page
     assert "The Scream, Edvard Munch (1893)" in page and f"seed {job['seed']}" in page
@@ -87,7 +91,9 @@ def test_repeated_built_in_names_blend_equally(app: Flask, client: FlaskClient) 
     body = response.json
     assert [s["name"] for s in body["styles"]] == ["starry_night", "shipwreck"]
     assert [s["weight"] for s in body["styles"]] == [0.5, 0.5] and body["options"]["style_blend"] == []
-    assert stored(app, body["id"], "style_2.png") is not None and stored(app, body["id"], "style_3.png") is None
+    job = app.extensions["impasto"].store.get(body["id"])
+    assert not any(name.startswith("style") for name in job.files)  # built-ins: referenced, never copied
+    assert job.meta["style_names"] == ["starry_night", "shipwreck"]
 
 
 @pytest.mark.parametrize("names, blend, expected", [
