@@ -42,12 +42,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     app.request_class = GuardedRequest  # exact size limit, upload time limit, 400 for broken framing
-    app.config.update(Settings.from_env().as_flask_config())
+    overrides = dict(test_config or {})
+    settings = Settings.from_env(overrides=overrides)  # test_config's IMPASTO_* values are checked too
+    app.config.update(settings.as_flask_config())
     app.config.update(_runtime_defaults())
-    app.config.update(test_config or {})
-    app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["IMPASTO_MAX_UPLOAD_MB"]) * 1024 * 1024)
+    app.config.update({k: v for k, v in overrides.items() if k not in settings.as_flask_config()})
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
     _configure_logging()
-    _wire_jobs(app)
+    _wire_jobs(app, settings)
     _register_web(app)
     return app
 
@@ -59,31 +61,26 @@ def _configure_logging() -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _wire_jobs(app: Flask) -> None:
+def _wire_jobs(app: Flask, settings: Settings) -> None:
     from app.web import Services
 
-    if app.config.get("IMPASTO_BROKER_URL"):
+    if settings.broker_url:
         # Scale-out mode: jobs in Redis, run by Celery workers (app/jobs/distributed.py).
         from app.jobs.distributed import build
 
-        store, dispatcher, runner_config = build(app.config)
+        store, dispatcher, runner_config = build(settings, float(app.config["IMPASTO_RUNNER_PACE"]))
     else:
-        store, dispatcher, runner_config = _embedded(app.config)
+        store, dispatcher, runner_config = _embedded(app.config, settings)
     app.extensions["impasto"] = Services(store, dispatcher, runner_config)
 
 
-def _embedded(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+def _embedded(config: Mapping[str, Any], settings: Settings) -> tuple[Any, Any, Any]:
     """The default: jobs in SQLite in the data dir, run by runner threads in each server process."""
     from app.jobs.runner import InlineRunner, NoRunner, RunnerConfig, ThreadRunner, housekeeping
     from app.jobs.sqlite_store import SqliteJobStore
 
-    store = SqliteJobStore(Path(config["IMPASTO_DATA_DIR"]))
-    runner_config = RunnerConfig(
-        max_running=int(config["IMPASTO_RUNNERS"]), threads=int(config["IMPASTO_RUNNERS"]),
-        weights=config["IMPASTO_VGG_WEIGHTS"], stale_after=float(config["IMPASTO_STALE_AFTER"]),
-        max_attempts=int(config["IMPASTO_MAX_ATTEMPTS"]),
-        retention_seconds=float(config["IMPASTO_RETENTION_HOURS"]) * 3600,
-        pace=float(config["IMPASTO_RUNNER_PACE"]))
+    store = SqliteJobStore(settings.data_dir)
+    runner_config = RunnerConfig.from_settings(settings, pace=float(config["IMPASTO_RUNNER_PACE"]))
     housekeeping(store, runner_config)  # jobs left running by a crash or restart; expired jobs
     mode = config["IMPASTO_RUNNER"]
     if mode == "thread":

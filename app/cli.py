@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, save_image
 from app.nst.options import PRESETS, Options, blend_weights, option_specs
 from app.nst.shapes import check_shapes
+from app.nst.vgg import check_weights
 
 if TYPE_CHECKING:
     from app.nst.engine import Result
@@ -110,16 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "transfer":
-        return transfer(args)
-    if args.command == "serve":
-        return serve(args)
-    return worker(args)
-
-
-def transfer(args: argparse.Namespace) -> int:
     try:
-        job = _prepare_transfer(args)
+        settings = Settings.from_env()  # every IMPASTO_* value, the weights file included, before any work
+    except SettingsError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.command == "transfer":
+        return transfer(args, settings)
+    if args.command == "serve":
+        return serve(args, settings)
+    return worker(args, settings)
+
+
+def transfer(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        job = _prepare_transfer(args, settings)
         result = _run_transfer(args, job)
     except Cancelled:
         print("impasto: cancelled; nothing was written", file=sys.stderr)
@@ -163,10 +169,11 @@ class _TransferInputs:
     content: np.ndarray
     styles: list[np.ndarray]
     init_image: np.ndarray | None
+    engine: dict[str, Any]  # the machine's side: weights, precision, memory_gb
 
 
-def _prepare_transfer(args: argparse.Namespace) -> _TransferInputs:
-    """Check every input before the slow part: options, files, output path."""
+def _prepare_transfer(args: argparse.Namespace, settings: Settings) -> _TransferInputs:
+    """Check every input before the slow part: options, files, weights, output path."""
     values = {name: getattr(args, name) for name in TRANSFER_FLAGS if getattr(args, name) is not None}
     if args.preset:
         values["preset"] = args.preset
@@ -185,8 +192,10 @@ def _prepare_transfer(args: argparse.Namespace) -> _TransferInputs:
     blend_weights(options, len(styles))
     check_shapes(options, content.shape[:2], [style.shape[:2] for style in styles])
     init_image = load_image(args.init_image, name="init image") if args.init_image else None
+    weights = check_weights(args.weights) if args.weights else settings.vgg_weights
     check_writable(args.output)
-    return _TransferInputs(options, content, styles, init_image)
+    engine = {"weights": weights, "precision": settings.precision, "memory_gb": settings.max_memory_gb}
+    return _TransferInputs(options, content, styles, init_image, engine)
 
 
 def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
@@ -201,7 +210,7 @@ def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
     bar = None if args.quiet or args.json else _ProgressBar()
     try:
         return stylize(job.content, job.styles, options=job.options, init_image=job.init_image,
-                       weights=args.weights, on_progress=bar)
+                       on_progress=bar, **job.engine)
     finally:
         if bar is not None:
             bar.close()
@@ -255,18 +264,13 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the studio under gunicorn: the same command the README and the Dockerfile use."""
     if not 1 <= args.port <= 65535:
         print(f"impasto: error: --port must be from 1 to 65535, got {args.port}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not 1 <= args.workers <= 64:
         print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        settings = Settings.from_env()  # a bad IMPASTO_* value: one line here, not a traceback per gunicorn worker
-    except SettingsError as exc:
-        print(f"impasto: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.trusted_hosts:
         print("impasto: note: the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to "
@@ -294,14 +298,14 @@ def gunicorn_options(args: argparse.Namespace) -> list[str]:
             "--limit-request-line", "0", "--access-logfile", "-"]
 
 
-def worker(args: argparse.Namespace) -> int:
+def worker(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from app.jobs.celery_app import run_worker
     except ImportError as exc:
         print(f"impasto: error: the distributed extra is not installed ({exc}); "
               "pip install 'impasto[distributed]'", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return run_worker(concurrency=args.concurrency, loglevel=args.loglevel)
+    return run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
 
 
 if __name__ == "__main__":

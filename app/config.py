@@ -1,8 +1,11 @@
 """Settings from environment variables (IMPASTO_*), each with a documented default.
 
-README.md's configuration table lists the same names and defaults; keep them in step.
-Every variable is checked when read: a bad value raises ``SettingsError`` with one line naming the
-variable, what it must be, and what it got (create_app, and so gunicorn, stops on it).
+This is the only module that reads IMPASTO_* variables. ``Settings.from_env()`` reads and checks
+every one of them once per process (create_app, `impasto transfer`, `impasto worker`); the rest of
+the code gets the values passed down (the engine as plain arguments: weights, precision, memory).
+A bad value raises ``SettingsError`` with one line naming the variable, what it must be, and what
+it got (create_app, and so gunicorn, stops on it; the CLI prints it and exits 2).
+README.md's configuration tables are generated from DOCUMENTED and SCALE_OUT_DOCUMENTED.
 """
 
 from __future__ import annotations
@@ -12,26 +15,21 @@ import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from app.nst.errors import WeightsError
 from app.nst.options import PRECISION_CHOICES
+from app.nst.vgg import check_weights
+from app.text import NO, parse_yes_no
+from app.text import format_number as _fmt
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
+DEFAULT_RATE_LIMIT = "10/minute"
 
 
 class SettingsError(ValueError):
     """An IMPASTO_* variable has a value the studio cannot use; the message names it."""
-
-
-def _raw(name: str, default: Any) -> Any:
-    """The variable's text, or ``default`` when it is unset or empty."""
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _range_text(noun: str, minimum: float | None, maximum: float | None, above: float | None) -> str:
@@ -81,10 +79,21 @@ def choice(name: str, raw: Any, choices: tuple[str, ...]) -> str:
 
 
 def switch(name: str, raw: Any) -> bool:
-    value = str(raw).strip().lower()
-    if value not in _TRUE + _FALSE:
-        raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {str(raw)!r}")
-    return value in _TRUE
+    try:
+        return parse_yes_no(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {str(raw)!r}") from None
+
+
+def weights_source(name: str, raw: str | None) -> str | None:
+    """None (the ImageNet download), 'imagenet', 'untrained' (tests), or a weights file that
+    exists and holds VGG16's convolutions (checked now, not at the first job)."""
+    if raw is None:
+        return None
+    try:
+        return check_weights(raw)
+    except WeightsError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 # A host name (or a ".suffix" that stands for every name under it), an IPv4 address or an [IPv6]
@@ -110,7 +119,7 @@ def rate(name: str, raw: Any) -> str | None:
     from limits import parse
 
     text = str(raw).strip().lower()
-    if text in _FALSE:  # off, 0, no, false
+    if text in NO:  # off, 0, no, false
         return None
     try:
         parse(text)
@@ -149,42 +158,77 @@ class Settings:
     history: bool
     broker_url: str | None
     precision: str
+    max_memory_gb: float | None
     stale_after: float
     max_attempts: int
     trusted_hosts: tuple[str, ...]
     proxy_count: int
     rate_limit: str | None
     upload_timeout: float
+    # Scale-out mode only (IMPASTO_BROKER_URL set); checked whether or not it is.
+    store_url: str | None
+    redis_prefix: str
+    visibility_timeout: float
+    reap_seconds: float
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """The settings from the environment; SettingsError names the first bad variable."""
+    def from_env(cls, environ: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+                 ) -> Settings:
+        """The settings from ``environ`` (default: the process environment) with ``overrides`` (a
+        create_app test_config's IMPASTO_* keys) on top, read as text and checked alike.
+        SettingsError names the first bad variable; an unset or empty one takes its default."""
+        env = {**(os.environ if environ is None else environ),
+               **{name: _as_text(value) for name, value in (overrides or {}).items() if name.startswith("IMPASTO_")}}
+
+        def raw(name: str, default: Any = None) -> Any:
+            value = env.get(name)
+            return default if value is None or str(value).strip() == "" else value
+
+        memory = raw("IMPASTO_MAX_MEMORY_GB")
+        broker = raw("IMPASTO_BROKER_URL")
         return cls(
-            data_dir=Path(_raw("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
-            vgg_weights=os.environ.get("IMPASTO_VGG_WEIGHTS") or None,
-            max_upload_mb=number("IMPASTO_MAX_UPLOAD_MB", _raw("IMPASTO_MAX_UPLOAD_MB", "20"), above=0),
-            max_pixels=whole_number("IMPASTO_MAX_PIXELS", _raw("IMPASTO_MAX_PIXELS", "40000000"), 1),
-            max_size=whole_number("IMPASTO_MAX_SIZE", _raw("IMPASTO_MAX_SIZE", "1024"), 32, 4096),
-            max_iterations=whole_number("IMPASTO_MAX_ITERATIONS", _raw("IMPASTO_MAX_ITERATIONS", "1000"), 1),
-            queue_limit=whole_number("IMPASTO_QUEUE_LIMIT", _raw("IMPASTO_QUEUE_LIMIT", "20"), 1),
-            runners=whole_number("IMPASTO_RUNNERS", _raw("IMPASTO_RUNNERS", "1"), 1),
-            retention_hours=number("IMPASTO_RETENTION_HOURS", _raw("IMPASTO_RETENTION_HOURS", "168"), 0),
-            history=switch("IMPASTO_HISTORY", _raw("IMPASTO_HISTORY", "1")),
-            broker_url=os.environ.get("IMPASTO_BROKER_URL") or None,
-            precision=choice("IMPASTO_PRECISION", _raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
-            stale_after=number("IMPASTO_STALE_AFTER", _raw("IMPASTO_STALE_AFTER", "30"), above=0),
-            max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", _raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
-            trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", _raw("IMPASTO_TRUSTED_HOSTS", "")),
-            proxy_count=whole_number("IMPASTO_PROXY_COUNT", _raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
-            rate_limit=rate("IMPASTO_RATE_LIMIT", _raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
-            upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", _raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
+            data_dir=Path(raw("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
+            vgg_weights=weights_source("IMPASTO_VGG_WEIGHTS", raw("IMPASTO_VGG_WEIGHTS")),
+            max_upload_mb=number("IMPASTO_MAX_UPLOAD_MB", raw("IMPASTO_MAX_UPLOAD_MB", "20"), above=0),
+            max_pixels=whole_number("IMPASTO_MAX_PIXELS", raw("IMPASTO_MAX_PIXELS", "40000000"), 1),
+            max_size=whole_number("IMPASTO_MAX_SIZE", raw("IMPASTO_MAX_SIZE", "1024"), 32, 4096),
+            max_iterations=whole_number("IMPASTO_MAX_ITERATIONS", raw("IMPASTO_MAX_ITERATIONS", "1000"), 1),
+            queue_limit=whole_number("IMPASTO_QUEUE_LIMIT", raw("IMPASTO_QUEUE_LIMIT", "20"), 1),
+            runners=whole_number("IMPASTO_RUNNERS", raw("IMPASTO_RUNNERS", "1"), 1),
+            retention_hours=number("IMPASTO_RETENTION_HOURS", raw("IMPASTO_RETENTION_HOURS", "168"), 0),
+            history=switch("IMPASTO_HISTORY", raw("IMPASTO_HISTORY", "1")),
+            broker_url=broker,
+            precision=choice("IMPASTO_PRECISION", raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
+            max_memory_gb=None if memory is None else number("IMPASTO_MAX_MEMORY_GB", memory, above=0),
+            stale_after=number("IMPASTO_STALE_AFTER", raw("IMPASTO_STALE_AFTER", "30"), above=0),
+            max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
+            store_url=_store_url(raw("IMPASTO_STORE_URL", broker), broker),
+            redis_prefix=str(raw("IMPASTO_REDIS_PREFIX", "impasto")).strip(),
+            visibility_timeout=number("IMPASTO_VISIBILITY_TIMEOUT", raw("IMPASTO_VISIBILITY_TIMEOUT", "21600"),
+                                      above=0),
+            reap_seconds=number("IMPASTO_REAP_SECONDS", raw("IMPASTO_REAP_SECONDS", "5"), above=0),
+            trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", raw("IMPASTO_TRUSTED_HOSTS", "")),
+            proxy_count=whole_number("IMPASTO_PROXY_COUNT", raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
+            rate_limit=rate("IMPASTO_RATE_LIMIT", raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+            upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
         )
 
     def as_flask_config(self) -> dict[str, Any]:
         return {f"IMPASTO_{f.name.upper()}": getattr(self, f.name) for f in fields(self)}
 
 
-DEFAULT_RATE_LIMIT = "10/minute"
+def _as_text(value: Any) -> str:
+    """A test_config value as the environment would hold it (a list as a comma list)."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _store_url(store: str | None, broker: str | None) -> str | None:
+    """The job store's URL in scale-out mode: Redis only (the broker may be another kind)."""
+    if broker is not None and not str(store).startswith(REDIS_SCHEMES):
+        raise SettingsError("the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL "
+                            f"(got {masked_url(str(store))!r})")
+    return store
+
 
 # name, default, meaning: rendered into README.md by scripts/doc_tables.py (a test keeps them in step).
 DOCUMENTED = [

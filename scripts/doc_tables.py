@@ -17,7 +17,8 @@ from pathlib import Path
 
 from app.cli import TRANSFER_FLAGS
 from app.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
-from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, _fmt, option_specs
+from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, option_specs
+from app.text import format_number
 
 CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
 MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}
@@ -36,7 +37,8 @@ def options_table() -> list[str]:
     rows = ["| option | CLI flag | default | range | what it does |", "|---|---|---|---|---|"]
     for name, (default, spec) in option_specs().items():
         span = (", ".join(spec.choices) if spec.choices and not isinstance(default, tuple)
-                else f"{_fmt(spec.minimum)} – {_fmt(spec.maximum)}" if spec.minimum is not None else "")
+                else f"{format_number(spec.minimum)} – {format_number(spec.maximum)}" if spec.minimum is not None
+                else "")
         if isinstance(default, tuple) and spec.choices:
             span = "VGG16 conv layers"
         flag = ("`--" + name.replace("_", "-") + "`" if name in TRANSFER_FLAGS

@@ -20,7 +20,7 @@ from typing import Any
 
 from celery import Celery
 
-from app.config import SettingsError
+from app.config import Settings
 from app.jobs.distributed import TASK_NAME, DistributedConfig, Reaper, Sender, make_store
 from app.jobs.execute import run_job
 
@@ -105,7 +105,7 @@ def execute(config: DistributedConfig, job_id: str) -> str:
         return "skipped"
     if job.id != job_id:
         log.info("message for job %s: running job %s first (older in the queue)", job_id, job.id)
-    return run_job(store, job.id, worker=worker, weights=config.weights, pace=config.pace)
+    return run_job(store, job.id, worker=worker, engine=config.engine, pace=config.pace)
 
 
 def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:
@@ -115,14 +115,11 @@ def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> l
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
-def run_worker(concurrency: int = 1, loglevel: str = "info") -> int:
+def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info") -> int:
     """`impasto worker`: a Celery worker for the job queue, plus a reaper thread. Returns the exit code."""
     global _main_pid
     try:
-        config = DistributedConfig.from_env()
-    except SettingsError as exc:
-        print(f"impasto: error: {exc}", file=sys.stderr)
-        return 2
+        config = DistributedConfig.from_settings(settings, pace=float(os.environ.get("IMPASTO_RUNNER_PACE") or 0))
     except ValueError as exc:
         print(f"impasto: error: {exc}; the worker needs the broker, e.g. "
               "IMPASTO_BROKER_URL=redis://localhost:6379/0", file=sys.stderr)

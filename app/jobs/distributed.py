@@ -1,8 +1,8 @@
 """Scale-out mode (IMPASTO_BROKER_URL set): jobs in Redis, run by Celery workers on any machine.
 
-- ``DistributedConfig``: the settings, read the same way by the web (app.config, then the
-  environment) and by ``impasto worker`` (the environment).
-- ``build(config)``: what create_app wires up in this mode: a RedisJobStore, a CeleryDispatcher
+- ``DistributedConfig``: what this mode needs of app.config.Settings (the web's, or the one
+  `impasto worker` builds), plus its fixed reliability constants.
+- ``build(settings)``: what create_app wires up in this mode: a RedisJobStore, a CeleryDispatcher
   and the RunnerConfig the web layer keeps. No runner threads run in the web process.
 - ``CeleryDispatcher``: ``submitted(job_id)`` sends the Celery task for that job.
 - ``Reaper``: every few seconds, running jobs whose heartbeat went stale (their worker died) go
@@ -17,13 +17,13 @@ Celery and redis are imported only here and in the modules this one loads, never
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from app.config import masked_url, number
+from app.config import REDIS_SCHEMES, Settings, masked_url
+from app.jobs.execute import EngineSettings
 from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "impasto.run_job"
 SEND_GRACE_SECONDS = 10.0  # a queued job with no message this old: its web process failed to send one
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
+
 
 @dataclass(frozen=True)
 class DistributedConfig:
@@ -45,7 +45,7 @@ class DistributedConfig:
     reap_seconds: float = 5.0
     retention_seconds: float = 7 * 24 * 3600.0
     housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
-    weights: str | None = None
+    engine: EngineSettings = EngineSettings()
     pace: float = 0.0  # tests: seconds of sleep per iteration (IMPASTO_RUNNER_PACE)
 
     @property
@@ -57,49 +57,20 @@ class DistributedConfig:
         return self.broker_url.startswith(REDIS_SCHEMES)
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any]) -> DistributedConfig:
-        """From app.config (the web) or Settings.as_flask_config() (a worker).
-
-        The settings both modes share (IMPASTO_STALE_AFTER, IMPASTO_MAX_ATTEMPTS, the retention, the
-        weights) are parsed and checked once, by app.config.Settings, and come from ``config`` only.
-        The scale-out ones come from ``config``, else the environment, checked here; a bad value
-        raises SettingsError (a ValueError) naming the variable.
-        """
-
-        def get(name: str, default: Any) -> Any:
-            value = config.get(name)
-            if value is None or value == "":
-                value = os.environ.get(name) or default
-            return value
-
-        broker = get("IMPASTO_BROKER_URL", None)
-        if not broker:
+    def from_settings(cls, settings: Settings, **changes: Any) -> DistributedConfig:
+        """The scale-out part of the settings; ValueError when IMPASTO_BROKER_URL is not set."""
+        if not settings.broker_url or not settings.store_url:
             raise ValueError("IMPASTO_BROKER_URL is not set")
-        store = get("IMPASTO_STORE_URL", broker)
-        if not store.startswith(REDIS_SCHEMES):
-            raise ValueError("the job store needs Redis: set IMPASTO_STORE_URL to a redis:// URL "
-                             f"(got {masked_url(store)!r})")
         return cls(
-            broker_url=broker, store_url=store, prefix=str(get("IMPASTO_REDIS_PREFIX", "impasto")),
-            visibility_timeout=number("IMPASTO_VISIBILITY_TIMEOUT",
-                                      get("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout), above=0),
-            reap_seconds=number("IMPASTO_REAP_SECONDS", get("IMPASTO_REAP_SECONDS", cls.reap_seconds), above=0),
-            pace=number("IMPASTO_RUNNER_PACE", get("IMPASTO_RUNNER_PACE", 0.0), 0),
-            stale_after=float(config.get("IMPASTO_STALE_AFTER", cls.stale_after)),
-            max_attempts=int(config.get("IMPASTO_MAX_ATTEMPTS", cls.max_attempts)),
-            retention_seconds=float(config.get("IMPASTO_RETENTION_HOURS", 168)) * 3600,
-            weights=config.get("IMPASTO_VGG_WEIGHTS") or None,
-        )
-
-    @classmethod
-    def from_env(cls) -> DistributedConfig:
-        from app.config import Settings
-
-        return cls.from_mapping(Settings.from_env().as_flask_config())
+            broker_url=settings.broker_url, store_url=settings.store_url, prefix=settings.redis_prefix,
+            visibility_timeout=settings.visibility_timeout, reap_seconds=settings.reap_seconds,
+            stale_after=settings.stale_after, max_attempts=settings.max_attempts,
+            retention_seconds=settings.retention_hours * 3600, engine=EngineSettings.from_settings(settings),
+            **changes)
 
     def runner_config(self) -> RunnerConfig:
         """The RunnerConfig the web layer keeps (no runners here: max_running is the workers' business)."""
-        return RunnerConfig(max_running=0, threads=0, weights=self.weights, stale_after=self.stale_after,
+        return RunnerConfig(max_running=0, threads=0, engine=self.engine, stale_after=self.stale_after,
                             max_attempts=self.max_attempts, retention_seconds=self.retention_seconds,
                             pace=self.pace)
 
@@ -110,11 +81,11 @@ def make_store(config: DistributedConfig) -> Any:
     return RedisJobStore(config.store_url, prefix=config.prefix)
 
 
-def build(flask_config: Mapping[str, Any]) -> tuple[Any, CeleryDispatcher, RunnerConfig]:
+def build(settings: Settings, pace: float = 0.0) -> tuple[Any, CeleryDispatcher, RunnerConfig]:
     """create_app's scale-out wiring: (store, dispatcher with its reaper running, runner config)."""
     from app.jobs.celery_app import create_celery
 
-    config = DistributedConfig.from_mapping(flask_config)
+    config = DistributedConfig.from_settings(settings, pace=pace)
     store = make_store(config)
     dispatcher = CeleryDispatcher(create_celery(config), store, config)
     dispatcher.start()

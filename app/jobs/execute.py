@@ -20,6 +20,7 @@ import io
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,19 +46,34 @@ WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log s
                   "(its operator should check IMPASTO_VGG_WEIGHTS)")
 
 
-def run_job(store: JobStore, job_id: str, *, worker: str, weights: str | None = None,
+@dataclass(frozen=True)
+class EngineSettings:
+    """The machine's side of every job, passed to ``stylize`` as plain arguments: the weights file
+    (None: the ImageNet download), the precision for jobs that leave it 'auto', the memory budget."""
+
+    weights: str | None = None
+    precision: str = "auto"
+    memory_gb: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EngineSettings:
+        """From app.config.Settings (IMPASTO_VGG_WEIGHTS, IMPASTO_PRECISION, IMPASTO_MAX_MEMORY_GB)."""
+        return cls(settings.vgg_weights, settings.precision, settings.max_memory_gb)
+
+
+def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings = EngineSettings(),
             pace: float = 0.0) -> str:
     """Run job ``job_id``, already claimed by ``worker``; return its final state.
 
-    ``weights`` is passed to the engine (None: $IMPASTO_VGG_WEIGHTS). ``pace`` sleeps that many
-    seconds after each iteration: tests use it so that a tiny job lasts long enough to be watched.
+    ``engine`` goes to the engine as it is. ``pace`` sleeps that many seconds after each
+    iteration: tests use it so that a tiny job lasts long enough to be watched.
     """
     job = store.get(job_id)
     if job is None or job.state != "running" or job.worker != worker:
         log.warning("job %s is not running under %s; not running it", job_id, worker)
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
-        state, error, extra = _run(store, job, worker, weights, pace)
+        state, error, extra = _run(store, job, worker, engine, pace)
     finish(store, job_id, worker, state, error=error, **extra)
     return state
 
@@ -107,7 +123,7 @@ class _Complaints:
             self.failures = 0
 
 
-def _run(store: JobStore, job: Job, worker: str, weights: str | None,
+def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
          pace: float) -> tuple[str, str | None, dict[str, Any]]:
     """The engine call with its error mapping: (state, error text, finish() keyword arguments)."""
     watcher = _Watcher(store, job.id, worker)
@@ -116,7 +132,8 @@ def _run(store: JobStore, job: Job, worker: str, weights: str | None,
         content, styles, init_image = _inputs(store, job, options)
         from app.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
 
-        result = stylize(content, styles, options=options, init_image=init_image, weights=weights,
+        result = stylize(content, styles, options=options, init_image=init_image, weights=engine.weights,
+                         precision=engine.precision, memory_gb=engine.memory_gb,
                          on_progress=_Reporter(store, job.id, worker, pace), should_stop=watcher)
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}

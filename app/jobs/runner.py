@@ -17,9 +17,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from app.jobs.execute import HEARTBEAT_SECONDS, run_job
+from app.jobs.execute import HEARTBEAT_SECONDS, EngineSettings, run_job
 from app.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,21 @@ class Dispatcher(Protocol):
 class RunnerConfig:
     max_running: int = 1  # global: across all processes sharing the store
     threads: int = 1  # runner threads in this process
-    weights: str | None = None  # None: $IMPASTO_VGG_WEIGHTS
+    engine: EngineSettings = EngineSettings()
     poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
     stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
     max_attempts: int = 3  # re-queue a job whose runner died at most this often
     retention_seconds: float = 7 * 24 * 3600
     housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
     pace: float = 0.0  # tests: seconds of sleep per iteration, to watch progress
+
+    @classmethod
+    def from_settings(cls, settings: Any, **changes: Any) -> RunnerConfig:
+        """From app.config.Settings: runners here and in all, recovery, retention, the engine's side."""
+        return cls(max_running=settings.runners, threads=settings.runners,
+                   engine=EngineSettings.from_settings(settings), stale_after=settings.stale_after,
+                   max_attempts=settings.max_attempts,
+                   retention_seconds=settings.retention_hours * 3600, **changes)
 
 
 def worker_name() -> str:
@@ -63,7 +71,7 @@ def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None) -
     job = store.claim(worker, config.max_running)
     if job is None:
         return None
-    run_job(store, job.id, worker=worker, weights=config.weights, pace=config.pace)
+    run_job(store, job.id, worker=worker, engine=config.engine, pace=config.pace)
     return job.id
 
 

@@ -91,13 +91,18 @@ def stylize(
     options: Options = DEFAULTS,
     init_image: ImageSource | np.ndarray | None = None,
     weights: str | None = None,
+    precision: str = "auto",
+    memory_gb: float | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
 ) -> Result:
     """Paint ``content`` in the style of ``style`` (one image or several, mixed by ``style_blend``).
 
-    Images are paths, bytes, file objects or RGB uint8 arrays. ``weights`` overrides
-    $IMPASTO_VGG_WEIGHTS ('imagenet' by default; 'untrained' for plumbing tests).
+    Images are paths, bytes, file objects or RGB uint8 arrays. The machine's side comes as plain
+    arguments (the callers take them from app.config.Settings): ``weights`` a VGG16 weights file
+    (None: the ImageNet download; 'untrained' for plumbing tests), ``precision`` the one used
+    where ``options.precision`` is 'auto', ``memory_gb`` the memory one job may use (None: what the
+    OS reports available).
     Raises Cancelled when ``should_stop()`` turns true (checked at every evaluation), NumericalError
     on a NaN/inf loss, WeightsError, ImageError, OptionError or ResourceError for bad input.
     """
@@ -117,8 +122,8 @@ def stylize(
     final_size = scaled_shape(*content_rgb.shape[:2], options.size)
     style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in styles]
     check_shapes(options, content_rgb.shape[:2], [s.shape[:2] for s in styles])
-    hardware.check_memory(final_size, options.deepest_layer, style_sizes)
-    precision = hardware.choose_precision(options.precision)
+    hardware.check_memory(final_size, options.deepest_layer, style_sizes, memory_gb)
+    precision = hardware.choose_precision(options.precision, precision)
     vgg = load_weights(weights)
     run = _Run(options, on_progress, should_stop, started)
 

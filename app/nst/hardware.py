@@ -13,9 +13,6 @@ from app.nst.options import VGG_LAYERS
 
 log = logging.getLogger(__name__)
 
-PRECISION_ENV = "IMPASTO_PRECISION"  # force a precision for every job (e.g. float32)
-MEMORY_ENV = "IMPASTO_MAX_MEMORY_GB"  # memory a job may use; default: what the OS says is available
-
 # Measured peak memory of one job (see bench/ and README): a fixed part for TensorFlow and the
 # weights, plus bytes per result pixel for the activations kept for the gradient at full depth.
 BASE_BYTES = 0.8e9
@@ -69,14 +66,15 @@ def cpu_has_fast_bf16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
-def choose_precision(requested: str = "auto") -> str:
+def choose_precision(requested: str = "auto", machine: str = "auto") -> str:
     """float32, bfloat16 or float16 for the network's convolutions.
 
-    $IMPASTO_PRECISION overrides 'auto'. On a GPU 'auto' is bfloat16 where supported (compute
-    capability 8.0+), else float32; on a CPU it is bfloat16 only with AMX/AVX512-BF16.
+    ``requested`` is the job's choice; where it is 'auto', ``machine`` (the server's
+    IMPASTO_PRECISION) is. Left 'auto': on a GPU bfloat16 where supported (compute capability
+    8.0+), else float32; on a CPU bfloat16 only with AMX/AVX512-BF16.
     """
     if requested == "auto":
-        requested = os.environ.get(PRECISION_ENV, "auto") or "auto"
+        requested = machine
     if requested != "auto":
         return requested
     if gpu_names():
@@ -100,9 +98,10 @@ def estimate_peak_bytes(height: int, width: int, deepest: str = "block5_conv1") 
     return BASE_BYTES + BYTES_PER_PIXEL_FULL_DEPTH * height * width * depth_factor
 
 
-def available_bytes() -> float:
-    if os.environ.get(MEMORY_ENV):
-        return float(os.environ[MEMORY_ENV]) * 1e9
+def available_bytes(memory_gb: float | None = None) -> float:
+    """``memory_gb`` (the server's IMPASTO_MAX_MEMORY_GB) when given, else what the OS reports."""
+    if memory_gb is not None:
+        return memory_gb * 1e9
     if gpu_names():
         return float("inf")  # TensorFlow reports GPU out-of-memory itself; host memory is not the limit
     try:
@@ -115,7 +114,8 @@ def available_bytes() -> float:
     return float("inf")
 
 
-def check_memory(hw: tuple[int, int], deepest: str, style_hws: Sequence[tuple[int, int]] = ()) -> None:
+def check_memory(hw: tuple[int, int], deepest: str, style_hws: Sequence[tuple[int, int]] = (),
+                 memory_gb: float | None = None) -> None:
     """Refuse, before any work, a size that would not fit (ResourceError says both numbers).
 
     The result's optimisation and each style image's forward pass (at the final scale, times the
@@ -123,7 +123,7 @@ def check_memory(hw: tuple[int, int], deepest: str, style_hws: Sequence[tuple[in
     """
     height, width = hw
     need = estimate_peak_bytes(height, width, deepest)
-    have = available_bytes()
+    have = available_bytes(memory_gb)
     if need > have:
         raise ResourceError(
             f"a {width}×{height} result needs about {need / 1e9:.1f} GB of memory and "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from app.nst.errors import OptionError
+from app.text import format_number, parse_yes_no
 
 # VGG16 convolution layers in network order; the engine truncates the net at the deepest one used.
 VGG_LAYERS: tuple[str, ...] = (
@@ -232,8 +233,6 @@ def apply_preset(options: Options, name: str) -> Options:
 # -- conversion and checks ----------------------------------------------------------------------
 
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Options)}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 SHOWN_LENGTH = 40  # longest value text quoted back in a message
 
 
@@ -247,7 +246,7 @@ def _convert(name: str, raw: Any) -> Any:
         if kind == "int | None":
             return None if raw in (None, "") else _to_int(raw)
         if kind == "bool":
-            return _to_bool(raw)
+            return parse_yes_no(raw)
         if kind == "tuple[str, ...]":
             return _to_tuple(raw, str)
         if kind == "tuple[float, ...]":
@@ -287,17 +286,6 @@ def _to_int(raw: Any) -> int:
     return int(str(raw).strip())
 
 
-def _to_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError
-
-
 def _to_tuple(raw: Any, item: Any) -> tuple:
     parts = raw.split(",") if isinstance(raw, str) else list(raw)
     return tuple(item(p.strip() if isinstance(p, str) else p) for p in parts if str(p).strip() != "")
@@ -309,21 +297,14 @@ def _describe(kind: str, spec: Spec) -> str:
     noun = {"float": "a number", "int": "a whole number", "int | None": "a whole number",
             "bool": "true or false"}.get(kind, "a comma-separated list")
     if spec.minimum is not None and spec.maximum is not None:
-        return f"{noun} from {_fmt(spec.minimum)} to {_fmt(spec.maximum)}"
+        return f"{noun} from {format_number(spec.minimum)} to {format_number(spec.maximum)}"
     return noun
-
-
-def _fmt(x: float) -> str:
-    """Whole numbers as written (2147483647), large or fractional floats compactly (1e+06, 0.01)."""
-    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e6):
-        return str(int(x))
-    return f"{x:g}"
 
 
 def _sent(raw: Any) -> str:
     """A value as it was sent: text as typed ('1e7', not 1e+07), quoted unless a plain number."""
     if not isinstance(raw, str):
-        return _fmt(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else repr(raw)
+        return format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else repr(raw)
     text = raw.strip()
     if len(text) > SHOWN_LENGTH:  # a 5,000-digit "number" is named, not echoed
         return repr(text[:SHOWN_LENGTH]) + f"… ({len(text):,} characters)"
@@ -342,7 +323,7 @@ def _check(name: str, value: Any, sent: Any = None) -> None:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             low, high = spec.minimum, spec.maximum
             if (low is not None and item < low) or (high is not None and item > high):
-                shown = _sent(sent) if sent is not None and not isinstance(value, tuple) else _fmt(item)
+                shown = _sent(sent) if sent is not None and not isinstance(value, tuple) else format_number(item)
                 raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {shown}")
     if name == "style_blend" and len(value) > MAX_STYLES:
         raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")

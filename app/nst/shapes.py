@@ -14,8 +14,9 @@ from typing import Sequence
 
 from app.nst.errors import OptionError
 from app.nst.images import scaled_shape
-from app.nst.options import Options, _fmt, option_specs
+from app.nst.options import Options, option_specs
 from app.nst.vgg import min_side
+from app.text import format_number as _fmt
 
 Shape = tuple[int, int]  # (height, width)
 

@@ -21,7 +21,7 @@ from app.nst.options import VGG_LAYERS
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_ENV = "IMPASTO_VGG_WEIGHTS"
+WEIGHTS_ENV = "IMPASTO_VGG_WEIGHTS"  # named in messages only: app/config.py reads it
 UNTRAINED = "untrained"  # random weights: for plumbing tests only, never for pictures
 # Caffe preprocessing (what ImageNet VGG16 was trained on): BGR order, minus these channel means.
 BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
@@ -41,18 +41,12 @@ class VggWeights:
     biases: tuple[np.ndarray, ...]
 
 
-def resolve_weights(weights: str | os.PathLike | None = None) -> str:
-    """The weights to use: the argument, else $IMPASTO_VGG_WEIGHTS, else 'imagenet'."""
-    chosen = weights if weights not in (None, "") else os.environ.get(WEIGHTS_ENV) or "imagenet"
-    return str(chosen)
-
-
 def load_weights(weights: str | os.PathLike | None = None) -> VggWeights:
-    """Load (once per process) the VGG16 weights named by ``resolve_weights``.
+    """Load (once per process) the VGG16 weights: a file, 'untrained', or (None) 'imagenet'.
 
     Raises WeightsError with a message that says what failed and how to fix it.
     """
-    source = resolve_weights(weights)
+    source = str(weights or "imagenet")
     with _lock:
         if source not in _cache:
             _cache[source] = _load_uncached(source)
@@ -102,7 +96,37 @@ def _check_weights_file(source: str) -> str:
     return str(path)
 
 
-def _weights_failure(source: str, exc: Exception) -> str:
+# Kernel shapes of VGG16's 13 convolutions: a weights file must hold them all (in either Keras layout).
+KERNEL_SHAPES = ((3, 3, 3, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128), (3, 3, 128, 256),
+                 (3, 3, 256, 256), (3, 3, 256, 256), (3, 3, 256, 512), *[(3, 3, 512, 512)] * 5)
+
+
+def check_weights(source: str | os.PathLike) -> str:
+    """'imagenet' and 'untrained' as they are; else the path of a weights file that exists, ends as
+    Keras needs and holds VGG16's 13 kernels (read from the HDF5 index, without TensorFlow:
+    milliseconds), or WeightsError (one line)."""
+    import h5py
+
+    if str(source) in ("imagenet", UNTRAINED):
+        return str(source)
+    path = _check_weights_file(str(source))
+    shapes: list[tuple[int, ...]] = []
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(lambda _, item: shapes.append(item.shape) if isinstance(item, h5py.Dataset) else None)
+    except OSError:
+        raise WeightsError(_weights_failure(path, "not an HDF5 file")) from None
+    missing = list(KERNEL_SHAPES)
+    for shape in shapes:
+        if shape in missing:
+            missing.remove(shape)
+    if missing:
+        found = len(KERNEL_SHAPES) - len(missing)
+        raise WeightsError(_weights_failure(path, f"it holds {found} of VGG16's 13 convolution kernels"))
+    return path
+
+
+def _weights_failure(source: str, exc: Exception | str) -> str:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if source == "imagenet":
         return ("could not download the ImageNet VGG16 weights "

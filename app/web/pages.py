@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
 from app.styles import catalog, thumbnail
+from app.text import parse_yes_no
 from app.web import services
 from app.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
 from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
@@ -64,7 +65,10 @@ def _typed(form: Mapping[str, Any]) -> dict[str, Any]:
     """What the person typed, to show again after an error (as text; the template prints it)."""
     values = option_values(form)  # type: ignore[arg-type]
     if "preserve_colors" in values:
-        values["preserve_colors"] = values["preserve_colors"] in ("1", "on", "true")
+        try:
+            values["preserve_colors"] = parse_yes_no(values["preserve_colors"])
+        except ValueError:
+            values["preserve_colors"] = False  # the error message says what was wrong with it
     return values
 
 

@@ -35,10 +35,7 @@ def client_key() -> str:
 def _storage(config: Any) -> tuple[str, str]:
     """The counters' storage URI and key prefix."""
     if config.get("IMPASTO_BROKER_URL"):  # scale-out: the job store's Redis, seen by every web container
-        from app.jobs.distributed import DistributedConfig
-
-        redis = DistributedConfig.from_mapping(config)
-        return redis.store_url, f"{redis.prefix}:rate"
+        return config["IMPASTO_STORE_URL"], f"{config['IMPASTO_REDIS_PREFIX']}:rate"
     return storage_uri(Path(config["IMPASTO_DATA_DIR"])), "rate"
 
 

@@ -22,9 +22,10 @@ from app.jobs.paintings import job_paintings, reference_meta
 from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, image_shape, load_image, resize_longest
-from app.nst.options import MAX_STYLES, PRESETS, Options, _fmt, _sent, apply_preset, blend_weights, option_specs
+from app.nst.options import MAX_STYLES, PRESETS, Options, _sent, apply_preset, blend_weights, option_specs
 from app.nst.shapes import check_shapes
 from app.styles import catalog
+from app.text import format_number
 from app.web import services
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
@@ -308,7 +309,7 @@ def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
     if maximum is None:
         return None
     minimum = option_specs()[name][1].minimum
-    return f"{name} must be a whole number from {_fmt(minimum)} to {_fmt(maximum)}, got {_shown(raw)}"
+    return f"{name} must be a whole number from {format_number(minimum)} to {format_number(maximum)}, got {_shown(raw)}"
 
 
 def _shown(raw: Any) -> str:

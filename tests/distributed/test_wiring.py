@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings, SettingsError
 from app.jobs.distributed import DistributedConfig, Reaper
 from app.jobs.redis_store import RedisJobStore
 from tests.conftest import ROOT
@@ -16,8 +17,10 @@ from tests.distributed.procs import impasto_command, scale_out_env
 from tests.helpers import Clock
 
 
-def config(**overrides) -> DistributedConfig:
-    return DistributedConfig.from_mapping({"IMPASTO_BROKER_URL": "redis://127.0.0.1:1/0", **overrides})
+def config(**environ) -> DistributedConfig:
+    """The scale-out config of the settings read from ``environ`` (a broker URL unless given)."""
+    return DistributedConfig.from_settings(Settings.from_env({"IMPASTO_BROKER_URL": "redis://127.0.0.1:1/0",
+                                                              **environ}))
 
 
 def test_celery_settings_are_the_reliable_ones() -> None:
@@ -35,17 +38,16 @@ def test_celery_settings_are_the_reliable_ones() -> None:
     assert "impasto.run_job" in celery.tasks and celery.conf.task_default_queue == "impasto"
 
 
-def test_settings_come_from_the_config_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMPASTO_REAP_SECONDS", "2")
-    monkeypatch.setenv("IMPASTO_REDIS_PREFIX", "from-env")
-    cfg = config(IMPASTO_REDIS_PREFIX="studio", IMPASTO_STALE_AFTER=12.0)
+def test_scale_out_config_comes_from_the_settings() -> None:
+    cfg = config(IMPASTO_REAP_SECONDS="2", IMPASTO_REDIS_PREFIX="studio", IMPASTO_STALE_AFTER="12",
+                 IMPASTO_VGG_WEIGHTS="untrained", IMPASTO_PRECISION="float32", IMPASTO_MAX_MEMORY_GB="6")
     assert (cfg.prefix, cfg.queue, cfg.reap_seconds, cfg.stale_after) == ("studio", "studio", 2.0, 12.0)
+    assert (cfg.engine.weights, cfg.engine.precision, cfg.engine.memory_gb) == ("untrained", "float32", 6.0)
     assert cfg.store_url == cfg.broker_url
-    with pytest.raises(ValueError, match="IMPASTO_STORE_URL"):
+    with pytest.raises(SettingsError, match="IMPASTO_STORE_URL"):
         config(IMPASTO_BROKER_URL="amqp://host//")
-    monkeypatch.delenv("IMPASTO_BROKER_URL", raising=False)
     with pytest.raises(ValueError, match="IMPASTO_BROKER_URL"):
-        DistributedConfig.from_mapping({})
+        DistributedConfig.from_settings(Settings.from_env({}))
 
 
 def test_worker_without_a_broker_says_so_and_exits_2() -> None:
@@ -127,7 +129,7 @@ def test_messages_are_wake_ups_so_jobs_run_in_the_stores_order(redis_url: str, p
 
     ran: list[str] = []
 
-    def fake_run_job(store, job_id: str, *, worker: str, weights=None, pace: float = 0.0) -> str:
+    def fake_run_job(store, job_id: str, *, worker: str, **engine) -> str:
         ran.append(job_id)
         assert store.finish(job_id, worker, "done")
         return "done"
@@ -153,13 +155,9 @@ def test_a_bad_store_url_is_named_without_its_password() -> None:
     assert "s3cret" not in str(caught.value) and "mq.internal:5672" in str(caught.value)
 
 
-def test_bad_scale_out_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.config import SettingsError
-
-    monkeypatch.setenv("IMPASTO_REAP_SECONDS", "soon")
+def test_bad_scale_out_settings_are_named() -> None:
     with pytest.raises(SettingsError, match=r"^IMPASTO_REAP_SECONDS must be a number above 0, got 'soon'$"):
-        config()
-    monkeypatch.delenv("IMPASTO_REAP_SECONDS")
+        config(IMPASTO_REAP_SECONDS="soon")
     with pytest.raises(SettingsError, match="IMPASTO_VISIBILITY_TIMEOUT"):
         config(IMPASTO_VISIBILITY_TIMEOUT="-5")
 

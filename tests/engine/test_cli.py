@@ -230,3 +230,13 @@ def test_serve_runs_threaded_workers(monkeypatch):
     assert options[options.index("--threads") + 1] == "8"
     assert options[options.index("--limit-request-line") + 1] == "0"  # the app answers long URLs (JSON 414)
     assert main(["serve", "--threads", "0"]) == 2
+
+
+@pytest.mark.parametrize("name, value", [("IMPASTO_MAX_MEMORY_GB", "abc"), ("IMPASTO_PRECISION", "fp8"),
+                                         ("IMPASTO_VGG_WEIGHTS", "/missing.weights.h5")])
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["transfer", "a.png", "b.png", "-o", "c.png"]])
+def test_every_command_checks_the_settings_at_start(monkeypatch, capsys, name, value, command):
+    monkeypatch.setenv(name, value)
+    assert main(command) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"impasto: error: {name}") and value in lines[0]

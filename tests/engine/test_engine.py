@@ -160,14 +160,12 @@ def test_default_runs_free_then_polishes_within_bounds(monkeypatch):
     assert final[0] >= -1e-3 and final[1] <= 255 + 1e-3
 
 
-def test_memory_check_refuses_before_any_work(monkeypatch):
-    monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "2")
+def test_memory_check_refuses_before_any_work():
     with pytest.raises(ResourceError, match=r"a 2048×1536 result needs about .* GB of memory and 2.0 GB"):
-        run(options=TINY.replace(size=2048))
+        run(options=TINY.replace(size=2048), memory_gb=2.0)
     # A small result with a huge style scale: the painting's forward pass is what would not fit.
-    monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "3")
     with pytest.raises(ResourceError, match=r"the painting at 2048×1536 \(size × style scale\)"):
-        run(options=TINY.replace(size=512, style_scale=4.0))
+        run(options=TINY.replace(size=512, style_scale=4.0), memory_gb=3.0)
 
 
 def test_init_image_and_blend_errors():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.jobs.execute import run_job
+from app.jobs.execute import EngineSettings, run_job
 from app.jobs.sqlite_store import SqliteJobStore
 from app.nst.images import encode_image
 from app.nst.options import Options
@@ -17,6 +17,7 @@ from tests.conftest import gradient_image, stripes_image
 from tests.web.conftest import form, png_bytes
 
 WORKER = "test-worker"
+UNTRAINED = EngineSettings(weights="untrained")
 
 
 def new_job(store: SqliteJobStore, content: bytes | None = None, **options) -> str:
@@ -45,7 +46,7 @@ def store(tmp_path: Path) -> SqliteJobStore:
 
 def test_run_job_writes_progress_preview_result(store: SqliteJobStore) -> None:
     job_id = new_job(store, seed=3)
-    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    assert run_job(store, job_id, worker=WORKER, engine=UNTRAINED) == "done"
     job = store.get(job_id)
     assert job.progress["iteration"] == job.progress["total"] == 3 and job.progress["preview_iteration"] == 3
     assert {"result.png", "preview.jpg", "thumb.jpg"} <= set(job.files)
@@ -56,7 +57,7 @@ def test_cancel_stops_a_running_job(store: SqliteJobStore) -> None:
     job_id = new_job(store, iterations=200)
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(state=run_job(
-        store, job_id, worker=WORKER, weights="untrained", pace=0.05)))
+        store, job_id, worker=WORKER, engine=UNTRAINED, pace=0.05)))
     thread.start()
     wait_for(lambda: store.get(job_id).progress.get("iteration", 0) >= 1)
     store.request_cancel(job_id)
@@ -67,7 +68,7 @@ def test_cancel_stops_a_running_job(store: SqliteJobStore) -> None:
 
 def test_bad_stored_input_fails_with_the_engine_message(store: SqliteJobStore) -> None:
     job_id = new_job(store, content=b"garbage")
-    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "failed"
+    assert run_job(store, job_id, worker=WORKER, engine=UNTRAINED) == "failed"
     assert "content: not a readable image" in store.get(job_id).error
 
 
@@ -86,7 +87,7 @@ def test_unexpected_error_fails_with_a_short_reason(store: SqliteJobStore, monke
 def test_a_job_taken_over_is_not_written_by_its_old_runner(store: SqliteJobStore) -> None:
     job_id = new_job(store)
     store.recover_stale(stale_after=-1, max_attempts=5)  # as if our heartbeat had gone stale
-    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "queued"
+    assert run_job(store, job_id, worker=WORKER, engine=UNTRAINED) == "queued"
     assert store.get(job_id).state == "queued"
 
 
@@ -105,7 +106,7 @@ def test_job_left_running_is_requeued_at_start_up(make_app) -> None:
     app = make_app()
     job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
     app.extensions["impasto"].store.claim("a process that died", 1)
-    restarted = make_app(IMPASTO_STALE_AFTER=0)
+    restarted = make_app(IMPASTO_STALE_AFTER=0.001)
     job = restarted.test_client().get(f"/api/jobs/{job_id}").json
     assert job["state"] == "queued" and job["queue_position"] == 1
 
@@ -114,7 +115,7 @@ def test_job_left_running_too_often_is_failed_with_a_reason(make_app) -> None:
     app = make_app()
     job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
     app.extensions["impasto"].store.claim("a process that died", 1)
-    restarted = make_app(IMPASTO_STALE_AFTER=0, IMPASTO_MAX_ATTEMPTS=1)
+    restarted = make_app(IMPASTO_STALE_AFTER=0.001, IMPASTO_MAX_ATTEMPTS=1)
     job = restarted.test_client().get(f"/api/jobs/{job_id}").json
     assert job["state"] == "failed" and "the server stopped while this job was running" in job["error"]
 
@@ -203,7 +204,7 @@ def flaky_job(tmp_path: Path, **failures: int) -> tuple[FlakyStore, str]:
 def test_failed_progress_preview_and_cancel_checks_do_not_fail_the_job(tmp_path: Path, no_backoff,
                                                                        caplog) -> None:
     store, job_id = flaky_job(tmp_path, update_progress=2, put_preview=1, get=-1)
-    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    assert run_job(store, job_id, worker=WORKER, engine=UNTRAINED) == "done"
     job = SqliteJobStore(tmp_path).get(job_id)
     assert job.state == "done" and "result.png" in job.files
     assert job.progress["iteration"] == 5 and "preview.jpg" in job.files  # later writes made it
@@ -215,7 +216,7 @@ def test_failed_progress_preview_and_cancel_checks_do_not_fail_the_job(tmp_path:
 
 def test_the_final_state_is_retried_until_the_store_answers(tmp_path: Path, no_backoff, caplog) -> None:
     store, job_id = flaky_job(tmp_path, finish=3)
-    assert run_job(store, job_id, worker=WORKER, weights="untrained") == "done"
+    assert run_job(store, job_id, worker=WORKER, engine=UNTRAINED) == "done"
     assert store.calls["finish"] == 4
     assert SqliteJobStore(tmp_path).get(job_id).state == "done"
     assert caplog.text.count("recording its final state 'done' failed") == 3
@@ -223,7 +224,7 @@ def test_the_final_state_is_retried_until_the_store_answers(tmp_path: Path, no_b
 
 def test_a_store_that_never_answers_leaves_the_job_to_the_reaper(tmp_path: Path, no_backoff, caplog) -> None:
     store, job_id = flaky_job(tmp_path, finish=-1)
-    run_job(store, job_id, worker=WORKER, weights="untrained")
+    run_job(store, job_id, worker=WORKER, engine=UNTRAINED)
     from app.jobs.execute import FINISH_TRIES
 
     assert store.calls["finish"] == FINISH_TRIES

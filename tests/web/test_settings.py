@@ -3,6 +3,7 @@ create_app with one line naming the variable, what it must be and what it got.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from app.config import DOCUMENTED, Settings, SettingsError
@@ -41,6 +42,11 @@ def test_the_defaults_are_the_documented_ones() -> None:
     ("IMPASTO_MAX_ATTEMPTS", "0", "IMPASTO_MAX_ATTEMPTS must be a whole number of at least 1, got '0'"),
     ("IMPASTO_PRECISION", "fp8", "IMPASTO_PRECISION must be one of auto, float32, bfloat16, float16, got 'fp8'"),
     ("IMPASTO_HISTORY", "maybe", "IMPASTO_HISTORY must be 1 or 0"),
+    ("IMPASTO_MAX_MEMORY_GB", "abc", "IMPASTO_MAX_MEMORY_GB must be a number above 0, got 'abc'"),
+    ("IMPASTO_MAX_MEMORY_GB", "0", "IMPASTO_MAX_MEMORY_GB must be a number above 0, got '0'"),
+    ("IMPASTO_VGG_WEIGHTS", "/missing.weights.h5",
+     "IMPASTO_VGG_WEIGHTS: VGG16 weights file not found: /missing.weights.h5"),
+    ("IMPASTO_REAP_SECONDS", "soon", "IMPASTO_REAP_SECONDS must be a number above 0, got 'soon'"),
 ])
 def test_a_bad_value_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                              message: str) -> None:
@@ -76,3 +82,26 @@ def test_recovery_settings_come_from_settings(monkeypatch: pytest.MonkeyPatch, m
     monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "many")
     with pytest.raises(SettingsError, match="IMPASTO_MAX_ATTEMPTS"):
         make_app()
+
+
+def test_a_weights_file_must_hold_vgg16(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import h5py
+
+    partial = tmp_path / "partial.weights.h5"
+    with h5py.File(partial, "w") as handle:
+        handle["layers/conv2d/vars/0"] = np.zeros((3, 3, 3, 64), np.float32)
+    monkeypatch.setenv("IMPASTO_VGG_WEIGHTS", str(partial))
+    with pytest.raises(SettingsError, match=r"^IMPASTO_VGG_WEIGHTS: could not load VGG16 weights from .*partial"
+                                            r"\.weights\.h5: it holds 1 of VGG16's 13 convolution kernels"):
+        Settings.from_env()
+
+
+def test_the_real_weights_file_passes_the_check(monkeypatch: pytest.MonkeyPatch, real_weights: str) -> None:
+    monkeypatch.setenv("IMPASTO_VGG_WEIGHTS", real_weights)
+    assert Settings.from_env().vgg_weights == real_weights
+
+
+def test_memory_budget_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env().max_memory_gb is None  # what the OS reports, at each job
+    monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "6.5")
+    assert Settings.from_env().max_memory_gb == 6.5
