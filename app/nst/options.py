@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from app.nst.errors import OptionError
 from app.text import format_number, parse_yes_no
@@ -232,29 +234,43 @@ def apply_preset(options: Options, name: str) -> Options:
 
 # -- conversion and checks ----------------------------------------------------------------------
 
-_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Options)}
 SHOWN_LENGTH = 40  # longest value text quoted back in a message
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """How to read one field's values from text or JSON, and what to call them in a message."""
+
+    convert: Callable[[Any], Any]
+    noun: str | None  # None: a str field, described by its choices
+
+
+def _kind(hint: Any) -> _Kind:
+    """The _Kind of a field's real type (from typing.get_type_hints); TypeError for any other type,
+    so that a new field of a new type fails at import, not by falling through to text."""
+    if hint is float:
+        return _Kind(_to_float, "a number")
+    if hint is bool:
+        return _Kind(parse_yes_no, "true or false")
+    if hint is int:
+        return _Kind(_to_int, "a whole number")
+    if hint is str:
+        return _Kind(lambda raw: str(raw).strip(), None)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        inner = _kind(next(arg for arg in args if arg is not type(None)))
+        return _Kind(lambda raw: None if raw in (None, "") else inner.convert(raw), inner.noun)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _kind(args[0])
+        return _Kind(lambda raw: _to_tuple(raw, item.convert), "a comma-separated list")
+    raise TypeError(f"no option converter for the type {hint!r}; add one to app/nst/options.py")
+
+
 def _convert(name: str, raw: Any) -> Any:
-    kind = _FIELD_TYPES[name]
     try:
-        if kind == "float":
-            return _to_float(raw)
-        if kind == "int":
-            return _to_int(raw)
-        if kind == "int | None":
-            return None if raw in (None, "") else _to_int(raw)
-        if kind == "bool":
-            return parse_yes_no(raw)
-        if kind == "tuple[str, ...]":
-            return _to_tuple(raw, str)
-        if kind == "tuple[float, ...]":
-            return _to_tuple(raw, _to_float)
-        return str(raw).strip()
+        return _KINDS[name].convert(raw)
     except (TypeError, ValueError):
-        spec = Options.__dataclass_fields__[name].metadata["spec"]
-        raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {_sent(raw)}") from None
+        raise OptionError(name, f"{name} must be {_describe(name)}, got {_sent(raw)}") from None
 
 
 # Numbers as people type them, in ASCII digits only: Python's float() and int() would also take
@@ -286,16 +302,19 @@ def _to_int(raw: Any) -> int:
     return int(str(raw).strip())
 
 
-def _to_tuple(raw: Any, item: Any) -> tuple:
+def _to_tuple(raw: Any, item: Callable[[Any], Any]) -> tuple:
     parts = raw.split(",") if isinstance(raw, str) else list(raw)
     return tuple(item(p.strip() if isinstance(p, str) else p) for p in parts if str(p).strip() != "")
 
 
-def _describe(kind: str, spec: Spec) -> str:
-    if spec.choices and kind == "str":
-        return "one of " + ", ".join(spec.choices)
-    noun = {"float": "a number", "int": "a whole number", "int | None": "a whole number",
-            "bool": "true or false"}.get(kind, "a comma-separated list")
+_KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(Options).items()}
+
+
+def _describe(name: str) -> str:
+    spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
+    noun = _KINDS[name].noun
+    if noun is None:
+        return "one of " + ", ".join(spec.choices or ())
     if spec.minimum is not None and spec.maximum is not None:
         return f"{noun} from {format_number(spec.minimum)} to {format_number(spec.maximum)}"
     return noun
@@ -313,7 +332,6 @@ def _sent(raw: Any) -> str:
 
 def _check(name: str, value: Any, sent: Any = None) -> None:
     spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
-    kind = _FIELD_TYPES[name]
     items = value if isinstance(value, tuple) else (value,)
     for item in items:
         if item is None:
@@ -324,6 +342,6 @@ def _check(name: str, value: Any, sent: Any = None) -> None:
             low, high = spec.minimum, spec.maximum
             if (low is not None and item < low) or (high is not None and item > high):
                 shown = _sent(sent) if sent is not None and not isinstance(value, tuple) else format_number(item)
-                raise OptionError(name, f"{name} must be {_describe(kind, spec)}, got {shown}")
+                raise OptionError(name, f"{name} must be {_describe(name)}, got {shown}")
     if name == "style_blend" and len(value) > MAX_STYLES:
         raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")

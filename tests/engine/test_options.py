@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from app.nst.errors import OptionError
@@ -84,3 +86,15 @@ def test_scales_and_iteration_split():
 def test_deepest_layer():
     assert Options().deepest_layer == "block5_conv1"
     assert Options.from_mapping({"preset": "seed"}).deepest_layer == "block5_conv3"
+
+
+def test_conversion_follows_the_real_field_types():
+    from app.nst.options import _kind
+
+    assert _kind(int | None).convert("") is None and _kind(int | None).convert("7") == 7
+    assert _kind(tuple[float, ...]).convert("0.5, 2") == (0.5, 2.0)
+    assert _kind(typing.Union[int, None]).noun == "a whole number"  # noqa: UP007 - the other spelling
+    with pytest.raises(TypeError, match="no option converter for the type"):
+        _kind(complex)  # a new field of a type nobody taught the converter: an error, not text
+    with pytest.raises(TypeError, match="no option converter"):
+        _kind(list[str])
