@@ -1,10 +1,10 @@
 """Impasto: a self-hosted neural style transfer studio.
 
 ``create_app()`` is the Flask application factory (gunicorn runs ``app:create_app()``). Settings
-come from IMPASTO_* environment variables (app/config.py); ``test_config`` overrides them.
-A bad setting stops create_app with ``SettingsError``, one line naming the variable. Extra keys:
-IMPASTO_RUNNER ('thread', 'inline' or 'off'; tests) and IMPASTO_RUNNER_PACE (seconds of sleep per
-iteration; tests).
+come from IMPASTO_* environment variables (app/config.py); ``test_config`` overrides them (and
+Flask's own keys). A bad setting stops create_app with ``SettingsError``, one line naming the
+variable. ``test_config["DISPATCHER"]``, a callable (store, RunnerConfig) -> Dispatcher, replaces the
+runner threads of embedded mode: tests run jobs inline, by hand or paced with it.
 With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (app/jobs/distributed.py).
 """
 
@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from flask import Flask
 
 from app.config import Settings
-
-
-def _runtime_defaults() -> dict[str, Any]:
-    """Keys beyond app/config.py's Settings: the runner mode and pace (tests)."""
-    return {"IMPASTO_RUNNER": "thread", "IMPASTO_RUNNER_PACE": 0.0}
 
 
 def _asset_dir(name: str) -> str:
@@ -45,7 +40,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     overrides = dict(test_config or {})
     settings = Settings.from_env(overrides=overrides)  # test_config's IMPASTO_* values are checked too
     app.config.update(settings.as_flask_config())
-    app.config.update(_runtime_defaults())
     app.config.update({k: v for k, v in overrides.items() if k not in settings.as_flask_config()})
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
     _configure_logging()
@@ -68,29 +62,29 @@ def _wire_jobs(app: Flask, settings: Settings) -> None:
         # Scale-out mode: jobs in Redis, run by Celery workers (app/jobs/distributed.py).
         from app.jobs.distributed import build
 
-        store, dispatcher, runner_config = build(settings, float(app.config["IMPASTO_RUNNER_PACE"]))
+        store, dispatcher = build(settings)
     else:
-        store, dispatcher, runner_config = _embedded(app.config, settings)
-    app.extensions["impasto"] = Services(store, dispatcher, runner_config)
+        store, dispatcher = _embedded(settings, app.config.get("DISPATCHER") or _runner_threads)
+    app.extensions["impasto"] = Services(store, dispatcher)
 
 
-def _embedded(config: Mapping[str, Any], settings: Settings) -> tuple[Any, Any, Any]:
+def _embedded(settings: Settings, make_dispatcher: Callable[[Any, Any], Any]) -> tuple[Any, Any]:
     """The default: jobs in SQLite in the data dir, run by runner threads in each server process."""
-    from app.jobs.runner import InlineRunner, NoRunner, RunnerConfig, ThreadRunner, housekeeping
+    from app.jobs.runner import RunnerConfig, housekeeping
     from app.jobs.sqlite_store import SqliteJobStore
 
     store = SqliteJobStore(settings.data_dir)
-    runner_config = RunnerConfig.from_settings(settings, pace=float(config["IMPASTO_RUNNER_PACE"]))
+    runner_config = RunnerConfig.from_settings(settings)
     housekeeping(store, runner_config)  # jobs left running by a crash or restart; expired jobs
-    mode = config["IMPASTO_RUNNER"]
-    if mode == "thread":
-        dispatcher: Any = ThreadRunner(store, runner_config)
-        dispatcher.start()
-    elif mode == "inline":
-        dispatcher = InlineRunner(store, runner_config)
-    else:
-        dispatcher = NoRunner()
-    return store, dispatcher, runner_config
+    return store, make_dispatcher(store, runner_config)
+
+
+def _runner_threads(store: Any, config: Any) -> Any:
+    from app.jobs.runner import ThreadRunner
+
+    runner = ThreadRunner(store, config)
+    runner.start()
+    return runner
 
 
 def _register_web(app: Flask) -> None:

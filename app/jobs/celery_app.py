@@ -22,7 +22,7 @@ from celery import Celery
 
 from app.config import Settings
 from app.jobs.distributed import TASK_NAME, DistributedConfig, Reaper, Sender, make_store
-from app.jobs.execute import run_job
+from app.jobs.execute import ProgressHook, run_job
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,15 @@ def celery_settings(config: DistributedConfig) -> dict[str, Any]:
     return settings
 
 
-def create_celery(config: DistributedConfig) -> Celery:
-    """A Celery app with the settings above and the job task registered."""
+def create_celery(config: DistributedConfig, progress_hook: ProgressHook | None = None) -> Celery:
+    """A Celery app with the settings above and the job task registered (``progress_hook``: run_job's)."""
     celery = Celery("impasto", set_as_current=False)
     celery.conf.update(celery_settings(config))
 
     # shared=False: the task belongs to this app (and its config) only, not to every Celery app.
     @celery.task(name=TASK_NAME, ignore_result=True, shared=False)
     def run_job_task(job_id: str) -> str:
-        return execute(config, job_id)
+        return execute(config, job_id, progress_hook)
 
     return celery
 
@@ -86,7 +86,7 @@ def store_for_this_process(config: DistributedConfig) -> Any:
     return store
 
 
-def execute(config: DistributedConfig, job_id: str) -> str:
+def execute(config: DistributedConfig, job_id: str, progress_hook: ProgressHook | None = None) -> str:
     """The task body: claim the oldest queued job and run it; 'skipped' when none is queued.
 
     ``job_id`` is the job the message was sent for; it may run under another message (an older
@@ -105,7 +105,7 @@ def execute(config: DistributedConfig, job_id: str) -> str:
         return "skipped"
     if job.id != job_id:
         log.info("message for job %s: running job %s first (older in the queue)", job_id, job.id)
-    return run_job(store, job.id, worker=worker, engine=config.engine, pace=config.pace)
+    return run_job(store, job.id, worker=worker, engine=config.engine, progress_hook=progress_hook)
 
 
 def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:
@@ -115,11 +115,14 @@ def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> l
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
-def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info") -> int:
-    """`impasto worker`: a Celery worker for the job queue, plus a reaper thread. Returns the exit code."""
+def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
+               progress_hook: ProgressHook | None = None) -> int:
+    """`impasto worker`: a Celery worker for the job queue, plus a reaper thread. Returns the exit code.
+
+    ``progress_hook`` goes to every job's run_job (tests pace their jobs with it; the CLI passes none)."""
     global _main_pid
     try:
-        config = DistributedConfig.from_settings(settings, pace=float(os.environ.get("IMPASTO_RUNNER_PACE") or 0))
+        config = DistributedConfig.from_settings(settings)
     except ValueError as exc:
         print(f"impasto: error: {exc}; the worker needs the broker, e.g. "
               "IMPASTO_BROKER_URL=redis://localhost:6379/0", file=sys.stderr)
@@ -128,7 +131,7 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info")
         print("impasto: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
     _main_pid = os.getpid()
-    celery = create_celery(config)
+    celery = create_celery(config, progress_hook)
     # The reaper lives in the main process (its own Redis client); pool children run the jobs.
     reaper_store = make_store(config)
     reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config))

@@ -2,8 +2,8 @@
 
 - ``DistributedConfig``: what this mode needs of app.config.Settings (the web's, or the one
   `impasto worker` builds), plus its fixed reliability constants.
-- ``build(settings)``: what create_app wires up in this mode: a RedisJobStore, a CeleryDispatcher
-  and the RunnerConfig the web layer keeps. No runner threads run in the web process.
+- ``build(settings)``: what create_app wires up in this mode: a RedisJobStore and a
+  CeleryDispatcher. No runner threads run in the web process.
 - ``CeleryDispatcher``: ``submitted(job_id)`` sends the Celery task for that job.
 - ``Reaper``: every few seconds, running jobs whose heartbeat went stale (their worker died) go
   back to the queue and get a new task message, so they continue on another worker within about
@@ -24,7 +24,6 @@ from typing import Any, Callable
 
 from app.config import REDIS_SCHEMES, Settings, masked_url
 from app.jobs.execute import EngineSettings
-from app.jobs.runner import RunnerConfig
 from app.jobs.store import QUEUED
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,6 @@ class DistributedConfig:
     retention_seconds: float = 7 * 24 * 3600.0
     housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
     engine: EngineSettings = EngineSettings()
-    pace: float = 0.0  # tests: seconds of sleep per iteration (IMPASTO_RUNNER_PACE)
 
     @property
     def queue(self) -> str:
@@ -57,7 +55,7 @@ class DistributedConfig:
         return self.broker_url.startswith(REDIS_SCHEMES)
 
     @classmethod
-    def from_settings(cls, settings: Settings, **changes: Any) -> DistributedConfig:
+    def from_settings(cls, settings: Settings) -> DistributedConfig:
         """The scale-out part of the settings; ValueError when IMPASTO_BROKER_URL is not set."""
         if not settings.broker_url or not settings.store_url:
             raise ValueError("IMPASTO_BROKER_URL is not set")
@@ -65,14 +63,7 @@ class DistributedConfig:
             broker_url=settings.broker_url, store_url=settings.store_url, prefix=settings.redis_prefix,
             visibility_timeout=settings.visibility_timeout, reap_seconds=settings.reap_seconds,
             stale_after=settings.stale_after, max_attempts=settings.max_attempts,
-            retention_seconds=settings.retention_hours * 3600, engine=EngineSettings.from_settings(settings),
-            **changes)
-
-    def runner_config(self) -> RunnerConfig:
-        """The RunnerConfig the web layer keeps (no runners here: max_running is the workers' business)."""
-        return RunnerConfig(max_running=0, threads=0, engine=self.engine, stale_after=self.stale_after,
-                            max_attempts=self.max_attempts, retention_seconds=self.retention_seconds,
-                            pace=self.pace)
+            retention_seconds=settings.retention_hours * 3600, engine=EngineSettings.from_settings(settings))
 
 
 def make_store(config: DistributedConfig) -> Any:
@@ -81,16 +72,16 @@ def make_store(config: DistributedConfig) -> Any:
     return RedisJobStore(config.store_url, prefix=config.prefix)
 
 
-def build(settings: Settings, pace: float = 0.0) -> tuple[Any, CeleryDispatcher, RunnerConfig]:
-    """create_app's scale-out wiring: (store, dispatcher with its reaper running, runner config)."""
+def build(settings: Settings) -> tuple[Any, CeleryDispatcher]:
+    """create_app's scale-out wiring: (store, dispatcher with its reaper running)."""
     from app.jobs.celery_app import create_celery
 
-    config = DistributedConfig.from_settings(settings, pace=pace)
+    config = DistributedConfig.from_settings(settings)
     store = make_store(config)
     dispatcher = CeleryDispatcher(create_celery(config), store, config)
     dispatcher.start()
     log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, masked_url(config.broker_url))
-    return store, dispatcher, config.runner_config()
+    return store, dispatcher
 
 
 class Sender:

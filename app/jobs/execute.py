@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
@@ -45,6 +45,9 @@ FINISH_BACKOFF_SECONDS = 0.5  # wait before the 2nd try; doubled before each fur
 WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
                   "(its operator should check IMPASTO_VGG_WEIGHTS)")
 
+# Called with the engine's Progress after it is written to the store (tests pace jobs with one).
+ProgressHook = Callable[[Any], None]
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -62,18 +65,17 @@ class EngineSettings:
 
 
 def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings = EngineSettings(),
-            pace: float = 0.0) -> str:
+            progress_hook: ProgressHook | None = None) -> str:
     """Run job ``job_id``, already claimed by ``worker``; return its final state.
 
-    ``engine`` goes to the engine as it is. ``pace`` sleeps that many seconds after each
-    iteration: tests use it so that a tiny job lasts long enough to be watched.
+    ``engine`` goes to the engine as it is; ``progress_hook`` is called after each progress write.
     """
     job = store.get(job_id)
     if job is None or job.state != "running" or job.worker != worker:
         log.warning("job %s is not running under %s; not running it", job_id, worker)
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
-        state, error, extra = _run(store, job, worker, engine, pace)
+        state, error, extra = _run(store, job, worker, engine, progress_hook)
     finish(store, job_id, worker, state, error=error, **extra)
     return state
 
@@ -124,7 +126,7 @@ class _Complaints:
 
 
 def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
-         pace: float) -> tuple[str, str | None, dict[str, Any]]:
+         progress_hook: ProgressHook | None) -> tuple[str, str | None, dict[str, Any]]:
     """The engine call with its error mapping: (state, error text, finish() keyword arguments)."""
     watcher = _Watcher(store, job.id, worker)
     try:
@@ -134,7 +136,7 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
 
         result = stylize(content, styles, options=options, init_image=init_image, weights=engine.weights,
                          precision=engine.precision, memory_gb=engine.memory_gb,
-                         on_progress=_Reporter(store, job.id, worker, pace), should_stop=watcher)
+                         on_progress=_Reporter(store, job.id, worker, progress_hook), should_stop=watcher)
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
     except Cancelled:
@@ -211,8 +213,8 @@ class _Reporter:
     """on_progress: progress to the store after every iteration, a preview every few. Best-effort:
     a failed write is logged and the job goes on (the next iteration writes again)."""
 
-    def __init__(self, store: JobStore, job_id: str, worker: str, pace: float) -> None:
-        self.store, self.job_id, self.worker, self.pace = store, job_id, worker, pace
+    def __init__(self, store: JobStore, job_id: str, worker: str, hook: ProgressHook | None) -> None:
+        self.store, self.job_id, self.worker, self.hook = store, job_id, worker, hook
         self.preview_time = 0.0
         self.preview_iteration: int | None = None
         self.preview_problems = _Complaints(job_id, "writing the preview")
@@ -241,8 +243,8 @@ class _Reporter:
             self.progress_problems.failed()
         else:
             self.progress_problems.succeeded()
-        if self.pace:
-            time.sleep(self.pace)
+        if self.hook is not None:
+            self.hook(progress)
 
     def _preview_due(self, iteration: int, total: int) -> bool:
         if self.preview_iteration is None or iteration >= total:

@@ -5,7 +5,8 @@ decides who runs what and keeps the number of running jobs within the global lim
 reap jobs whose process died (stale heartbeat) and delete old finished jobs.
 
 The web layer only talks to a ``Dispatcher``: ``submitted(job_id)`` after a job is stored. Here it
-wakes a local runner (or runs the job inline for tests); a Celery dispatcher would send a task.
+wakes a local runner; the Celery dispatcher (app/jobs/distributed.py) sends a task. Tests hand
+create_app a dispatcher of their own (tests/web/conftest.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.jobs.execute import HEARTBEAT_SECONDS, EngineSettings, run_job
+from app.jobs.execute import HEARTBEAT_SECONDS, EngineSettings, ProgressHook, run_job
 from app.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ class RunnerConfig:
     max_attempts: int = 3  # re-queue a job whose runner died at most this often
     retention_seconds: float = 7 * 24 * 3600
     housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
-    pace: float = 0.0  # tests: seconds of sleep per iteration, to watch progress
 
     @classmethod
     def from_settings(cls, settings: Any, **changes: Any) -> RunnerConfig:
@@ -65,21 +65,22 @@ def housekeeping(store: JobStore, config: RunnerConfig) -> None:
     store.delete_finished(config.retention_seconds)
 
 
-def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None) -> str | None:
+def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None,
+             progress_hook: ProgressHook | None = None) -> str | None:
     """Claim the oldest queued job and run it here; return its id, or None if none could be claimed."""
     worker = worker or worker_name()
     job = store.claim(worker, config.max_running)
     if job is None:
         return None
-    run_job(store, job.id, worker=worker, engine=config.engine, pace=config.pace)
+    run_job(store, job.id, worker=worker, engine=config.engine, progress_hook=progress_hook)
     return job.id
 
 
 class ThreadRunner:
     """Dispatcher with runner threads in this process."""
 
-    def __init__(self, store: JobStore, config: RunnerConfig) -> None:
-        self.store, self.config = store, config
+    def __init__(self, store: JobStore, config: RunnerConfig, progress_hook: ProgressHook | None = None) -> None:
+        self.store, self.config, self.progress_hook = store, config, progress_hook
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -105,7 +106,7 @@ class ThreadRunner:
         while not self.stopping.is_set():
             try:
                 self._housekeeping_if_due()
-                if run_next(self.store, self.config, worker):
+                if run_next(self.store, self.config, worker, self.progress_hook):
                     continue  # there may be more waiting
             except Exception:  # noqa: BLE001 - a store hiccup must not kill the runner
                 log.exception("runner %s: error; retrying", worker)
@@ -117,26 +118,3 @@ class ThreadRunner:
         if now - self.last_housekeeping >= self.config.housekeeping_seconds:
             self.last_housekeeping = now
             housekeeping(self.store, self.config)
-
-
-class InlineRunner:
-    """Dispatcher for tests: runs the job inside the request that submitted it."""
-
-    def __init__(self, store: JobStore, config: RunnerConfig) -> None:
-        self.store, self.config = store, config
-
-    def submitted(self, job_id: str) -> None:
-        run_next(self.store, self.config)
-
-    def stop(self) -> None:
-        pass
-
-
-class NoRunner:
-    """Dispatcher that runs nothing: tests drive ``run_next`` themselves."""
-
-    def submitted(self, job_id: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.jobs.runner import Dispatcher, RunnerConfig
+from app.jobs.runner import Dispatcher
 from app.jobs.store import JobStore
 
 
@@ -16,7 +16,6 @@ class Services:
 
     store: JobStore
     dispatcher: Dispatcher
-    runner_config: RunnerConfig
 
 
 def services() -> Services:

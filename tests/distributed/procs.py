@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from tests.helpers import free_port, venv_tool
 
-PACE = 0.3  # seconds of sleep per iteration in test workers: a 20-iteration job lasts ~6 s
+PACE = 0.3  # seconds of sleep per iteration in test workers (paced_worker.py): a 20-iteration job lasts ~6 s
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
 REAP_SECONDS = 1.0
 MEASUREMENTS: list[str] = []  # printed at the end of the run by conftest (redelivery time and the like)
@@ -51,7 +51,7 @@ def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "IMPASTO_BROKER_URL": redis_url, "IMPASTO_REDIS_PREFIX": prefix, "IMPASTO_VGG_WEIGHTS": "untrained",
-        "IMPASTO_RUNNER_PACE": str(PACE), "IMPASTO_STALE_AFTER": str(STALE_AFTER),
+        "IMPASTO_STALE_AFTER": str(STALE_AFTER),
         "IMPASTO_REAP_SECONDS": str(REAP_SECONDS), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
         "PYTHONUNBUFFERED": "1", **extra,
     })
@@ -95,7 +95,7 @@ def spawn(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Proc
 
 @dataclass
 class Cluster:
-    """Real `impasto worker` processes sharing one queue."""
+    """Real workers (`impasto worker`'s run_worker, jobs paced) sharing one queue."""
 
     redis_url: str
     prefix: str
@@ -109,7 +109,8 @@ class Cluster:
 
     def start_worker(self) -> Proc:
         log = self.logs / f"worker-{len(self.workers)}.log"
-        proc = spawn([*impasto_command(), "worker", "--loglevel=info"], self.env(), log, self.root)
+        proc = spawn([self.python, "-m", "tests.distributed.paced_worker", "--loglevel=info"], self.env(), log,
+                     self.root)
         self.workers.append(proc)
         return proc
 

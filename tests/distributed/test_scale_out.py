@@ -1,6 +1,6 @@
 """Scale-out mode end to end: a real redis-server, two real `impasto worker` processes, the Flask app
 (test client, or real gunicorn) in broker mode. Jobs are tiny (32 px, untrained weights) and paced
-(IMPASTO_RUNNER_PACE) so that they last long enough to cancel, kill and restart around them."""
+(tests/distributed/paced_worker.py) so that they last long enough to cancel, kill and restart around them."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_worker_without_a_broker_says_so_and_exits_2() -> None:
 
 def test_embedded_mode_imports_neither_redis_nor_celery(tmp_path: Path) -> None:
     code = ("import sys; from app import create_app; "
-            f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}, 'IMPASTO_RUNNER': 'off'}}); "
+            f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}}}); "
             "bad = [m for m in ('redis', 'celery', 'kombu') if m in sys.modules]; "
             "print(type(app.extensions['impasto'].store).__name__, bad)")
     env = scale_out_env("", "x")

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
+from tests.dispatch import Manual
 from tests.helpers import CHROMIUM_ARGS
 
 TINY = {"size": "48", "iterations": "3"}
@@ -29,11 +30,12 @@ def style_bytes() -> bytes:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """create_app on tmp_path with no runner threads (tests run jobs themselves) and tiny limits."""
+    """create_app on tmp_path with no runner threads (tests run jobs themselves: the Manual
+    dispatcher, unless DISPATCHER= says otherwise) and untrained weights."""
     apps: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
-        config = {"TESTING": True, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_RUNNER": "off",
+        config = {"TESTING": True, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "DISPATCHER": Manual,
                   "IMPASTO_VGG_WEIGHTS": "untrained", **overrides}
         app = create_app(config)
         apps.append(app)

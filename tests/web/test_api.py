@@ -11,7 +11,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.jobs.runner import run_next
 from app.styles import catalog
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
@@ -58,8 +57,7 @@ def test_job_lifecycle_through_the_api(app: Flask, client: FlaskClient) -> None:
     job_id = submit(client, content=png_bytes(), style=style_bytes()).json["id"]
     assert client.get(f"/api/jobs/{job_id}/result").status_code == 404
     assert client.get(f"/api/jobs/{job_id}/preview").status_code == 404
-    services = app.extensions["impasto"]
-    assert run_next(services.store, services.runner_config) == job_id
+    assert app.extensions["impasto"].dispatcher.run_next() == job_id
     body = client.get(f"/api/jobs/{job_id}").json
     assert body["state"] == "done" and body["progress"]["iteration"] == body["progress"]["total"] == 3
     assert body["progress"]["loss"] > 0 and body["summary"]["width"] == 48 and body["seed"] is not None

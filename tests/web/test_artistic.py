@@ -21,6 +21,7 @@ from app.nst.images import encode_image, load_image
 from app.nst.options import MAX_STYLES, Options, apply_preset
 from app.styles import catalog
 from tests.conftest import stripes_image
+from tests.dispatch import Inline
 from tests.web.conftest import TINY, no_js_form, nothing_stored, png_bytes, style_bytes, upload
 
 
@@ -42,7 +43,7 @@ def engine_calls(monkeypatch) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def inline(make_app) -> Flask:
-    return make_app(IMPASTO_RUNNER="inline")
+    return make_app(DISPATCHER=Inline)
 
 
 def post(client: FlaskClient, fields: dict[str, Any], url: str = "/api/jobs"):

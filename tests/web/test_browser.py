@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from werkzeug.serving import make_server
 
+from tests.dispatch import threads
 from tests.web.conftest import form, png_bytes, style_bytes
 
 pytestmark = pytest.mark.browser
@@ -30,7 +31,7 @@ def _serve(app) -> Iterator[str]:
 @pytest.fixture
 def live_server(make_app) -> Iterator[str]:
     # A slow pace per iteration so that a tiny job lasts long enough to watch it advance.
-    yield from _serve(make_app(IMPASTO_RUNNER="thread", IMPASTO_RUNNER_PACE=0.4))
+    yield from _serve(make_app(DISPATCHER=threads(pace=0.4)))
 
 
 def pictures(tmp_path: Path) -> tuple[Path, Path]:

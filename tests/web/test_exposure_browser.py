@@ -10,6 +10,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from tests.dispatch import threads
 from tests.web.test_browser import _serve, pictures
 
 pytestmark = pytest.mark.browser
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def limited_server(make_app) -> Iterator[str]:
-    yield from _serve(make_app(IMPASTO_RUNNER="thread", IMPASTO_RUNNER_PACE=0.2, IMPASTO_RATE_LIMIT="1/minute"))
+    yield from _serve(make_app(DISPATCHER=threads(pace=0.2), IMPASTO_RATE_LIMIT="1/minute"))
 
 
 def test_the_studio_works_under_its_csp_and_shows_the_rate_limit(page: Page, limited_server: str,

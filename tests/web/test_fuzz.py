@@ -21,6 +21,7 @@ from markupsafe import escape
 
 from app.nst.images import encode_image
 from tests.conftest import gradient_image
+from tests.dispatch import Manual
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
 
 TOTALS = {"tried": 0, "clean 4xx": 0, "5xx": 0, "stored on reject": 0}
@@ -144,8 +145,8 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
     data = tmp_path_factory.mktemp("fuzz")
     # The rate limit off: one client sends the whole table (the limit has tests of its own).
-    app = create_app({"TESTING": True, "IMPASTO_DATA_DIR": str(data), "IMPASTO_RUNNER": "off",
-                      "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_RATE_LIMIT": None})
+    app = create_app({"TESTING": True, "IMPASTO_DATA_DIR": str(data), "DISPATCHER": Manual,
+                      "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_RATE_LIMIT": "off"})
     yield app
     print("\nfuzz totals: " + ", ".join(f"{key} {value}" for key, value in TOTALS.items()))
 

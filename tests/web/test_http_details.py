@@ -11,15 +11,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.jobs.runner import run_next
 from app.styles import catalog
 from tests.web.conftest import form, png_bytes, style_bytes
 
 
 def _done_job(app: Flask, client: FlaskClient, **fields: str) -> dict:
     job = client.post("/api/jobs", data=form(content=png_bytes(), **fields)).json
-    services = app.extensions["impasto"]
-    assert run_next(services.store, services.runner_config) == job["id"]
+    assert app.extensions["impasto"].dispatcher.run_next() == job["id"]
     return client.get(job["urls"]["self"]).json
 
 
@@ -98,7 +96,7 @@ def test_a_changed_built_in_painting_fails_the_job_clearly(app: Flask, client: F
     job = client.post("/api/jobs", data=form(content=png_bytes(), style_name="shipwreck")).json
     with store._write() as db:  # as if the server's painting had been replaced since the job was queued
         db.execute("UPDATE jobs SET meta=json_set(meta, '$.style_sha256[0]', ?) WHERE id=?", ("0" * 64, job["id"]))
-    run_next(store, app.extensions["impasto"].runner_config)
+    app.extensions["impasto"].dispatcher.run_next()
     finished = store.get(job["id"])
     assert finished.state == "failed" and "'shipwreck' has changed since the job was submitted" in finished.error
     assert catalog()["shipwreck"].sha256 != "0" * 64

@@ -14,6 +14,7 @@ from app.jobs.sqlite_store import SqliteJobStore
 from app.nst.images import encode_image
 from app.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
+from tests.dispatch import Inline, paced, threads
 from tests.web.conftest import form, png_bytes
 
 WORKER = "test-worker"
@@ -57,7 +58,7 @@ def test_cancel_stops_a_running_job(store: SqliteJobStore) -> None:
     job_id = new_job(store, iterations=200)
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(state=run_job(
-        store, job_id, worker=WORKER, engine=UNTRAINED, pace=0.05)))
+        store, job_id, worker=WORKER, engine=UNTRAINED, progress_hook=paced(0.05))))
     thread.start()
     wait_for(lambda: store.get(job_id).progress.get("iteration", 0) >= 1)
     store.request_cancel(job_id)
@@ -92,7 +93,7 @@ def test_a_job_taken_over_is_not_written_by_its_old_runner(store: SqliteJobStore
 
 
 def test_runner_thread_runs_submitted_jobs_in_order(make_app) -> None:
-    app: Flask = make_app(IMPASTO_RUNNER="thread")
+    app: Flask = make_app(DISPATCHER=threads())
     client = app.test_client()
     ids = [client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
            for _ in range(2)]
@@ -121,7 +122,7 @@ def test_job_left_running_too_often_is_failed_with_a_reason(make_app) -> None:
 
 
 def test_results_survive_a_restart(make_app) -> None:
-    app = make_app(IMPASTO_RUNNER="inline")
+    app = make_app(DISPATCHER=Inline)
     created = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json
     first = app.test_client().get(created["urls"]["result"]).data
     assert first.startswith(b"\x89PNG")

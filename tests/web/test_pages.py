@@ -10,7 +10,6 @@ import sys
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.jobs.runner import run_next
 from app.nst.options import DEFAULTS, PRESETS
 from tests.conftest import ROOT
 from tests.web.conftest import form, no_js_form, png_bytes, style_bytes
@@ -23,9 +22,7 @@ def field_value(html: str, name: str) -> str:
 
 
 def run_all(app: Flask) -> None:
-    services = app.extensions["impasto"]
-    while run_next(services.store, services.runner_config):
-        pass
+    app.extensions["impasto"].dispatcher.run_all()
 
 
 def test_studio_form_shows_engine_defaults_presets_and_styles(client: FlaskClient) -> None:
@@ -136,7 +133,7 @@ def test_the_web_layer_never_imports_tensorflow(tmp_path) -> None:
     code = (
         "import sys, io\n"
         "from app import create_app\n"
-        f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}, 'IMPASTO_RUNNER': 'thread'}})\n"
+        f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}}})\n"
         "client = app.test_client()\n"
         "assert client.get('/').status_code == 200\n"
         "assert client.get('/healthz').status_code == 200\n"

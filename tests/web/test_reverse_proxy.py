@@ -71,7 +71,7 @@ http {{
 def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, tmp_path: Path) -> None:
     studio_port, proxy_port = free_port(), free_port()
     env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": "untrained",
-           "IMPASTO_RUNNER": "off", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
     config = _nginx_config(tmp_path, proxy_port, studio_port)
     check = subprocess.run([nginx, "-t", "-c", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr

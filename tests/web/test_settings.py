@@ -77,7 +77,7 @@ def test_create_app_stops_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, make
 def test_recovery_settings_come_from_settings(monkeypatch: pytest.MonkeyPatch, make_app) -> None:
     monkeypatch.setenv("IMPASTO_STALE_AFTER", "45")
     monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "7")
-    config = make_app().extensions["impasto"].runner_config
+    config = make_app().extensions["impasto"].dispatcher.config
     assert (config.stale_after, config.max_attempts) == (45.0, 7)
     monkeypatch.setenv("IMPASTO_MAX_ATTEMPTS", "many")
     with pytest.raises(SettingsError, match="IMPASTO_MAX_ATTEMPTS"):
