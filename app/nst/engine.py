@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
-from app.nst import hardware, losses
+from app.nst import hardware, losses, schedule
 from app.nst.colors import preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
 from app.nst.images import ImageSource, KeyedImage, load_image, resize_longest, resize_to, scaled_shape
@@ -29,12 +29,6 @@ from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[["Progress"], None]
-# Share of each scale's iterations spent, bounded to 0..255, polishing the clipped picture.
-POLISH_SHARE = 0.2
-# What starting L-BFGS afresh (a new scale, or the polish) costs on top of its first iteration, in
-# iterations of that scale: with no curvature yet its first step searches ~7 evaluations long, and
-# with bounds scipy converts them in Python (~2 s at 512 px). Measured on default jobs: 4-7.
-RESTART_ITERATIONS = 5
 StopCheck = Callable[[], bool]
 
 
@@ -108,42 +102,69 @@ def stylize(
     """
     options.validate()
     started = time.perf_counter()
-    content_rgb = _as_array(content, "content")
-    sources = _as_list(style)
-    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(sources)]
-    keys = [s.key if isinstance(s, KeyedImage) else None for s in sources]  # built-ins: name and hash
-    blend = np.asarray(blend_weights(options, len(styles)))
-    if options.init == "image" and init_image is None:
-        raise OptionError("init", "init is 'image' but no init image was given")
-    start_rgb = _as_array(init_image, "init image") if options.init == "image" else None
+    images = _Images.read(content, style, init_image, options)
     if options.seed is None:
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
-
-    final_size = scaled_shape(*content_rgb.shape[:2], options.size)
-    style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in styles]
-    check_shapes(options, content_rgb.shape[:2], [s.shape[:2] for s in styles])
-    hardware.check_memory(final_size, options.deepest_layer, style_sizes, memory_gb)
+    _check_fits(options, images, memory_gb)
     precision = hardware.choose_precision(options.precision, precision)
     vgg = load_weights(weights)
     run = _Run(options, on_progress, should_stop, started)
 
-    current: np.ndarray | None = None
+    current: np.ndarray | None = None  # the picture so far: upsampled from one scale to start the next
     for index, (longest, iterations) in enumerate(zip(options.scale_sizes(), options.scale_iterations())):
-        scale_content = resize_longest(content_rgb, longest)
-        height, width = scale_content.shape[:2]
-        if current is None:
-            current = _initial_image(options, scale_content, start_rgb)
-        else:
-            current = resize_to(current, (width, height))
-        problem = _problem(vgg, scale_content, styles, blend, options, longest, precision, keys)
+        scale_content = resize_longest(images.content, longest)
+        current = _scale_start(options, scale_content, current, images.start)
+        problem = _problem(vgg, scale_content, images.styles, images.blend, options, longest, precision,
+                           images.keys)
         current = run.optimize(problem, current, iterations, index)
 
-    result_rgb = preserve_colors(current, content_rgb) if options.preserve_colors else current
+    result_rgb = preserve_colors(current, images.content) if options.preserve_colors else current
     return Result(
         image=result_rgb, options=options, seconds=time.perf_counter() - started,
         iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
         precision=precision, device=hardware.device_name(), history=run.history,
     )
+
+
+@dataclass
+class _Images:
+    """The job's pictures as RGB arrays, with the paintings' blend weights."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    keys: list  # per painting: a built-in's name and hash (KeyedImage), else None
+    blend: np.ndarray
+    start: np.ndarray | None  # the init image (init='image'), else None
+
+    @classmethod
+    def read(cls, content, style, init_image, options: Options) -> _Images:
+        content_rgb = _as_array(content, "content")
+        sources = _as_list(style)
+        styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(sources)]
+        keys = [s.key if isinstance(s, KeyedImage) else None for s in sources]
+        blend = np.asarray(blend_weights(options, len(styles)))
+        if options.init == "image" and init_image is None:
+            raise OptionError("init", "init is 'image' but no init image was given")
+        start = _as_array(init_image, "init image") if options.init == "image" else None
+        return cls(content_rgb, styles, keys, blend, start)
+
+
+def _check_fits(options: Options, images: _Images, memory_gb: float | None) -> None:
+    """Refuse, before any work, pictures too small for the network or too large for the memory."""
+    final_size = scaled_shape(*images.content.shape[:2], options.size)
+    style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in images.styles]
+    check_shapes(options, images.content.shape[:2], [s.shape[:2] for s in images.styles])
+    hardware.check_memory(final_size, options.deepest_layer, style_sizes, memory_gb)
+
+
+def _scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
+                 start_rgb: np.ndarray | None) -> np.ndarray:
+    """Where a scale starts: the first from the photo, noise or the init image; each later one from
+    the picture of the scale before, resized to this scale's shape."""
+    if previous is None:
+        return _initial_image(options, scale_content, start_rgb)
+    height, width = scale_content.shape[:2]
+    return resize_to(previous, (width, height))
 
 
 def objective(
@@ -213,23 +234,22 @@ class _Problem:
 
 
 def _make_loss_fn(features, content_targets, style_grams, options: Options, image_hw):
+    """loss_and_grad(x) -> (total, weighted content, weighted style, weighted tv, gradient), one
+    tf.function: the weighted sum of the three named terms (app/nst/losses.py)."""
     norm = options.normalization
+    content = losses.ContentLoss(content_targets, norm)
+    style = losses.StyleLoss({name: tf.constant(style_grams[name]) for name in options.style_layers}, norm, image_hw)
+    tv = losses.TVLoss(norm, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)
     tv_w = tf.constant(options.tv_weight, tf.float32)
-    style_layers = list(options.style_layers)
-    grams = {name: tf.constant(style_grams[name]) for name in style_layers}
 
     @tf.function(reduce_retracing=False)
     def loss_and_grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             feats = features(x)
-            c = tf.add_n([losses.content_loss(feats[n], t, norm) for n, t in content_targets.items()])
-            s = tf.add_n([losses.style_layer_loss(losses.gram(feats[n], norm), grams[n], norm, image_hw)
-                          for n in style_layers]) / len(style_layers)
-            t = losses.tv_loss(x, norm, options.tv_exponent)
-            wc, ws, wt = alpha * c, beta * s, tv_w * t
+            wc, ws, wt = alpha * content(feats), beta * style(feats), tv_w * tv(x)
             total = wc + ws + wt
         return total, wc, ws, wt, tape.gradient(total, x)
 
@@ -237,6 +257,19 @@ def _make_loss_fn(features, content_targets, style_grams, options: Options, imag
 
 
 # -- the L-BFGS loop with progress and stop checks ----------------------------------------------
+
+
+@dataclass
+class _Scale:
+    """Where the run stands within one scale: its problem, the progress count before it, the
+    current L-BFGS run's place, and when each of its iterations ended (for the ETA)."""
+
+    index: int
+    problem: _Problem
+    done_before: int  # progress units (iterations; with round_evals, evaluations) of earlier scales
+    marks: list[float]  # the scale's start, then each iteration's end (perf_counter seconds)
+    run_base: int = 0  # progress count where the current L-BFGS run (a round, the free run) began
+    in_run: int = 0  # iterations of the current L-BFGS run so far
 
 
 class _Run:
@@ -255,74 +288,82 @@ class _Run:
         self.evaluations = 0
         self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
         self.history: list[float] = []
-        self._iteration_marks: list[float] = []
+        self.scale: _Scale | None = None
+        self.latest_terms = (float("nan"),) * 4  # (loss, content, style, tv) of the latest evaluation
 
-    def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, scale: int) -> np.ndarray:
+    def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, index: int) -> np.ndarray:
+        """Run one scale's L-BFGS from ``start_rgb``; return the scale's picture."""
+        done_before = sum(self.plan[:index]) * (self.round_evals or 1)
+        self.scale = _Scale(index, problem, done_before, [time.perf_counter()], run_base=done_before)
         x = rgb_to_caffe(start_rgb).astype(np.float64).ravel()
-        self._scale, self._problem = scale, problem
-        self._done_before = sum(self.plan[:scale]) * (self.round_evals or 1)
-        self._iteration_marks = [time.perf_counter()]  # the scale's start, then each iteration's end
-        # One bounds list per scale (3 entries per pixel), not one per round.
-        bounds = problem.bounds() if self.options.pixel_bounds else None
         if self.round_evals:
-            for round_index in range(iterations):  # the article's rounds: restart L-BFGS each time
-                self._round_base = self._done_before + round_index * self.round_evals
-                self._in_round = 0
-                x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals,
-                                        callback=self._callback)
-            return caffe_to_rgb(x.reshape(problem.shape))
-        self._round_base, self._in_round = self._done_before, 0
-        if bounds is not None:
-            x = self._minimize(x, bounds, iterations)
+            x = self._rounds(x, iterations)
+        elif self.options.pixel_bounds:
+            x = self._minimize(x, problem.bounds(), iterations)
         else:
-            # Unbounded L-BFGS moves fastest but leaves ~4 % of the values outside 0..255, and
-            # clipping them alone made the delivered picture's loss 2-3× worse (default 512 px job:
-            # 137 against 62 before the clip). A bounded polish from the clipped picture brings it
-            # back (73.8; bounded all the way: 68.1 but 30 % more evaluations). Starting the polish
-            # earlier, far from the optimum, stalls like bounds from the photo do.
-            polish = _polish_iterations(iterations)
-            x = self._minimize(x, None, iterations - polish)
-            left = iterations - self._in_round  # the free run may have converged early: keep the budget
-            if left > 0:
-                x = self._minimize(problem.clip(x), problem.bounds(), left)
+            x = self._free_then_polish(x, iterations)
         return caffe_to_rgb(x.reshape(problem.shape))
+
+    def _rounds(self, x: np.ndarray, rounds: int) -> np.ndarray:
+        """The article's rounds: L-BFGS restarted every round_evals evaluations."""
+        scale = self.scale
+        bounds = scale.problem.bounds() if self.options.pixel_bounds else None  # once per scale, not per round
+        for round_index in range(rounds):
+            scale.run_base, scale.in_run = scale.done_before + round_index * self.round_evals, 0
+            x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals, callback=self._callback)
+        return x
+
+    def _free_then_polish(self, x: np.ndarray, iterations: int) -> np.ndarray:
+        """Unbounded L-BFGS moves fastest but leaves ~4 % of the values outside 0..255, and
+        clipping them alone made the delivered picture's loss 2-3× worse (default 512 px job: 137
+        against 62 before the clip). A bounded polish from the clipped picture brings it back
+        (73.8; bounded all the way: 68.1 but 30 % more evaluations). Starting the polish earlier,
+        far from the optimum, stalls like bounds from the photo do."""
+        problem = self.scale.problem
+        x = self._minimize(x, None, iterations - schedule.polish_iterations(iterations))
+        left = iterations - self.scale.in_run  # the free run may have converged early: keep the budget
+        return self._minimize(problem.clip(x), problem.bounds(), left) if left > 0 else x
 
     def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
         x, _, info = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxiter=iterations,
                                    maxfun=iterations * 3 + 20, callback=self._callback)
-        log.debug("scale %d, %d iterations: %s", self._scale, iterations, info.get("task"))
+        log.debug("scale %d, %d iterations: %s", self.scale.index, iterations, info.get("task"))
         return x
 
     def _func(self, x: np.ndarray):
+        """scipy's objective: one evaluation (the stop check first: a cancel lands within one)."""
         if self.should_stop():
             raise Cancelled()
-        loss, grad, terms = self._problem.evaluate(x)
+        loss, grad, terms = self.scale.problem.evaluate(x)
         self.evaluations += 1
-        self._latest_terms = (loss, *terms)
+        self.latest_terms = (loss, *terms)
         return loss, grad
 
     def _callback(self, xk: np.ndarray) -> None:
+        """scipy's per-iteration callback: count, remember the loss, stop if asked, report."""
         self.iterations += 1
-        self._in_round += 1
-        self._iteration_marks.append(time.perf_counter())
-        loss, c, s, t = self._latest_terms
+        self.scale.in_run += 1
+        self.scale.marks.append(time.perf_counter())
+        loss, c, s, t = self.latest_terms
         self.last_terms = {"total": loss, "content": c, "style": s, "tv": t}
         self.history.append(loss)
         if self.should_stop():
             raise Cancelled()
-        if self.on_progress is None:
-            return
-        limit = self.round_evals - 1 if self.round_evals else None
-        step = self._in_round if limit is None else min(self._in_round, limit)
-        iteration = min(self._round_base + step, self.total)
-        problem = self._problem
-        snapshot = xk.copy()
-        image = self._preview(snapshot, problem)
-        self.on_progress(Progress(
+        if self.on_progress is not None:
+            self.on_progress(self._progress(xk.copy()))
+
+    def _progress(self, x: np.ndarray) -> Progress:
+        scale, (loss, c, s, t) = self.scale, self.latest_terms
+        # In the article's rounds progress counts evaluations: a round that stops short ends at its last.
+        step = scale.in_run if not self.round_evals else min(scale.in_run, self.round_evals - 1)
+        iteration = min(scale.run_base + step, self.total)
+        eta = schedule.eta(np.diff(scale.marks), self.plan, self.sizes, scale.index, iteration - scale.done_before,
+                           round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds)
+        return Progress(
             iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,
             content_loss=c, style_loss=s, tv_loss=t, elapsed=time.perf_counter() - self.started,
-            eta=self._eta(iteration), scale=self._scale + 1, scales=len(self.sizes),
-            width=problem.width, height=problem.height, _image=image))
+            eta=eta, scale=scale.index + 1, scales=len(self.sizes),
+            width=scale.problem.width, height=scale.problem.height, _image=self._preview(x, scale.problem))
 
     def _preview(self, x: np.ndarray, problem: _Problem) -> Callable[[], np.ndarray]:
         def render() -> np.ndarray:
@@ -330,44 +371,8 @@ class _Run:
             return preserve_colors(rgb, problem.content_rgb) if self.options.preserve_colors else rgb
         return render
 
-    def _eta(self, iteration: int) -> float | None:
-        """Seconds left, from this job's own measured seconds per iteration at the current scale.
-
-        The median of the last ten iterations (the first of a scale, which includes tracing, is
-        left out) times the iterations left, plus RESTART_ITERATIONS for every L-BFGS run still to
-        start; later scales cost more by their pixel count (time grows about as pixels^0.9:
-        256 -> 512 px measured 3.4x).
-        """
-        steps = np.diff(self._iteration_marks)[1:]
-        if len(steps) == 0:
-            return None
-        per_iteration = float(np.median(steps[-10:]))
-        done_in_scale = iteration - self._done_before
-        remaining = 0.0
-        for index in range(self._scale, len(self.sizes)):
-            planned = self.plan[index] * (self.round_evals or 1)
-            left = planned - done_in_scale if index == self._scale else planned
-            restarts = self._restarts_after(index, done_in_scale if index == self._scale else -1)
-            ratio = (self.sizes[index] / self.sizes[self._scale]) ** 2
-            remaining += (max(0, left) + RESTART_ITERATIONS * restarts) * per_iteration * ratio**0.9
-        return remaining
-
-    def _restarts_after(self, scale: int, done: int) -> int:
-        """How many L-BFGS runs of ``scale`` start after its iteration ``done`` (-1: not begun)."""
-        if self.round_evals:
-            return 0  # the article's rounds: their restarts are in the measured seconds per iteration
-        iterations = self.plan[scale]
-        polish = 0 if self.options.pixel_bounds else _polish_iterations(iterations)
-        starts = [0, iterations - polish] if polish else [0]
-        return sum(1 for start in starts if start >= done)
-
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _polish_iterations(iterations: int) -> int:
-    """Iterations of a scale spent in the bounded polish (when pixel_bounds is off)."""
-    return max(1, round(POLISH_SHARE * iterations)) if iterations >= 2 else 0
 
 
 def _as_list(style) -> list:

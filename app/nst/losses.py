@@ -62,3 +62,40 @@ def tv_loss(x: tf.Tensor, normalization: str, exponent: float) -> tf.Tensor:
     s = a + b
     term = s if exponent == 1.0 else tf.pow(s, exponent)
     return tf.reduce_mean(term) if normalization == "gatys" else tf.reduce_sum(term)
+
+
+# -- the terms as small objects, each holding its targets (as crowsonkb/style-transfer-pytorch does) --
+
+
+class ContentLoss:
+    """How far the result's features are from the photo's, summed over the content layers."""
+
+    def __init__(self, targets: dict[str, tf.Tensor], normalization: str) -> None:
+        self.targets, self.normalization = targets, normalization
+
+    def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([content_loss(features[name], target, self.normalization)
+                         for name, target in self.targets.items()])
+
+
+class StyleLoss:
+    """How far the result's Gram matrices are from the painting's, averaged over the style layers."""
+
+    def __init__(self, grams: dict[str, tf.Tensor], normalization: str, image_hw: tuple[int, int]) -> None:
+        self.grams, self.normalization, self.image_hw = grams, normalization, image_hw
+
+    def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        # The article sums its layers; the mean keeps style_weight's meaning when layers are added.
+        return tf.add_n([style_layer_loss(gram(features[name], self.normalization), target, self.normalization,
+                                          self.image_hw)
+                         for name, target in self.grams.items()]) / len(self.grams)
+
+
+class TVLoss:
+    """Total variation of the result: how much neighbouring pixels differ (smoothness)."""
+
+    def __init__(self, normalization: str, exponent: float) -> None:
+        self.normalization, self.exponent = normalization, exponent
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tv_loss(x, self.normalization, self.exponent)

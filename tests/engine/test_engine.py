@@ -242,35 +242,3 @@ def test_article_rounds_count_progress_by_round():
     assert seen[-1].total == 6
     assert [p.iteration for p in seen] == sorted(p.iteration for p in seen)
     assert seen[-1].iteration <= 6
-
-
-def _run_at(options: Options, scale: int, iteration: int, seconds_per_iteration: float) -> engine._Run:
-    """A _Run as it stands after ``iteration`` (counted over the whole job) at ``scale``."""
-    job = engine._Run(options, None, None, started=0.0)
-    job._scale = scale
-    job._done_before = sum(job.plan[:scale]) * (job.round_evals or 1)
-    done_in_scale = iteration - job._done_before
-    job._iteration_marks = [seconds_per_iteration * (k + 3 * (k > 0)) for k in range(done_in_scale + 1)]
-    return job
-
-
-def test_eta_counts_iterations_left_and_every_lbfgs_restart_to_come():
-    """Default 512 px job: 70 iterations at 256 px (56 free + 14 polish), 30 at 512 px (24 + 6)."""
-    options = Options(size=512, iterations=100)
-    job = _run_at(options, scale=0, iteration=50, seconds_per_iteration=1.0)
-    assert job.plan == [70, 30] and job.sizes == [256, 512]
-    assert [job._restarts_after(0, done) for done in (10, 56, 57)] == [1, 1, 0]
-    assert job._restarts_after(1, -1) == 2
-    fine = 4**0.9  # 4× the pixels
-    r = engine.RESTART_ITERATIONS
-    assert job._eta(50) == pytest.approx((20 + r) + (30 + 2 * r) * fine)
-    # At the final scale its own speed counts, and only the polish is still to start.
-    late = _run_at(options, scale=1, iteration=80, seconds_per_iteration=2.0)
-    assert late._eta(80) == pytest.approx(2.0 * (20 + r))
-    bounded = _run_at(options.replace(pixel_bounds=True), scale=1, iteration=80, seconds_per_iteration=2.0)
-    assert bounded._eta(80) == pytest.approx(2.0 * 20)
-
-
-def test_eta_needs_one_measured_iteration():
-    job = _run_at(Options(size=64, iterations=10), scale=0, iteration=1, seconds_per_iteration=1.0)
-    assert job._eta(1) is None  # only the first iteration, which includes tracing, so far

@@ -1,0 +1,58 @@
+"""The iteration schedule and the ETA: pure arithmetic, checked without running the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.nst import schedule
+from app.nst.options import Options
+
+R = schedule.RESTART_ITERATIONS
+
+
+def measured(iterations: int, seconds: float) -> list[float]:
+    """A scale's iteration times: the first includes tracing (4× as long), the rest ``seconds`` each."""
+    return [4 * seconds] + [seconds] * (iterations - 1) if iterations else []
+
+
+def test_the_polish_takes_a_fifth_of_each_scale():
+    assert [schedule.polish_iterations(n) for n in (1, 2, 10, 30, 70)] == [0, 1, 2, 6, 14]
+
+
+def test_restarts_still_to_come():
+    """A 70-iteration scale starts L-BFGS twice: at 0 (free) and at 56 (the polish)."""
+    assert [schedule.restarts_after(70, done) for done in (-1, 10, 56, 57)] == [2, 1, 1, 0]
+    assert schedule.restarts_after(70, -1, pixel_bounds=True) == 1  # bounded all the way: one run
+    assert schedule.restarts_after(10, -1, round_evals=20) == 0  # rounds: restarts are in the measured speed
+
+
+def test_eta_counts_iterations_left_and_every_lbfgs_restart_to_come():
+    """Default 512 px job: 70 iterations at 256 px (56 free + 14 polish), 30 at 512 px (24 + 6)."""
+    options = Options(size=512, iterations=100)
+    plan, sizes = options.scale_iterations(), options.scale_sizes()
+    assert plan == [70, 30] and sizes == [256, 512]
+    fine = 4**0.9  # 4× the pixels
+    halfway = schedule.eta(measured(50, 1.0), plan, sizes, scale=0, done_in_scale=50)
+    assert halfway == pytest.approx((20 + R) + (30 + 2 * R) * fine)
+    # At the final scale its own speed counts, and only the polish is still to start.
+    late = schedule.eta(measured(10, 2.0), plan, sizes, scale=1, done_in_scale=10)
+    assert late == pytest.approx(2.0 * (20 + R))
+    bounded = schedule.eta(measured(10, 2.0), plan, sizes, scale=1, done_in_scale=10, pixel_bounds=True)
+    assert bounded == pytest.approx(2.0 * 20)
+
+
+def test_eta_takes_the_median_of_the_last_ten_iterations():
+    seconds = [9.0] + [1.0] * 5 + [3.0] * 10  # the scale slowed down: only the recent speed counts
+    assert schedule.eta(seconds, [100], [256], scale=0, done_in_scale=16) == pytest.approx(3.0 * (84 + R))
+
+
+def test_eta_in_the_articles_rounds_counts_evaluations():
+    plan = Options.from_mapping({"preset": "seed"}).scale_iterations()
+    assert schedule.eta(measured(40, 0.5), plan, [512], scale=0, done_in_scale=40, round_evals=20) == \
+        pytest.approx(0.5 * (200 - 40))
+
+
+def test_eta_needs_one_measured_iteration():
+    assert schedule.eta([], [10], [64], scale=0, done_in_scale=0) is None
+    assert schedule.eta([3.0], [10], [64], scale=0, done_in_scale=1) is None  # only the first, with tracing
+    assert schedule.eta([3.0, 1.0], [10], [64], scale=0, done_in_scale=2) is not None
