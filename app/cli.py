@@ -25,6 +25,7 @@ from app.nst.images import check_writable, load_image, save_image
 from app.nst.options import PRESETS, Options, blend_weights, option_specs
 from app.nst.shapes import check_shapes
 from app.nst.vgg import check_weights
+from app.text import clock
 
 if TYPE_CHECKING:
     from app.nst.engine import Result
@@ -249,7 +250,7 @@ class _ProgressBar:
             self.bar = tqdm(total=progress.total, unit="it", file=sys.stderr, dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
         self.bar.n = progress.iteration
-        eta = "?" if progress.eta is None else _clock(progress.eta)
+        eta = "?" if progress.eta is None else clock(progress.eta)
         self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}",
                                  refresh=False)
         self.bar.refresh()
@@ -257,11 +258,6 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{secs:02d}"
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:

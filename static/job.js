@@ -13,13 +13,6 @@
   const $ = (id) => document.getElementById(id);
   let previewIteration = job.dataset.previewIteration;
 
-  function clock(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
-    const s = Math.round(seconds);
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    const two = (n) => String(n).padStart(2, "0");
-    return h ? h + ":" + two(m) + ":" + two(r) : m + ":" + two(r);
-  }
   function number(x) {
     return x === null || x === undefined ? "–" : Number(x).toPrecision(4).replace(/\.?0+e/, "e");
   }
@@ -36,8 +29,8 @@
     $("progress").setAttribute("aria-valuemax", p.total);
     $("iteration").textContent = p.iteration + " / " + p.total;
     $("loss").textContent = number(p.loss);
-    $("elapsed").textContent = clock(data.elapsed);
-    $("eta").textContent = data.state === "running" ? clock(p.eta) : "–";
+    $("elapsed").textContent = data.clock.elapsed;  // formatted by the server (app/text.py)
+    $("eta").textContent = data.state === "running" ? data.clock.eta : "–";
     $("queue-box").hidden = data.queue_position === null;
     $("queue").textContent = data.queue_position || "";
     if (p.loss !== undefined && p.loss !== null) {

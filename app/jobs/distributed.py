@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from app.config import REDIS_SCHEMES, Settings, masked_url
-from app.jobs.execute import EngineSettings
+from app.jobs.execute import Complaints, EngineSettings
 from app.jobs.store import QUEUED
 
 log = logging.getLogger(__name__)
@@ -140,11 +140,14 @@ class Reaper:
             self.thread.join(timeout)
 
     def _loop(self) -> None:
+        problems = Complaints("the reaper's round")
         while not self.stopping.is_set():
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - Redis away for a moment: try again next round
-                log.exception("reaper: error; retrying")
+                problems.failed()
+            else:
+                problems.succeeded()
             self.stopping.wait(self.config.reap_seconds)
 
 

@@ -16,7 +16,6 @@ reaper re-queues it after the stale time.
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import threading
 import time
@@ -24,12 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from PIL import Image
 
 from app.jobs.paintings import Painting, job_paintings
 from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore
 from app.nst.errors import Cancelled, ImpastoError, WeightsError
-from app.nst.images import KeyedImage, encode_image, load_image
+from app.nst.images import KeyedImage, encode_image, load_image, thumbnail
 from app.nst.options import Options
 from app.styles import catalog
 
@@ -107,21 +105,23 @@ def finish(store: JobStore, job_id: str, worker: str, state: str, *, error: str 
     return False  # not reached (the last try returns); keeps the function total
 
 
-class _Complaints:
-    """Logs a failing store call once per run of failures (with the traceback), not at every call."""
+class Complaints:
+    """Logs a call that keeps failing once per outage (the first failure, with its traceback, and
+    the recovery with the count), not at every try: a store away for a minute is two lines, not
+    twelve tracebacks. Call ``failed()`` inside the ``except`` block, ``succeeded()`` after a success."""
 
-    def __init__(self, job_id: str, what: str) -> None:
-        self.job_id, self.what = job_id, what
+    def __init__(self, what: str) -> None:
+        self.what = what
         self.failures = 0
 
     def failed(self) -> None:
         self.failures += 1
         if self.failures == 1:
-            log.warning("job %s: %s failed; carrying on", self.job_id, self.what, exc_info=True)
+            log.warning("%s failed; carrying on (logged once until it works again)", self.what, exc_info=True)
 
     def succeeded(self) -> None:
         if self.failures:
-            log.info("job %s: %s works again after %d failure(s)", self.job_id, self.what, self.failures)
+            log.info("%s works again after %d failure(s)", self.what, self.failures)
             self.failures = 0
 
 
@@ -197,16 +197,7 @@ def builtin_pixels(name: str) -> np.ndarray:
 
 def _store_result(store: JobStore, job_id: str, image: np.ndarray) -> None:
     store.put_file(job_id, "result.png", encode_image(image, "PNG"))
-    store.put_file(job_id, "thumb.jpg", thumbnail(image))
-
-
-def thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> bytes:
-    """A small JPEG of an RGB uint8 array, for the history page."""
-    picture = Image.fromarray(image)
-    picture.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    store.put_file(job_id, "thumb.jpg", thumbnail(image, THUMB_SIZE))
 
 
 class _Reporter:
@@ -217,8 +208,8 @@ class _Reporter:
         self.store, self.job_id, self.worker, self.hook = store, job_id, worker, hook
         self.preview_time = 0.0
         self.preview_iteration: int | None = None
-        self.preview_problems = _Complaints(job_id, "writing the preview")
-        self.progress_problems = _Complaints(job_id, "writing the progress")
+        self.preview_problems = Complaints(f"job {job_id}: writing the preview")
+        self.progress_problems = Complaints(f"job {job_id}: writing the progress")
 
     def __call__(self, progress: Any) -> None:
         values = {
@@ -267,7 +258,7 @@ class _Watcher:
         self.checked = 0.0
         self.stop = False
         self.lost = False
-        self.problems = _Complaints(job_id, "checking for a cancel")
+        self.problems = Complaints(f"job {job_id}: checking for a cancel")
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -292,13 +283,16 @@ class _Heartbeat:
         self.store, self.job_id, self.worker = store, job_id, worker
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id[:6]}", daemon=True)
+        self.problems = Complaints(f"job {job_id}: the heartbeat")
 
     def _beat(self) -> None:
         while not self.done.wait(HEARTBEAT_SECONDS):
             try:
                 self.store.heartbeat(self.job_id, self.worker)
             except Exception:  # noqa: BLE001 - a missed beat is not worth killing the job
-                log.exception("heartbeat of job %s failed", self.job_id)
+                self.problems.failed()
+            else:
+                self.problems.succeeded()
 
     def __enter__(self) -> _Heartbeat:
         self.thread.start()

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.jobs.execute import HEARTBEAT_SECONDS, EngineSettings, ProgressHook, run_job
+from app.jobs.execute import HEARTBEAT_SECONDS, Complaints, EngineSettings, ProgressHook, run_job
 from app.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,17 @@ class ThreadRunner:
 
     def _loop(self) -> None:
         worker = worker_name()
+        problems = Complaints(f"runner {worker}: taking a job")
         while not self.stopping.is_set():
             try:
                 self._housekeeping_if_due()
-                if run_next(self.store, self.config, worker, self.progress_hook):
-                    continue  # there may be more waiting
+                ran = run_next(self.store, self.config, worker, self.progress_hook)
             except Exception:  # noqa: BLE001 - a store hiccup must not kill the runner
-                log.exception("runner %s: error; retrying", worker)
+                problems.failed()
+            else:
+                problems.succeeded()
+                if ran:
+                    continue  # there may be more waiting
             self.wake.wait(self.config.poll_seconds)
             self.wake.clear()
 

@@ -88,10 +88,6 @@ class Job:
     progress: dict[str, Any] = field(default_factory=dict)
     files: tuple[str, ...] = ()
 
-    @property
-    def finished_state(self) -> bool:
-        return self.state in FINISHED_STATES
-
     def elapsed(self, now: float | None = None) -> float | None:
         """Seconds spent running (so far, or in all once finished)."""
         if self.started is None:

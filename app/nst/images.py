@@ -159,6 +159,13 @@ def encode_image(array: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> b
     return buffer.getvalue()
 
 
+def thumbnail(array: np.ndarray, size: int) -> bytes:
+    """A JPEG of an RGB uint8 array shrunk to fit ``size`` × ``size`` (shape kept), for lists and pickers."""
+    picture = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return encode_image(np.asarray(picture), "JPEG", quality=85)
+
+
 def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     """Write atomically (temporary file, then rename) so no reader ever sees half a picture."""
     path = Path(path)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from app.nst import images
+
 FOLDER = Path(__file__).resolve().parent
 
 
@@ -64,9 +66,4 @@ def catalog() -> dict[str, Style]:
 @functools.lru_cache(maxsize=16)
 def thumbnail(name: str, size: int = 240) -> bytes:
     """A small JPEG of a built-in style for the picker (computed once per process)."""
-    with Image.open(FOLDER / catalog()[name].file) as image:
-        image = image.convert("RGB")
-        image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return images.thumbnail(images.load_image(FOLDER / catalog()[name].file, name=name), size)

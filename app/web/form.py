@@ -74,13 +74,6 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
     return Control(kind="range", minimum=minimum, maximum=maximum, step=step, **common)
 
 
-def form_values(options: Options | Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Current values for the controls: from Options, a job's options dict, or the defaults."""
-    if options is None:
-        return Options().to_dict()
-    return options.to_dict() if isinstance(options, Options) else dict(options)
-
-
 def preset_table() -> list[dict[str, Any]]:
     """Each preset with its description and the values it gives every form control (for the buttons)."""
     names = [name for fields in FORM_FIELDS.values() for name in fields]

@@ -11,11 +11,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
 from app.styles import catalog, thumbnail
-from app.text import parse_yes_no
+from app.text import clock, parse_yes_no
 from app.web import services
 from app.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
 from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
-from app.web.views import clock, job_dict, paintings
+from app.web.views import job_dict, paintings
 
 bp = Blueprint("pages", __name__)
 

@@ -22,7 +22,7 @@ from app.jobs.paintings import job_paintings, reference_meta
 from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, image_shape, load_image, resize_longest
-from app.nst.options import MAX_STYLES, PRESETS, Options, _sent, apply_preset, blend_weights, option_specs
+from app.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weights, option_specs
 from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.text import format_number
@@ -341,7 +341,3 @@ def _check_web_limits(options: Options, limits: Limits, errors: dict[str, str]) 
         errors["iterations"] = (f"iterations {options.iterations} over {scales} scales (at least one each) "
                                 f"plans {planned} iterations in all; {limit}")
 
-
-def presets() -> dict[str, dict[str, Any]]:
-    """Each preset applied to the defaults, as JSON-ready option dicts (for the form's buttons)."""
-    return {name: apply_preset(Options(), name).to_dict() for name in PRESETS}

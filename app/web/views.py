@@ -11,6 +11,7 @@ from app.jobs.paintings import job_paintings
 from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
 from app.nst.errors import OptionError
 from app.nst.options import Options
+from app.text import clock
 from app.web.submission import planned_iterations
 
 
@@ -24,6 +25,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "started": job.started,
         "finished": job.finished,
         "elapsed": _round(job.elapsed(now)),
+        "clock": {"elapsed": clock(job.elapsed(now)), "eta": clock(job.progress.get("eta"))},  # as pages show them
         "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
         "progress": _progress(job),
         "cancel_requested": job.cancel_requested,
@@ -98,11 +100,3 @@ def paintings(job: Job) -> list[dict[str, Any]]:
                        "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0])})
     return result
 
-
-def clock(seconds: float | None) -> str:
-    """'1:05' for 65 s; '–' when unknown."""
-    if seconds is None:
-        return "–"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

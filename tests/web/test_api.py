@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from app.styles import catalog
+from app.text import clock
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
 
@@ -61,6 +62,7 @@ def test_job_lifecycle_through_the_api(app: Flask, client: FlaskClient) -> None:
     body = client.get(f"/api/jobs/{job_id}").json
     assert body["state"] == "done" and body["progress"]["iteration"] == body["progress"]["total"] == 3
     assert body["progress"]["loss"] > 0 and body["summary"]["width"] == 48 and body["seed"] is not None
+    assert body["clock"]["elapsed"] == clock(body["elapsed"]) and body["clock"]["elapsed"].startswith("0:")
     png = client.get(f"/api/jobs/{job_id}/result")
     assert png.content_type == "image/png" and Image.open(io.BytesIO(png.data)).size == (48, 36)
     jpeg = client.get(f"/api/jobs/{job_id}/result?format=jpeg&download=1")

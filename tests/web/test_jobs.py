@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -234,3 +235,28 @@ def test_a_store_that_never_answers_leaves_the_job_to_the_reaper(tmp_path: Path,
     assert plain.get(job_id).state == "running"
     assert plain.recover_stale(stale_after=-1, max_attempts=3) == [job_id]  # re-queued, as if it had died
     assert plain.get(job_id).state == "queued"
+
+
+def test_a_heartbeat_that_keeps_failing_is_logged_once_per_outage(monkeypatch, caplog) -> None:
+    import app.jobs.execute as execute
+
+    class Store:
+        calls, down = 0, True
+
+        def heartbeat(self, job_id, worker):
+            self.calls += 1
+            if self.calls == 6:
+                self.down = False  # back after five failures ...
+            elif self.calls == 9:
+                self.down = True  # ... and away again
+            if self.down:
+                raise ConnectionError("store away")
+
+    store = Store()
+    caplog.set_level(logging.INFO, logger="app.jobs.execute")
+    monkeypatch.setattr(execute, "HEARTBEAT_SECONDS", 0.0)
+    with execute._Heartbeat(store, "job-1", WORKER):
+        wait_for(lambda: store.calls >= 12)
+    assert caplog.text.count("job job-1: the heartbeat failed") == 2  # one per outage, not one per beat
+    assert caplog.text.count("Traceback") == 2
+    assert "job job-1: the heartbeat works again after 5 failure(s)" in caplog.text
