@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -22,10 +23,10 @@ import numpy as np
 from app.config import Settings, SettingsError
 from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, save_image
-from app.nst.options import PRESETS, Options, blend_weights, option_specs
+from app.nst.options import PRESET_ALIASES, PRESETS, Options, blend_weights, option_specs
 from app.nst.shapes import check_shapes
 from app.nst.vgg import check_weights
-from app.text import clock
+from app.text import clock, format_number
 
 if TYPE_CHECKING:
     from app.nst.engine import Result
@@ -37,6 +38,7 @@ EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
 SERVE_THREADS = 32  # per gunicorn process: 20 stalled uploads on one process still leave 12 free
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 # Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
 TRANSFER_FLAGS = [
@@ -57,6 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="impasto", description="Impasto: neural style transfer studio.")
+    parser.add_argument("--version", action="version", version=f"impasto {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_transfer(sub)
@@ -74,18 +77,40 @@ def _add_transfer(sub) -> None:
     p.add_argument("--style", dest="extra_styles", action="append", default=[], metavar="PATH",
                    help="another style image (repeatable), same as an extra positional STYLE")
     p.add_argument("-o", "--output", required=True, help="result file: .png, .jpg or .jpeg")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+    p.add_argument("--preset", choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+                   help="start from a named preset (default: balanced; 'seed' is the old name of 'article')")
     p.add_argument("--weights", help="VGG16 weights file (default: $IMPASTO_VGG_WEIGHTS, else ImageNet)")
     p.add_argument("--init-image", help="start from this image (implies --init image)")
     p.add_argument("--preserve-colors", action="store_true", default=None, help="keep the photo's colours")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout when done")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no 'wrote' line on stderr")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary on stdout when done (the "
+                   "progress bar and the 'wrote' line stay on stderr; add --quiet to drop them)")
     specs = option_specs()
     for name in TRANSFER_FLAGS:
         default, spec = specs[name]
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        p.add_argument("--" + name.replace("_", "-"), dest=name, metavar=name.split("_")[-1].upper(),
-                       help=f"{spec.help} (default: {shown})")
+        single_choice = spec.choices and not isinstance(default, tuple)
+        metavar = "{" + ",".join(spec.choices) + "}" if single_choice else name.split("_")[-1].upper()
+        p.add_argument("--" + name.replace("_", "-"), dest=name, metavar=metavar,
+                       help=f"{spec.help} (default: {_default_text(name, default)})")
+
+
+# Defaults as a person reads them, where the value itself says nothing (None, an empty list).
+DEFAULT_WORDS = {"seed": "random", "style_blend": "equal"}
+
+
+def _default_text(name: str, default: Any) -> str:
+    if name in DEFAULT_WORDS:
+        return DEFAULT_WORDS[name]
+    if isinstance(default, tuple):
+        return ",".join(map(str, default))
+    return format_number(default) if isinstance(default, (int, float)) else str(default)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("impasto")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _add_serve(sub) -> None:
@@ -101,7 +126,8 @@ def _add_serve(sub) -> None:
 def _add_worker(sub) -> None:
     p = sub.add_parser("worker", help="run a Celery worker (needs IMPASTO_BROKER_URL)")
     p.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1: a job uses all cores)")
-    p.add_argument("--loglevel", default="info")
+    p.add_argument("--loglevel", default="info", choices=LOG_LEVELS, metavar="{" + ",".join(LOG_LEVELS) + "}",
+                   help="how much the worker logs (default: info)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,10 +166,12 @@ def transfer(args: argparse.Namespace, settings: Settings) -> int:
     written = _save_or_rescue(result.image, Path(args.output))
     if written is None:
         return EXIT_FAILED
+    summary = result.summary()
     if args.json:
-        print(json.dumps({"output": str(written), **result.summary()}))
-    elif not args.quiet:
-        print(f"wrote {written} ({result.seconds:.1f} s, {result.iterations} iterations)", file=sys.stderr)
+        print(json.dumps({"output": str(written), **summary}))
+    if not args.quiet:
+        unit = "rounds" if result.options.round_evals else "iterations"  # the unit --iterations counted in
+        print(f"wrote {written} ({result.seconds:.1f} s, {summary['iterations']} {unit})", file=sys.stderr)
     return 0 if written == Path(args.output) else EXIT_FAILED
 
 
@@ -208,7 +236,7 @@ def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
 
         gpu_names()
 
-    bar = None if args.quiet or args.json else _ProgressBar()
+    bar = None if args.quiet else _ProgressBar()
     try:
         return stylize(job.content, job.styles, options=job.options, init_image=job.init_image,
                        on_progress=bar, **job.engine)

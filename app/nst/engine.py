@@ -67,12 +67,17 @@ class Result:
     precision: str
     device: str
     history: list[float] = field(default_factory=list)
+    rounds: int = 0  # the article's L-BFGS rounds run (round_evals > 0), else 0
 
     def summary(self) -> dict:
-        """JSON-ready facts about the run (what the CLI's --json prints)."""
+        """JSON-ready facts about the run (what the CLI's --json prints). ``iterations`` counts in
+        the unit of ``options.iterations`` (rounds where round_evals is set); ``lbfgs_iterations``
+        counts L-BFGS iterations whatever the mode."""
         height, width = self.image.shape[:2]
         return {
-            "seconds": round(self.seconds, 3), "iterations": self.iterations,
+            "seconds": round(self.seconds, 3),
+            "iterations": self.rounds if self.options.round_evals else self.iterations,
+            "lbfgs_iterations": self.iterations,
             "evaluations": self.evaluations, "losses": self.losses, "width": width, "height": height,
             "precision": self.precision, "device": self.device, "seed": self.options.seed,
         }
@@ -122,7 +127,7 @@ def stylize(
     return Result(
         image=result_rgb, options=options, seconds=time.perf_counter() - started,
         iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
-        precision=precision, device=hardware.device_name(), history=run.history,
+        precision=precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
     )
 
 
@@ -285,6 +290,7 @@ class _Run:
         self.round_evals = options.round_evals
         self.total = sum(self.plan) * (self.round_evals or 1)
         self.iterations = 0
+        self.rounds = 0
         self.evaluations = 0
         self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
         self.history: list[float] = []
@@ -311,6 +317,7 @@ class _Run:
         for round_index in range(rounds):
             scale.run_base, scale.in_run = scale.done_before + round_index * self.round_evals, 0
             x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals, callback=self._callback)
+            self.rounds += 1
         return x
 
     def _free_then_polish(self, x: np.ndarray, iterations: int) -> np.ndarray:

@@ -184,13 +184,13 @@ def option_specs() -> dict[str, tuple[Any, Spec]]:
 
 DEFAULTS = Options()
 
-# Named presets: partial overrides of the defaults. "seed" is the design article exactly.
+# Named presets: partial overrides of the defaults. "article" is the design article exactly.
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
     "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "tv_weight": 0.01},
     "keep-detail": {"style_weight": 30.0, "content_weight": 10.0, "tv_weight": 0.001,
                     "content_layers": ("block3_conv2",)},
-    "seed": {
+    "article": {
         "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
         "content_layers": ("block2_conv2",),
         "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
@@ -204,7 +204,7 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "balanced": "The default: clearly the painting's brushwork, clearly the photo.",
     "strong-style": "Ten times the style weight: the painting takes over, the photo's outlines remain.",
     "keep-detail": "Content from a shallower layer and a lighter style: fine detail of the photo stays.",
-    "seed": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
+    "article": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
             "for comparison.",
 }
 
@@ -226,10 +226,20 @@ def blend_weights(options: Options, count: int) -> list[float]:
     return [w / total for w in options.style_blend]
 
 
-def apply_preset(options: Options, name: str) -> Options:
-    if name not in PRESETS:
+# Older names still accepted everywhere (CLI, API, form): "seed" read like the random seed.
+PRESET_ALIASES: dict[str, str] = {"seed": "article"}
+
+
+def preset_name(name: str) -> str:
+    """A preset's own name ('seed' -> 'article'); OptionError naming the choices for an unknown one."""
+    canonical = PRESET_ALIASES.get(name, name)
+    if canonical not in PRESETS:
         raise OptionError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return dataclasses.replace(options, **PRESETS[name])
+    return canonical
+
+
+def apply_preset(options: Options, name: str) -> Options:
+    return dataclasses.replace(options, **PRESETS[preset_name(name)])
 
 
 # -- conversion and checks ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
+from app.nst.options import PRESET_ALIASES, PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
 from app.web.submission import Limits
 
 # Controls in page order, grouped into the form's sections.
@@ -25,7 +25,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
 LOG_DECADES = 4
 SIZE_STEP = 32
 INIT_LABELS = {"content": "the photo", "noise": "random noise", "image": "an image of my own"}
-PRESET_LABELS = {"seed": "original article"}  # "seed" would read like the random seed field
+PRESET_LABELS = {"article": "original article"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ def hidden_extras(options: Mapping[str, Any], preset: str | None) -> dict[str, s
     """Options of a job that no control shows and that differ from its preset: hidden fields, so
     that "again with the same settings" reproduces the job exactly (API jobs may set any option)."""
     shown = {name for fields in FORM_FIELDS.values() for name in fields} | {"style_blend"}  # the blend slider's
+    preset = PRESET_ALIASES.get(preset or "", preset)  # a job from before the rename says 'seed'
     base = apply_preset(Options(), preset).to_dict() if preset in PRESETS else Options().to_dict()
     extras = {}
     for name, value in options.items():

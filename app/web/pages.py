@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from werkzeug.datastructures import MultiDict
 
 from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
+from app.nst.options import PRESET_ALIASES
 from app.styles import catalog, thumbnail
 from app.text import clock, parse_yes_no
 from app.web import services
@@ -81,6 +82,7 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
     if source is None and form.get("source_job"):
         source = services().store.get(form["source_job"])
     preset = (source.meta.get("preset") if source and not form else None) or form.get("preset") or ""
+    preset = PRESET_ALIASES.get(preset, preset)  # the button of a job from before the rename
     blend = values.get("style_blend", "")
     html = render_template(
         "studio.html",

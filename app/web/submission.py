@@ -22,7 +22,7 @@ from app.jobs.paintings import job_paintings, reference_meta
 from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, image_shape, load_image, resize_longest
-from app.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weights, option_specs
+from app.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weights, option_specs, preset_name
 from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.text import format_number
@@ -148,7 +148,8 @@ class _Parser:
         if init is not None:
             files[INIT_FILE] = init.png
         names = [p.name for p in paintings]
-        meta = {"style_name": names[0], **reference_meta(names), "preset": self.form.get("preset") or None}
+        preset = self.form.get("preset") or None  # stored by its own name (an alias is known good here)
+        meta = {"style_name": names[0], **reference_meta(names), "preset": preset_name(preset) if preset else None}
         return Submission(options, files, meta)  # type: ignore[arg-type]
 
     def _unknown_files(self) -> None:

@@ -38,6 +38,9 @@ def test_transfer_end_to_end_writes_png_and_json_summary(pictures, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["iterations"] == 3 and summary["evaluations"] >= 3 and summary["seed"] == 7
+    assert summary["lbfgs_iterations"] == 3
+    # --json keeps the progress bar and the 'wrote' line on stderr (only --quiet drops them)
+    assert "3/3" in done.stderr and f"wrote {out} (" in done.stderr and "3 iterations)" in done.stderr
     assert summary["width"] == 48 and summary["height"] == 36
     assert set(summary["losses"]) == {"total", "content", "style", "tv"}
     assert Image.open(out).format == "JPEG" and Image.open(out).size == (48, 36)
@@ -240,3 +243,32 @@ def test_every_command_checks_the_settings_at_start(monkeypatch, capsys, name, v
     assert main(command) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"impasto: error: {name}") and value in lines[0]
+
+
+def test_the_article_preset_reports_iterations_as_rounds(pictures, tmp_path):
+    """--iterations counts the article's rounds; so does the summary (and 'seed' still names the preset)."""
+    content, style = pictures
+    out = tmp_path / "a.png"
+    done = _impasto("transfer", str(content), str(style), "-o", str(out), "--preset", "seed", "--size", "40",
+                    "--iterations", "2", "--json", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["iterations"] == 2 and summary["lbfgs_iterations"] >= 2 and summary["evaluations"] <= 2 * 21
+    assert done.stderr == ""  # --quiet: nothing on stderr
+
+
+def test_version_and_help_read_as_a_person_would(capsys):
+    from app import cli
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("impasto ")
+    transfer = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["transfer"].format_help().split())
+    for text in ("--seed SEED", "(default: random)", "(default: equal)", "--init {content,noise,image}",
+                 "--precision {auto,float32,bfloat16,float16}", "--normalization {gatys,blog}",
+                 "--style-fit {longest,content}", "(default: 100)", "(default: 0.01)",
+                 "{balanced,strong-style,keep-detail,article}"):
+        assert text in transfer, text
+    assert "None" not in transfer and "(default: )" not in transfer
+    worker = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["worker"].format_help().split())
+    assert "--loglevel {debug,info,warning,error,critical} how much the worker logs (default: info)" in worker

@@ -44,7 +44,7 @@ def test_truncated_features_equal_keras_vgg16(vgg):
     assert set(ours) == set(names)  # only the layers asked for, and the net stops at the deepest
 
 
-@pytest.mark.parametrize("preset", ["balanced", "seed"])
+@pytest.mark.parametrize("preset", ["balanced", "article"])
 def test_gradient_matches_finite_differences(vgg, preset):
     options = Options.from_mapping({"preset": preset, "size": 32, "scales": 1, "precision": "float32"})
     content = gradient_image(24, 32)

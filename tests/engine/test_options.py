@@ -22,8 +22,8 @@ def test_every_preset_is_valid(name):
     Options.from_mapping({"preset": name}).validate()
 
 
-def test_seed_preset_is_the_design_article():
-    seed = Options.from_mapping({"preset": "seed"})
+def test_article_preset_is_the_design_article():
+    seed = Options.from_mapping({"preset": "article"})
     assert (seed.content_weight, seed.style_weight, seed.tv_weight) == (0.05, 4.0, 1.0)
     assert seed.content_layers == ("block2_conv2",)
     assert seed.style_layers == ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
@@ -85,7 +85,7 @@ def test_scales_and_iteration_split():
 
 def test_deepest_layer():
     assert Options().deepest_layer == "block5_conv1"
-    assert Options.from_mapping({"preset": "seed"}).deepest_layer == "block5_conv3"
+    assert Options.from_mapping({"preset": "article"}).deepest_layer == "block5_conv3"
 
 
 def test_conversion_follows_the_real_field_types():
@@ -98,3 +98,13 @@ def test_conversion_follows_the_real_field_types():
         _kind(complex)  # a new field of a type nobody taught the converter: an error, not text
     with pytest.raises(TypeError, match="no option converter"):
         _kind(list[str])
+
+
+def test_seed_is_still_accepted_as_the_article_presets_name():
+    from app.nst.options import preset_name
+
+    assert "seed" not in PRESETS and preset_name("seed") == "article" == preset_name("article")
+    assert Options.from_mapping({"preset": "seed"}) == Options.from_mapping({"preset": "article"})
+    with pytest.raises(OptionError, match="unknown preset 'sead'; choose one of balanced, strong-style, keep-detail, "
+                                          "article"):
+        Options.from_mapping({"preset": "sead"})

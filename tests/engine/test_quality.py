@@ -105,9 +105,9 @@ def test_larger_style_scale_matches_a_scaled_up_painting(pictures, real_weights,
     assert style_distance(large.image, crop) < style_distance(small.image, crop)
 
 
-def test_seed_preset_runs_the_articles_objective(pictures, real_weights):
+def test_article_preset_runs_the_articles_objective(pictures, real_weights):
     content, style = pictures
-    seed = Options.from_mapping({"preset": "seed", "size": 96, "iterations": 2, "seed": 1})
+    seed = Options.from_mapping({"preset": "article", "size": 96, "iterations": 2, "seed": 1})
     result = stylize(content, style, options=seed, weights=real_weights)
     assert result.iterations <= 2 * 20 and result.evaluations <= 2 * 21
     assert result.losses["total"] == pytest.approx(

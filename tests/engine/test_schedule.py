@@ -47,7 +47,7 @@ def test_eta_takes_the_median_of_the_last_ten_iterations():
 
 
 def test_eta_in_the_articles_rounds_counts_evaluations():
-    plan = Options.from_mapping({"preset": "seed"}).scale_iterations()
+    plan = Options.from_mapping({"preset": "article"}).scale_iterations()
     assert schedule.eta(measured(40, 0.5), plan, [512], scale=0, done_in_scale=40, round_evals=20) == \
         pytest.approx(0.5 * (200 - 40))
 

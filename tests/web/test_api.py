@@ -272,3 +272,14 @@ def test_a_cross_site_submission_is_refused(app: Flask, client: FlaskClient) -> 
     response = client.post("/api/jobs", data=form(content=png_bytes(), style_name="starry_night"),
                            headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and nothing_stored(app)
+
+
+def test_the_old_preset_name_seed_is_accepted_and_stored_as_article(app: Flask, client: FlaskClient) -> None:
+    from app.nst.options import Options
+
+    response = submit(client, content=png_bytes(), style=style_bytes(), preset="seed", iterations="2", size="48")
+    assert response.status_code == 202, response.json
+    article = Options.from_mapping({"preset": "article", "iterations": 2, "size": 48}).to_dict()
+    assert {k: v for k, v in response.json["options"].items() if k != "seed"} == \
+        {k: v for k, v in article.items() if k != "seed"}
+    assert app.extensions["impasto"].store.get(response.json["id"]).meta["preset"] == "article"
