@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -144,6 +144,34 @@ def masked_url(url: str) -> str:
         return "(an unreadable URL)"
 
 
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def password(raw: Any, file: Any) -> str | None:
+    """The sign-in password: IMPASTO_PASSWORD, or the first line of IMPASTO_PASSWORD_FILE (a Docker
+    secret); never both. None: no sign-in."""
+    if raw is not None and file is not None:
+        raise SettingsError("set IMPASTO_PASSWORD or IMPASTO_PASSWORD_FILE, not both")
+    if file is None:
+        return raw
+    try:
+        text = Path(str(file).strip()).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"IMPASTO_PASSWORD_FILE: cannot read {str(file)!r} ({type(exc).__name__})") from None
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise SettingsError(f"IMPASTO_PASSWORD_FILE: {str(file)!r} holds no password on its first line")
+    return lines[0]
+
+
+def secret_key(raw: Any) -> str | None:
+    if raw is not None and len(str(raw)) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(f"IMPASTO_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters (e.g. the "
+                            f"output of: python -c 'import secrets; print(secrets.token_hex(32))'), "
+                            f"got {len(str(raw))} characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -170,6 +198,9 @@ class Settings:
     redis_prefix: str
     visibility_timeout: float
     reap_seconds: float
+    max_queued_per_client: int
+    password: str | None = field(default=None, repr=False)  # never printed
+    secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
@@ -211,6 +242,10 @@ class Settings:
             proxy_count=whole_number("IMPASTO_PROXY_COUNT", raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
             rate_limit=rate("IMPASTO_RATE_LIMIT", raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
             upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
+            max_queued_per_client=whole_number("IMPASTO_MAX_QUEUED_PER_CLIENT",
+                                               raw("IMPASTO_MAX_QUEUED_PER_CLIENT", "3"), 0),
+            password=password(raw("IMPASTO_PASSWORD"), raw("IMPASTO_PASSWORD_FILE")),
+            secret_key=secret_key(raw("IMPASTO_SECRET_KEY")),
         )
 
     def as_flask_config(self) -> dict[str, Any]:
@@ -242,6 +277,8 @@ DOCUMENTED = [
     ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "
      "scale; with round_evals, iterations × round_evals)."),
     ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
+    ("IMPASTO_MAX_QUEUED_PER_CLIENT", "3", "Most jobs one client (browser or API token, else address) may have "
+     "queued or running; beyond it submissions get 429 with Retry-After. 0 turns the limit off."),
     ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
      "keep 1 on a CPU)."),
     ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),
@@ -250,6 +287,12 @@ DOCUMENTED = [
     ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (crashes included) before it is marked failed."),
     ("IMPASTO_PRECISION", "auto", "auto, float32, bfloat16 or float16 for the network's convolutions."),
     ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use; larger sizes are refused."),
+    ("IMPASTO_PASSWORD", "(unset: no sign-in)", "Password that every page and API call needs (see *Security "
+     "and sharing*)."),
+    ("IMPASTO_PASSWORD_FILE", "(unset)", "File whose first line is the password (a Docker secret); instead of "
+     "IMPASTO_PASSWORD."),
+    ("IMPASTO_SECRET_KEY", "(generated into the data dir)", "Key that signs session cookies, at least 32 "
+     "characters; set the same one on every web container that shares a store."),
     ("IMPASTO_BROKER_URL", "(unset)", "Redis URL: run jobs on Celery workers instead of in the server "
      "(see *When one machine is not enough*)."),
     ("IMPASTO_TRUSTED_HOSTS", "(unset: localhost and IP addresses)", "Comma list of the host names the studio "

@@ -74,8 +74,20 @@ def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
         state, error, extra = _run(store, job, worker, engine, progress_hook)
+    if _deleted(store, job_id):
+        # Its owner deleted it while it ran: the engine stopped at its next cancel check, and every
+        # write since (progress, files) was refused. Nothing left to record.
+        log.info("job %s was deleted while it ran; stopped", job_id)
+        return "deleted"
     finish(store, job_id, worker, state, error=error, **extra)
     return state
+
+
+def _deleted(store: JobStore, job_id: str) -> bool:
+    try:
+        return store.get(job_id) is None
+    except Exception:  # noqa: BLE001 - unknown: finish() below retries and reports
+        return False
 
 
 def finish(store: JobStore, job_id: str, worker: str, state: str, *, error: str | None = None,

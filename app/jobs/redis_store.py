@@ -8,12 +8,15 @@ Files are bytes in Redis, so a worker needs nothing but the Redis URL and the we
 Keys, all under ``<prefix>:`` (IMPASTO_REDIS_PREFIX, default ``impasto``):
 
 - ``job:<id>``    hash: id, state, seq, created, started, finished, heartbeat, sent, worker,
-  attempts, cancel, options, meta (JSON), seed, error, summary (JSON), ``p:<field>`` progress (JSON)
+  attempts, cancel, options, meta (JSON), seed, error, summary (JSON), ``p:<field>`` progress (JSON),
+  owner, client
 - ``files:<id>``  hash: file name → bytes
 - ``seq``         counter giving FIFO order
-- ``all``         sorted set id by seq (history)
+- ``all``         sorted set id by seq (history); ``owner:<owner>`` the same for one owner's jobs
 - ``state:queued`` id by seq; ``state:running`` id by heartbeat (stale = lowest scores);
   ``state:done|failed|cancelled`` id by finish time (retention = lowest scores)
+- ``tokens``      hash: API token name → JSON {digest, created}; ``token-hashes`` digest → name
+- ``layout``      the layout's version (app/jobs/redis_layout.py upgrades older namespaces at start)
 
 Times: by default the Redis server's clock (``TIME`` inside the scripts), so heartbeats written on
 one machine and judged stale on another never suffer from clock skew between them. Tests pass
@@ -27,15 +30,18 @@ import logging
 import secrets
 from typing import Any, Callable, Mapping
 
+from app.jobs import redis_layout
 from app.jobs.store import (
     FINISHED_STATES,
     OUTPUT_FILES,
     PROGRESS_FIELDS,
     QUEUED,
     STATES,
+    ClientLimit,
     Job,
     JobStore,
     QueueFull,
+    Token,
     check_file_name,
 )
 
@@ -56,16 +62,32 @@ end
 now = tonumber(now_s)
 """
 
-# ARGV: prefix, now, queue_limit ('' = none), id, options, meta, seed ('' = none), name, data, ...
+# ARGV: prefix, now, queue_limit ('' = none), id, options, meta, seed ('' = none), owner ('' = none),
+# client ('' = none), client_limit ('' = none), name, data, ... → 1, 0 (queue full) or -1 (client limit)
 _CREATE = _PRELUDE + """
 if ARGV[3] ~= '' and redis.call('ZCARD', P .. 'state:queued') >= tonumber(ARGV[3]) then return 0 end
+if ARGV[9] ~= '' and ARGV[10] ~= '' then
+  -- The client's jobs among the queued and running ones: few (the queue has a limit), so a scan is cheap.
+  local active = 0
+  for _, set in ipairs({'state:queued', 'state:running'}) do
+    for _, other in ipairs(redis.call('ZRANGE', P .. set, 0, -1)) do
+      if redis.call('HGET', P .. 'job:' .. other, 'client') == ARGV[9] then active = active + 1 end
+    end
+  end
+  if active >= tonumber(ARGV[10]) then return -1 end
+end
 local id = ARGV[4]
 local key = P .. 'job:' .. id
 local seq = redis.call('INCR', P .. 'seq')
 redis.call('HSET', key, 'id', id, 'state', 'queued', 'seq', seq, 'created', now_s, 'attempts', 0,
            'cancel', 0, 'options', ARGV[5], 'meta', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', key, 'seed', ARGV[7]) end
-for i = 8, #ARGV, 2 do redis.call('HSET', P .. 'files:' .. id, ARGV[i], ARGV[i + 1]) end
+if ARGV[8] ~= '' then
+  redis.call('HSET', key, 'owner', ARGV[8])
+  redis.call('ZADD', P .. 'owner:' .. ARGV[8], seq, id)
+end
+if ARGV[9] ~= '' then redis.call('HSET', key, 'client', ARGV[9]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', P .. 'files:' .. id, ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', P .. 'state:queued', seq, id)
 redis.call('ZADD', P .. 'all', seq, id)
 return 1
@@ -167,6 +189,8 @@ for _, state in ipairs({'done', 'failed', 'cancelled'}) do
   local set = P .. 'state:' .. state
   local ids = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
   for _, id in ipairs(ids) do
+    local owner = redis.call('HGET', P .. 'job:' .. id, 'owner')
+    if owner then redis.call('ZREM', P .. 'owner:' .. owner, id) end
     redis.call('DEL', P .. 'job:' .. id, P .. 'files:' .. id)
     redis.call('ZREM', set, id)
     redis.call('ZREM', P .. 'all', id)
@@ -174,6 +198,37 @@ for _, state in ipairs({'done', 'failed', 'cancelled'}) do
   end
 end
 return deleted
+"""
+
+# ARGV: prefix, now, id → 1 when the job existed and is now gone with its files, else 0
+_DELETE = _PRELUDE + """
+local id = ARGV[3]
+local key = P .. 'job:' .. id
+local state = redis.call('HGET', key, 'state')
+if not state then return 0 end
+local owner = redis.call('HGET', key, 'owner')
+if owner then redis.call('ZREM', P .. 'owner:' .. owner, id) end
+redis.call('ZREM', P .. 'state:' .. state, id)
+redis.call('ZREM', P .. 'all', id)
+redis.call('DEL', key, P .. 'files:' .. id)
+return 1
+"""
+
+# ARGV: prefix, now, name, digest → 0 when the name is taken
+_ADD_TOKEN = _PRELUDE + """
+if redis.call('HEXISTS', P .. 'tokens', ARGV[3]) == 1 then return 0 end
+redis.call('HSET', P .. 'tokens', ARGV[3], cjson.encode({digest = ARGV[4], created = now_s}))
+redis.call('HSET', P .. 'token-hashes', ARGV[4], ARGV[3])
+return 1
+"""
+
+# ARGV: prefix, now, name → 0 when there is no such token
+_REVOKE_TOKEN = _PRELUDE + """
+local entry = redis.call('HGET', P .. 'tokens', ARGV[3])
+if not entry then return 0 end
+redis.call('HDEL', P .. 'token-hashes', cjson.decode(entry).digest)
+redis.call('HDEL', P .. 'tokens', ARGV[3])
+return 1
 """
 
 # ARGV: prefix, now, id, name, data → 0 when the job no longer exists (deleted by retention)
@@ -210,8 +265,12 @@ class RedisJobStore(JobStore):
         self.clock = clock
         self._scripts = {name: self.redis.register_script(source) for name, source in (
             ("create", _CREATE), ("claim", _CLAIM), ("owned", _OWNED_UPDATE), ("cancel", _CANCEL),
-            ("recover", _RECOVER), ("delete", _DELETE_FINISHED), ("put_file", _PUT_FILE),
-            ("mark_sent", _MARK_SENT))}
+            ("recover", _RECOVER), ("delete_finished", _DELETE_FINISHED), ("delete", _DELETE),
+            ("put_file", _PUT_FILE), ("mark_sent", _MARK_SENT), ("add_token", _ADD_TOKEN),
+            ("revoke_token", _REVOKE_TOKEN))}
+        steps = redis_layout.migrate(self.redis, prefix)
+        if steps:
+            log.info("Redis job store %r upgraded to layout %d (steps %s)", prefix, redis_layout.VERSION, steps)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -228,17 +287,20 @@ class RedisJobStore(JobStore):
     # -- creating and reading ---------------------------------------------------------------
 
     def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
-               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None) -> Job:
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
+               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job:
         for name in files:
             check_file_name(name)
         job_id = secrets.token_urlsafe(16)
         seed = options.get("seed")
         file_args = [part for name, data in files.items() for part in (name, bytes(data))]
-        created = self._run("create", "" if queue_limit is None else int(queue_limit), job_id,
-                            json.dumps(dict(options)), json.dumps(dict(meta or {})),
-                            "" if seed is None else int(seed), *file_args)
-        if not created:
+        created = self._run("create", _blank(queue_limit), job_id, json.dumps(dict(options)),
+                            json.dumps(dict(meta or {})), _blank(seed), owner or "", client or "",
+                            _blank(client_limit), *file_args)
+        if created == 0:
             raise QueueFull(int(queue_limit or 0))
+        if created == -1:
+            raise ClientLimit(int(client_limit or 0))
         log.info("job %s queued", job_id)
         return self.get(job_id)  # type: ignore[return-value]
 
@@ -250,7 +312,12 @@ class RedisJobStore(JobStore):
         return _to_job(fields, files) if fields else None
 
     def recent(self, limit: int = 50) -> list[Job]:
-        ids = self.redis.zrevrange(self._key("all"), 0, max(0, limit - 1))
+        return self._jobs(self.redis.zrevrange(self._key("all"), 0, max(0, limit - 1)))
+
+    def jobs_of(self, owner: str, limit: int = 50) -> list[Job]:
+        return self._jobs(self.redis.zrevrange(self._key("owner", owner), 0, max(0, limit - 1)))
+
+    def _jobs(self, ids: list[bytes]) -> list[Job]:
         pipe = self.redis.pipeline(transaction=True)
         for job_id in ids:
             pipe.hgetall(self._key("job", job_id.decode()))
@@ -313,10 +380,15 @@ class RedisJobStore(JobStore):
 
     # -- files ------------------------------------------------------------------------------
 
-    def put_file(self, job_id: str, name: str, data: bytes) -> None:
+    def delete(self, job_id: str) -> bool:
+        deleted = bool(self._run("delete", job_id))
+        if deleted:
+            log.info("job %s deleted", job_id)
+        return deleted
+
+    def put_file(self, job_id: str, name: str, data: bytes) -> bool:
         check_file_name(name)
-        if not self._run("put_file", job_id, name, bytes(data)):
-            raise KeyError(job_id)  # deleted (retention) or unknown: never resurrect it
+        return bool(self._run("put_file", job_id, name, bytes(data)))  # deleted or unknown: never resurrect it
 
     def get_file(self, job_id: str, name: str) -> bytes | None:
         check_file_name(name)
@@ -331,10 +403,27 @@ class RedisJobStore(JobStore):
         return ids
 
     def delete_finished(self, older_than: float) -> list[str]:
-        ids = [job_id.decode() for job_id in self._run("delete", float(older_than), DELETE_BATCH)]
+        ids = [job_id.decode() for job_id in self._run("delete_finished", float(older_than), DELETE_BATCH)]
         if ids:
             log.info("retention: deleted %d finished job(s)", len(ids))
         return ids
+
+    # -- API tokens ---------------------------------------------------------------------------
+
+    def add_token(self, name: str, digest: str) -> bool:
+        return bool(self._run("add_token", name, digest))
+
+    def token_name(self, digest: str) -> str | None:
+        name = self.redis.hget(self._key("token-hashes"), digest)
+        return name.decode() if name is not None else None
+
+    def tokens(self) -> list[Token]:
+        entries = self.redis.hgetall(self._key("tokens"))
+        listed = [Token(name.decode(), float(json.loads(entry)["created"])) for name, entry in entries.items()]
+        return sorted(listed, key=lambda token: (token.created, token.name))
+
+    def revoke_token(self, name: str) -> bool:
+        return bool(self._run("revoke_token", name))
 
     # -- scale-out extras (not part of JobStore): which queued jobs have a Celery message -----
 
@@ -360,6 +449,11 @@ class RedisJobStore(JobStore):
         return due
 
 
+def _blank(number: int | None) -> int | str:
+    """A number for a script's ARGV, '' for None."""
+    return "" if number is None else int(number)
+
+
 def _server_time(client: Any) -> float:
     seconds, micros = client.time()
     return seconds + micros / 1e6
@@ -379,4 +473,5 @@ def _to_job(fields: Mapping[bytes, bytes], files: list[bytes]) -> Job:
         cancel_requested=raw.get("cancel") == "1", seed=int(raw["seed"]) if raw.get("seed") else None,
         error=raw.get("error") or None, summary=json.loads(raw["summary"]) if raw.get("summary") else None,
         progress=progress, files=tuple(sorted(name.decode() for name in files)),
+        owner=raw.get("owner"), client=raw.get("client"),
     )

@@ -4,7 +4,8 @@ WAL mode lets readers (status polls) run while one writer holds the lock; ``busy
 writer wait instead of failing with "database is locked"; claims run inside ``BEGIN IMMEDIATE`` so
 that checking the running count and taking a job is one atomic step across processes (measured:
 2 web + 3 worker processes, no job claimed twice; docs/design-notes.md). Files live under
-``data_dir/jobs/<id>/``, written atomically; the table keeps their paths.
+``data_dir/jobs/<id>/``, written atomically; the table keeps their paths. The schema is versioned
+(app/jobs/sqlite_schema.py): opening a store upgrades an older database.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from app.jobs import sqlite_schema
 from app.jobs.store import (
     CANCELLED,
     FAILED,
@@ -28,38 +30,16 @@ from app.jobs.store import (
     PROGRESS_FIELDS,
     QUEUED,
     RUNNING,
+    ClientLimit,
     Job,
     JobStore,
     QueueFull,
+    Token,
     check_file_name,
 )
 from app.nst.images import write_atomic
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- FIFO order
-    id TEXT NOT NULL UNIQUE,                    -- secrets.token_urlsafe: unguessable
-    state TEXT NOT NULL,
-    created REAL NOT NULL,
-    started REAL, finished REAL, heartbeat REAL,
-    worker TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    options TEXT NOT NULL,                      -- JSON of Options.to_dict()
-    meta TEXT NOT NULL DEFAULT '{}',            -- JSON: built-in style name, original file names
-    seed INTEGER,
-    iteration INTEGER, total INTEGER, evaluations INTEGER,
-    loss REAL, content_loss REAL, style_loss REAL, tv_loss REAL,
-    eta REAL, scale INTEGER, scales INTEGER, preview_iteration INTEGER,
-    error TEXT,
-    summary TEXT,                               -- JSON of Result.summary()
-    files TEXT NOT NULL DEFAULT '{}'            -- JSON {name: path relative to data_dir}
-);
-CREATE INDEX IF NOT EXISTS jobs_state_seq ON jobs(state, seq);
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished);
-"""
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -76,7 +56,9 @@ class SqliteJobStore(JobStore):
         self._local = threading.local()  # sqlite3 connections must not cross threads
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            steps = sqlite_schema.migrate(db)
+        if steps:
+            log.info("job database upgraded to schema version %d (steps %s)", sqlite_schema.VERSION, steps)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -130,28 +112,40 @@ class SqliteJobStore(JobStore):
     # -- creating and reading ---------------------------------------------------------------
 
     def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
-               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None) -> Job:
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
+               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job:
         for name in files:
             check_file_name(name)
         job_id = secrets.token_urlsafe(16)
         folder = self.jobs_dir / job_id
         try:
             with self._write() as db:
-                if queue_limit is not None:
-                    waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()[0]
-                    if waiting >= queue_limit:
-                        raise QueueFull(queue_limit)
+                self._check_limits(db, queue_limit, client, client_limit)
                 # Files first, inside the lock: a runner must never claim a job whose inputs are missing.
                 paths = self._write_files(folder, job_id, files)
                 db.execute(
-                    "INSERT INTO jobs (id, state, created, options, meta, seed, files) VALUES (?,?,?,?,?,?,?)",
+                    "INSERT INTO jobs (id, state, created, options, meta, seed, files, owner, client) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
                     (job_id, QUEUED, self.clock(), json.dumps(dict(options)), json.dumps(dict(meta or {})),
-                     options.get("seed"), json.dumps(paths)))
+                     options.get("seed"), json.dumps(paths), owner, client))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         log.info("job %s queued", job_id)
         return self.get(job_id)  # type: ignore[return-value]
+
+    @staticmethod
+    def _check_limits(db: sqlite3.Connection, queue_limit: int | None, client: str | None,
+                      client_limit: int | None) -> None:
+        if queue_limit is not None:
+            waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()[0]
+            if waiting >= queue_limit:
+                raise QueueFull(queue_limit)
+        if client is not None and client_limit is not None:
+            active = db.execute("SELECT COUNT(*) FROM jobs WHERE client=? AND state IN (?,?)",
+                                (client, QUEUED, RUNNING)).fetchone()[0]
+            if active >= client_limit:
+                raise ClientLimit(client_limit)
 
     def _write_files(self, folder: Path, job_id: str, files: Mapping[str, bytes]) -> dict[str, str]:
         if files:
@@ -170,6 +164,11 @@ class SqliteJobStore(JobStore):
     def recent(self, limit: int = 50) -> list[Job]:
         with self._connection() as db:
             rows = db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [_to_job(row) for row in rows]
+
+    def jobs_of(self, owner: str, limit: int = 50) -> list[Job]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM jobs WHERE owner=? ORDER BY seq DESC LIMIT ?", (owner, limit)).fetchall()
         return [_to_job(row) for row in rows]
 
     def queue_position(self, job_id: str) -> int | None:
@@ -258,18 +257,28 @@ class SqliteJobStore(JobStore):
 
     # -- files ------------------------------------------------------------------------------
 
-    def put_file(self, job_id: str, name: str, data: bytes) -> None:
+    def delete(self, job_id: str) -> bool:
+        with self._write() as db:
+            deleted = db.execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount == 1
+        if deleted:
+            # After the commit: a put_file that takes the lock from now on finds no row and writes nothing.
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+            log.info("job %s deleted", job_id)
+        return deleted
+
+    def put_file(self, job_id: str, name: str, data: bytes) -> bool:
         check_file_name(name)
         folder = self.jobs_dir / job_id
-        if not folder.is_dir():
-            # The job was deleted (retention) or never existed: do not resurrect its folder.
-            if self.get(job_id) is None:
-                raise KeyError(job_id)
-            folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / name, data)
+        # The file is written inside the write lock, after the row was seen: a job deleted meanwhile
+        # (by its owner or by retention) never gets its folder back.
         with self._write() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
+                return False
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / name, data)
             db.execute("UPDATE jobs SET files=json_set(files, ?, ?) WHERE id=?",
                        (f'$."{name}"', f"jobs/{job_id}/{name}", job_id))
+        return True
 
     def get_file(self, job_id: str, name: str) -> bytes | None:
         check_file_name(name)
@@ -340,6 +349,29 @@ class SqliteJobStore(JobStore):
         return ids
 
 
+    # -- API tokens ---------------------------------------------------------------------------
+
+    def add_token(self, name: str, digest: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO tokens (name, hash, created) VALUES (?,?,?)",
+                                (name, digest, self.clock()))
+        return cursor.rowcount == 1
+
+    def token_name(self, digest: str) -> str | None:
+        with self._connection() as db:
+            row = db.execute("SELECT name FROM tokens WHERE hash=?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def tokens(self) -> list[Token]:
+        with self._connection() as db:
+            rows = db.execute("SELECT name, created FROM tokens ORDER BY created, name").fetchall()
+        return [Token(row[0], row[1]) for row in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM tokens WHERE name=?", (name,)).rowcount == 1
+
+
 def _to_job(row: sqlite3.Row) -> Job:
     progress = {key: row[key] for key in PROGRESS_FIELDS if row[key] is not None}
     return Job(
@@ -348,6 +380,6 @@ def _to_job(row: sqlite3.Row) -> Job:
         heartbeat=row["heartbeat"], worker=row["worker"], attempts=row["attempts"],
         cancel_requested=bool(row["cancel_requested"]), seed=row["seed"], error=row["error"],
         summary=json.loads(row["summary"]) if row["summary"] else None, progress=progress,
-        files=tuple(json.loads(row["files"])),
+        files=tuple(json.loads(row["files"])), owner=row["owner"], client=row["client"],
     )
 

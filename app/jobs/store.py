@@ -2,10 +2,12 @@
 
 Interface (``JobStore``), for any backend (SQLite here, Redis later):
 
-- ``create(options, files, meta=, queue_limit=)`` → Job in state 'queued'. Atomic: the queue limit
-  is checked and the job (with its input files) written in one step; ``QueueFull`` stores nothing.
-- ``get(id)`` → Job or None; ``recent(limit)``; ``queue_position(id)`` → 1-based or None;
-  ``counts()`` → {state: n}.
+- ``create(options, files, meta=, queue_limit=, owner=, client=, client_limit=)`` → Job in state
+  'queued'. Atomic: the queue limit (jobs waiting) and the client's limit (its jobs queued or
+  running, counted by ``client``) are checked and the job (with its input files) written in one
+  step; ``QueueFull`` / ``ClientLimit`` store nothing. ``owner`` may list, cancel and delete it.
+- ``get(id)`` → Job or None; ``recent(limit)`` (every owner's); ``jobs_of(owner, limit)``, newest
+  first; ``queue_position(id)`` → 1-based or None; ``counts()`` → {state: n}.
 - ``claim(worker, max_running, job_id=None)`` → the oldest queued job (or that one), now 'running'
   and owned by ``worker``, or None. Exactly one caller wins a job, and never more than
   ``max_running`` jobs run at once across all processes (one job uses every core).
@@ -13,7 +15,11 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   reaped as stale or cancelled elsewhere): ``heartbeat``, ``update_progress``, ``finish``.
 - ``request_cancel(id)``: a queued job is cancelled at once, a running one gets its flag set;
   ``cancel_requested(id)`` reads the flag.
-- ``put_file(id, name, data)`` / ``get_file(id, name)`` → bytes or None: inputs ('content.png',
+- ``delete(id)`` → True when it removed the job and all its files, whatever its state; a runner
+  still working on it then finds every write refused (owner-only writes answer False, put_file too)
+  and stops at its next cancel check.
+- ``put_file(id, name, data)`` → False (nothing written) when the job no longer exists;
+  ``get_file(id, name)`` → bytes or None: inputs ('content.png',
   the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image),
   'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
   filesystem.
@@ -24,8 +30,12 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   and periodically by the runners.
 - ``delete_finished(older_than)``: removes done/failed/cancelled jobs (rows and files) that
   finished more than ``older_than`` seconds ago; never a queued or running one.
+- API tokens, kept only as a digest (app/jobs/tokens.py): ``add_token(name, digest)`` → False when
+  the name is taken; ``token_name(digest)`` → name or None; ``tokens()`` → [Token]; ``revoke_token(name)``.
 
-``SqliteJobStore`` (app/jobs/sqlite_store.py) is the default backend.
+``SqliteJobStore`` (app/jobs/sqlite_store.py) is the default backend, ``RedisJobStore``
+(app/jobs/redis_store.py) the scale-out one; each keeps a version of its layout and upgrades older
+data at start (app/jobs/sqlite_schema.py, app/jobs/redis_layout.py).
 
 States: queued → running → done | failed | cancelled (queued → cancelled too). The engine is run
 by ``app.jobs.execute.run_job`` on a claimed job, whatever the backend.
@@ -49,8 +59,7 @@ PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", 
                    "eta", "scale", "scales", "preview_iteration")
 
 # File names a job may hold: a fixed set, so a name can never be a path. The paintings are
-# style.png, style_2.png, … in the order of the job's style_blend (jobs from before blending hold
-# only style.png); init.png is the start image of an init='image' job.
+# style.png, style_2.png, … in the order of the job's style_blend; init.png is the start image of an init='image' job.
 STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)))
 INIT_FILE = "init.png"
 # What a run writes (result.jpg: the JPEG rendition, made by the web at the first ?format=jpeg);
@@ -65,6 +74,23 @@ class QueueFull(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the queue is full ({limit} jobs waiting); try again in a minute")
         self.limit = limit
+
+
+class ClientLimit(Exception):
+    """The client already has ``limit`` jobs queued or running; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"you already have {limit} job{'s' if limit != 1 else ''} queued or running, the most "
+                         f"one client may have at once; wait for one to finish (or cancel one)")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as the store lists it: its name and when it was made (never the token)."""
+
+    name: str
+    created: float
 
 
 @dataclass
@@ -87,6 +113,8 @@ class Job:
     summary: dict[str, Any] | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    owner: str | None = None  # who may list, cancel and delete it: 'browser:<id>', 'token:<name>'
+    client: str | None = None  # whose per-client limit it counts against: the owner, else 'addr:<address>'
 
     def elapsed(self, now: float | None = None) -> float | None:
         """Seconds spent running (so far, or in all once finished)."""
@@ -101,13 +129,17 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
-               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None) -> Job: ...
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
+               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job: ...
 
     @abc.abstractmethod
     def get(self, job_id: str) -> Job | None: ...
 
     @abc.abstractmethod
     def recent(self, limit: int = 50) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def jobs_of(self, owner: str, limit: int = 50) -> list[Job]: ...
 
     @abc.abstractmethod
     def queue_position(self, job_id: str) -> int | None: ...
@@ -135,7 +167,10 @@ class JobStore(abc.ABC):
     def cancel_requested(self, job_id: str) -> bool: ...
 
     @abc.abstractmethod
-    def put_file(self, job_id: str, name: str, data: bytes) -> None: ...
+    def delete(self, job_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def put_file(self, job_id: str, name: str, data: bytes) -> bool: ...
 
     @abc.abstractmethod
     def get_file(self, job_id: str, name: str) -> bytes | None: ...
@@ -146,6 +181,18 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def delete_finished(self, older_than: float) -> list[str]: ...
 
+    @abc.abstractmethod
+    def add_token(self, name: str, digest: str) -> bool: ...
+
+    @abc.abstractmethod
+    def token_name(self, digest: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def tokens(self) -> list[Token]: ...
+
+    @abc.abstractmethod
+    def revoke_token(self, name: str) -> bool: ...
+
 
 def style_files(names: Iterable[str]) -> list[str]:
     """The painting files among ``names`` (a job's files), in blend order."""
@@ -154,9 +201,8 @@ def style_files(names: Iterable[str]) -> list[str]:
 
 
 def style_names(job: Job) -> list[str | None]:
-    """The built-in paintings' names of a job's styles, in blend order (None for an upload); jobs
-    from before blending kept one name, as style_name."""
-    return list(job.meta.get("style_names") or [job.meta.get("style_name")])
+    """The built-in paintings' names of a job's styles, in blend order (None for an upload)."""
+    return list(job.meta["style_names"])
 
 
 def check_file_name(name: str) -> None:

@@ -9,7 +9,6 @@ from flask import url_for
 
 from app.jobs.paintings import job_paintings
 from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
-from app.nst.errors import OptionError
 from app.nst.options import Options
 from app.text import clock
 from app.web.submission import planned_iterations
@@ -52,10 +51,7 @@ def _progress(job: Job) -> dict[str, Any]:
 def _planned_total(job: Job) -> int:
     """Iterations the engine will report as its total, known before it starts (every scale gets
     at least one; with round_evals each counts that many)."""
-    try:
-        return planned_iterations(Options.from_mapping(job.options))
-    except OptionError:  # not options this engine knows (a job from another version): a guess
-        return int(job.options.get("iterations", 0)) * int(job.options.get("round_evals") or 1)
+    return planned_iterations(Options.from_mapping(job.options))
 
 
 def _round(value: float | None) -> float | None:
@@ -88,7 +84,7 @@ def job_urls(job: Job) -> dict[str, str]:
 
 def paintings(job: Job) -> list[dict[str, Any]]:
     """The job's paintings in blend order: built-in name (None for an upload), credit, URL, and
-    weight (its share of the blend, 0-1). Jobs from before blending hold one, style.png."""
+    weight (its share of the blend, 0-1)."""
     items = job_paintings(job)
     blend = job.options.get("style_blend") or []
     weights = blend if len(blend) == len(items) and sum(blend) > 0 else [1.0] * len(items)

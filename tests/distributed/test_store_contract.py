@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import JobStore, QueueFull
+from app.jobs.store import ClientLimit, JobStore, QueueFull
 from tests.helpers import Clock
 
 
@@ -182,9 +182,8 @@ def test_retention_deletes_old_finished_jobs_only(store: JobStore, clock: Clock)
     assert store.get(old_done) is None and store.get_file(old_done, "content.png") is None
     assert store.get(running).state == "running" and store.get(queued).state == "queued"
     assert [job.id for job in store.recent()] == [queued, running]
-    with pytest.raises(KeyError):
-        store.put_file(old_done, "preview.jpg", b"late")  # a runner must not resurrect a deleted job
-    assert store.get(old_done) is None
+    assert not store.put_file(old_done, "preview.jpg", b"late")  # a runner must not resurrect a deleted job
+    assert store.get(old_done) is None and store.get_file(old_done, "preview.jpg") is None
 
 
 def test_recent_is_newest_first_and_limited(store: JobStore) -> None:
@@ -235,3 +234,79 @@ def test_concurrent_claims_have_exactly_one_winner(make_store: Callable[[], JobS
     assert sorted(claimed) == sorted(ids)
     assert most_running[0] <= 3
     assert setup.counts() == {"done": 40}
+
+
+# -- ownership, delete, per-client limits, tokens ----------------------------------------------
+
+def test_jobs_of_lists_one_owners_jobs_newest_first(store: JobStore) -> None:
+    a1, b1, a2 = add(store, owner="browser:a"), add(store, owner="token:b"), add(store, owner="browser:a")
+    nobody = add(store)
+    assert [job.id for job in store.jobs_of("browser:a")] == [a2, a1]
+    assert [job.id for job in store.jobs_of("token:b")] == [b1]
+    assert store.jobs_of("browser:c") == [] and [job.id for job in store.jobs_of("browser:a", 1)] == [a2]
+    assert store.get(a1).owner == "browser:a" and store.get(nobody).owner is None
+    assert len(store.recent()) == 4
+
+
+def test_the_client_limit_counts_queued_and_running_jobs_of_that_client(store: JobStore) -> None:
+    first = add(store, owner="browser:a", client="browser:a", client_limit=2)
+    add(store, owner="browser:a", client="browser:a", client_limit=2)
+    store.claim("w", 1)  # running still counts
+    with pytest.raises(ClientLimit) as caught:
+        add(store, owner="browser:a", client="browser:a", client_limit=2)
+    assert caught.value.limit == 2 and "2 jobs queued or running" in str(caught.value)
+    assert len(store.jobs_of("browser:a")) == 2  # nothing stored
+    add(store, owner="browser:b", client="addr:10.0.0.2", client_limit=2)  # another client is not held up
+    store.finish(first, "w", "done")
+    assert add(store, owner="browser:a", client="browser:a", client_limit=2)  # a finished one frees a place
+    assert store.get(first).client == "browser:a"
+
+
+def test_the_queue_limit_comes_before_the_client_limit(store: JobStore) -> None:
+    add(store, client="c", queue_limit=1, client_limit=1)
+    with pytest.raises(QueueFull):
+        add(store, client="other", queue_limit=1, client_limit=1)
+
+
+@pytest.mark.parametrize("state", ["queued", "running", "done", "cancelled"])
+def test_delete_removes_the_job_and_every_file(store: JobStore, state: str) -> None:
+    job_id, other = add(store, owner="browser:a"), add(store, owner="browser:a")
+    if state != "queued":
+        store.claim("w", 1, job_id=job_id)
+        store.put_file(job_id, "preview.jpg", b"p")
+    if state in ("done", "cancelled"):
+        store.put_file(job_id, "result.png", b"r")
+        store.finish(job_id, "w", state)
+    assert store.delete(job_id)
+    assert store.get(job_id) is None and store.jobs_of("browser:a") == [store.get(other)]
+    names = ("content.png", "style.png", "preview.jpg", "result.png")
+    assert all(store.get_file(job_id, name) is None for name in names)
+    assert [job.id for job in store.recent()] == [other] and store.counts() == {"queued": 1}
+    assert not store.delete(job_id) and not store.delete("unknown")
+    assert store.queue_position(other) == 1
+
+
+def test_a_runner_writing_after_delete_changes_nothing(store: JobStore) -> None:
+    job_id = add(store)
+    store.claim("w", 1)
+    assert store.delete(job_id)
+    assert not store.update_progress(job_id, "w", {"iteration": 1})
+    assert not store.heartbeat(job_id, "w")
+    assert not store.put_file(job_id, "result.png", b"late")
+    assert not store.finish(job_id, "w", "done")
+    assert store.request_cancel(job_id) is None and not store.cancel_requested(job_id)
+    assert store.get(job_id) is None and store.get_file(job_id, "result.png") is None
+    assert store.counts() == {} and store.recent() == []
+    assert store.claim("w2", 1) is None  # the running slot is free again
+
+
+def test_tokens_are_kept_by_digest_and_revoked_by_name(store: JobStore, clock: Clock) -> None:
+    assert store.add_token("ci", "d1")
+    clock.now += 1
+    assert store.add_token("laptop", "d2")
+    assert not store.add_token("ci", "d3")  # names are unique
+    assert store.token_name("d1") == "ci" and store.token_name("d2") == "laptop" and store.token_name("d3") is None
+    assert [(t.name, t.created) for t in store.tokens()] == [("ci", clock.now - 1), ("laptop", clock.now)]
+    assert store.revoke_token("ci") and not store.revoke_token("ci")
+    assert store.token_name("d1") is None and [t.name for t in store.tokens()] == ["laptop"]
+    assert store.add_token("ci", "d4") and store.token_name("d4") == "ci"  # a name can be used again

@@ -1,0 +1,119 @@
+"""The SQLite job store's schema, versioned with ``PRAGMA user_version``.
+
+``MIGRATIONS`` is the ordered list of steps; step N brings a database from version N-1 to N.
+``migrate(db)`` runs the steps a database lacks, all in one ``BEGIN IMMEDIATE`` transaction (SQLite
+DDL is transactional), so several server processes starting at once never run a step twice and a
+failed step leaves the database as it was. Version 0 is an empty file or a database written before
+the schema had a version (Impasto up to 2026-11-30): step 1 is that schema, written so that it
+changes nothing in such a database.
+
+Adding a column or a table, or changing what a stored field means (a renamed option, a new meta
+key that readers rely on): append a step that rewrites the old rows, so that no reader needs a
+fallback for "a job from an older version". Never edit a step that has shipped; the upgrade test
+(tests/distributed/test_store_migrations.py) opens a database kept from the version before.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+# Step 1: the schema as it was before versioning (CREATE ... IF NOT EXISTS: a no-op on those databases).
+_V1_JOBS = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- FIFO order
+    id TEXT NOT NULL UNIQUE,                    -- secrets.token_urlsafe: unguessable
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL, finished REAL, heartbeat REAL,
+    worker TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    options TEXT NOT NULL,                      -- JSON of Options.to_dict()
+    meta TEXT NOT NULL DEFAULT '{}',            -- JSON: built-in style names, preset
+    seed INTEGER,
+    iteration INTEGER, total INTEGER, evaluations INTEGER,
+    loss REAL, content_loss REAL, style_loss REAL, tv_loss REAL,
+    eta REAL, scale INTEGER, scales INTEGER, preview_iteration INTEGER,
+    error TEXT,
+    summary TEXT,                               -- JSON of Result.summary()
+    files TEXT NOT NULL DEFAULT '{}'            -- JSON {name: path relative to data_dir}
+);
+CREATE INDEX IF NOT EXISTS jobs_state_seq ON jobs(state, seq);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished);
+"""
+
+# Step 2: ownership and API tokens. owner: who may list, cancel and delete the job ('browser:<id>',
+# 'token:<name>'; NULL for jobs from before: listed to nobody, still reachable by link). client: whose
+# share of the per-client queue cap the job counts against (the owner, else 'addr:<address>').
+_V2_OWNERS_AND_TOKENS = """
+ALTER TABLE jobs ADD COLUMN owner TEXT;
+ALTER TABLE jobs ADD COLUMN client TEXT;
+CREATE INDEX jobs_owner_seq ON jobs(owner, seq);
+CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,                  -- sha256 of the token; the token itself is never kept
+    created REAL NOT NULL
+);
+"""
+
+
+def _v3_style_names(db: sqlite3.Connection) -> None:
+    """Jobs from before blending kept one built-in name as meta.style_name: give every job the
+    list meta.style_names, so that readers need no fallback."""
+    rows = db.execute("SELECT id, meta FROM jobs").fetchall()
+    for job_id, text in rows:
+        meta = json.loads(text or "{}")
+        if "style_names" not in meta:
+            meta["style_names"] = [meta.get("style_name")]
+            db.execute("UPDATE jobs SET meta=? WHERE id=?", (json.dumps(meta), job_id))
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(db: sqlite3.Connection) -> None:
+        # executescript would COMMIT first; run the statements one by one inside our transaction.
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                db.execute(statement)
+                statement = ""
+    return run
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("jobs table (the schema before versioning)", _script(_V1_JOBS)),
+    ("job owners, per-client counts, API tokens", _script(_V2_OWNERS_AND_TOKENS)),
+    ("every job lists its built-in style names", _v3_style_names),
+]
+VERSION = len(MIGRATIONS)
+
+
+class SchemaError(RuntimeError):
+    """The database was written by a newer Impasto than this one."""
+
+
+def version(db: sqlite3.Connection) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Bring ``db`` (autocommit connection) to ``VERSION``; return the steps run (often none)."""
+    if version(db) == VERSION:  # the common case, without taking the write lock
+        return []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = version(db)  # again, under the lock: another process may have just migrated
+        if current > VERSION:
+            raise SchemaError(f"the job database has schema version {current}, but this Impasto knows "
+                              f"versions up to {VERSION}; run the newer Impasto (or a fresh IMPASTO_DATA_DIR)")
+        steps = list(range(current + 1, VERSION + 1))
+        for step in steps:
+            MIGRATIONS[step - 1][1](db)
+        db.execute(f"PRAGMA user_version={VERSION}")  # no placeholders for PRAGMA; an int of ours
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return steps
