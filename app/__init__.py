@@ -88,12 +88,16 @@ def _runner_threads(store: Any, config: Any) -> Any:
 
 
 def _register_web(app: Flask) -> None:
-    from app.web import api, errors, headers, hosts, origin, pages, ratelimit
+    from app.web import api, auth, errors, headers, hosts, origin, pages, ratelimit, signin
 
     # before_request hooks run in this order: the Host check first (400 before any other work),
-    # then the origin check, then the rate limit (its key needs what sign-in puts in g.owner).
+    # then who is asking (auth sets g.owner; with a password, sends others to /login or 401), then
+    # the origin check; the rate limit wraps the submission views, so it runs after them all and
+    # its key can use g.owner.
     hosts.register(app)
+    auth.register(app)
     origin.register(app)
+    signin.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)

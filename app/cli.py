@@ -1,4 +1,5 @@
-"""The ``impasto`` command line: ``transfer`` paints one picture, ``serve`` runs the studio.
+"""The ``impasto`` command line: ``transfer`` paints one picture, ``serve`` runs the studio,
+``worker`` runs a scale-out worker, ``token`` makes, lists and revokes API tokens.
 
 Bad input exits with code 2 and one line on stderr; Ctrl-C exits with 130 and writes nothing.
 """
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer(sub)
     _add_serve(sub)
     _add_worker(sub)
+    _add_token(sub)
     return parser
 
 
@@ -130,6 +132,16 @@ def _add_worker(sub) -> None:
                    help="how much the worker logs (default: info)")
 
 
+def _add_token(sub) -> None:
+    p = sub.add_parser("token", help="API tokens (Authorization: Bearer TOKEN)", description=(
+        "API tokens, kept in the job store (IMPASTO_DATA_DIR, or Redis with IMPASTO_BROKER_URL) as a hash "
+        "only. A job submitted with a token belongs to that token's name."))
+    actions = p.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    actions.add_parser("create", help="make a token; it is printed once, on the last line").add_argument("name")
+    actions.add_parser("list", help="names and creation times (never the tokens)")
+    actions.add_parser("revoke", help="the token stops working at once").add_argument("name")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -147,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return transfer(args, settings)
     if args.command == "serve":
         return serve(args, settings)
+    if args.command == "token":
+        return token(args, settings)
     return worker(args, settings)
 
 
@@ -330,6 +344,53 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
               "pip install 'impasto[distributed]'", file=sys.stderr)
         return EXIT_BAD_INPUT
     return run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
+
+
+def token(args: argparse.Namespace, settings: Settings) -> int:
+    """impasto token create NAME | list | revoke NAME, against the store the server uses."""
+    from app.jobs import tokens
+
+    name = getattr(args, "name", None)
+    problem = tokens.check_name(name) if name is not None else None
+    if problem:
+        print(f"impasto: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        store = _job_store(settings)
+    except (ValueError, ImportError) as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.token_command == "list":
+        listed = store.tokens()
+        for entry in listed:
+            print(f"{entry.name}\tcreated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(entry.created))}")
+        if not listed:
+            print("no API tokens", file=sys.stderr)
+        return 0
+    if args.token_command == "revoke":
+        if not store.revoke_token(name):
+            print(f"impasto: error: there is no token named {name!r} (impasto token list shows them)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"revoked token {name!r}", file=sys.stderr)
+        return 0
+    secret, digest = tokens.new_token()
+    if not store.add_token(name, digest):
+        print(f"impasto: error: a token named {name!r} exists; revoke it first or pick another name", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"token {name!r} created; it is shown only this once:", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def _job_store(settings: Settings):
+    """The job store of the configured server: SQLite in IMPASTO_DATA_DIR, or Redis in scale-out mode."""
+    if settings.broker_url:
+        from app.jobs.distributed import DistributedConfig, make_store
+
+        return make_store(DistributedConfig.from_settings(settings))
+    from app.jobs.sqlite_store import SqliteJobStore
+
+    return SqliteJobStore(settings.data_dir)
 
 
 if __name__ == "__main__":

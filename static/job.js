@@ -47,7 +47,7 @@
       img.hidden = false;
       $("preview-caption").textContent = "Live preview after iteration " + previewIteration;
     }
-    if (data.cancel_requested) {
+    if (data.cancel_requested && $("cancel")) {
       $("cancel").disabled = true;
       $("cancel").textContent = "Cancelling…";
     }
@@ -58,10 +58,10 @@
     state.textContent = "gone";
     state.className = "badge state-failed";
     $("title").textContent = "This job is gone";
-    $("preview-caption").textContent = "The job was deleted (after the retention time, or by the server); "
+    $("preview-caption").textContent = "The job was deleted (by its owner, or after the retention time); "
       + "there is nothing more to show. Start a new picture from the studio.";
     $("eta").textContent = "–";
-    $("cancel").disabled = true;
+    if ($("cancel")) $("cancel").disabled = true;
   }
 
   async function poll() {
@@ -86,12 +86,15 @@
     setTimeout(poll, delay);
   }
 
-  $("cancel-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    $("cancel").disabled = true;
-    $("cancel").textContent = "Cancelling…";
-    await fetch(job.dataset.status + "/cancel", { method: "POST" }).catch(() => null);
-  });
+  // Only the job's owner gets a cancel button.
+  if ($("cancel-form")) {
+    $("cancel-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("cancel").disabled = true;
+      $("cancel").textContent = "Cancelling…";
+      await fetch(job.dataset.status + "/cancel", { method: "POST" }).catch(() => null);
+    });
+  }
 
   setTimeout(poll, POLL_MS);
 })();

@@ -1,4 +1,7 @@
-"""The JSON API: submit, poll, cancel, download. Errors are always JSON {"error": ...}."""
+"""The JSON API: submit, poll, cancel, delete, download. Errors are always JSON {"error": ...}.
+
+A job's own GETs answer whoever holds its (unguessable) id; the list, cancel and delete answer its
+owner only (app/web/auth.py); others get 404 and nothing changes."""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
-from app.jobs.store import DONE, INIT_FILE, STYLE_FILES, Job, QueueFull
-from app.web import services
+from app.jobs.store import DONE, INIT_FILE, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
+from app.web import auth, services
 from app.web.errors import error_response
 from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, submit
 from app.web.views import job_dict
@@ -48,6 +51,8 @@ def create_job() -> Response:
         raise ApiError(exc.status, str(exc), field=exc.field, errors=exc.errors) from None
     except QueueFull as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+    except ClientLimit as exc:
+        raise ApiError(429, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, limit=exc.limit) from None
     response = jsonify(job_dict(job, services().store))
     response.status_code = 202
     response.headers["Location"] = response.json["urls"]["self"]
@@ -71,7 +76,8 @@ def list_jobs() -> Response:
     if not current_app.config["IMPASTO_HISTORY"]:
         raise ApiError(404, "the job list is turned off on this server (IMPASTO_HISTORY=0)")
     store = services().store
-    return jsonify({"jobs": [job_dict(job, store) for job in store.recent(RECENT_LIMIT)]})
+    jobs = store.jobs_of(g.owner, RECENT_LIMIT) if g.owner else []  # no cookie and no token: nothing
+    return jsonify({"jobs": [job_dict(job, store) for job in jobs]})
 
 
 @bp.get("/jobs/<job_id>")
@@ -81,9 +87,28 @@ def get_job(job_id: str) -> Response:
 
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Response:
-    _job_or_404(job_id)
+    _owned_or_404(job_id)
     job = services().store.request_cancel(job_id)
+    if job is None:  # deleted meanwhile
+        raise ApiError(404, _unknown(job_id))
     return jsonify(job_dict(job, services().store))
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    delete_owned(job_id)
+    return jsonify({"id": job_id, "deleted": True})
+
+
+def delete_owned(job_id: str) -> None:
+    """Delete the caller's job and all its files (a running one is cancelled first); ApiError 404
+    for a job that is not the caller's. Shared by the API and the job page's button."""
+    job = _owned_or_404(job_id)
+    store = services().store
+    if job.state == RUNNING:
+        store.request_cancel(job_id)  # its runner stops at the next check (the job is gone by then anyway)
+    if not store.delete(job_id):
+        raise ApiError(404, _unknown(job_id))
 
 
 @bp.get("/jobs/<job_id>/result")
@@ -186,8 +211,21 @@ def healthz() -> Response:
 def _job_or_404(job_id: str) -> Job:
     job = services().store.get(job_id)
     if job is None:
-        raise ApiError(404, f"no job {_short(job_id)!r} (unknown, or deleted after the retention time)")
+        raise ApiError(404, _unknown(job_id))
     return job
+
+
+def _owned_or_404(job_id: str) -> Job:
+    """The job if the caller owns it; else 404, as for an unknown job."""
+    job = services().store.get(job_id)
+    if job is None or not auth.owns(job):
+        raise ApiError(404, _unknown(job_id) if job is None else f"job {_short(job_id)!r} is not yours: only "
+                                                                 "the browser or API token that made it may change it")
+    return job
+
+
+def _unknown(job_id: str) -> str:
+    return f"no job {_short(job_id)!r} (unknown, or deleted)"
 
 
 def _to_jpeg(png: bytes) -> bytes:

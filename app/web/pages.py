@@ -6,14 +6,15 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.jobs.store import FINISHED_STATES, INIT_FILE, Job, QueueFull
+from app.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull
 from app.nst.options import PRESET_ALIASES
 from app.styles import catalog, thumbnail
 from app.text import clock, parse_yes_no
-from app.web import services
+from app.web import auth, services
+from app.web.api import ApiError, delete_owned
 from app.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
 from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
 from app.web.views import job_dict, paintings
@@ -44,9 +45,9 @@ def studio_submit() -> Response | Page:
         job = submit(form, request.files)
     except SubmissionError as exc:
         return render_studio(_typed(form), errors=exc.errors, status=exc.status, form=form)
-    except QueueFull as exc:
-        return render_studio(_typed(form), errors={"form": str(exc)}, status=503, form=form,
-                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    except (QueueFull, ClientLimit) as exc:
+        return render_studio(_typed(form), errors={"form": str(exc)}, status=503 if isinstance(exc, QueueFull) else 429,
+                             form=form, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return redirect(url_for("pages.job_page", job_id=job.id), code=303)
 
 
@@ -144,14 +145,30 @@ def job_page(job_id: str) -> str:
         abort(404, description="There is no such job: the link is wrong, or the job was deleted "
                                "after the retention time.")
     return render_template("job.html", job=job, data=job_dict(job, store), finished=job.state in FINISHED_STATES,
-                           paintings=paintings(job), clock=clock)
+                           paintings=paintings(job), clock=clock, owned=auth.owns(job))
 
 
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_page(job_id: str) -> Response:
-    if services().store.request_cancel(job_id) is None:
-        abort(404)
+    job = services().store.get(job_id)
+    if job is None or not auth.owns(job) or services().store.request_cancel(job_id) is None:
+        abort(404, description=_NOT_YOURS)
     return redirect(url_for("pages.job_page", job_id=job_id), code=303)
+
+
+@bp.post("/jobs/<job_id>/delete")
+def delete_page(job_id: str) -> Response:
+    """The job page's delete button, without JavaScript."""
+    try:
+        delete_owned(job_id)
+    except ApiError:
+        abort(404, description=_NOT_YOURS)
+    target = "pages.history" if current_app.config["IMPASTO_HISTORY"] else "pages.studio"
+    return redirect(url_for(target), code=303)
+
+
+_NOT_YOURS = ("There is no such job, or it is not yours: only the browser or API token that made a job "
+              "may cancel or delete it.")
 
 
 @bp.get("/history")
@@ -159,7 +176,7 @@ def history() -> str:
     if not current_app.config["IMPASTO_HISTORY"]:
         abort(404)
     store = services().store
-    jobs = store.recent(60)
+    jobs = store.jobs_of(g.owner, 60) if g.owner else []  # only the caller's own jobs
     return render_template("history.html", jobs=[(job, job_dict(job, store)) for job in jobs], clock=clock)
 
 

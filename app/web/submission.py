@@ -26,14 +26,14 @@ from app.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weig
 from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.text import format_number
-from app.web import services
+from app.web import auth, services
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
 RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
 MAX_REPORTED_ERRORS = 20  # a form of 1000 unknown fields gets the first few named, not a 1000-line answer
-RETRY_AFTER_SECONDS = 60  # what a 503 for a full queue tells the client to wait
+RETRY_AFTER_SECONDS = 60  # what a 503 for a full queue (or a 429 for a busy client) tells the client to wait
 
 
 class SubmissionError(Exception):
@@ -74,13 +74,16 @@ class Submission:
 def submit(form: MultiDict, files: MultiDict) -> Job:
     """Validate and store a job, hand it to the runners; shared by the API and the HTML form.
 
-    Raises SubmissionError (400/413) or the store's QueueFull (the API answers 503 with
-    Retry-After: RETRY_AFTER_SECONDS). Nothing is stored for a refused submission.
+    Raises SubmissionError (400/413), the store's QueueFull (the API answers 503 with Retry-After:
+    RETRY_AFTER_SECONDS) or ClientLimit (429, the caller has IMPASTO_MAX_QUEUED_PER_CLIENT jobs
+    queued or running). Nothing is stored for a refused submission. The job belongs to the caller.
     """
     svc = services()
-    submission = parse_submission(form, files, Limits.from_config(current_app.config), svc.store)
+    config = current_app.config
+    submission = parse_submission(form, files, Limits.from_config(config), svc.store)
     job = svc.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
-                           queue_limit=current_app.config["IMPASTO_QUEUE_LIMIT"])
+                           queue_limit=config["IMPASTO_QUEUE_LIMIT"], owner=auth.job_owner(),
+                           client=auth.client_key(), client_limit=config["IMPASTO_MAX_QUEUED_PER_CLIENT"] or None)
     svc.dispatcher.submitted(job.id)
     return svc.store.get(job.id) or job
 

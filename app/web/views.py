@@ -11,6 +11,7 @@ from app.jobs.paintings import job_paintings
 from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
 from app.nst.options import Options
 from app.text import clock
+from app.web import auth
 from app.web.submission import planned_iterations
 
 
@@ -34,6 +35,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "style_name": job.meta.get("style_name"),
         "styles": [{key: p[key] for key in ("name", "weight", "url")} for p in paintings(job)],
         "summary": job.summary,
+        "owned": auth.owns(job),  # the caller may cancel and delete it
         "urls": job_urls(job),
     }
 
@@ -60,16 +62,19 @@ def _round(value: float | None) -> float | None:
 
 def job_urls(job: Job) -> dict[str, str]:
     """The job's links; ``result`` (and ``result_jpeg``) only once it is done, ``preview``, ``init``
-    and ``thumb`` when it holds them."""
+    and ``thumb`` when it holds them; ``cancel`` and ``delete`` (the API's POST and DELETE) for
+    its owner only."""
     has = set(job.files)
     urls = {
         "self": url_for("api.get_job", job_id=job.id),
         "page": url_for("pages.job_page", job_id=job.id),
-        "cancel": url_for("api.cancel_job", job_id=job.id),
         "content": url_for("api.job_file", job_id=job.id, kind="content"),
         "style": url_for("api.job_file", job_id=job.id, kind="style"),
         "again": url_for("pages.studio", again=job.id),
     }
+    if auth.owns(job):
+        urls["cancel"] = url_for("api.cancel_job", job_id=job.id)
+        urls["delete"] = url_for("api.delete_job", job_id=job.id)
     if INIT_FILE in has:
         urls["init"] = url_for("api.job_file", job_id=job.id, kind="init")
     if "preview.jpg" in has:
