@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret_key"
 SESSION_ID, SIGNED_IN = "id", "signed_in"  # keys in the session cookie
-OPEN_ENDPOINTS = ("signin.login", "static", "health.healthz")  # reachable without signing in
+OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz")  # reachable without signing in
 SESSION_DAYS = 365  # the cookie is renewed at every visit; a year away forgets the browser
 
 
