@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         env = dict(os.environ, IMPASTO_BROKER_URL=redis_url, IMPASTO_REDIS_PREFIX=prefix,
                    IMPASTO_VGG_WEIGHTS=args.weights, IMPASTO_DATA_DIR=str(logs / "data"),
                    IMPASTO_QUEUE_LIMIT=str(args.jobs + 10), IMPASTO_RATE_LIMIT="off",  # one client, many jobs
-                   TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
+                   IMPASTO_MAX_QUEUED_PER_CLIENT="0", TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
                    PYTHONUNBUFFERED="1")
         impasto = [sys.executable, "-m", "app.cli"]
         workers = [procs.start(f"worker-{i}", [*impasto, "worker"], env) for i in range(args.workers)]

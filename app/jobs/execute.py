@@ -64,7 +64,8 @@ class EngineSettings:
 
 def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings = EngineSettings(),
             progress_hook: ProgressHook | None = None) -> str:
-    """Run job ``job_id``, already claimed by ``worker``; return its final state.
+    """Run job ``job_id``, already claimed by ``worker``; return its final state ('deleted' when its
+    owner deleted it meanwhile).
 
     ``engine`` goes to the engine as it is; ``progress_hook`` is called after each progress write.
     """

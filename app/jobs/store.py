@@ -201,8 +201,10 @@ def style_files(names: Iterable[str]) -> list[str]:
 
 
 def style_names(job: Job) -> list[str | None]:
-    """The built-in paintings' names of a job's styles, in blend order (None for an upload)."""
-    return list(job.meta["style_names"])
+    """The built-in paintings' names of a job's styles, in blend order: None for an upload, and for
+    every painting of a job stored without names (made through the store, not the web)."""
+    names = list(job.meta.get("style_names") or [])
+    return names + [None] * (len(style_files(job.files)) - len(names))
 
 
 def check_file_name(name: str) -> None:

@@ -4,6 +4,7 @@ tiny JSON API client over urllib."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import signal
@@ -53,7 +54,7 @@ def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
         "IMPASTO_BROKER_URL": redis_url, "IMPASTO_REDIS_PREFIX": prefix, "IMPASTO_VGG_WEIGHTS": "untrained",
         "IMPASTO_STALE_AFTER": str(STALE_AFTER),
         "IMPASTO_REAP_SECONDS": str(REAP_SECONDS), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
-        "PYTHONUNBUFFERED": "1", **extra,
+        "PYTHONUNBUFFERED": "1", "IMPASTO_MAX_QUEUED_PER_CLIENT": "0", **extra,
     })
     env.pop("IMPASTO_STORE_URL", None)
     return env
@@ -177,17 +178,19 @@ class Web:
 
 
 class Api:
-    """The JSON API over HTTP (urllib: no dependency beyond the standard library)."""
+    """The JSON API over HTTP (urllib: no dependency beyond the standard library), as one client
+    with a cookie jar: it owns the jobs it submits, so it may cancel them."""
 
     def __init__(self, base: str, timeout: float = 10) -> None:
         self.base, self.timeout = base, timeout
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         url = path if path.startswith("http") else self.base + path
         request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 
 from app import create_app
@@ -45,21 +46,26 @@ def web_app(cluster: Cluster, tmp_path: Path) -> Iterator[Flask]:
     """create_app in broker mode on the cluster's queue (this test process is the web process)."""
     app = create_app({"TESTING": True, "IMPASTO_BROKER_URL": cluster.redis_url, "IMPASTO_REDIS_PREFIX": cluster.prefix,
                       "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_STALE_AFTER": STALE_AFTER,
-                      "IMPASTO_VGG_WEIGHTS": "untrained"})
+                      "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_MAX_QUEUED_PER_CLIENT": 0})
     yield app
     app.extensions["impasto"].dispatcher.stop()
+
+
+def browser(app: Flask) -> FlaskClient:
+    """One browser for the whole test: it owns the jobs it submits, so it may cancel them."""
+    return app.extensions.setdefault("test_browser", app.test_client())
 
 
 def submit(app: Flask, **fields: Any) -> str:
     data = {"size": "32", "iterations": "4", **{k: str(v) for k, v in fields.items()},
             "content": (io.BytesIO(CONTENT), "photo.png"), "style": (io.BytesIO(STYLE), "painting.png")}
-    response = app.test_client().post("/api/jobs", data=data, content_type="multipart/form-data")
+    response = browser(app).post("/api/jobs", data=data, content_type="multipart/form-data")
     assert response.status_code == 202, response.json
     return response.json["id"]
 
 
 def poll(app: Flask, job_id: str) -> dict[str, Any]:
-    response = app.test_client().get(f"/api/jobs/{job_id}")
+    response = browser(app).get(f"/api/jobs/{job_id}")
     assert response.status_code == 200
     return response.json
 
@@ -74,7 +80,7 @@ def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster,
     assert isinstance(dispatcher, CeleryDispatcher)
     assert not [t for t in threading.enumerate() if t.name.startswith("impasto-runner")]  # no local runners
     job_id = submit(web_app, iterations=12)
-    client = web_app.test_client()
+    client = browser(web_app)
 
     running = wait_for(lambda: (job := poll(web_app, job_id))["progress"]["iteration"] >= 1 and job, 90,
                        "the first iteration", interval=0.2)
@@ -130,7 +136,7 @@ def test_cancel_reaches_a_running_job_on_a_worker(cluster: Cluster, web_app: Fla
     cluster.ensure_workers(2)
     job_id = submit(web_app, iterations=60)
     wait_for(lambda: poll(web_app, job_id)["progress"]["iteration"] >= 1, 90, "the job to run", interval=0.2)
-    response = web_app.test_client().post(f"/api/jobs/{job_id}/cancel")
+    response = browser(web_app).post(f"/api/jobs/{job_id}/cancel")
     assert response.status_code == 200 and response.json["cancel_requested"]
     started = time.monotonic()
     cancelled = wait_state(web_app, job_id, FINISHED, timeout=30)

@@ -146,7 +146,11 @@ def idle_server(make_app) -> Iterator[tuple[str, Any]]:
 
 def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: Page, idle_server) -> None:
     base, app = idle_server
-    job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    owner = app.test_client()
+    job_id = owner.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    # The page's browser is the job's owner (it shows the cancel button to its owner only).
+    page.context.add_cookies([{"name": "impasto_session", "value": owner.get_cookie("impasto_session").value,
+                               "url": base}])
     answers = {"status": 500}
     polls: list[int] = []
 
