@@ -9,7 +9,10 @@
   const POLL_MS = 1000;
   const MAX_POLL_MS = 10000;
   let delay = POLL_MS;
-  const titles = { queued: "Waiting for its turn", running: "Painting…" };
+  // The states' names and titles come from the server (app/jobs/states.py), never spelled here.
+  const titles = JSON.parse(job.dataset.titles);
+  const RUNNING = job.dataset.running;
+  const FINISHED = job.dataset.finished.split(" ");
   const $ = (id) => document.getElementById(id);
   let previewIteration = job.dataset.previewIteration;
 
@@ -30,14 +33,14 @@
     $("iteration").textContent = p.iteration + " / " + p.total;
     $("loss").textContent = number(p.loss);
     $("elapsed").textContent = data.clock.elapsed;  // formatted by the server (app/text.py)
-    $("eta").textContent = data.state === "running" ? data.clock.eta : "–";
+    $("eta").textContent = data.state === RUNNING ? data.clock.eta : "–";
     $("queue-box").hidden = data.queue_position === null;
     $("queue").textContent = data.queue_position || "";
     if (p.loss !== undefined && p.loss !== null) {
       $("loss-terms").textContent = "content " + number(p.content_loss) + " · style " + number(p.style_loss)
         + " · smoothness " + number(p.tv_loss) + (p.scales > 1 ? " · scale " + p.scale + " of " + p.scales : "");
     }
-    if (data.state === "running" && !data.urls.preview) {
+    if (data.state === RUNNING && !data.urls.preview) {
       $("preview-caption").textContent = "Starting the painter (loading the network)…";
     }
     if (data.urls.preview && String(p.preview_iteration) !== String(previewIteration)) {
@@ -73,7 +76,7 @@
       }
       if (!response.ok) throw new Error("status " + response.status);
       const data = await response.json();
-      if (["done", "failed", "cancelled"].includes(data.state)) {
+      if (FINISHED.includes(data.state)) {
         window.location.reload();  // the server renders the finished page
         return;
       }

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.jobs.paintings import Painting, job_paintings
-from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, Job, JobStore
+from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore
 from app.nst.errors import Cancelled, ImpastoError, WeightsError
 from app.nst.images import KeyedImage, encode_image, load_image, thumbnail
 from app.nst.options import Options
@@ -70,7 +70,7 @@ def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings
     ``engine`` goes to the engine as it is; ``progress_hook`` is called after each progress write.
     """
     job = store.get(job_id)
-    if job is None or job.state != "running" or job.worker != worker:
+    if job is None or job.state != RUNNING or job.worker != worker:
         log.warning("job %s is not running under %s; not running it", job_id, worker)
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
@@ -283,7 +283,7 @@ class _Watcher:
                 self.problems.failed()
                 return False
             self.problems.succeeded()
-            self.lost = job is None or job.state != "running" or job.worker != self.worker
+            self.lost = job is None or job.state != RUNNING or job.worker != self.worker
             self.stop = self.lost or bool(job and job.cancel_requested)
         return self.stop
 

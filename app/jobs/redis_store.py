@@ -31,6 +31,7 @@ import secrets
 from typing import Any, Callable, Mapping
 
 from app.jobs import redis_layout
+from app.jobs.states import lua_table
 from app.jobs.store import (
     FINISHED_STATES,
     OUTPUT_FILES,
@@ -49,8 +50,9 @@ log = logging.getLogger(__name__)
 
 DELETE_BATCH = 1000  # jobs removed per state and call of delete_finished: keeps each script short
 
-# Shared Lua preamble: ARGV[1] is the key prefix, ARGV[2] the time ('' = the server's clock).
-_PRELUDE = """
+# Shared Lua preamble: the vocabulary (states, messages, field lists) as one generated table, then
+# ARGV[1], the key prefix, and ARGV[2], the time ('' = the server's clock).
+_PRELUDE = lua_table([f"p:{key}" for key in PROGRESS_FIELDS], OUTPUT_FILES) + """
 local P = ARGV[1] .. ':'
 local now_s, now
 if ARGV[2] ~= '' then
@@ -65,12 +67,12 @@ now = tonumber(now_s)
 # ARGV: prefix, now, queue_limit ('' = none), id, options, meta, seed ('' = none), owner ('' = none),
 # client ('' = none), client_limit ('' = none), name, data, ... → 1, 0 (queue full) or -1 (client limit)
 _CREATE = _PRELUDE + """
-if ARGV[3] ~= '' and redis.call('ZCARD', P .. 'state:queued') >= tonumber(ARGV[3]) then return 0 end
+if ARGV[3] ~= '' and redis.call('ZCARD', P .. 'state:' .. S.queued) >= tonumber(ARGV[3]) then return 0 end
 if ARGV[9] ~= '' and ARGV[10] ~= '' then
   -- The client's jobs among the queued and running ones: few (the queue has a limit), so a scan is cheap.
   local active = 0
-  for _, set in ipairs({'state:queued', 'state:running'}) do
-    for _, other in ipairs(redis.call('ZRANGE', P .. set, 0, -1)) do
+  for _, state in ipairs({S.queued, S.running}) do
+    for _, other in ipairs(redis.call('ZRANGE', P .. 'state:' .. state, 0, -1)) do
       if redis.call('HGET', P .. 'job:' .. other, 'client') == ARGV[9] then active = active + 1 end
     end
   end
@@ -79,7 +81,7 @@ end
 local id = ARGV[4]
 local key = P .. 'job:' .. id
 local seq = redis.call('INCR', P .. 'seq')
-redis.call('HSET', key, 'id', id, 'state', 'queued', 'seq', seq, 'created', now_s, 'attempts', 0,
+redis.call('HSET', key, 'id', id, 'state', S.queued, 'seq', seq, 'created', now_s, 'attempts', 0,
            'cancel', 0, 'options', ARGV[5], 'meta', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', key, 'seed', ARGV[7]) end
 if ARGV[8] ~= '' then
@@ -88,26 +90,27 @@ if ARGV[8] ~= '' then
 end
 if ARGV[9] ~= '' then redis.call('HSET', key, 'client', ARGV[9]) end
 for i = 11, #ARGV, 2 do redis.call('HSET', P .. 'files:' .. id, ARGV[i], ARGV[i + 1]) end
-redis.call('ZADD', P .. 'state:queued', seq, id)
+redis.call('ZADD', P .. 'state:' .. S.queued, seq, id)
 redis.call('ZADD', P .. 'all', seq, id)
 return 1
 """
 
 # ARGV: prefix, now, worker, max_running, job_id ('' = the oldest queued)
 _CLAIM = _PRELUDE + """
-if redis.call('ZCARD', P .. 'state:running') >= tonumber(ARGV[4]) then return false end
+local queued, running = P .. 'state:' .. S.queued, P .. 'state:' .. S.running
+if redis.call('ZCARD', running) >= tonumber(ARGV[4]) then return false end
 local id = ARGV[5]
 if id == '' then
-  local first = redis.call('ZRANGE', P .. 'state:queued', 0, 0)
+  local first = redis.call('ZRANGE', queued, 0, 0)
   if #first == 0 then return false end
   id = first[1]
-elseif not redis.call('ZSCORE', P .. 'state:queued', id) then
+elseif not redis.call('ZSCORE', queued, id) then
   return false
 end
 local key = P .. 'job:' .. id
-redis.call('ZREM', P .. 'state:queued', id)
-redis.call('ZADD', P .. 'state:running', now, id)
-redis.call('HSET', key, 'state', 'running', 'worker', ARGV[3], 'started', now_s, 'heartbeat', now_s)
+redis.call('ZREM', queued, id)
+redis.call('ZADD', running, now, id)
+redis.call('HSET', key, 'state', S.running, 'worker', ARGV[3], 'started', now_s, 'heartbeat', now_s)
 redis.call('HINCRBY', key, 'attempts', 1)
 return id
 """
@@ -117,7 +120,7 @@ return id
 _OWNED_UPDATE = _PRELUDE + """
 local id = ARGV[3]
 local key = P .. 'job:' .. id
-if redis.call('HGET', key, 'state') ~= 'running' or redis.call('HGET', key, 'worker') ~= ARGV[4] then
+if redis.call('HGET', key, 'state') ~= S.running or redis.call('HGET', key, 'worker') ~= ARGV[4] then
   return 0
 end
 for i = 6, #ARGV, 2 do
@@ -125,10 +128,10 @@ for i = 6, #ARGV, 2 do
 end
 if ARGV[5] == '' then
   redis.call('HSET', key, 'heartbeat', now_s)
-  redis.call('ZADD', P .. 'state:running', now, id)
+  redis.call('ZADD', P .. 'state:' .. S.running, now, id)
 else
   redis.call('HSET', key, 'state', ARGV[5], 'finished', now_s)
-  redis.call('ZREM', P .. 'state:running', id)
+  redis.call('ZREM', P .. 'state:' .. S.running, id)
   redis.call('ZADD', P .. 'state:' .. ARGV[5], now, id)
 end
 return 1
@@ -140,12 +143,12 @@ local id = ARGV[3]
 local key = P .. 'job:' .. id
 local state = redis.call('HGET', key, 'state')
 if not state then return false end
-if state == 'queued' then
-  redis.call('HSET', key, 'state', 'cancelled', 'finished', now_s, 'cancel', 1)
-  redis.call('ZREM', P .. 'state:queued', id)
-  redis.call('ZADD', P .. 'state:cancelled', now, id)
-  return 'cancelled'
-elseif state == 'running' then
+if state == S.queued then
+  redis.call('HSET', key, 'state', S.cancelled, 'finished', now_s, 'cancel', 1)
+  redis.call('ZREM', P .. 'state:' .. S.queued, id)
+  redis.call('ZADD', P .. 'state:' .. S.cancelled, now, id)
+  return S.cancelled
+elseif state == S.running then
   redis.call('HSET', key, 'cancel', 1)
 end
 return state
@@ -153,39 +156,37 @@ return state
 
 # ARGV: prefix, now, stale_after, max_attempts → ids of the jobs it changed
 _RECOVER = _PRELUDE + """
-local stale = redis.call('ZRANGEBYSCORE', P .. 'state:running', '-inf', '(' .. (now - tonumber(ARGV[3])))
+local stale = redis.call('ZRANGEBYSCORE', P .. 'state:' .. S.running, '-inf', '(' .. (now - tonumber(ARGV[3])))
 for _, id in ipairs(stale) do
   local key = P .. 'job:' .. id
   local attempts = tonumber(redis.call('HGET', key, 'attempts') or '0')
-  redis.call('ZREM', P .. 'state:running', id)
+  redis.call('ZREM', P .. 'state:' .. S.running, id)
   if redis.call('HGET', key, 'cancel') == '1' then
-    redis.call('HSET', key, 'state', 'cancelled', 'finished', now_s)
+    redis.call('HSET', key, 'state', S.cancelled, 'finished', now_s)
     redis.call('HDEL', key, 'worker')
-    redis.call('ZADD', P .. 'state:cancelled', now, id)
+    redis.call('ZADD', P .. 'state:' .. S.cancelled, now, id)
   elseif attempts >= tonumber(ARGV[4]) then
-    local plural = 's'
-    if attempts == 1 then plural = '' end
-    redis.call('HSET', key, 'state', 'failed', 'finished', now_s, 'error',
-      'the worker running this job stopped (' .. attempts .. ' attempt' .. plural .. '); giving up')
+    local reason = M.gave_up_one
+    if attempts ~= 1 then reason = string.gsub(M.gave_up_many, '{n}', tostring(attempts)) end
+    redis.call('HSET', key, 'state', S.failed, 'finished', now_s, 'error', reason)
     redis.call('HDEL', key, 'worker')
-    redis.call('ZADD', P .. 'state:failed', now, id)
+    redis.call('ZADD', P .. 'state:' .. S.failed, now, id)
   else
     -- Back to the queue in its old place (same seq), as before its first run: no progress, no
     -- preview, result or thumbnail of the run that died.
-    redis.call('HSET', key, 'state', 'queued')
-    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', PROGRESS_KEYS)
-    redis.call('HDEL', P .. 'files:' .. id, OUTPUT_FILES)
-    redis.call('ZADD', P .. 'state:queued', tonumber(redis.call('HGET', key, 'seq')), id)
+    redis.call('HSET', key, 'state', S.queued)
+    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', unpack(PROGRESS_KEYS))
+    redis.call('HDEL', P .. 'files:' .. id, unpack(OUTPUT_FILES))
+    redis.call('ZADD', P .. 'state:' .. S.queued, tonumber(redis.call('HGET', key, 'seq')), id)
   end
 end
 return stale
-""".replace("PROGRESS_KEYS", ", ".join(f"'p:{key}'" for key in PROGRESS_FIELDS)).replace(
-    "OUTPUT_FILES", ", ".join(f"'{name}'" for name in OUTPUT_FILES))
+"""
 
 # ARGV: prefix, now, older_than, batch → deleted ids
 _DELETE_FINISHED = _PRELUDE + """
 local deleted = {}
-for _, state in ipairs({'done', 'failed', 'cancelled'}) do
+for _, state in ipairs(FINISHED) do
   local set = P .. 'state:' .. state
   local ids = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. (now - tonumber(ARGV[3])), 'LIMIT', 0, tonumber(ARGV[4]))
   for _, id in ipairs(ids) do
@@ -242,7 +243,7 @@ return 1
 # ARGV: prefix, now, id: remember when a task message was sent for a job that is still queued.
 _MARK_SENT = _PRELUDE + """
 local key = P .. 'job:' .. ARGV[3]
-if redis.call('HGET', key, 'state') ~= 'queued' then return 0 end
+if redis.call('HGET', key, 'state') ~= S.queued then return 0 end
 redis.call('HSET', key, 'sent', now_s)
 return 1
 """

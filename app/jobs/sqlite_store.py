@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from app.jobs import sqlite_schema
+from app.jobs.states import gave_up
 from app.jobs.store import (
+    ACTIVE_STATES,
     CANCELLED,
     FAILED,
     FINISHED_STATES,
@@ -143,7 +145,7 @@ class SqliteJobStore(JobStore):
                 raise QueueFull(queue_limit)
         if client is not None and client_limit is not None:
             active = db.execute("SELECT COUNT(*) FROM jobs WHERE client=? AND state IN (?,?)",
-                                (client, QUEUED, RUNNING)).fetchone()[0]
+                                (client, *ACTIVE_STATES)).fetchone()[0]
             if active >= client_limit:
                 raise ClientLimit(client_limit)
 
@@ -319,8 +321,7 @@ class SqliteJobStore(JobStore):
             log.warning("job %s: its runner stopped while it was being cancelled; marked cancelled", row["id"])
             return False
         if row["attempts"] >= max_attempts:
-            reason = (f"the server stopped while this job was running ({row['attempts']} "
-                      f"attempt{'s' if row['attempts'] != 1 else ''}); giving up")
+            reason = gave_up(row["attempts"])
             db.execute("UPDATE jobs SET state=?, finished=?, error=?, worker=NULL WHERE id=?",
                        (FAILED, now, reason, row["id"]))
             log.warning("job %s failed: %s", row["id"], reason)

@@ -37,8 +37,8 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
 (app/jobs/redis_store.py) the scale-out one; each keeps a version of its layout and upgrades older
 data at start (app/jobs/sqlite_schema.py, app/jobs/redis_layout.py).
 
-States: queued → running → done | failed | cancelled (queued → cancelled too). The engine is run
-by ``app.jobs.execute.run_job`` on a claimed job, whatever the backend.
+States and the messages the stores write come from app/jobs/states.py (re-exported here). The
+engine is run by ``app.jobs.execute.run_job`` on a claimed job, whatever the backend.
 """
 
 from __future__ import annotations
@@ -48,11 +48,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from app.jobs.states import (  # noqa: F401 - re-exported: the stores' vocabulary
+    ACTIVE_STATES,
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    QUEUED,
+    RUNNING,
+    STATES,
+)
 from app.nst.options import MAX_STYLES
-
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
-FINISHED_STATES = (DONE, FAILED, CANCELLED)
 
 # Progress fields a runner may write (columns of the SQLite table, keys in other backends).
 PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", "style_loss", "tv_loss",

@@ -15,7 +15,7 @@ from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
-from app.jobs.store import DONE, INIT_FILE, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
+from app.jobs.store import DONE, INIT_FILE, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
 from app.web import auth, services
 from app.web.errors import error_response
 from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, submit
@@ -204,7 +204,7 @@ def _short(job_id: str) -> str:
 def healthz() -> Response:
     counts = services().store.counts()  # also proves the store answers
     # The process id tells which server process answered (several run under gunicorn -w N).
-    return jsonify({"status": "ok", "queued": counts.get("queued", 0), "running": counts.get("running", 0),
+    return jsonify({"status": "ok", "queued": counts.get(QUEUED, 0), "running": counts.get(RUNNING, 0),
                     "process": os.getpid()})
 
 

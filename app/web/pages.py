@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from app.jobs import states
 from app.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull
 from app.nst.options import PRESET_ALIASES
 from app.styles import catalog, thumbnail
@@ -191,7 +192,8 @@ def style_thumbnail(name: str) -> Response:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"history_enabled": current_app.config["IMPASTO_HISTORY"]}
+    # states: the job states' names and titles (app/jobs/states.py), so that no template spells one.
+    return {"history_enabled": current_app.config["IMPASTO_HISTORY"], "states": states}
 
 
 @bp.app_template_filter("num")

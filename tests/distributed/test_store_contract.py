@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from app.jobs.sqlite_store import SqliteJobStore
+from app.jobs.states import gave_up
 from app.jobs.store import ClientLimit, JobStore, QueueFull
 from tests.helpers import Clock
 
@@ -131,7 +132,16 @@ def test_stale_running_jobs_are_requeued_then_failed(store: JobStore, clock: Clo
             assert store.queue_position(job_id) == 1
             assert not store.update_progress(job_id, "dead", {"iteration": 4})  # the old runner lost it
     job = store.get(job_id)
-    assert job.state == "failed" and "2 attempts" in job.error and job.attempts == 2
+    assert job.state == "failed" and job.error == gave_up(2) and job.attempts == 2
+    assert "(2 attempts); giving up" in job.error  # both stores: one message, from app/jobs/states.py
+
+
+def test_one_attempt_gives_up_in_the_singular(store: JobStore, clock: Clock) -> None:
+    job_id = add(store)
+    store.claim("dead", 1)
+    clock.now += 100
+    store.recover_stale(stale_after=30, max_attempts=1)
+    assert store.get(job_id).error == gave_up(1) and "(1 attempt);" in gave_up(1)
 
 
 def test_a_requeued_job_starts_afresh(store: JobStore, clock: Clock) -> None:

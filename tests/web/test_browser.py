@@ -178,3 +178,30 @@ def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: P
     expect(page.locator("#title")).to_have_text("This job is gone")
     expect(page.locator("#cancel")).to_be_disabled()
     assert after(60_000) == 6  # no more polls
+
+
+def test_the_owner_deletes_a_job_from_its_page_after_confirming(page: Page, idle_server) -> None:
+    base, app = idle_server
+    page.goto(base + "/")  # this browser's first visit: its session cookie
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "impasto_session")
+    owner = app.test_client()
+    owner.set_cookie("impasto_session", cookie)  # the same browser, submitting through the API
+    job_id = owner.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    page.goto(f"{base}/jobs/{job_id}")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#delete")
+    page.evaluate("1")  # after the click's handlers: a form sent would have started its request
+    assert posts == [] and app.extensions["impasto"].store.get(job_id) is not None  # dismissed: nothing
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    expect(page).to_have_url(f"{base}/history")
+    assert app.extensions["impasto"].store.get(job_id) is None
+    expect(page.locator(f"a[href='/jobs/{job_id}']")).to_have_count(0)
+    # Another browser sees the page by its link, without the buttons that need the owner.
+    other = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    page.goto(f"{base}/jobs/{other}")
+    expect(page.locator("#title")).to_have_text("Waiting for its turn")
+    expect(page.locator("#delete")).to_have_count(0)
+    expect(page.locator("#cancel")).to_have_count(0)
