@@ -181,7 +181,10 @@ def test_clients_without_cookie_or_token_are_counted_by_address(make_app: Callab
     assert submit(script, address="10.0.0.9").status_code == 202  # another address
 
 
-def test_the_cap_can_be_turned_off(make_app: Callable[..., Flask]) -> None:
+def test_the_cap_is_3_by_default_and_0_turns_it_off(make_app: Callable[..., Flask],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IMPASTO_MAX_QUEUED_PER_CLIENT", raising=False)
+    assert Settings.from_env().max_queued_per_client == 3
     app = make_app(IMPASTO_MAX_QUEUED_PER_CLIENT=0)
     client = app.test_client()
     assert all(submit(client).status_code == 202 for _ in range(4))

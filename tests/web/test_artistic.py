@@ -6,16 +6,16 @@ on ``stylize`` records what the engine was given."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from PIL import Image
 
 from app.nst.images import encode_image, load_image
 from app.nst.options import MAX_STYLES, Options, apply_preset
@@ -23,6 +23,8 @@ from app.styles import catalog
 from tests.conftest import stripes_image
 from tests.dispatch import Inline
 from tests.web.conftest import TINY, no_js_form, nothing_stored, png_bytes, style_bytes, upload
+
+OLD_STORE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v0"
 
 
 @pytest.fixture
@@ -233,11 +235,15 @@ def test_again_from_a_job_with_one_painting_keeps_the_page_simple(client: FlaskC
     assert again.count("data-earlier=") == 1
 
 
-def test_old_jobs_with_only_style_png_still_show_and_run(app: Flask, client: FlaskClient) -> None:
-    store = app.extensions["impasto"].store
-    files = {"content.png": png_bytes(), "style.png": encode_image(stripes_image(), "PNG")}
-    job = store.create(Options(size=48, iterations=2).to_dict(), files, meta={"style_name": "shipwreck"})
-    body = client.get(f"/api/jobs/{job.id}").json
-    assert [(s["name"], s["weight"]) for s in body["styles"]] == [("shipwreck", 1.0)]
-    assert catalog()["shipwreck"].credit in client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    assert Image.open(io.BytesIO(client.get(body["urls"]["style"]).data)).size == (64, 48)
+def test_a_job_from_before_blending_shows_its_painting_after_the_upgrade(make_app, tmp_path: Path) -> None:
+    """A data dir kept from before versioning (tests/fixtures/store-v0): its job from before
+    blending named one built-in painting as meta.style_name; after the upgrade it shows it."""
+    data = tmp_path / "old-data"
+    shutil.copytree(OLD_STORE / "sqlite", data)
+    job_id = json.loads((OLD_STORE / "sqlite-ids.json").read_text())["done_before_blending"]
+    client = make_app(IMPASTO_DATA_DIR=str(data), IMPASTO_RETENTION_HOURS=100_000).test_client()  # kept, not expired
+    body = client.get(f"/api/jobs/{job_id}").json
+    assert [(s["name"], s["weight"]) for s in body["styles"]] == [("starry_night", 1.0)]
+    assert catalog()["starry_night"].credit in client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert client.get(body["urls"]["result"]).data.startswith(b"\x89PNG")
+    assert client.get(body["urls"]["again"]).status_code == 200
