@@ -15,8 +15,7 @@ from flask.testing import FlaskClient
 
 from app.cli import main as cli
 from app.config import Settings, SettingsError
-from app.jobs.execute import run_job
-from app.jobs.runner import run_next
+from app.jobs.execute import EngineSettings, run_job
 from app.jobs.tokens import new_token
 from app.web.signin import MAX_FAILURES, WINDOW_SECONDS
 from tests.helpers import Clock
@@ -70,8 +69,7 @@ def test_the_first_visit_sets_a_private_session_cookie(client: FlaskClient) -> N
 def test_a_job_is_shared_by_its_link_but_only_its_owner_changes_it(app: Flask, client: FlaskClient,
                                                                     bob: FlaskClient) -> None:
     job_id = submit(client).json["id"]
-    services = app.extensions["impasto"]
-    run_next(services.store, services.runner_config)
+    app.extensions["impasto"].dispatcher.run_next()
     bob.get("/")
     status = bob.get(f"/api/jobs/{job_id}").json
     assert status["state"] == "done" and not status["owned"]
@@ -104,8 +102,7 @@ def test_only_the_owner_cancels(client: FlaskClient, bob: FlaskClient) -> None:
 
 def test_delete_removes_the_job_and_every_file(app: Flask, client: FlaskClient) -> None:
     done = submit(client).json["id"]
-    services = app.extensions["impasto"]
-    run_next(services.store, services.runner_config)
+    app.extensions["impasto"].dispatcher.run_next()
     written = {path.name for path in job_folder(app, done).iterdir()}
     assert {"result.png", "preview.jpg", "thumb.jpg", "content.png"} <= written
     queued = submit(client).json["id"]
@@ -120,7 +117,8 @@ def test_delete_removes_the_job_and_every_file(app: Flask, client: FlaskClient) 
     # The page's button, without JavaScript: a form POST, then the history.
     response = client.post(f"/jobs/{queued}/delete")
     assert response.status_code == 303 and response.headers["Location"] == "/history"
-    assert listed(client) == [] and services.store.counts() == {} and not job_folder(app, queued).exists()
+    assert listed(client) == [] and app.extensions["impasto"].store.counts() == {}
+    assert not job_folder(app, queued).exists()
 
 
 def test_deleting_a_running_job_stops_it_and_its_runner_writes_nothing(app: Flask, client: FlaskClient) -> None:
@@ -139,7 +137,7 @@ def test_deleting_a_running_job_stops_it_and_its_runner_writes_nothing(app: Flas
         return original(job, worker, progress)
 
     store.update_progress = delete_midway  # type: ignore[method-assign]
-    assert run_job(store, job_id, worker="runner", weights="untrained") == "deleted"
+    assert run_job(store, job_id, worker="runner", engine=EngineSettings(weights="untrained")) == "deleted"
     assert deleted == [200]
     assert store.get(job_id) is None and not job_folder(app, job_id).exists()
     assert store.counts() == {}
@@ -230,7 +228,7 @@ def test_wrong_and_revoked_tokens_get_401(app: Flask) -> None:
 
 def test_token_command_creates_lists_and_revokes(app: Flask, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("IMPASTO_DATA_DIR", app.config["IMPASTO_DATA_DIR"])
+    monkeypatch.setenv("IMPASTO_DATA_DIR", str(app.config["IMPASTO_DATA_DIR"]))
     assert cli(["token", "create", "ci"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     script = app.test_client(use_cookies=False)
