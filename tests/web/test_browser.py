@@ -160,7 +160,10 @@ def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: P
 
     page.route(f"**/api/jobs/{job_id}", status)
     page.clock.install(time=1_000_000)
-    page.clock.pause_at(1_000_000)  # the page's timers move only when the test says so
+    # The page's timers move only when the test says so. Pause at a later time than the install:
+    # the installed clock ticks until paused, and on a loaded machine "pause at the install time"
+    # is already in the past ("Cannot fast-forward to the past").
+    page.clock.pause_at(1_000_000 + 60_000)
     page.goto(f"{base}/jobs/{job_id}")
 
     def after(ms: int) -> int:
