@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Dockerfile and run the image on a machine without a Docker engine, then push one tiny job
-# through the API. Slow (minutes: it installs TensorFlow into the image), so it is not part of the test
-# suite or CI; run it by hand after changing the Dockerfile:
+# through the API and download its PNG. Slow (minutes: it installs TensorFlow into the image); CI runs
+# it after the tests (.ci/run), and you can run it by hand after changing the Dockerfile:
 #
 #   sudo scripts/docker-smoke.sh            # as root; Debian 12 (bookworm) host
 #
@@ -9,7 +9,8 @@
 # - No Docker engine and no image registry here, so Debian's buildah, podman and runc stand in:
 #   `buildah bud --isolation=chroot` builds, `podman --runtime runc run --network=host` runs.
 # - python:3.11-slim cannot be pulled. The base image is made locally instead: a Debian bookworm rootfs
-#   from debootstrap (minbase + Debian's python3 3.11, python3-venv, ca-certificates), imported as
+#   from debootstrap (minbase + Debian's python3 3.11, python3-venv, ca-certificates), from the mirror
+#   this machine's apt already uses (scripts/apt_mirror.py reads /etc/apt/sources.list{,.d/}), imported as
 #   localhost/impasto-smoke-base:bookworm, and passed with --build-arg PYTHON_IMAGE=... (the Dockerfile's
 #   FROM lines use that argument; its default is python:3.11-slim). So this checks the Dockerfile's steps
 #   on Debian's Python 3.11, not on the official image's /usr/local Python 3.11.
@@ -19,13 +20,17 @@
 #   stand-in weights file mounted read-only and IMPASTO_VGG_WEIGHTS pointing at it.
 #
 # Settings (environment):
-#   IMPASTO_SMOKE_CACHE        cache folder for the debootstrap rootfs tarball (default /var/tmp/impasto-docker)
+#   IMPASTO_SMOKE_CACHE        cache folder for the debootstrap rootfs tarball (default /var/tmp/impasto-docker);
+#                              the tarball and the imported base image are kept there and reused by later runs
+#   IMPASTO_SMOKE_MIRROR       Debian mirror for debootstrap (default: the host's own apt source for bookworm)
 #   IMPASTO_SMOKE_WEIGHTS_DIR  folder holding the weights file (default <repo>/../shared/weights)
 #   IMPASTO_SMOKE_WEIGHTS_FILE its file name (default vgg16_hed_notop.weights.h5)
-#   IMPASTO_SMOKE_PORT         host port (default 8000, the image's own CMD; another port overrides the CMD)
+#   IMPASTO_SMOKE_PORT         host port (default 8000, the image's own CMD, or a free port when 8000 is taken;
+#                              another port overrides the CMD)
 #   IMPASTO_SMOKE_KEEP=1       leave the container running at the end
 #   IMPASTO_SMOKE_REBUILD_BASE=1  rebuild the base image from scratch
-# Exit status 0 only if the image built, /healthz answered, and (when the API exists) the job finished.
+# Exit status 0 only if the image built, /healthz answered, the job finished, its PNG downloaded, the
+# container ran as a user other than root and the studio page rendered.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +42,6 @@ WEIGHTS_DIR=${IMPASTO_SMOKE_WEIGHTS_DIR:-$ROOT/../shared/weights}
 WEIGHTS_FILE=${IMPASTO_SMOKE_WEIGHTS_FILE:-vgg16_hed_notop.weights.h5}
 PORT=${IMPASTO_SMOKE_PORT:-8000}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
-MIRROR=${IMPASTO_SMOKE_MIRROR:-http://deb.debian.org/debian}
 START=$SECONDS
 
 log() { printf '[smoke %4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
@@ -70,9 +74,12 @@ if ! podman image exists "$BASE"; then
   if [ ! -s "$tarball" ]; then
     rootfs=$CACHE/rootfs
     rm -rf "$rootfs"
+    mirror=${IMPASTO_SMOKE_MIRROR:-$(python3 "$ROOT/scripts/apt_mirror.py" bookworm)} \
+      || die "no Debian bookworm mirror in this machine's apt sources: set IMPASTO_SMOKE_MIRROR"
+    log "debootstrap mirror: $mirror (from the host's apt sources)"
     log "debootstrap bookworm into $rootfs"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-      bookworm "$rootfs" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+      bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
       || die "debootstrap failed; see $CACHE/debootstrap.log"
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
     tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
@@ -99,7 +106,8 @@ size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "built $IMAGE in $build_s s ($((size / 1000000)) MB)"
 
 # ---- run ----
-if python3 - "$PORT" <<'EOF'
+port_busy() {
+  python3 - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
 try:
@@ -108,8 +116,11 @@ except OSError:
     sys.exit(0)  # in use
 sys.exit(1)
 EOF
-then
-  die "port $PORT is in use on this host (podman runs with --network=host): set IMPASTO_SMOKE_PORT"
+}
+if port_busy "$PORT"; then
+  [ -z "${IMPASTO_SMOKE_PORT:-}" ] || die "port $PORT is in use on this host (podman runs with --network=host)"
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  log "port 8000 is in use on this host: using $PORT (the image's HEALTHCHECK, which probes 8000, is skipped)"
 fi
 command=()
 [ "$PORT" = 8000 ] || command=(impasto serve --host 127.0.0.1 --port "$PORT")
@@ -194,10 +205,7 @@ try:
     with urllib.request.urlopen(request, timeout=30) as response:
         job = json.load(response)
 except urllib.error.HTTPError as exc:
-    if exc.code in (404, 405):
-        say("POST /api/jobs is not there (HTTP %d): the API is missing; checked /healthz only" % exc.code)
-        sys.exit(0)
-    sys.exit(f"POST /api/jobs: HTTP {exc.code}: {exc.read().decode(errors='replace')[:500]}")
+      sys.exit(f"POST /api/jobs: HTTP {exc.code}: {exc.read().decode(errors='replace')[:500]}")
 say(f"job {job['id']} {job['state']}")
 
 started = time.monotonic()
