@@ -26,16 +26,17 @@
     state.textContent = data.state;
     state.className = "badge state-" + data.state;
     if (titles[data.state]) $("title").textContent = titles[data.state];
-    const fraction = p.total ? p.iteration / p.total : 0;
-    $("bar").style.width = (100 * fraction).toFixed(1) + "%";
-    $("progress").setAttribute("aria-valuenow", p.iteration);
-    $("progress").setAttribute("aria-valuemax", p.total);
+    $("progress").max = p.total || 1;
+    $("progress").value = p.iteration;
+    $("progress").textContent = p.iteration + " / " + p.total;
     $("iteration").textContent = p.iteration + " / " + p.total;
     $("loss").textContent = number(p.loss);
     $("elapsed").textContent = data.clock.elapsed;  // formatted by the server (app/text.py)
     $("eta").textContent = data.state === RUNNING ? data.clock.eta : "–";
     $("queue-box").hidden = data.queue_position === null;
     $("queue").textContent = data.queue_position || "";
+    $("wait-box").hidden = data.queue_wait === null || data.queue_wait === undefined;
+    $("wait").textContent = data.queue_wait_text || "";
     if (p.loss !== undefined && p.loss !== null) {
       $("loss-terms").textContent = "content " + number(p.content_loss) + " · style " + number(p.style_loss)
         + " · smoothness " + number(p.tv_loss) + (p.scales > 1 ? " · scale " + p.scale + " of " + p.scales : "");
@@ -89,10 +90,11 @@
     setTimeout(poll, delay);
   }
 
-  // Only the job's owner gets a cancel button.
+  // Only the job's owner gets a cancel button; it asks first (data-ask), then cancels in the background.
   if ($("cancel-form")) {
     $("cancel-form").addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (!window.confirm($("cancel-form").dataset.ask)) return;
       $("cancel").disabled = true;
       $("cancel").textContent = "Cancelling…";
       await fetch(job.dataset.status + "/cancel", { method: "POST" }).catch(() => null);

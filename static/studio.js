@@ -15,6 +15,14 @@
     const img = drop.querySelector(".preview");
     if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
     if (!file) return;
+    const field = drop.dataset.picker ? "style" : drop.id.replace("drop-", "");
+    const problem = fileProblem(file, FILE_LABELS[field] || "Painting");
+    if (problem) {
+      img.hidden = true;
+      nameOf(drop).textContent = file.name;
+      showError(field, problem);
+      return;
+    }
     const url = URL.createObjectURL(file);
     img.dataset.objectUrl = url;
     img.src = url;
@@ -22,7 +30,13 @@
     // Formats the browser cannot show (TIFF) still upload fine: say so instead of a broken image.
     img.onerror = () => { img.hidden = true; };
     nameOf(drop).textContent = file.name + " · " + (file.size / 1048576).toFixed(1) + " MB";
-    clearError(drop.dataset.picker ? "style" : drop.id.replace("drop-", ""));
+    clearError(field);
+    if (field === "content") {  // the photo's shape changes how long the picture takes
+      img.addEventListener("load", () => {
+        photoAspect = Math.min(img.naturalWidth, img.naturalHeight) / Math.max(img.naturalWidth, img.naturalHeight);
+        updateEstimate();
+      }, { once: true });
+    }
   }
 
   document.querySelectorAll(".drop").forEach((drop) => {
@@ -205,6 +219,7 @@
     if (box && box.classList.contains("control")) box.classList.remove("invalid");
   }
   function clearAll() {
+    document.getElementById("error-summary").hidden = true;
     form.querySelectorAll(".field-error").forEach((el) => { el.textContent = ""; });
     form.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
     const top = document.getElementById("error-form");
@@ -222,11 +237,112 @@
     return el;
   }
 
+  // -- checks in the browser: the server's limits, rendered into the controls' data attributes ----
+  const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"];
+  const IMAGE_NAMES = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
+  const FILE_LABELS = { content: "Photo", style: "Painting", style_2: "Second painting", init_image: "Start image" };
+  function fileProblem(file, label) {
+    const known = file.type ? IMAGE_TYPES.includes(file.type) : IMAGE_NAMES.test(file.name);
+    if (!known) return label + ": " + file.name + " is not a JPEG, PNG, WebP, BMP or TIFF image.";
+    if (file.size > maxBytes) {
+      return label + ": " + file.name + " is " + (file.size / 1048576).toFixed(1) + " MB; the limit is "
+        + form.dataset.maxMb + " MB.";
+    }
+    return null;
+  }
+  function shownLimit(x) {  // as the server writes limits: 1024, 0.1, 1,000,000
+    return x >= 1e6 ? x.toLocaleString("en-US") : String(x);
+  }
+  function valueProblem(input) {
+    const text = input.value.trim();
+    if (text === "" && "optional" in input.dataset) return null;
+    const value = Number(text);
+    const whole = "whole" in input.dataset;
+    const min = Number(input.dataset.min), max = Number(input.dataset.max);
+    const ok = text !== "" && Number.isFinite(value) && (!whole || Number.isInteger(value))
+      && !(input.dataset.min !== "" && value < min) && !(input.dataset.max !== "" && value > max);
+    if (ok) return null;
+    const noun = whole ? "a whole number" : "a number";
+    const range = input.dataset.min !== "" && input.dataset.max !== ""
+      ? " from " + shownLimit(min) + " to " + shownLimit(max) : "";
+    return input.dataset.label + " must be " + noun + range + "; you entered " + (text === "" ? "nothing" : text) + ".";
+  }
+  function checkInBrowser() {
+    const errors = {};
+    form.querySelectorAll("input.value[data-label]").forEach((input) => {
+      const problem = valueProblem(input);
+      if (problem) errors[input.name] = problem;
+    });
+    const photo = form.querySelector("input[name=content]").files[0];
+    if (!photo && !form.querySelector("input[name=source_job]").value) {
+      errors.content = "Photo: choose a photo (JPEG, PNG, WebP, BMP or TIFF).";
+    }
+    const files = { content: photo, style: drops[0].querySelector("input[type=file]").files[0],
+                    style_2: second.hidden ? null : drops[1].querySelector("input[type=file]").files[0] };
+    const init = form.querySelector("input[name=init]:checked");
+    if (init && init.value === "image") files.init_image = form.querySelector("input[name=init_image]").files[0];
+    Object.entries(files).forEach(([field, file]) => {
+      const problem = file && fileProblem(file, FILE_LABELS[field]);
+      if (problem) errors[field === "style_2" ? "style" : field] = problem;
+    });
+    if (!painting(drops[0])) errors.style = "Painting: choose a painting or pick one of the built-in ones.";
+    return errors;
+  }
+  function showAll(errors) {
+    const fields = Object.keys(errors);
+    let first = null;
+    fields.forEach((field) => {
+      const shown = showError(field, errors[field]);
+      first = first || shown;
+    });
+    if (fields.length > 1) {
+      const summary = document.getElementById("error-summary");
+      summary.textContent = fields.length + " things to fix before painting: see the messages in red.";
+      summary.hidden = false;
+    }
+    if (first) first.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+
+  // -- the estimate under the button: this server's measured speed, for these settings ----------
+  const estimate = document.getElementById("estimate");
+  let photoAspect = null;
+  let estimateTimer = null;
+  let estimateAsked = 0;
+  function updateEstimate() {
+    clearTimeout(estimateTimer);
+    estimateTimer = setTimeout(async () => {
+      const asked = ++estimateAsked;
+      const query = new URLSearchParams();
+      new FormData(form).forEach((value, key) => {
+        if (!(value instanceof File) && !["source_job", "style_name", "style_name_2", "style_blend"].includes(key)) {
+          query.set(key, value);
+        }
+      });
+      if (photoAspect) query.set("aspect", photoAspect.toFixed(3));
+      try {
+        const response = await fetch(estimate.dataset.url + "?" + query.toString(), { cache: "no-store" });
+        if (asked !== estimateAsked) return;  // a newer question is on its way
+        estimate.textContent = response.ok ? (await response.json()).line : "";
+      } catch (err) {
+        estimate.textContent = "";
+      }
+    }, 250);
+  }
+  form.addEventListener("input", updateEstimate);
+  form.addEventListener("change", updateEstimate);
+  form.querySelectorAll(".preset").forEach((b) => b.addEventListener("click", updateEstimate));
+  updateEstimate();
+
   // -- submit ----------------------------------------------------------------------------------
   const button = document.getElementById("submit");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearAll();
+    const problems = checkInBrowser();
+    if (Object.keys(problems).length) {
+      showAll(problems);
+      return;
+    }
     const data = new FormData(form);
     if (data.get("init") !== "image") data.delete("init_image");
     try {
@@ -251,13 +367,8 @@
         window.location.href = body.urls.page;
         return;
       }
-      const errors = body.errors || { [body.field || "form"]: body.error };
-      let first = null;
-      Object.entries(errors).forEach(([field, message]) => {
-        const shown = showError(field, message);
-        first = first || shown;
-      });
-      if (first) first.scrollIntoView({ block: "center", behavior: "smooth" });
+      // "messages": the server's messages in the page's words (labels, not field names).
+      showAll(body.messages || body.errors || { [body.field || "form"]: body.error });
     } catch (err) {
       showError("form", "Could not reach the server (" + err.message + "). Try again.");
     }

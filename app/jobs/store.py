@@ -78,7 +78,7 @@ class QueueFull(Exception):
     """The queue already holds ``limit`` waiting jobs; nothing was stored."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the queue is full ({limit} jobs waiting); try again in a minute")
+        super().__init__(f"the queue is full ({limit} job{'s' if limit != 1 else ''} waiting); try again in a minute")
         self.limit = limit
 
 

@@ -218,12 +218,17 @@ def blend_weights(options: Options, count: int) -> list[float]:
     if not options.style_blend:
         return [1.0 / count] * count
     if len(options.style_blend) != count:
-        raise OptionError("style_blend", f"style_blend has {len(options.style_blend)} weights for {count} style "
-                          "images; give one weight per style")
+        raise OptionError("style_blend", f"style_blend has {_count(len(options.style_blend), 'weight')} for "
+                          f"{_count(count, 'style image')}; give one weight per style")
     total = sum(options.style_blend)
     if total <= 0:
         raise OptionError("style_blend", "style_blend weights must not all be 0")
     return [w / total for w in options.style_blend]
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 weight', '3 weights': singular and plural right in messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # Older names still accepted everywhere (CLI, API, form): "seed" read like the random seed.

@@ -16,10 +16,15 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
 from app.jobs.store import DONE, INIT_FILE, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
+from app.nst.errors import OptionError
+from app.nst.options import Options
+from app.text import duration
 from app.web import auth, services
 from app.web.errors import error_response
-from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, submit
-from app.web.views import job_dict
+from app.web.estimate import DEFAULT_ASPECT
+from app.web.labels import plain_errors
+from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, option_values, submit
+from app.web.views import estimate_line, job_dict, queue_for, server_speed
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
@@ -48,7 +53,8 @@ def create_job() -> Response:
     try:
         job = submit(request.form, request.files)
     except SubmissionError as exc:
-        raise ApiError(exc.status, str(exc), field=exc.field, errors=exc.errors) from None
+        raise ApiError(exc.status, str(exc), field=exc.field, errors=exc.errors,
+                       messages=plain_errors(exc.errors)) from None
     except QueueFull as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
     except ClientLimit as exc:
@@ -78,6 +84,27 @@ def list_jobs() -> Response:
     store = services().store
     jobs = store.jobs_of(g.owner, RECENT_LIMIT) if g.owner else []  # no cookie and no token: nothing
     return jsonify({"jobs": [job_dict(job, store) for job in jobs]})
+
+
+@bp.get("/estimate")
+def estimate() -> Response:
+    """How long a job with these options (query parameters, as for POST /api/jobs, plus ``aspect``:
+    the photo's shorter side over its longer side) would take here, and the wait before it starts."""
+    values = option_values(request.args)
+    values.pop("aspect", None)
+    try:
+        aspect = min(1.0, max(0.05, float(request.args.get("aspect") or DEFAULT_ASPECT)))
+        options = Options.from_mapping({**values, "preset": request.args.get("preset") or None})
+    except OptionError as exc:
+        raise ApiError(400, str(exc), field=exc.field) from None
+    except ValueError:
+        raise ApiError(400, f"aspect must be a number, got {request.args['aspect']!r}", field="aspect") from None
+    speed = server_speed()
+    seconds = speed.seconds(options, aspect)
+    queue = queue_for(speed)
+    line = estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds))
+    return jsonify({"seconds": round(seconds, 1), "measured_jobs": speed.jobs, "jobs_ahead": queue.jobs_ahead,
+                    "wait_seconds": round(queue.wait_seconds, 1), "line": line})
 
 
 @bp.get("/jobs/<job_id>")

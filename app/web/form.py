@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from app.nst.options import PRESET_ALIASES, PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
+from app.web.labels import field_label
 from app.web.submission import Limits
 
 # Controls in page order, grouped into the form's sections.
@@ -26,6 +27,14 @@ LOG_DECADES = 4
 SIZE_STEP = 32
 INIT_LABELS = {"content": "the photo", "noise": "random noise", "image": "an image of my own"}
 PRESET_LABELS = {"article": "original article"}
+# Help texts that say more plainly on the page what the option's own help says for the CLI and API.
+PAGE_HELP = {
+    "iterations": "How long it paints: more iterations give a more finished picture and take longer. "
+                  "They are shared by the rough first passes and the full-size one.",
+    "tv_weight": "Higher gives smoother pictures with less fine noise.",
+    "seed": "Only matters when starting from random noise. Empty picks one; the finished page shows it, "
+            "so you can paint the same picture again.",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Control:
     slider_min: float | None = None  # log sliders move the exponent within these
     slider_max: float | None = None
     choices: tuple[tuple[str, str], ...] = ()
+    whole: bool = False  # whole numbers only (the browser's check says so, as the server does)
+    plain_label: str = ""  # how messages name it (app/web/labels.py), in the browser as on the server
 
 
 def form_sections(values: Mapping[str, Any], limits: Limits) -> list[tuple[str, list[Control]]]:
@@ -52,7 +63,8 @@ def form_sections(values: Mapping[str, Any], limits: Limits) -> list[tuple[str, 
 
 def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limits) -> Control:
     default, spec = default_spec
-    common = {"name": name, "label": spec.label, "help": spec.help, "value": value}
+    common = {"name": name, "label": spec.label, "help": PAGE_HELP.get(name, spec.help), "value": value,
+              "whole": isinstance(default, int) or name == "seed", "plain_label": field_label(name)}
     if spec.log_scale:
         centre = math.floor(math.log10(default)) if default else 0
         top = min(centre + LOG_DECADES, math.log10(spec.maximum)) if spec.maximum else centre + LOG_DECADES

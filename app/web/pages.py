@@ -11,14 +11,16 @@ from werkzeug.datastructures import MultiDict
 
 from app.jobs import states
 from app.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull
-from app.nst.options import PRESET_ALIASES
+from app.nst.errors import OptionError
+from app.nst.options import PRESET_ALIASES, Options
 from app.styles import catalog, thumbnail
-from app.text import clock, parse_yes_no
+from app.text import clock, duration, parse_yes_no
 from app.web import auth, services
 from app.web.api import ApiError, delete_owned
 from app.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
+from app.web.labels import field_label, plain_errors
 from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
-from app.web.views import job_dict, paintings
+from app.web.views import estimate_line, job_dict, painting_titles, paintings, queue_for, server_speed
 
 bp = Blueprint("pages", __name__)
 
@@ -94,7 +96,8 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
         style_blend=",".join(map(str, blend)) if isinstance(blend, (list, tuple)) else blend,
         blend_percent=_second_share(blend),
         source_init=source is not None and INIT_FILE in source.files,
-        errors=errors or {}, other_errors=_unplaced(errors or {}),
+        errors=plain_errors(errors or {}), other_errors=_unplaced(plain_errors(errors or {})),
+        estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
     )
@@ -110,6 +113,18 @@ def _unplaced(errors: Mapping[str, str]) -> list[str]:
     """Errors of fields that have no place on the page (options only the API or a preset sets,
     unknown fields): shown in the form-wide box, so that no error goes unseen."""
     return [message for name, message in errors.items() if name not in PLACED_ERRORS]
+
+
+def _estimate(values: Mapping[str, Any], preset: str) -> dict[str, Any] | None:
+    """The run time and queue wait the page shows under its button (its script keeps it current)."""
+    try:
+        options = Options.from_mapping({**values, "preset": preset or None})
+    except (OptionError, TypeError, ValueError):
+        return None
+    speed = server_speed()
+    queue = queue_for(speed)
+    return {"line": estimate_line(duration(speed.seconds(options)), speed.jobs, queue.jobs_ahead,
+                                  duration(queue.wait_seconds))}
 
 
 def _painting_slots(source: Job | None, form: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -146,7 +161,8 @@ def job_page(job_id: str) -> str:
         abort(404, description="There is no such job: the link is wrong, or the job was deleted "
                                "after the retention time.")
     return render_template("job.html", job=job, data=job_dict(job, store), finished=job.state in FINISHED_STATES,
-                           paintings=paintings(job), clock=clock, owned=auth.owns(job))
+                           paintings=paintings(job), clock=clock, owned=auth.owns(job), duration=duration,
+                           label=field_label)
 
 
 @bp.post("/jobs/<job_id>/cancel")
@@ -178,7 +194,8 @@ def history() -> str:
         abort(404)
     store = services().store
     jobs = store.jobs_of(g.owner, 60) if g.owner else []  # only the caller's own jobs
-    return render_template("history.html", jobs=[(job, job_dict(job, store)) for job in jobs], clock=clock)
+    return render_template("history.html", jobs=[(job, job_dict(job, store), painting_titles(job)) for job in jobs],
+                           clock=clock)
 
 
 @bp.get("/styles/<name>.jpg")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 
 from app.jobs.paintings import job_paintings
 from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
 from app.nst.options import Options
-from app.text import clock
-from app.web import auth
+from app.text import clock, duration
+from app.web import auth, services
+from app.web.estimate import LEARN_FROM, Queue, Speed, learn, queue_ahead
 from app.web.submission import planned_iterations
 
 
@@ -27,6 +28,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "elapsed": _round(job.elapsed(now)),
         "clock": {"elapsed": clock(job.elapsed(now)), "eta": clock(job.progress.get("eta"))},  # as pages show them
         "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
+        **_queue_wait(job),
         "progress": _progress(job),
         "cancel_requested": job.cancel_requested,
         "error": job.error,
@@ -38,6 +40,14 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "owned": auth.owns(job),  # the caller may cancel and delete it
         "urls": job_urls(job),
     }
+
+
+def _queue_wait(job: Job) -> dict[str, Any]:
+    """About how long a queued job waits before it starts (seconds, and as the page says it)."""
+    if job.state != QUEUED:
+        return {"queue_wait": None, "queue_wait_text": None}
+    wait = queue_for(server_speed(), job).wait_seconds
+    return {"queue_wait": _round(wait), "queue_wait_text": duration(wait) if wait > 0 else "a moment"}
 
 
 def _progress(job: Job) -> dict[str, Any]:
@@ -100,4 +110,31 @@ def paintings(job: Job) -> list[dict[str, Any]]:
                        "weight": weight / sum(weights),
                        "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0])})
     return result
+
+
+def painting_titles(job: Job) -> str:
+    """The job's paintings as a person names them: "The Starry Night + your painting"."""
+    titles = [p.builtin.title if p.builtin else "your painting" for p in job_paintings(job)]
+    text = " + ".join(titles)
+    return text[:1].upper() + text[1:]
+
+
+def server_speed() -> Speed:
+    """This server's speed, learned from its recent finished jobs (see app/web/estimate.py)."""
+    return learn(services().store.recent(LEARN_FROM))
+
+
+def queue_for(speed: Speed, job: Job | None = None) -> Queue:
+    """The jobs ahead of a new job (or of ``job``, a queued one) and about how long they take."""
+    runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
+    return queue_ahead(services().store, speed, runners, before=job)
+
+
+def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
+    """'Takes about 1 min on this server (measured on 3 finished pictures). No queue: it starts at once.'"""
+    basis = (f"measured on {measured} finished picture{'s' if measured != 1 else ''}" if measured
+             else "a first guess: no picture has finished here yet")
+    queue = ("No queue: it starts at once." if not ahead else
+             f"{ahead} job{'s' if ahead != 1 else ''} ahead: it starts in {wait}.")
+    return f"Takes {run} on this server ({basis}). {queue}"
 

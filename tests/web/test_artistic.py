@@ -102,7 +102,7 @@ def test_repeated_built_in_names_blend_equally(app: Flask, client: FlaskClient) 
 @pytest.mark.parametrize("names, blend, expected", [
     (["starry_night", "the_scream"], "1,2,3", "style_blend has 3 weights for 2 style images"),
     (["starry_night", "the_scream"], "0,0", "must not all be 0"),
-    (["starry_night"], "1,2", "style_blend has 2 weights for 1 style images"),
+    (["starry_night"], "1,2", "style_blend has 2 weights for 1 style image;"),
     (["starry_night", "the_scream"], "1,-2", "style_blend must be a comma-separated list from 0 to 1000"),
 ])
 def test_bad_blend_is_400_naming_style_blend(app: Flask, client: FlaskClient, names, blend, expected) -> None:

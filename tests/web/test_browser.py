@@ -1,5 +1,6 @@
-"""A person in Chromium: upload two images, move a slider, submit, watch it paint, download the
-result; and see the message for a bad upload. Runs against a real HTTP server on 127.0.0.1."""
+"""A person in Chromium: upload two images, move a slider, see how long it will take, submit, watch it
+paint, download the result; see every problem at once before anything is sent; cancel (after a
+confirmation). axe-core checks every page on the way. Runs against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from playwright.sync_api import Page, Route, expect
 from werkzeug.serving import make_server
 
 from tests.dispatch import threads
+from tests.web.axe import assert_accessible
 from tests.web.conftest import form, png_bytes, style_bytes
 
 pytestmark = pytest.mark.browser
@@ -44,6 +46,7 @@ def pictures(tmp_path: Path) -> tuple[Path, Path]:
 def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:
     content, style = pictures(tmp_path)
     page.goto(live_server + "/")
+    assert_accessible(page)
     page.set_input_files("input[name=content]", str(content))
     page.set_input_files("input[name=style]", str(style))
     expect(page.locator("#drop-content .preview")).to_be_visible()
@@ -55,16 +58,27 @@ def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: 
     expect(page.locator("#f-style_weight")).to_have_value("1000")
     page.locator(".preset[data-preset=strong-style]").click()
     expect(page.locator("#f-style_weight")).to_have_value("1000")
+    # Before submitting: about how long it takes here, for these settings (this server's own speed).
+    expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
     page.fill("#f-size", "48")
     page.fill("#f-iterations", "12")
+    expect(page.locator("#estimate")).to_contain_text("Takes about 10 s")  # the fixed part, mostly
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
     expect(page.locator("#iteration")).to_have_text(re.compile(r"^([1-9]\d*) / 12$"), timeout=60_000)
     expect(page.locator("#preview")).to_be_visible()
+    assert_accessible(page)  # the job page while it paints
     expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)
     expect(page.locator("#result")).to_be_visible()
     assert page.locator("#result").evaluate("img => img.naturalWidth") == 48
+    # Shown at its own size, not stretched; the zoom doubles it, or fits it to the window.
+    expect(page.locator("#result")).to_have_js_property("clientWidth", 48)
+    page.click("#zoom [data-zoom='2']")
+    expect(page.locator("#result")).to_have_js_property("clientWidth", 96)
+    page.click("#zoom [data-zoom=fit]")
+    assert page.locator("#result").evaluate("img => img.clientWidth") > 300
+    assert_accessible(page)  # the finished page
 
     with page.expect_download() as download_info:
         page.click("#download-png")
@@ -77,24 +91,82 @@ def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: 
     expect(page.locator("#f-seed")).not_to_have_value("")
 
 
-def test_bad_upload_shows_the_message_next_to_the_field(page: Page, live_server: str, tmp_path: Path) -> None:
-    not_an_image = tmp_path / "holiday.png"
-    not_an_image.write_text("this is a text file with a .png name")
+def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(
+        page: Page, live_server: str, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# not a photo")
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
     page.goto(live_server + "/")
-    page.set_input_files("input[name=content]", str(not_an_image))
+    page.set_input_files("input[name=content]", str(readme))  # checked at once, as the server would
+    expect(page.locator("#error-content")).to_have_text("Photo: README.md is not a JPEG, PNG, WebP, BMP or TIFF image.")
     page.fill("#f-tv_weight", "0.05")
     page.fill("#f-style_weight", "lots")
+    page.fill("#f-size", "2000")
+    page.fill("#f-seed", "1.5")
     page.click("#submit")
-    expect(page.locator("#error-content")).to_contain_text("not a readable image")
-    expect(page.locator("#error-style_weight")).to_contain_text("style_weight must be a number")  # every bad field
-    assert page.url == live_server + "/"
+    expect(page.locator("#error-style_weight")).to_have_text(
+        "Style weight must be a number from 0 to 1,000,000; you entered lots.")
+    expect(page.locator("#error-size")).to_have_text("Size must be a whole number from 32 to 1024; you entered 2000.")
+    expect(page.locator("#error-seed")).to_contain_text("must be a whole number")
+    expect(page.locator("#error-content")).to_contain_text("README.md is not a JPEG")
+    expect(page.locator("#error-summary")).to_have_text("4 things to fix before painting: see the messages in red.")
+    assert sent == [] and page.url == live_server + "/"
     expect(page.locator("#f-tv_weight")).to_have_value("0.05")  # what the person entered stays
+    assert_accessible(page)  # with the messages shown
+
+    # What only the server can tell (the file is no image inside) comes back in the same words.
+    not_an_image = tmp_path / "holiday.png"
+    not_an_image.write_text("this is a text file with a .png name")
+    page.set_input_files("input[name=content]", str(not_an_image))
     page.fill("#f-style_weight", "100")
-    page.fill("#f-size", "99999")
-    page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
+    page.fill("#f-size", "48")
+    page.fill("#f-seed", "")
     page.click("#submit")
-    expect(page.locator("#error-size")).to_contain_text("from 32 to 1024")
+    expect(page.locator("#error-content")).to_contain_text("Photo: not a readable image")
+    assert len(sent) == 1 and page.url == live_server + "/"
+    page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
     expect(page.locator("#error-content")).to_be_empty()
+
+
+def test_cancel_asks_first_and_the_cancelled_page_says_what_happened(
+        page: Page, live_server: str, tmp_path: Path) -> None:
+    page.goto(live_server + "/")
+    page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
+    page.fill("#f-size", "48")
+    page.fill("#f-iterations", "200")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
+    expect(page.locator("#iteration")).to_have_text(re.compile(r"^[1-9]\d* / 200$"), timeout=60_000)
+    questions: list[str] = []
+
+    def answer(accept: bool):
+        def handler(dialog) -> None:
+            questions.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return handler
+
+    page.once("dialog", answer(False))
+    page.click("#cancel")
+    expect(page.locator("#cancel")).to_be_enabled()  # "no": it goes on painting
+    assert questions and "cannot be resumed" in questions[0]
+    page.once("dialog", answer(True))
+    page.click("#cancel")
+    expect(page.locator("#title")).to_have_text("Cancelled", timeout=30_000)
+    expect(page.locator("#message")).to_contain_text(re.compile(r"cancelled after iteration \d+ of 200: there is no "
+                                                                r"finished picture, only the last preview below"))
+    assert_accessible(page)
+    page.goto(live_server + "/history")
+    expect(page.locator(".history-title").first).to_have_text("In the style of The Starry Night")
+    assert_accessible(page)
+    page.goto(live_server + "/jobs/no-such-job")
+    assert_accessible(page)
+
+
+def test_the_studio_at_phone_width_is_accessible(page: Page, live_server: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/")
+    assert_accessible(page)
 
 
 def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ def test_form_error_is_shown_next_to_the_field_and_input_kept(app: Flask, client
                                           tv_weight="0.5", seed="77"))
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert re.search(r'id="error-style_weight" role="alert">style_weight must be a number', html)
+    # In the page's words: the label, not the field name (the API keeps field names).
+    assert re.search(r'id="error-style_weight" role="alert">Style weight must be a number from 0 to 1,000,000; '
+                     r"you entered &#39;heaps&#39;", html)
     assert field_value(html, "style_weight") == "heaps"
     assert field_value(html, "tv_weight") == "0.5" and field_value(html, "seed") == "77"
     assert 'value="the_scream" checked' in html
@@ -55,7 +57,7 @@ def test_form_error_is_shown_next_to_the_field_and_input_kept(app: Flask, client
 
 def test_form_bad_upload_message_next_to_the_file(client: FlaskClient) -> None:
     html = client.post("/", data=form(content=b"GIF89a....", style_name="the_scream")).get_data(as_text=True)
-    assert re.search(r'id="error-content" role="alert">content: not a readable image', html)
+    assert re.search(r'id="error-content" role="alert">Photo: not a readable image', html)
 
 
 def test_form_upload_too_large_shows_the_form_again(make_app) -> None:
@@ -195,4 +197,4 @@ def test_a_full_queue_shows_the_form_again_with_retry_after(make_app) -> None:
     response = client.post("/", data=form(content=png_bytes(), style_name="the_scream", tv_weight="0.5"))
     assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
     html = response.get_data(as_text=True)
-    assert "the queue is full" in html and field_value(html, "tv_weight") == "0.5"
+    assert "The queue is full (1 job waiting)" in html and field_value(html, "tv_weight") == "0.5"

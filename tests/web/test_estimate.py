@@ -1,0 +1,109 @@
+"""The run-time estimate before submitting, and the queue wait: from this server's finished jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app.jobs.sqlite_store import SqliteJobStore
+from app.jobs.store import DONE, Job
+from app.nst.options import Options
+from app.web.estimate import DEFAULT_SECONDS_PER_UNIT, FIXED_SECONDS, FLOAT32_FACTOR, learn, queue_ahead, work
+from app.web.views import duration
+from tests.helpers import Clock
+from tests.web.conftest import form, png_bytes
+
+
+def finished(seconds: float, size: int = 256, precision: str = "auto", iterations: int = 100) -> Job:
+    """A done job of ``size`` px (4:3) that took ``seconds`` from start to finish."""
+    options = {**Options(size=size, iterations=iterations, precision=precision).to_dict()}
+    return Job(id="j", state=DONE, created=0.0, options=options, started=100.0, finished=100.0 + seconds,
+               summary={"width": size, "height": size * 3 // 4})
+
+
+def test_work_counts_each_scale_s_iterations_times_its_megapixels():
+    one_scale = Options(size=256, iterations=100)
+    assert work(one_scale, aspect=0.75) == pytest.approx(100 * 256 * 192 / 1e6)
+    two_scales = Options(size=512, iterations=100)  # 70 iterations at 256 px, 30 at 512 px
+    assert work(two_scales, aspect=0.75) == pytest.approx((70 * 256 * 192 + 30 * 512 * 384) / 1e6)
+    rounds = Options(size=256, iterations=10, round_evals=20, scales=1)  # the article's 10 × 20
+    assert work(rounds, aspect=0.75) == pytest.approx(200 * 256 * 192 / 1e6)
+
+
+def test_speed_is_learned_from_finished_jobs_and_predicts_them_back():
+    jobs = [finished(FIXED_SECONDS + 30), finished(FIXED_SECONDS + 40), finished(FIXED_SECONDS + 35)]
+    speed = learn(jobs)
+    assert speed.jobs == 3
+    assert speed.seconds(Options(size=256, iterations=100)) == pytest.approx(FIXED_SECONDS + 35)  # the median
+    # Twice the iterations, about twice the painting time; float32 by its own jobs once there are some.
+    assert speed.seconds(Options(size=256, iterations=200)) == pytest.approx(FIXED_SECONDS + 70)
+    assert speed.seconds(Options(size=256, precision="float32")) == pytest.approx(FIXED_SECONDS + 35 * FLOAT32_FACTOR)
+    with_float32 = learn([*jobs, finished(FIXED_SECONDS + 90, precision="float32")])
+    assert with_float32.seconds(Options(size=256, precision="float32")) == pytest.approx(FIXED_SECONDS + 90)
+
+
+def test_without_finished_jobs_the_built_in_default_is_used():
+    unfinished = Job(id="q", state="queued", created=0.0, options=Options().to_dict())
+    speed = learn([unfinished])
+    assert speed.jobs == 0
+    default = Options(size=512, iterations=100)
+    assert speed.seconds(default) == pytest.approx(FIXED_SECONDS + work(default) * DEFAULT_SECONDS_PER_UNIT)
+    assert 30 < speed.seconds(default) < 90  # the default 512 px job: about a minute on a 2-core CPU
+
+
+def test_queue_wait_adds_the_running_job_s_time_left_and_the_jobs_ahead(tmp_path: Path):
+    clock = Clock()
+    store = SqliteJobStore(tmp_path, clock=clock)
+    files = {"content.png": b"c", "style.png": b"s"}
+    small = Options(size=256, iterations=100).to_dict()
+    running = store.create(small, files)
+    store.create(small, files)  # queued ahead of mine
+    clock.now += 1
+    mine = store.create(small, files)
+    store.claim("w1", max_running=1)
+    store.update_progress(running.id, "w1", {"iteration": 50, "total": 100, "eta": 20.0})
+    speed = learn([finished(FIXED_SECONDS + 32)])
+    one_job = speed.seconds(Options(size=256, iterations=100))
+
+    new = queue_ahead(store, speed, runners=1)
+    assert new.jobs_ahead == 3 and new.wait_seconds == pytest.approx(20 + 2 * one_job)
+    queued = queue_ahead(store, speed, runners=1, before=store.get(mine.id))
+    assert queued.jobs_ahead == 2 and queued.wait_seconds == pytest.approx(20 + one_job)
+    assert queue_ahead(store, speed, runners=2).wait_seconds == pytest.approx((20 + 2 * one_job) / 2)
+
+
+def test_estimate_endpoint_and_the_form_show_the_time_in_words(app: Flask):
+    client = app.test_client()
+    body = client.get("/api/estimate?size=256&iterations=100").json
+    assert body["measured_jobs"] == 0 and body["jobs_ahead"] == 0
+    assert body["line"].startswith("Takes about") and "no picture has finished here yet" in body["line"]
+    assert "No queue" in body["line"]
+    longer = client.get("/api/estimate?size=256&iterations=200").json
+    assert longer["seconds"] > 1.8 * (body["seconds"] - FIXED_SECONDS)
+    article = client.get("/api/estimate?preset=seed&size=512").json  # float32, 200 evaluations at 512 px
+    assert article["seconds"] > 5 * client.get("/api/estimate?size=512").json["seconds"]
+    bad = client.get("/api/estimate?size=lots")
+    assert bad.status_code == 400 and bad.json["field"] == "size"
+
+    assert client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).status_code == 202
+    queued = client.get("/api/estimate").json
+    assert queued["jobs_ahead"] == 1 and "1 job ahead: it starts in about" in queued["line"]
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="estimate"' in html and "1 job ahead" in html
+
+
+def test_a_queued_job_says_about_how_long_until_it_starts(app: Flask):
+    client = app.test_client()
+    first = client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json
+    second = client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json
+    assert first["queue_wait"] == 0 and first["queue_wait_text"] == "a moment"
+    assert second["queue_wait"] > 0 and second["queue_wait_text"].startswith("about")
+    assert "Starts in" in client.get(second["urls"]["page"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("seconds, words", [(3, "about 5 s"), (42, "about 40 s"), (200, "about 3 min"),
+                                            (4000, "about 1 h 07 min")])
+def test_duration_in_words(seconds, words):
+    assert duration(seconds) == words
