@@ -4,9 +4,11 @@
     python scripts/doc_tables.py presets   # the named presets
     python scripts/doc_tables.py settings  # IMPASTO_* environment variables
     python scripts/doc_tables.py bench     # the latest --full benchmark (bench/results/full.json)
-    python scripts/doc_tables.py --update README.md   # rewrite the tables between their markers
+    python scripts/doc_tables.py --update             # rewrite the tables between their markers, in
+                                                      # README.md and docs/benchmark.md
+    python scripts/doc_tables.py --update README.md   # only in this file
 
-tests/test_docs.py checks that README.md contains exactly these rows.
+tests/test_docs.py checks that those files contain exactly these rows (each table in one of them).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from app.text import format_number
 
 CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
 MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}
-BENCH_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "full.json"
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_RESULTS = ROOT / "bench" / "results" / "full.json"
+DOC_FILES = (ROOT / "README.md", ROOT / "docs" / "benchmark.md")  # where the generated tables live
 
 
 def _value(value) -> str:
@@ -128,6 +132,7 @@ def update(path: Path) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "--update":
-        update(Path(sys.argv[2]))
+        for doc in [Path(name) for name in sys.argv[2:]] or DOC_FILES:
+            update(doc)
     else:
         print("\n".join(TABLES[sys.argv[1]]()))

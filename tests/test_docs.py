@@ -3,19 +3,25 @@ benchmark's results file)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from scripts.doc_tables import TABLES
+from scripts.doc_tables import DOC_FILES, TABLES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8") for path in DOC_FILES}
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
-def test_readme_tables_match_the_code(name):
-    block = README.split(f"<!-- {name}-table -->", 1)[1].split(f"<!-- /{name}-table -->", 1)[0]
+def test_doc_tables_match_the_code(name):
+    holders = [doc for doc, text in DOCS.items() if f"<!-- {name}-table -->" in text]
+    assert len(holders) == 1, f"the {name} table must be in exactly one of {sorted(DOCS)}, found in {holders}"
+    text = DOCS[holders[0]]
+    block = text.split(f"<!-- {name}-table -->", 1)[1].split(f"<!-- /{name}-table -->", 1)[0]
     assert block.strip().splitlines() == TABLES[name](), (
-        f"README's {name} table is stale: run python scripts/doc_tables.py --update README.md")
+        f"{holders[0]}'s {name} table is stale: run python scripts/doc_tables.py --update")
 
 
 def test_readme_has_exactly_the_two_setup_commands():
@@ -30,9 +36,53 @@ def test_readme_has_exactly_the_two_setup_commands():
 
 
 def test_every_local_picture_in_the_readme_exists():
-    import re
-
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
     assert len(links) >= 10
     missing = [link for link in links if not link.startswith("http") and not (ROOT / link).is_file()]
     assert missing == []
+
+
+DOC_PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOC_PAGES)
+def test_docs_link_only_to_files_in_the_repository(doc):
+    """A fresh clone has nothing beside it: no ../shared, no notes outside the repo, no dead links."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    folder = (ROOT / doc).parent
+    # Only README's "Developing" may speak of the stand-in weights beside our own checkouts.
+    user_text = text.replace(_readme_section("Developing"), "") if doc == "README.md" else text
+    assert "../shared" not in user_text and "FACTS.md" not in text and not re.search(r"issue #\d", text)
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    missing = [link for link in links if not link.startswith(("http", "mailto:")) and not (folder / link).exists()]
+    assert missing == [], f"{doc} links to files a clone does not have"
+
+
+def _readme_section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_examples_use_pictures_in_the_repository():
+    """Every file a README command reads (curl -F name=@file, impasto transfer/--style/--init-image) exists."""
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", README, flags=re.S))
+    uploads = re.findall(r"=@([^\s\\]+)", blocks)
+    transfers = re.findall(r"impasto transfer ([^\s\\]+) ([^\s\\]+)", blocks)
+    flags = re.findall(r"--(?:style|init-image) ([^\s\\]+)", blocks)
+    files = set(uploads) | {f for pair in transfers for f in pair} | set(flags)
+    assert len(uploads) >= 5 and transfers
+    assert sorted(f for f in files if not (ROOT / f).is_file()) == []
+
+
+def test_readme_api_examples_print_the_status_where_they_show_one():
+    """A comment showing '# 400 {...}' under a curl that prints no status would mislead: -w '%{http_code}'."""
+    api = _readme_section("JSON API")
+    pairs = re.findall(r"(curl [^#]*?)\n# ([^\n]*)", api, flags=re.S)
+    with_status = [(command, shown) for command, shown in pairs if re.search(r"^\d{3} |[}\]] \d{3}$", shown)]
+    assert len(with_status) >= 2
+    for command, _shown in with_status:
+        assert "%{http_code}" in command, f"shows a status but prints none: {command.strip()}"
+
+
+def test_readme_says_how_to_activate_the_environment_before_bare_commands():
+    install = _readme_section("Install and run")
+    assert ". .venv/bin/activate" in install

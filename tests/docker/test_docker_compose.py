@@ -95,3 +95,40 @@ def test_web_is_published_on_loopback_until_opened(compose):
 
 def test_the_dockerfile_documents_the_trusted_hosts():
     assert "IMPASTO_TRUSTED_HOSTS" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """Compose's merge of an override file, for what these tests read: mappings merge, volumes by target."""
+    merged = {**base, **override}
+    for key in ("environment", "build"):
+        if isinstance(base.get(key), dict) or isinstance(override.get(key), dict):
+            merged[key] = {**(base.get(key) or {}), **(override.get(key) or {})}
+    volumes = {_target(v): str(v) for v in base.get("volumes", [])}
+    volumes.update({_target(v): str(v) for v in override.get("volumes", [])})
+    merged["volumes"] = list(volumes.values())
+    return merged
+
+
+def _target(volume) -> str:
+    """The container path of a short-syntax volume (its source may hold ${VAR:-default})."""
+    return str(volume).rsplit(":", 2)[1] if str(volume).endswith((":ro", ":rw")) else str(volume).rsplit(":", 1)[1]
+
+
+def test_offline_override_mounts_the_weights_read_only_and_names_them(compose):
+    import yaml
+
+    offline = yaml.safe_load((ROOT / "docker-compose.offline.yml").read_text(encoding="utf-8"))
+    for name in ("web", "worker"):
+        service = _merged(compose["services"][name], offline["services"][name])
+        weights = [v for v in service["volumes"] if _target(v) == "/weights"]
+        assert weights and weights[0].endswith(":ro"), f"{name}: the weights folder, read-only"
+        assert env(service)["IMPASTO_VGG_WEIGHTS"].startswith("/weights/")
+        assert str(service["build"]["args"]["FETCH_WEIGHTS"]) == "0"
+        assert env(service)["IMPASTO_BROKER_URL"] == BROKER  # the rest of the service is kept
+    web = _merged(compose["services"]["web"], offline["services"]["web"])
+    assert any(_target(v) == "/data" for v in web["volumes"]), "web keeps its /data volume"
+
+
+def test_redis_snapshots_are_never_committed_or_sent_to_the_build():
+    for name in (".gitignore", ".dockerignore"):
+        assert "dump.rdb" in (ROOT / name).read_text(encoding="utf-8").split(), f"{name} must ignore dump.rdb"
