@@ -322,7 +322,8 @@
       try {
         const response = await fetch(estimate.dataset.url + "?" + query.toString(), { cache: "no-store" });
         if (asked !== estimateAsked) return;  // a newer question is on its way
-        estimate.textContent = response.ok ? (await response.json()).line : "";
+        estimate.textContent = response.ok ? (await response.json()).line
+          : "How long it takes shows here once every setting is valid.";
       } catch (err) {
         estimate.textContent = "";
       }
