@@ -102,6 +102,8 @@ buildah bud --isolation=chroot --format docker --layers \
   -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$CACHE/build.log" 2>&1 \
   || { tail -n 30 "$CACHE/build.log" >&2; die "build failed; see $CACHE/build.log"; }
 build_s=$((SECONDS - t0))
+# Earlier builds' layers, untagged now, would fill the disk run after run; this build's stay as its cache.
+podman image prune -f >/dev/null 2>&1 || true
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "built $IMAGE in $build_s s ($((size / 1000000)) MB)"
 

@@ -23,8 +23,8 @@ from app.web import auth, services
 from app.web.errors import error_response
 from app.web.estimate import DEFAULT_ASPECT
 from app.web.labels import plain_errors
-from app.web.submission import RETRY_AFTER_SECONDS, SubmissionError, option_values, submit
-from app.web.views import estimate_line, job_dict, queue_for, server_speed
+from app.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
+from app.web.views import estimate_line, job_dict, queue_for, server_speed, too_much_work
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
@@ -102,7 +102,8 @@ def estimate() -> Response:
     speed = server_speed()
     seconds = speed.seconds(options, aspect)
     queue = queue_for(speed)
-    line = estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds))
+    line = (too_much_work(options, Limits.from_config(current_app.config))
+            or estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds)))
     return jsonify({"seconds": round(seconds, 1), "measured_jobs": speed.jobs, "jobs_ahead": queue.jobs_ahead,
                     "wait_seconds": round(queue.wait_seconds, 1), "line": line})
 

@@ -13,7 +13,7 @@ from app.nst.options import Options
 from app.text import clock, duration
 from app.web import auth, services
 from app.web.estimate import LEARN_FROM, Queue, Speed, learn, queue_ahead
-from app.web.submission import planned_iterations
+from app.web.submission import Limits, planned_iterations
 
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
@@ -137,4 +137,16 @@ def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
     queue = ("No queue: it starts at once." if not ahead else
              f"{ahead} job{'s' if ahead != 1 else ''} ahead: it starts in {wait}.")
     return f"Takes {run} on this server ({basis}). {queue}"
+
+
+def too_much_work(options: Options, limits: Limits) -> str | None:
+    """Said before submitting when the settings plan more iterations in all than this server allows
+    (every scale gets at least one; a look with evaluations per round multiplies them)."""
+    if planned_iterations(options) <= limits.max_iterations or options.size > limits.max_size:
+        return None
+    fitting = [n for n in range(1, options.iterations) if planned_iterations(options.replace(iterations=n))
+               <= limits.max_iterations]
+    most = f"at most {fitting[-1]} iterations with these settings" if fitting else "a simpler look"
+    return (f"Too long for this server: these settings plan {planned_iterations(options)} iterations in all, "
+            f"and it allows {limits.max_iterations}. Choose {most}.")
 

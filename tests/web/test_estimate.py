@@ -107,3 +107,11 @@ def test_a_queued_job_says_about_how_long_until_it_starts(app: Flask):
                                             (4000, "about 1 h 07 min")])
 def test_duration_in_words(seconds, words):
     assert duration(seconds) == words
+
+
+def test_settings_that_plan_too_much_work_say_so_before_submitting(make_app):
+    client = make_app(IMPASTO_MAX_ITERATIONS=300).test_client()
+    body = client.get("/api/estimate?preset=seed&iterations=20").json  # 20 rounds × 20 evaluations
+    assert body["line"] == ("Too long for this server: these settings plan 400 iterations in all, and it "
+                            "allows 300. Choose at most 15 iterations with these settings.")
+    assert client.get("/api/estimate?preset=seed&iterations=15").json["line"].startswith("Takes about")
