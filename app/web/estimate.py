@@ -18,8 +18,8 @@ from app.nst.errors import OptionError
 from app.nst.options import Options
 
 # Built-in speed until this server has finished a job: the default 512 px job (100 iterations over
-# 256 and 512 px, 9.35 iteration-megapixels) took 48 s end to end on a 2-core CPU with bfloat16
-# (README's benchmark), and about 8 s of a job is fixed cost whatever its size (docs/benchmark.md).
+# 256 and 512 px, 9.35 iteration-megapixels) took 48 s end to end on a 2-core CPU with bfloat16, and
+# about 8 s of a job is fixed cost whatever its size (docs/benchmark.md, docs/design-notes.md).
 DEFAULT_SECONDS_PER_UNIT = 4.3
 FIXED_SECONDS = 8.0
 FLOAT32_FACTOR = 1.9  # float32 per evaluation against bfloat16, on the benchmark's CPU
