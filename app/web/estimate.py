@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable
 
-from app.jobs.store import DONE, QUEUED, RUNNING, Job, JobStore
+from app.jobs.store import DONE, QUEUED, RUNNING, Job
 from app.nst.errors import OptionError
 from app.nst.options import Options
 
@@ -24,7 +24,8 @@ DEFAULT_SECONDS_PER_UNIT = 4.3
 FIXED_SECONDS = 8.0
 FLOAT32_FACTOR = 1.9  # float32 per evaluation against bfloat16, on the benchmark's CPU
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
-LEARN_FROM = 30  # recent jobs looked at
+LEARN_FROM = 30  # finished jobs the speed is learned from, at most
+RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
 
 
 def work(options: Options, aspect: float = DEFAULT_ASPECT) -> float:
@@ -55,7 +56,7 @@ class Speed:
 def learn(jobs: Iterable[Job]) -> Speed:
     """This server's speed from its finished jobs (each job's own start-to-finish time)."""
     samples: dict[str, list[float]] = {}
-    for job in jobs:
+    for job in [job for job in jobs if job.state == DONE][:LEARN_FROM]:
         rate = _job_rate(job)
         if rate is not None:
             samples.setdefault(str(job.options.get("precision", "auto")), []).append(rate)
@@ -85,10 +86,10 @@ class Queue:
     wait_seconds: float
 
 
-def queue_ahead(store: JobStore, speed: Speed, runners: int, before: Job | None = None) -> Queue:
+def queue_ahead(recent: list[Job], speed: Speed, runners: int, before: Job | None = None) -> Queue:
     """The wait for a new job (or for ``before``, a queued one): the time left of the running jobs
-    plus the estimated time of the queued jobs ahead of it, shared by ``runners`` at once."""
-    recent = store.recent(LEARN_FROM + 50)
+    plus the estimated time of the queued jobs ahead of it, shared by ``runners`` at once. ``recent``:
+    the store's recent jobs (RECENT of them), which hold every waiting and running one."""
     running = [job for job in recent if job.state == RUNNING]
     queued = sorted((job for job in recent if job.state == QUEUED), key=lambda job: job.created)
     if before is not None:

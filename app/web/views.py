@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, g, url_for
 
 from app.jobs.paintings import job_paintings
 from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
 from app.nst.options import Options
 from app.text import clock, duration
 from app.web import auth, services
-from app.web.estimate import LEARN_FROM, Queue, Speed, learn, queue_ahead
+from app.web.estimate import RECENT, Queue, Speed, learn, queue_ahead
 from app.web.submission import Limits, planned_iterations
 
 
@@ -119,15 +119,22 @@ def painting_titles(job: Job) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _recent_jobs() -> list[Job]:
+    """The store's recent jobs, read once per request (a job list asks for every queued job's wait)."""
+    if "impasto_recent" not in g:
+        g.impasto_recent = services().store.recent(RECENT)
+    return g.impasto_recent
+
+
 def server_speed() -> Speed:
     """This server's speed, learned from its recent finished jobs (see app/web/estimate.py)."""
-    return learn(services().store.recent(LEARN_FROM))
+    return learn(_recent_jobs())
 
 
 def queue_for(speed: Speed, job: Job | None = None) -> Queue:
     """The jobs ahead of a new job (or of ``job``, a queued one) and about how long they take."""
     runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
-    return queue_ahead(services().store, speed, runners, before=job)
+    return queue_ahead(_recent_jobs(), speed, runners, before=job)
 
 
 def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:

@@ -10,7 +10,7 @@ from flask import Flask
 from app.jobs.sqlite_store import SqliteJobStore
 from app.jobs.store import DONE, Job
 from app.nst.options import Options
-from app.web.estimate import DEFAULT_SECONDS_PER_UNIT, FIXED_SECONDS, FLOAT32_FACTOR, learn, queue_ahead, work
+from app.web.estimate import DEFAULT_SECONDS_PER_UNIT, FIXED_SECONDS, FLOAT32_FACTOR, RECENT, learn, queue_ahead, work
 from app.web.views import duration
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes
@@ -67,11 +67,12 @@ def test_queue_wait_adds_the_running_job_s_time_left_and_the_jobs_ahead(tmp_path
     speed = learn([finished(FIXED_SECONDS + 32)])
     one_job = speed.seconds(Options(size=256, iterations=100))
 
-    new = queue_ahead(store, speed, runners=1)
+    recent = store.recent(RECENT)
+    new = queue_ahead(recent, speed, runners=1)
     assert new.jobs_ahead == 3 and new.wait_seconds == pytest.approx(20 + 2 * one_job)
-    queued = queue_ahead(store, speed, runners=1, before=store.get(mine.id))
+    queued = queue_ahead(recent, speed, runners=1, before=store.get(mine.id))
     assert queued.jobs_ahead == 2 and queued.wait_seconds == pytest.approx(20 + one_job)
-    assert queue_ahead(store, speed, runners=2).wait_seconds == pytest.approx((20 + 2 * one_job) / 2)
+    assert queue_ahead(recent, speed, runners=2).wait_seconds == pytest.approx((20 + 2 * one_job) / 2)
 
 
 def test_estimate_endpoint_and_the_form_show_the_time_in_words(app: Flask):
