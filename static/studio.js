@@ -5,6 +5,8 @@
   const form = document.getElementById("studio");
   if (!form) return;
   const maxBytes = Number(form.dataset.maxBytes);
+  const maxPixels = Number(form.dataset.maxPixels);
+  const tooManyPixels = {};  // field -> message, for the pictures chosen now
   const presets = JSON.parse(document.getElementById("preset-data").textContent);
 
   // -- drop zones ------------------------------------------------------------------------------
@@ -14,8 +16,9 @@
   function showFile(drop, file) {
     const img = drop.querySelector(".preview");
     if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
-    if (!file) return;
     const field = drop.dataset.picker ? "style" : drop.id.replace("drop-", "");
+    delete tooManyPixels[field];
+    if (!file) return;
     const problem = fileProblem(file, FILE_LABELS[field] || "Painting");
     if (problem) {
       img.hidden = true;
@@ -31,6 +34,15 @@
     img.onerror = () => { img.hidden = true; };
     nameOf(drop).textContent = file.name + " · " + (file.size / 1048576).toFixed(1) + " MB";
     clearError(field);
+    img.addEventListener("load", () => {  // the server's pixel limit, as soon as the picture is known
+      const pixels = img.naturalWidth * img.naturalHeight;
+      if (pixels > maxPixels) {
+        tooManyPixels[field] = (FILE_LABELS[field] || "Painting") + ": " + img.naturalWidth + "×"
+          + img.naturalHeight + " = " + pixels.toLocaleString("en-US") + " pixels is over the limit of "
+          + maxPixels.toLocaleString("en-US") + " pixels";
+        showError(field, tooManyPixels[field]);
+      }
+    }, { once: true });
     if (field === "content") {  // the photo's shape changes how long the picture takes
       img.addEventListener("load", () => {
         photoAspect = Math.min(img.naturalWidth, img.naturalHeight) / Math.max(img.naturalWidth, img.naturalHeight);
@@ -82,6 +94,7 @@
       return;
     }
     drop.querySelector("input[type=file]").value = "";
+    delete tooManyPixels.style;
     const img = drop.querySelector(".preview");
     img.src = radio.dataset.src;
     img.hidden = false;
@@ -286,6 +299,7 @@
       if (problem) errors[field === "style_2" ? "style" : field] = problem;
     });
     if (!painting(drops[0])) errors.style = "Painting: choose a painting or pick one of the built-in ones.";
+    Object.entries(tooManyPixels).forEach(([field, message]) => { errors[field] = errors[field] || message; });
     return errors;
   }
   function showAll(errors) {

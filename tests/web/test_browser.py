@@ -163,6 +163,18 @@ def test_cancel_asks_first_and_the_cancelled_page_says_what_happened(
     assert_accessible(page)
 
 
+def test_a_picture_over_the_pixel_limit_is_named_as_soon_as_it_is_chosen(
+        page: Page, make_app, tmp_path: Path) -> None:
+    for base in _serve(make_app(IMPASTO_MAX_PIXELS=3000)):
+        page.goto(base + "/")
+        page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))  # 64×48 = 3,072 pixels
+        message = "Photo: 64×48 = 3,072 pixels is over the limit of 3,000 pixels"
+        expect(page.locator("#error-content")).to_have_text(message)
+        page.click("#submit")
+        expect(page.locator("#error-content")).to_have_text(message)  # still refused, nothing sent
+        assert page.url == base + "/"
+
+
 def test_the_studio_at_phone_width_is_accessible(page: Page, live_server: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(live_server + "/")
