@@ -95,6 +95,7 @@ t0=$SECONDS
 pipconf=$(mktemp)
 trap 'rm -f "$pipconf"' EXIT
 printf '[global]\ncert = %s\n' "$CA_BUNDLE" >"$pipconf"
+old_image=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 log "buildah bud (FETCH_WEIGHTS=0, base $BASE)"
 buildah bud --isolation=chroot --format docker --layers \
   --build-arg PYTHON_IMAGE="$BASE" --build-arg FETCH_WEIGHTS=0 \
@@ -102,8 +103,10 @@ buildah bud --isolation=chroot --format docker --layers \
   -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$CACHE/build.log" 2>&1 \
   || { tail -n 30 "$CACHE/build.log" >&2; die "build failed; see $CACHE/build.log"; }
 build_s=$((SECONDS - t0))
-# Earlier builds' layers, untagged now, would fill the disk run after run; this build's stay as its cache.
-podman image prune -f >/dev/null 2>&1 || true
+# The previous smoke image, untagged by this build, would fill the disk run after run: remove it (only
+# it: the image store is the machine's, shared with whatever else builds here).
+new_image=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$old_image" ] && [ "$old_image" != "$new_image" ]; then podman rmi "$old_image" >/dev/null 2>&1 || true; fi
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "built $IMAGE in $build_s s ($((size / 1000000)) MB)"
 
