@@ -188,10 +188,10 @@ def test_submissions_over_the_limit_get_429_with_retry_after(make_app: Callable[
                                       f"one client (IMPASTO_RATE_LIMIT); try again in {response.json['retry_after']} s")
     assert 1 <= int(response.headers["Retry-After"]) == response.json["retry_after"] <= 60
     assert job_count(app) == 2  # nothing stored for the refused one
-    # The page without JavaScript shows the same message above the form, with the same status.
+    # The page without JavaScript shows the same message above the form (as a sentence), with the same status.
     page = client.post("/", data=form(content=png_bytes(), style_name="starry_night"))
     assert page.status_code == 429 and 1 <= int(page.headers["Retry-After"]) <= 60
-    assert "too many job submissions: this server takes at most 3 per 1 minute" in page.get_data(as_text=True)
+    assert "Too many job submissions: this server takes at most 3 per 1 minute" in page.get_data(as_text=True)
     # Only submissions are limited: polling, pages and pictures go on.
     job = client.get("/api/jobs").json["jobs"][0]
     assert client.get(job["urls"]["self"]).status_code == 200 and client.get("/").status_code == 200
