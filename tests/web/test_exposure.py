@@ -19,6 +19,7 @@ from app.config import Settings, SettingsError, masked_url
 from app.jobs.execute import EngineSettings
 from app.web.hosts import is_trusted
 from app.web.limit_store import SqliteLimitStorage, storage_uri
+from tests.conftest import ROOT
 from tests.dispatch import Inline
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
@@ -257,6 +258,17 @@ def _paths(app: Flask, client: FlaskClient) -> list[str]:
             "/api/jobs/no-such-job", "/api/jobs/x/nothing"]
 
 
+def test_no_template_has_an_inline_script_style_or_event_handler() -> None:
+    """What the CSP forbids must not be in the pages: it would silently do nothing in a browser."""
+    import re
+
+    for template in (ROOT / "templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"\sstyle=|\son[a-z]+=", text), template.name
+        scripts = re.findall(r"<script\b([^>]*)>", text)
+        assert all("src=" in attrs or 'type="application/json"' in attrs for attrs in scripts), template.name
+
+
 def test_every_response_carries_the_security_headers(make_app: Callable[..., Flask]) -> None:
     app = make_app(IMPASTO_RATE_LIMIT="1/minute")
     client = app.test_client()
@@ -269,6 +281,7 @@ def test_every_response_carries_the_security_headers(make_app: Callable[..., Fla
         csp = response.headers.get("Content-Security-Policy", "")
         directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
         assert directives["script-src"] == "'self'", response  # no 'unsafe-inline', no eval
+        assert directives["style-src"] == "'self'", response  # no inline styles either
         assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
