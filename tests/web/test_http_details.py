@@ -112,7 +112,7 @@ def test_a_413_names_the_limit_it_hit(client: FlaskClient) -> None:
     body = client.post("/api/jobs", data=b"x" * (20 * 1024 * 1024 + 1), content_type="multipart/form-data; boundary=b")
     assert body.status_code == 413 and "limit of 20 MB (20,971,520 bytes" in body.json["error"]
     page = client.post("/", data={"content": (io.BytesIO(png_bytes()), "photo.png"), "size": "4" * 600_000})
-    assert page.status_code == 413 and "a text field is larger" in page.get_data(as_text=True)
+    assert page.status_code == 413 and "A text field is larger" in page.get_data(as_text=True)
 
 
 def test_the_api_says_it_takes_multipart(client: FlaskClient) -> None:
