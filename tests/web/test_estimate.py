@@ -83,7 +83,7 @@ def test_estimate_endpoint_and_the_form_show_the_time_in_words(app: Flask):
     assert "No queue" in body["line"]
     longer = client.get("/api/estimate?size=256&iterations=200").json
     assert longer["seconds"] > 1.8 * (body["seconds"] - FIXED_SECONDS)
-    article = client.get("/api/estimate?preset=seed&size=512").json  # float32, 200 evaluations at 512 px
+    article = client.get("/api/estimate?preset=article&size=512").json  # float32, 200 evaluations at 512 px
     assert article["seconds"] > 5 * client.get("/api/estimate?size=512").json["seconds"]
     bad = client.get("/api/estimate?size=lots")
     assert bad.status_code == 400 and bad.json["field"] == "size"
@@ -112,7 +112,7 @@ def test_duration_in_words(seconds, words):
 
 def test_settings_that_plan_too_much_work_say_so_before_submitting(make_app):
     client = make_app(IMPASTO_MAX_ITERATIONS=300).test_client()
-    body = client.get("/api/estimate?preset=seed&iterations=20").json  # 20 rounds × 20 evaluations
+    body = client.get("/api/estimate?preset=article&iterations=20").json  # 20 rounds × 20 evaluations
     assert body["line"] == ("Too long for this server: these settings plan 400 iterations in all, and it "
                             "allows 300. Choose at most 15 iterations with these settings.")
-    assert client.get("/api/estimate?preset=seed&iterations=15").json["line"].startswith("Takes about")
+    assert client.get("/api/estimate?preset=article&iterations=15").json["line"].startswith("Takes about")
