@@ -44,7 +44,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
 TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
-    "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "normalization", "tv_exponent",
+    "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
+    "normalization", "tv_exponent",
     "scales", "round_evals", "precision",
 ]
 

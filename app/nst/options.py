@@ -28,6 +28,7 @@ VGG_LAYERS: tuple[str, ...] = (
 
 INIT_CHOICES = ("content", "noise", "image")
 NORMALIZATION_CHOICES = ("gatys", "blog")
+STYLE_LOSS_CHOICES = ("gram", "wasserstein")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
 MAX_STYLES = 4
 
@@ -74,6 +75,15 @@ class Options:
     style_layers: tuple[str, ...] = _opt(
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
         Spec("Style layers", "VGG16 layers whose Gram matrices the result must match.", choices=VGG_LAYERS))
+    style_layer_weights: tuple[float, ...] = _opt((), Spec(
+        "Style layer weights", "One factor per style layer on its share of the style term; empty means 1 "
+        "each. (The first layers' terms are naturally 100-1000× the deepest ones'.) More "
+        "weight on the deeper layers gives larger strokes and calmer skies, on the first ones finer "
+        "texture and the painting's exact colours.", 0.0, 1e3))
+    style_loss: str = _opt("gram", Spec(
+        "Style loss", "'gram': match each layer's Gram matrix (Gatys et al.); 'wasserstein': match the "
+        "mean and covariance of each layer's features (2-Wasserstein distance), which carries the "
+        "painting's palette more faithfully.", choices=STYLE_LOSS_CHOICES))
     style_blend: tuple[float, ...] = _opt((), Spec(
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
     style_scale: float = _opt(1.0, Spec(
@@ -141,6 +151,13 @@ class Options:
             raise OptionError("style_layers", "at least one style layer is needed")
         if not self.content_layers:
             raise OptionError("content_layers", "at least one content layer is needed")
+        if self.style_layer_weights and len(self.style_layer_weights) != len(self.style_layers):
+            raise OptionError("style_layer_weights", f"style_layer_weights has {len(self.style_layer_weights)} "
+                              f"weights for {len(self.style_layers)} style layers; give one per layer")
+        if self.style_layer_weights and sum(self.style_layer_weights) <= 0:
+            raise OptionError("style_layer_weights", "style_layer_weights must not all be 0")
+        if self.style_loss == "wasserstein" and self.normalization != "gatys":
+            raise OptionError("style_loss", "style_loss 'wasserstein' needs normalization 'gatys'")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -195,6 +212,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "content_layers": ("block2_conv2",),
         "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
         "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
+        "style_loss": "gram", "style_layer_weights": (),
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
         "style_fit": "content",
     },
