@@ -50,7 +50,8 @@ def test_gram_of_bfloat16_features_is_float32_and_close():
     rounded = tf.cast(tf.cast(a, tf.bfloat16), tf.float32).numpy()  # what the bfloat16 network hands over
     got = losses.gram(tf.constant(a, tf.bfloat16), "gatys")
     assert got.dtype == tf.float32
-    np.testing.assert_allclose(got.numpy(), _np_gram(rounded, "gatys"), rtol=5e-3)
+    # Summed and kept in float32: a Gram rounded to bfloat16 (0.2 % per entry) stalled L-BFGS
+    np.testing.assert_allclose(got.numpy(), _np_gram(rounded, "gatys"), rtol=2e-5)
 
 
 def test_gram_of_float16_features_does_not_overflow():
