@@ -58,8 +58,8 @@ def test_explicit_values_override_a_preset():
     ({"colour": "red"}, "colour", "unknown option"),
     ({"preset": "nope"}, "preset", "unknown preset"),
     ({"style_blend": "1,1,1,1,1"}, "style_blend", "at most 4"),
-    ({"style_layer_weights": "1,2"}, "style_layer_weights", "2 weights for 5 style layers"),
-    ({"style_layer_weights": "0,0,0,0,0"}, "style_layer_weights", "must not all be 0"),
+    ({"style_layer_weights": "1,2"}, "style_layer_weights", "2 weights for 4 style layers"),
+    ({"style_layer_weights": "0,0,0,0"}, "style_layer_weights", "must not all be 0"),
     ({"style_loss": "histogram"}, "style_loss", "one of gram, wasserstein"),
     ({"style_loss": "wasserstein", "normalization": "blog"}, "style_loss", "needs normalization 'gatys'"),
 ])
@@ -82,6 +82,7 @@ def test_scales_and_iteration_split():
     assert Options(size=512, iterations=100).scale_iterations() == [70, 30]
     assert Options(size=1024, iterations=100).scale_iterations() == [35, 35, 30]
     assert Options(size=1024, iterations=2).scale_iterations() == [1, 1, 1]
+    assert Options(size=512, iterations=100, final_share=0.2).scale_iterations() == [80, 20]
     for iterations in (1, 7, 100, 999):
         split = Options(size=2048, iterations=iterations).scale_iterations()
         assert len(split) == 4 and min(split) >= 1
@@ -89,7 +90,8 @@ def test_scales_and_iteration_split():
 
 
 def test_deepest_layer():
-    assert Options().deepest_layer == "block5_conv1"
+    assert Options().deepest_layer == "block4_conv2"  # the content layer: the default stops at block4
+    assert Options(style_layers=("block5_conv1",)).deepest_layer == "block5_conv1"
     assert Options.from_mapping({"preset": "article"}).deepest_layer == "block5_conv3"
 
 
