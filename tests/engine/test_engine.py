@@ -181,11 +181,12 @@ def test_init_image_and_blend_errors():
 
 
 def test_blend_one_zero_equals_single_style_targets(vgg):
+    gram = TINY.replace(style_loss="gram")
     other = gradient_image(seed=5)[:, ::-1]
-    single = targets.compute_style_targets(vgg, [stripes_image()], np.array([1.0]), TINY, 40, "float32")
-    blended = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([1.0, 0.0]), TINY, 40, "float32")
-    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), TINY, 40, "float32")
-    for name in TINY.style_layers:
+    single = targets.compute_style_targets(vgg, [stripes_image()], np.array([1.0]), gram, 40, "float32")
+    blended = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([1.0, 0.0]), gram, 40, "float32")
+    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), gram, 40, "float32")
+    for name in gram.style_layers:
         np.testing.assert_allclose(blended.grams[name], single.grams[name], rtol=1e-6)
         assert not np.allclose(half.grams[name], single.grams[name])
 
@@ -238,11 +239,15 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
+    # The default stops at block4 (three poolings): 8 px a side at least
+    with pytest.raises(OptionError, match=r"the photo \(48×6 px\) becomes 40×5 px; the network needs at least "
+                                          r"8 px on each side"):
+        run(content=gradient_image(6, 48))
+    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 40×4 px"):
+        run(style=stripes_image(4, 40))
     with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
                                           r"16 px on each side: choose a size of at least 62"):
-        run(content=gradient_image(12, 48))
-    with pytest.raises(OptionError, match=r"the painting \(40×8 px\) becomes 40×8 px"):
-        run(style=stripes_image(8, 40))
+        run(content=gradient_image(12, 48), options=TINY.replace(style_layers=("block5_conv1",)))
 
 
 def test_coarse_to_fine_runs_every_scale():
