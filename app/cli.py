@@ -98,7 +98,7 @@ def _add_transfer(sub) -> None:
 
 
 # Defaults as a person reads them, where the value itself says nothing (None, an empty list).
-DEFAULT_WORDS = {"seed": "random", "style_blend": "equal"}
+DEFAULT_WORDS = {"seed": "random", "style_blend": "equal", "style_layer_weights": "1 each"}
 
 
 def _default_text(name: str, default: Any) -> str:
