@@ -44,7 +44,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
 TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
-    "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "normalization", "tv_exponent",
+    "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
+    "normalization", "tv_exponent",
     "scales", "round_evals", "precision",
 ]
 
@@ -97,7 +98,7 @@ def _add_transfer(sub) -> None:
 
 
 # Defaults as a person reads them, where the value itself says nothing (None, an empty list).
-DEFAULT_WORDS = {"seed": "random", "style_blend": "equal"}
+DEFAULT_WORDS = {"seed": "random", "style_blend": "equal", "style_layer_weights": "1 each"}
 
 
 def _default_text(name: str, default: Any) -> str:

@@ -3,6 +3,7 @@
     python bench/quality.py                    # default + strong-style + keep-detail, 3 pairs, 512 px
     python bench/quality.py --presets balanced --size 256    # a quicker look
     python bench/quality.py --pairs starry_night --iterations 200
+    python bench/quality.py --presets balanced --size 256 --set tv_weight=0.1 --out-dir /tmp/tv  # try a knob
 
 For every (photo, painting) pair and preset it runs a transfer with a fixed seed and scores the
 picture with model-free measures (bench/measures.py: none uses the VGG16 the optimiser sees):
@@ -49,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--presets", nargs="*", default=list(PRESETS), help="presets to run (default: %(default)s)")
     parser.add_argument("--size", type=int, default=512, help="result size, longest side in px (default: 512)")
     parser.add_argument("--iterations", type=int, default=None, help="override the presets' iterations")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one option for every preset (repeatable), e.g. --set tv_weight=0.1")
     parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
     parser.add_argument("--references", default=str(SHARED / "references"),
                         help="folder of jcjohnson/neural-style outputs (skipped where absent)")
@@ -70,11 +73,26 @@ def run_preset(photo: np.ndarray, painting: np.ndarray, preset: str, args: argpa
     values: dict[str, Any] = {"preset": preset, "size": args.size, "seed": 0}
     if args.iterations:
         values["iterations"] = args.iterations
+    values.update(overrides(args.overrides))
+    cpu_started = time.process_time()
     result = stylize(photo, painting, options=Options.from_mapping(values), weights=args.weights)
-    facts = {"seconds": round(result.seconds, 2), "iterations": result.iterations,
+    # CPU seconds, not wall seconds, compare runs on a shared machine: they don't grow with others' load.
+    facts = {"seconds": round(result.seconds, 2), "cpu_seconds": round(time.process_time() - cpu_started, 2),
+             "iterations": result.iterations,
              "evaluations": result.evaluations, "precision": result.precision,
              "losses": {k: round(float(v), 4) for k, v in result.losses.items()}}
     return result.image, facts
+
+
+def overrides(pairs: list[str]) -> dict[str, str]:
+    """``--set NAME=VALUE`` arguments as a mapping (Options.from_mapping converts and checks them)."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes NAME=VALUE, got {pair!r}")
+        values[name.strip()] = value.strip()
+    return values
 
 
 def score_pair(name: str, photo: np.ndarray, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
@@ -123,13 +141,14 @@ def _png_to_jpeg(png: Path, jpeg: Path) -> None:
 
 def table(results: dict[str, dict[str, dict]]) -> str:
     """Markdown: one row per pair and picture."""
-    lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF vs photo | SSIM with photo | seconds |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF vs photo | SSIM with photo | evaluations "
+             "| CPU seconds | seconds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for pair, rows in results.items():
         for picture, row in rows.items():
-            seconds = row.get("seconds", "")
+            run = " | ".join(str(row.get(key, "")) for key in ("evaluations", "cpu_seconds", "seconds"))
             lines.append(f"| {pair} | {picture} | {row['palette_distance']:.2f} | {row['hf_vs_painting']:.2f} | "
-                         f"{row['hf_vs_photo']:.2f} | {row['ssim_photo']:.3f} | {seconds} |")
+                         f"{row['hf_vs_photo']:.2f} | {row['ssim_photo']:.3f} | {run} |")
     return "\n".join(lines)
 
 
@@ -142,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results = {name: score_pair(name, photo, args, out_dir) for name in args.pairs}
     report = {"started": started, "machine": machine_facts(), "size": args.size, "presets": args.presets,
-              "iterations": args.iterations, "photo": photo_path.name, "out_dir": _relative_to_repo(out_dir),
+              "iterations": args.iterations,
+              "overrides": overrides(args.overrides), "photo": photo_path.name, "out_dir": _relative_to_repo(out_dir),
               "results": results}
     (out_dir / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(table(results))

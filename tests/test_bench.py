@@ -77,3 +77,13 @@ def test_gpu_script_installs_as_the_readme_and_dockerfile_do():
     assert '"tensorflow[and-cuda]==${tf_version}"' in (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "python3 -m venv .venv && .venv/bin/pip install ." in (ROOT / "README.md").read_text(encoding="utf-8")
     assert "--sizes 512,1024 --memory" in text
+
+
+def test_quality_overrides_are_name_value_pairs():
+    import quality
+
+    assert quality.overrides(["tv_weight=0.1", " style_loss = gram "]) == {"tv_weight": "0.1", "style_loss": "gram"}
+    assert quality.overrides(["style_layers=block1_conv1,block2_conv1"]) == {
+        "style_layers": "block1_conv1,block2_conv1"}
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        quality.overrides(["tv_weight"])

@@ -213,7 +213,7 @@ class _Problem:
         features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         content_feats = features(tf.constant(rgb_to_caffe(content_rgb)))
         content_targets = {name: tf.cast(content_feats[name], tf.float32) for name in options.content_layers}
-        self._fn = _make_loss_fn(features, content_targets, targets.grams, options, (self.height, self.width))
+        self._fn = _make_loss_fn(features, content_targets, targets, options, (self.height, self.width))
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float]]:
         x32 = tf.constant(x.reshape(self.shape), dtype=tf.float32)
@@ -238,12 +238,17 @@ class _Problem:
         return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
 
 
-def _make_loss_fn(features, content_targets, style_grams, options: Options, image_hw):
+def _make_loss_fn(features, content_targets, targets: StyleTargets, options: Options, image_hw):
     """loss_and_grad(x) -> (total, weighted content, weighted style, weighted tv, gradient), one
     tf.function: the weighted sum of the three named terms (app/nst/losses.py)."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
-    style = losses.StyleLoss({name: tf.constant(style_grams[name]) for name in options.style_layers}, norm, image_hw)
+    shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
+    if options.style_loss == "wasserstein":
+        style = losses.WassersteinStyleLoss(targets.gaussians, shares)
+    else:
+        style = losses.StyleLoss({name: tf.constant(targets.grams[name]) for name in options.style_layers}, norm,
+                                 image_hw, shares)
     tv = losses.TVLoss(norm, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)

@@ -28,6 +28,7 @@ VGG_LAYERS: tuple[str, ...] = (
 
 INIT_CHOICES = ("content", "noise", "image")
 NORMALIZATION_CHOICES = ("gatys", "blog")
+STYLE_LOSS_CHOICES = ("gram", "wasserstein")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
 MAX_STYLES = 4
 
@@ -72,8 +73,17 @@ class Options:
     content_layers: tuple[str, ...] = _opt(("block4_conv2",), Spec(
         "Content layers", "VGG16 layers whose features the result must keep.", choices=VGG_LAYERS))
     style_layers: tuple[str, ...] = _opt(
-        ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
+        ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1"),
         Spec("Style layers", "VGG16 layers whose Gram matrices the result must match.", choices=VGG_LAYERS))
+    style_layer_weights: tuple[float, ...] = _opt((), Spec(
+        "Style layer weights", "One factor per style layer on its share of the style term; empty means 1 "
+        "each. (The first layers' terms are naturally 100-1000× the deepest ones'.) More "
+        "weight on the deeper layers gives larger strokes and calmer skies, on the first ones finer "
+        "texture and the painting's exact colours.", 0.0, 1e3))
+    style_loss: str = _opt("wasserstein", Spec(
+        "Style loss", "'gram': match each layer's Gram matrix (Gatys et al.); 'wasserstein': match the "
+        "mean and covariance of each layer's features (2-Wasserstein distance), which carries the "
+        "painting's palette more faithfully.", choices=STYLE_LOSS_CHOICES))
     style_blend: tuple[float, ...] = _opt((), Spec(
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
     style_scale: float = _opt(1.0, Spec(
@@ -93,6 +103,11 @@ class Options:
     scales: int = _opt(0, Spec(
         "Scales", "Coarse-to-fine scales, each twice the size of the one before; 0 picks by size "
         "(1 below 384 px, else down to about 256 px: 2 for 512 px, 3 for 1024 px).", 0, 4))
+    final_share: float = _opt(0.3, Spec(
+        "Final scale's share", "Share of the iterations spent at the final (full) size when there are "
+        "several scales; the rest go to the coarser ones, which cost a quarter as much each and set the "
+        "composition and the large strokes. Lower: calmer, broader strokes and a faster job; higher: more "
+        "fine texture.", 0.05, 0.95))
     round_evals: int = _opt(0, Spec(
         "Evaluations per round", "0: one continuous L-BFGS run. N: restart L-BFGS every N loss "
         "evaluations, as the design article does (its 10 rounds of maxfun=20).", 0, 1000))
@@ -141,6 +156,13 @@ class Options:
             raise OptionError("style_layers", "at least one style layer is needed")
         if not self.content_layers:
             raise OptionError("content_layers", "at least one content layer is needed")
+        if self.style_layer_weights and len(self.style_layer_weights) != len(self.style_layers):
+            raise OptionError("style_layer_weights", f"style_layer_weights has {len(self.style_layer_weights)} "
+                              f"weights for {len(self.style_layers)} style layers; give one per layer")
+        if self.style_layer_weights and sum(self.style_layer_weights) <= 0:
+            raise OptionError("style_layer_weights", "style_layer_weights must not all be 0")
+        if self.style_loss == "wasserstein" and self.normalization != "gatys":
+            raise OptionError("style_loss", "style_loss 'wasserstein' needs normalization 'gatys'")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -165,12 +187,13 @@ class Options:
         """How the iteration budget is shared between scales.
 
         A coarse scale costs a quarter of the next one and fixes the composition and the big
-        strokes, so most iterations go there; the final scale gets 30 % to sharpen the detail.
+        strokes, so most iterations go there; the final scale gets ``final_share`` of them to
+        sharpen the detail.
         """
         count = len(self.scale_sizes())
         if count == 1:
             return [self.iterations]
-        final = max(1, round(self.iterations * 0.3))
+        final = max(1, round(self.iterations * self.final_share))
         coarse = max(count - 1, self.iterations - final)
         share = [coarse // (count - 1)] * (count - 1)
         share[-1] += coarse - sum(share)
@@ -195,6 +218,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "content_layers": ("block2_conv2",),
         "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
         "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
+        "style_loss": "gram", "style_layer_weights": (),
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
         "style_fit": "content",
     },

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -29,14 +29,16 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class StyleTargets:
-    grams: dict[str, np.ndarray]
+    grams: dict[str, np.ndarray]  # style_loss 'gram'
     style_sizes: tuple[tuple[int, int], ...]
+    gaussians: dict[str, losses.GaussianTarget] = field(default_factory=dict)  # style_loss 'wasserstein'
 
 
 def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options,
                           longest: int, precision: str, content_hw: tuple[int, int] | None = None, *,
                           keys: Sequence[str | None] | None = None) -> StyleTargets:
-    """Gram matrices of each style layer, mixed by ``blend`` (weights that sum to 1).
+    """Gram matrices (or, for the Wasserstein loss, feature means and second moments) of each style
+    layer, mixed by ``blend`` (weights that sum to 1).
 
     ``keys`` names each style for the cache (a built-in's name and file hash); a style without one
     is keyed by a hash of its pixels.
@@ -46,7 +48,7 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
     key = (
         tuple(k or hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for k, s in zip(keys, styles)),
         tuple(np.round(blend, 6)), tuple(shapes), options.style_layers, options.normalization,
-        precision, vgg.source,
+        options.style_loss, precision, vgg.source,
     )
     with _lock:
         if key in _cache:
@@ -54,15 +56,25 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
             return _cache[key]
     features = build_feature_fn(vgg, options.style_layers, precision)
     mixed: dict[str, np.ndarray] = {}
+    means: dict[str, np.ndarray] = {}
     sizes = []
     for weight, style, (height, width) in zip(blend, styles, shapes):
         resized = resize_to(style, (width, height))
         sizes.append(resized.shape[:2])
         feats = features(tf.constant(rgb_to_caffe(resized)))
         for name in options.style_layers:
-            g = losses.gram(feats[name], options.normalization).numpy() * weight
+            if options.style_loss == "wasserstein":
+                mean, cov = (m.numpy().astype(np.float64) for m in losses.moments(feats[name]))
+                g, mu = (cov + np.outer(mean, mean)) * weight, mean * weight  # moments blend linearly
+                means[name] = means[name] + mu if name in means else mu
+            else:
+                g = losses.gram(feats[name], options.normalization).numpy() * weight
             mixed[name] = mixed[name] + g if name in mixed else g
-    targets = StyleTargets({k: v.astype(np.float32) for k, v in mixed.items()}, tuple(sizes))
+    if options.style_loss == "wasserstein":
+        gaussians = {name: losses.GaussianTarget.from_moments(means[name], mixed[name]) for name in mixed}
+        targets = StyleTargets({}, tuple(sizes), gaussians)
+    else:
+        targets = StyleTargets({k: v.astype(np.float32) for k, v in mixed.items()}, tuple(sizes))
     with _lock:
         _cache[key] = targets
         while len(_cache) > CACHE_SIZE:

@@ -44,9 +44,10 @@ def test_truncated_features_equal_keras_vgg16(vgg):
     assert set(ours) == set(names)  # only the layers asked for, and the net stops at the deepest
 
 
-@pytest.mark.parametrize("preset", ["balanced", "article"])
-def test_gradient_matches_finite_differences(vgg, preset):
-    options = Options.from_mapping({"preset": preset, "size": 32, "scales": 1, "precision": "float32"})
+@pytest.mark.parametrize("preset,style_loss", [("balanced", "gram"), ("article", "gram"), ("balanced", "wasserstein")])
+def test_gradient_matches_finite_differences(vgg, preset, style_loss):
+    options = Options.from_mapping({"preset": preset, "size": 32, "scales": 1, "precision": "float32",
+                                    "style_loss": style_loss})
     content = gradient_image(24, 32)
     style = targets.compute_style_targets(vgg, [stripes_image(24, 32)], np.ones(1), options, 32, "float32")
     problem = engine._Problem(vgg, content, style, options, "float32")
@@ -180,13 +181,29 @@ def test_init_image_and_blend_errors():
 
 
 def test_blend_one_zero_equals_single_style_targets(vgg):
+    gram = TINY.replace(style_loss="gram")
     other = gradient_image(seed=5)[:, ::-1]
-    single = targets.compute_style_targets(vgg, [stripes_image()], np.array([1.0]), TINY, 40, "float32")
-    blended = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([1.0, 0.0]), TINY, 40, "float32")
-    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), TINY, 40, "float32")
-    for name in TINY.style_layers:
+    single = targets.compute_style_targets(vgg, [stripes_image()], np.array([1.0]), gram, 40, "float32")
+    blended = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([1.0, 0.0]), gram, 40, "float32")
+    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), gram, 40, "float32")
+    for name in gram.style_layers:
         np.testing.assert_allclose(blended.grams[name], single.grams[name], rtol=1e-6)
         assert not np.allclose(half.grams[name], single.grams[name])
+
+
+def test_wasserstein_targets_blend_moments(vgg):
+    """Blended Gaussians: means mix linearly, and so do second moments (cov + mean·meanᵀ)."""
+    options = TINY.replace(style_loss="wasserstein")
+    other = gradient_image(seed=5)[:, ::-1]
+    one, two = (targets.compute_style_targets(vgg, [s], np.ones(1), options, 40, "float32").gaussians
+                for s in (stripes_image(), other))
+    half = targets.compute_style_targets(vgg, [stripes_image(), other], np.array([0.5, 0.5]), options, 40,
+                                         "float32").gaussians
+    for name in options.style_layers:
+        np.testing.assert_allclose(half[name].mean, (one[name].mean + two[name].mean) / 2, rtol=1e-4, atol=1e-4)
+        second = [g.cov.astype(np.float64) + np.outer(g.mean, g.mean) for g in (one[name], two[name], half[name])]
+        # (each cov carries the same COV_EPS·I, which the average keeps)
+        np.testing.assert_allclose(second[2], (second[0] + second[1]) / 2, rtol=1e-3, atol=1e-2)
 
 
 def test_style_targets_are_cached(vgg):
@@ -222,11 +239,15 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
+    # The default stops at block4 (three poolings): 8 px a side at least
+    with pytest.raises(OptionError, match=r"the photo \(48×6 px\) becomes 40×5 px; the network needs at least "
+                                          r"8 px on each side"):
+        run(content=gradient_image(6, 48))
+    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 40×4 px"):
+        run(style=stripes_image(4, 40))
     with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
                                           r"16 px on each side: choose a size of at least 62"):
-        run(content=gradient_image(12, 48))
-    with pytest.raises(OptionError, match=r"the painting \(40×8 px\) becomes 40×8 px"):
-        run(style=stripes_image(8, 40))
+        run(content=gradient_image(12, 48), options=TINY.replace(style_layers=("block5_conv1",)))
 
 
 def test_coarse_to_fine_runs_every_scale():

@@ -29,6 +29,7 @@ def test_article_preset_is_the_design_article():
     assert seed.style_layers == ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
     assert (seed.normalization, seed.tv_exponent, seed.init) == ("blog", 1.25, "noise")
     assert (seed.iterations, seed.round_evals, seed.scales) == (10, 20, 1)
+    assert (seed.style_loss, seed.style_layer_weights) == ("gram", ())  # whatever the default's style loss
 
 
 def test_strings_from_forms_are_converted():
@@ -57,6 +58,10 @@ def test_explicit_values_override_a_preset():
     ({"colour": "red"}, "colour", "unknown option"),
     ({"preset": "nope"}, "preset", "unknown preset"),
     ({"style_blend": "1,1,1,1,1"}, "style_blend", "at most 4"),
+    ({"style_layer_weights": "1,2"}, "style_layer_weights", "2 weights for 4 style layers"),
+    ({"style_layer_weights": "0,0,0,0"}, "style_layer_weights", "must not all be 0"),
+    ({"style_loss": "histogram"}, "style_loss", "one of gram, wasserstein"),
+    ({"style_loss": "wasserstein", "normalization": "blog"}, "style_loss", "needs normalization 'gatys'"),
 ])
 def test_bad_values_name_the_field_and_the_range(values, field, fragment):
     with pytest.raises(OptionError) as info:
@@ -77,6 +82,7 @@ def test_scales_and_iteration_split():
     assert Options(size=512, iterations=100).scale_iterations() == [70, 30]
     assert Options(size=1024, iterations=100).scale_iterations() == [35, 35, 30]
     assert Options(size=1024, iterations=2).scale_iterations() == [1, 1, 1]
+    assert Options(size=512, iterations=100, final_share=0.2).scale_iterations() == [80, 20]
     for iterations in (1, 7, 100, 999):
         split = Options(size=2048, iterations=iterations).scale_iterations()
         assert len(split) == 4 and min(split) >= 1
@@ -84,7 +90,8 @@ def test_scales_and_iteration_split():
 
 
 def test_deepest_layer():
-    assert Options().deepest_layer == "block5_conv1"
+    assert Options().deepest_layer == "block4_conv2"  # the content layer: the default stops at block4
+    assert Options(style_layers=("block5_conv1",)).deepest_layer == "block5_conv1"
     assert Options.from_mapping({"preset": "article"}).deepest_layer == "block5_conv3"
 
 

@@ -80,7 +80,9 @@ def test_bfloat16_paints_as_well_as_float32(pictures, real_weights):
                                        weights=real_weights).image)
               for precision in ("float32", "bfloat16")}
     assert scores["bfloat16"] < 1.1 * scores["float32"], scores
-    assert scores["float32"] < 0.05 * score(content), scores  # and both really optimised
+    # and both really optimised (the Wasserstein loss falls to 5.8 % of the photo's here in 60
+    # iterations; it keeps a floor a Gram loss does not: a mean and a spread to match exactly)
+    assert scores["float32"] < 0.1 * score(content), scores
 
 
 def test_preserve_colors_keeps_the_photos_chroma(pictures, balanced, real_weights):

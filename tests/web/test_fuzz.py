@@ -99,10 +99,12 @@ def _cases() -> list[Case]:
             cases.append(Case(f"{option}={value[:20]!r}", fields={**good, option: value},
                               page_too=option != "style_name"))
     cases += [
-        Case("96×32 photo at size 32", fields={**good, "content": _image(32, 96), "size": "32"}),
+        # 32×5 px at size 32: under the 8 px a side the default's network (down to block4) needs
+        Case("96×16 photo at size 32", fields={**good, "content": _image(16, 96), "size": "32"}),
         Case("10000×8 photo at 64 px", fields={**good, "content": _image(8, 10000), "size": "64"}),
         Case("8×10000 painting", fields={**good, "style": _image(10000, 8)}),
-        Case("style scale 0.1 at 32 px", fields={**good, "size": "32", "style_scale": "0.1"}),
+        Case("style scale 0.1 at 32 px, 4:1 painting", fields={**good, "size": "32", "style_scale": "0.1",
+                                                           "style": _image(16, 64)}),
         Case("1×300 photo", fields={**good, "content": _image(1, 300)}),
         Case("five paintings", fields={**good, "style": None, "style_name": ["starry_night"] * 5}),
         Case("unknown file field", fields={**good, "mask": png_bytes()}),
