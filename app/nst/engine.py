@@ -17,10 +17,20 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
-from app.nst import hardware, losses, schedule
-from app.nst.colors import preserve_colors
+from app.nst import hardware, losses, regions, schedule
+from app.nst import masks as mask_ops
+from app.nst.colors import match_palette, preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
-from app.nst.images import ImageSource, KeyedImage, load_image, resize_longest, resize_to, scaled_shape
+from app.nst.images import (
+    ImageSource,
+    KeyedImage,
+    attach_alpha,
+    load_image,
+    resize_longest,
+    resize_to,
+    scaled_shape,
+    split_alpha,
+)
 from app.nst.options import DEFAULTS, Options, blend_weights
 from app.nst.shapes import check_shapes, style_shape
 from app.nst.targets import StyleTargets, compute_style_targets
@@ -58,7 +68,7 @@ class Progress:
 
 @dataclass
 class Result:
-    image: np.ndarray
+    image: np.ndarray  # RGB uint8; RGBA when the photo had transparency (its alpha, resized)
     options: Options
     seconds: float
     iterations: int
@@ -80,6 +90,7 @@ class Result:
             "lbfgs_iterations": self.iterations,
             "evaluations": self.evaluations, "losses": self.losses, "width": width, "height": height,
             "precision": self.precision, "device": self.device, "seed": self.options.seed,
+            "transparent": self.image.shape[2] == 4,  # the photo's alpha kept (PNG; JPEG flattens on white)
         }
 
 
@@ -94,6 +105,7 @@ def stylize(
     memory_gb: float | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
+    masks: Sequence[ImageSource | np.ndarray] = (),
 ) -> Result:
     """Paint ``content`` in the style of ``style`` (one image or several, mixed by ``style_blend``).
 
@@ -101,13 +113,15 @@ def stylize(
     arguments (the callers take them from app.config.Settings): ``weights`` a VGG16 weights file
     (None: the ImageNet download; 'untrained' for plumbing tests), ``precision`` the one used
     where ``options.precision`` is 'auto', ``memory_gb`` the memory one job may use (None: what the
-    OS reports available).
+    OS reports available). ``masks``: one grey image per painting (white = paint here, black = keep
+    the photo), each painting's style matched inside its own region (app/nst/regions.py).
     Raises Cancelled when ``should_stop()`` turns true (checked at every evaluation), NumericalError
     on a NaN/inf loss, WeightsError, ImageError, OptionError or ResourceError for bad input.
     """
     options.validate()
     started = time.perf_counter()
     images = _Images.read(content, style, init_image, options)
+    images.masks = _read_masks(masks, images, options)
     if options.seed is None:
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
     _check_fits(options, images, memory_gb)
@@ -120,12 +134,14 @@ def stylize(
         scale_content = resize_longest(images.content, longest)
         current = _scale_start(options, scale_content, current, images.start)
         problem = _problem(vgg, scale_content, images.styles, images.blend, options, longest, precision,
-                           images.keys)
+                           images.masks, keys=images.keys)
         current = run.optimize(problem, current, iterations, index)
 
     result_rgb = preserve_colors(current, images.content) if options.preserve_colors else current
+    if images.masks:
+        result_rgb = _keep_photo(result_rgb, images)
     return Result(
-        image=result_rgb, options=options, seconds=time.perf_counter() - started,
+        image=attach_alpha(result_rgb, images.alpha), options=options, seconds=time.perf_counter() - started,
         iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
         precision=precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
     )
@@ -135,23 +151,42 @@ def stylize(
 class _Images:
     """The job's pictures as RGB arrays, with the paintings' blend weights."""
 
-    content: np.ndarray
+    content: np.ndarray  # RGB; a transparent photo composited on white (the network sees no alpha)
     styles: list[np.ndarray]
     keys: list  # per painting: a built-in's name and hash (KeyedImage), else None
     blend: np.ndarray
     start: np.ndarray | None  # the init image (init='image'), else None
+    alpha: np.ndarray | None = None  # the photo's alpha channel, given back to the result
+    masks: list[np.ndarray] = field(default_factory=list)  # one per painting, 0..1, the photo's shape
 
     @classmethod
     def read(cls, content, style, init_image, options: Options) -> _Images:
-        content_rgb = _as_array(content, "content")
+        content_rgb, alpha = split_alpha(_as_array(content, "content", keep_alpha=True))
         sources = _as_list(style)
-        styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(sources)]
-        keys = [s.key if isinstance(s, KeyedImage) else None for s in sources]
+        styles = _paintings(sources, content_rgb, options)
+        # A recoloured painting is no longer the built-in its key names: it gets no shared cache entry.
+        keys = [s.key if isinstance(s, KeyedImage) and not options.match_palette else None for s in sources]
         blend = np.asarray(blend_weights(options, len(styles)))
         if options.init == "image" and init_image is None:
             raise OptionError("init", "init is 'image' but no init image was given")
         start = _as_array(init_image, "init image") if options.init == "image" else None
-        return cls(content_rgb, styles, keys, blend, start)
+        return cls(content_rgb, styles, keys, blend, start, alpha)
+
+
+def _read_masks(masks, images: _Images, options: Options) -> list[np.ndarray]:
+    """The masks read, checked against the photo and the paintings, resized to the photo."""
+    if not masks:
+        return []
+    read = [mask_ops.load_mask(m, "mask" if len(masks) == 1 else f"mask {i + 1}") for i, m in enumerate(masks)]
+    mask_ops.check_masks(read, images.content.shape[:2], len(images.styles), options.normalization)
+    return [mask_ops.fit_mask(m, images.content.shape[:2], feather=0.0) for m in read]
+
+
+def _keep_photo(result_rgb: np.ndarray, images: _Images) -> np.ndarray:
+    """The photo where no mask covers, feathered masks at the result's size."""
+    hw = result_rgb.shape[:2]
+    content = resize_to(images.content, (hw[1], hw[0]))
+    return mask_ops.keep_photo(result_rgb, content, [mask_ops.fit_mask(m, hw) for m in images.masks])
 
 
 def _check_fits(options: Options, images: _Images, memory_gb: float | None) -> None:
@@ -183,8 +218,8 @@ def objective(
     """The loss ``stylize`` minimises at ``options.size`` (its last scale), as a function of an RGB
     picture of that size: to score any picture, as delivered, on the engine's own objective."""
     options.validate()
-    content_rgb = resize_longest(_as_array(content, "content"), options.size)
-    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    content_rgb = resize_longest(split_alpha(_as_array(content, "content", keep_alpha=True))[0], options.size)
+    styles = _paintings(style, content_rgb, options)
     blend = np.asarray(blend_weights(options, len(styles)))
     precision = precision or hardware.choose_precision(options.precision)
     problem = _problem(load_weights(weights), content_rgb, styles, blend, options, options.size, precision)
@@ -195,8 +230,15 @@ def objective(
 
 
 def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-             longest: int, precision: str, keys: Sequence[str | None] | None = None) -> _Problem:
-    """One scale's loss: the (cached) style targets for this size, and the content's own."""
+             longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
+             keys: Sequence[str | None] | None = None) -> _Problem:
+    """One scale's loss: the (cached) style targets for this size, and the content's own. With
+    masks, each painting's targets are matched in its own region instead of one blend."""
+    if masks:
+        hw = content_rgb.shape[:2]
+        style_loss = regions.region_style_loss(vgg, styles, blend, [mask_ops.fit_mask(m, hw) for m in masks],
+                                               options, longest, precision, hw)
+        return _Problem(vgg, content_rgb, None, options, precision, style_loss)
     targets = compute_style_targets(vgg, styles, blend, options, longest, precision, content_rgb.shape[:2],
                                     keys=keys)
     return _Problem(vgg, content_rgb, targets, options, precision)
@@ -205,7 +247,8 @@ def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.n
 class _Problem:
     """Loss and gradient at one image size, as a float64 function for scipy."""
 
-    def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets, options: Options, precision: str):
+    def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options, precision: str,
+                 style_loss=None):
         self.height, self.width = content_rgb.shape[:2]
         self.shape = (1, self.height, self.width, 3)
         self.options = options
@@ -213,7 +256,8 @@ class _Problem:
         features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         content_feats = features(tf.constant(rgb_to_caffe(content_rgb)))
         content_targets = {name: tf.cast(content_feats[name], tf.float32) for name in options.content_layers}
-        self._fn = _make_loss_fn(features, content_targets, targets.grams, options, (self.height, self.width))
+        grams = targets.grams if targets is not None else None
+        self._fn = _make_loss_fn(features, content_targets, grams, options, (self.height, self.width), style_loss)
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float]]:
         x32 = tf.constant(x.reshape(self.shape), dtype=tf.float32)
@@ -238,12 +282,14 @@ class _Problem:
         return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
 
 
-def _make_loss_fn(features, content_targets, style_grams, options: Options, image_hw):
+def _make_loss_fn(features, content_targets, style_grams, options: Options, image_hw, style_loss=None):
     """loss_and_grad(x) -> (total, weighted content, weighted style, weighted tv, gradient), one
-    tf.function: the weighted sum of the three named terms (app/nst/losses.py)."""
+    tf.function: the weighted sum of the three named terms (app/nst/losses.py). ``style_loss``
+    replaces the blended style term (masks: app/nst/regions.py)."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
-    style = losses.StyleLoss({name: tf.constant(style_grams[name]) for name in options.style_layers}, norm, image_hw)
+    style = style_loss or losses.StyleLoss({name: tf.constant(style_grams[name]) for name in options.style_layers},
+                                           norm, image_hw)
     tv = losses.TVLoss(norm, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)
@@ -393,14 +439,23 @@ def _as_list(style) -> list:
     return styles
 
 
-def _as_array(source, name: str) -> np.ndarray:
+def _paintings(style, content_rgb: np.ndarray, options: Options) -> list[np.ndarray]:
+    """The paintings as RGB arrays; recoloured to the photo's palette where match_palette is set."""
+    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    return [match_palette(s, content_rgb) for s in styles] if options.match_palette else styles
+
+
+def _as_array(source, name: str, keep_alpha: bool = False) -> np.ndarray:
+    """An RGB uint8 array (RGBA for a transparent photo where ``keep_alpha``)."""
     if isinstance(source, KeyedImage):
         source = source.pixels
     if isinstance(source, np.ndarray):
-        if source.ndim != 3 or source.shape[2] != 3:
-            raise OptionError(name, f"{name} array must be (height, width, 3), got {source.shape}")
+        channels = (3, 4) if keep_alpha else (3,)
+        if source.ndim != 3 or source.shape[2] not in channels:
+            shape = "(height, width, 3) or (height, width, 4)" if keep_alpha else "(height, width, 3)"
+            raise OptionError(name, f"{name} array must be {shape}, got {source.shape}")
         return np.clip(source, 0, 255).astype(np.uint8)
-    return load_image(source, name=name)
+    return load_image(source, name=name, keep_alpha=keep_alpha)
 
 
 def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:

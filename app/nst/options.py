@@ -84,6 +84,9 @@ class Options:
         choices=("longest", "content")))
     preserve_colors: bool = _opt(False, Spec(
         "Keep photo colours", "Keep the photo's colours; take only the painting's light and texture."))
+    match_palette: bool = _opt(False, Spec(
+        "Match the painting's colours to the photo", "Recolour the painting with the photo's palette (its "
+        "colour mean and covariance) before painting: the painting's brushwork in the photo's colours."))
     normalization: str = _opt("gatys", Spec(
         "Loss normalisation", "'gatys': each layer's Gram and loss normalised by its size; "
         "'blog': the design article's sums, one constant for all layers.", choices=NORMALIZATION_CHOICES))
