@@ -63,7 +63,8 @@ class Options:
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
     size: int = _opt(512, Spec(
-        "Size (px)", "Longest side of the result in pixels; the photo's aspect ratio is kept.", 32, 4096))
+        "Size (px)", "Longest side of the result in pixels; the photo's aspect ratio is kept. Beyond what the "
+        "memory holds at once, the picture is painted in tiles.", 32, 8192))
     init: str = _opt("content", Spec(
         "Start from", "Start from the photo, from random noise, or from a given image.",
         choices=INIT_CHOICES))

@@ -22,10 +22,14 @@ from app.nst.options import VGG_LAYERS
 MIN_AREA = 1e-3
 
 
+def pool_factor(name: str) -> int:
+    """How many image pixels one position of a VGG16 layer spans per side: 2 per pooling before it."""
+    return 2 ** (int(VGG_LAYERS[VGG_LAYERS.index(name)].split("_")[0].removeprefix("block")) - 1)
+
+
 def layer_hw(name: str, image_hw: tuple[int, int]) -> tuple[int, int]:
     """A VGG16 layer's feature-map size: each block after the first halves it (2×2 pooling, floor)."""
-    block = int(VGG_LAYERS[VGG_LAYERS.index(name)].split("_")[0].removeprefix("block"))
-    return image_hw[0] >> (block - 1), image_hw[1] >> (block - 1)
+    return image_hw[0] // pool_factor(name), image_hw[1] // pool_factor(name)
 
 
 @dataclass
@@ -72,12 +76,15 @@ def masked_gram(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
 
 
 def region_style_loss(vgg, styles: list[np.ndarray], blend: np.ndarray, masks: list[np.ndarray], options,
-                      longest: int, precision: str, content_hw: tuple[int, int]) -> RegionStyleLoss:
-    """The style term of one scale with masks (already fitted to this scale's ``content_hw``):
-    each painting's own Gram targets (cached like the blended ones), weighted by its blend share
-    (equal shares weigh 1 each, as one painting alone does)."""
+                      longest: int, precision: str, content_hw: tuple[int, int],
+                      tile_hw: tuple[int, int] | None = None, style_pixels: int | None = None) -> RegionStyleLoss:
+    """The style term of one scale with masks (already fitted to the picture optimised: the scale,
+    or a tile of ``tile_hw`` in a scale of ``content_hw``): each painting's own Gram targets
+    (cached like the blended ones), weighted by its blend share (equal shares weigh 1 each, as one
+    painting alone does)."""
     from app.nst.targets import compute_style_targets
 
-    grams = [compute_style_targets(vgg, [style], np.ones(1), options, longest, precision, content_hw).grams
+    grams = [compute_style_targets(vgg, [style], np.ones(1), options, longest, precision, content_hw,
+                                   style_pixels).grams
              for style in styles]
-    return RegionStyleLoss(grams, masks, [float(w) * len(styles) for w in blend], content_hw)
+    return RegionStyleLoss(grams, masks, [float(w) * len(styles) for w in blend], tile_hw or content_hw)
