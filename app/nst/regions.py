@@ -85,6 +85,6 @@ def region_style_loss(vgg, styles: list[np.ndarray], blend: np.ndarray, masks: l
     from app.nst.targets import compute_style_targets
 
     grams = [compute_style_targets(vgg, [style], np.ones(1), options, longest, precision, content_hw,
-                                   style_pixels).grams
+                                   max_pixels=style_pixels).grams
              for style in styles]
     return RegionStyleLoss(grams, masks, [float(w) * len(styles) for w in blend], tile_hw or content_hw)
