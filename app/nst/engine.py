@@ -227,7 +227,8 @@ class _Memory:
             grids.append(tiles.plan(hw, options.deepest_layer, budget, side=forced))
         if budget == float("inf"):
             return cls(grids, None)
-        return cls(grids, max(1, int((budget - hardware.BASE_BYTES) / hardware.BYTES_PER_STYLE_PIXEL)))
+        sized = budget * tiles.SIZING_SHARE
+        return cls(grids, max(1, int((sized - hardware.BASE_BYTES) / hardware.BYTES_PER_STYLE_PIXEL)))
 
 
 @dataclass
