@@ -58,8 +58,9 @@ class Grid:
 
     hw: tuple[int, int]
     side: int
-    overlap: int
+    overlap: int  # the least overlap asked for
     tiles: tuple[Tile, ...]
+    fades: tuple[int, int] = (0, 0)  # rows, columns of the actual overlap between neighbours: the cross-fades
 
     def __len__(self) -> int:
         return len(self.tiles)
@@ -89,7 +90,15 @@ def plan(hw: tuple[int, int], deepest: str, budget_bytes: float, side: int | Non
     overlap = min(side // 2, max(MIN_OVERLAP, round(side * OVERLAP_SHARE)))
     rows, cols = _starts(hw[0], side, overlap), _starts(hw[1], side, overlap)
     tiles = tuple(Tile(top, min(top + side, hw[0]), left, min(left + side, hw[1])) for top in rows for left in cols)
-    return Grid(hw, side, overlap, tiles)
+    fades = (_actual_overlap(rows, side, hw[0]), _actual_overlap(cols, side, hw[1]))
+    return Grid(hw, side, overlap, tiles, fades)
+
+
+def _actual_overlap(starts: list[int], side: int, length: int) -> int:
+    """How much neighbouring tiles along one axis overlap once spread evenly (the least of them)."""
+    if len(starts) < 2:
+        return 0
+    return min(min(a + side, length) - b for a, b in zip(starts, starts[1:]))
 
 
 def _starts(length: int, side: int, overlap: int) -> list[int]:
@@ -100,18 +109,19 @@ def _starts(length: int, side: int, overlap: int) -> list[int]:
     return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
 
-def blend_weights(tile: Tile, overlap: int) -> np.ndarray:
-    """(h, w, 1) weights: 1, ramping up from 0 across the overlap at the top and left edges, where
-    the tiles before it (row by row) were painted. Their right and bottom edges are then covered
-    by this tile's ramp, so every overlap ends as a straight cross-fade between two tiles."""
-    def ramp(start: int, size: int) -> np.ndarray:
+def blend_weights(tile: Tile, fades: tuple[int, int]) -> np.ndarray:
+    """(h, w, 1) weights: 1, ramping up from 0 across the whole overlap at the top and left edges,
+    where the tiles before it (row by row) were painted. Their right and bottom edges are then
+    covered by this tile's ramp, so every overlap ends as a straight cross-fade between two tiles
+    (across all of it: a fade narrower than the overlap left a visible line at its end at 2048 px)."""
+    def ramp(start: int, size: int, overlap: int) -> np.ndarray:
         weights = np.ones(size, np.float32)
         fade = min(overlap, size // 2)
         if start > 0:
             weights[:fade] = (np.arange(fade, dtype=np.float32) + 1) / (fade + 1)
         return weights
     height, width = tile.hw
-    return (ramp(tile.top, height)[:, None] * ramp(tile.left, width)[None, :])[:, :, None]
+    return (ramp(tile.top, height, fades[0])[:, None] * ramp(tile.left, width, fades[1])[None, :])[:, :, None]
 
 
 # Paints one tile: (tile, its number, its start picture, compose) -> the tile's picture, where
@@ -123,7 +133,7 @@ def paint_in_tiles(grid: Grid, start_rgb: np.ndarray, solve: SolveTile) -> np.nd
     """The scale's picture, tile by tile: each starts from the picture so far, and is blended in."""
     canvas = np.asarray(start_rgb, np.float32).copy()
     for number, tile in enumerate(grid.tiles):
-        weights = blend_weights(tile, grid.overlap)
+        weights = blend_weights(tile, grid.fades)
         rows, cols = tile.slices
 
         def compose(rgb: np.ndarray, rows=rows, cols=cols, weights=weights) -> np.ndarray:

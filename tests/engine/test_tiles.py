@@ -93,7 +93,7 @@ def borders(grid: tiles.Grid, axis: int) -> set[int]:
     edges = set()
     for tile in grid.tiles:
         start, stop = (tile.top, tile.bottom) if axis == 0 else (tile.left, tile.right)
-        fade = min(grid.overlap, (stop - start) // 2)
+        fade = min(grid.fades[axis], (stop - start) // 2)
         edges |= {start, start + fade, stop}
     return edges
 
