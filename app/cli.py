@@ -23,7 +23,8 @@ import numpy as np
 
 from app.config import Settings, SettingsError
 from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
-from app.nst.images import check_writable, load_image, save_image
+from app.nst.images import check_writable, load_image, output_format, save_image
+from app.nst.masks import check_masks, load_mask
 from app.nst.options import PRESET_ALIASES, PRESETS, Options, blend_weights, option_specs
 from app.nst.shapes import check_shapes
 from app.nst.vgg import check_weights
@@ -48,6 +49,9 @@ TRANSFER_FLAGS = [
     "normalization", "tv_exponent",
     "scales", "round_evals", "precision",
 ]
+
+# Boolean options as switches that turn them on (--preserve-colors, --match-palette).
+SWITCH_FLAGS = ("preserve_colors", "match_palette")
 
 
 class UsageError(Exception):
@@ -84,7 +88,12 @@ def _add_transfer(sub) -> None:
                    help="start from a named preset (default: balanced; 'seed' is the old name of 'article')")
     p.add_argument("--weights", help="VGG16 weights file (default: $IMPASTO_VGG_WEIGHTS, else ImageNet)")
     p.add_argument("--init-image", help="start from this image (implies --init image)")
-    p.add_argument("--preserve-colors", action="store_true", default=None, help="keep the photo's colours")
+    p.add_argument("--mask", dest="masks", action="append", default=[], metavar="PATH",
+                   help="where the painting goes: a grey image, white = paint, black = keep the photo (once per "
+                   "painting, in the paintings' order; resized to the photo)")
+    for name in SWITCH_FLAGS:
+        p.add_argument("--" + name.replace("_", "-"), dest=name, action="store_true", default=None,
+                       help=option_specs()[name][1].help)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no 'wrote' line on stderr")
     p.add_argument("--json", action="store_true", help="also print a JSON summary on stdout when done (the "
                    "progress bar and the 'wrote' line stay on stderr; add --quiet to drop them)")
@@ -184,6 +193,9 @@ def transfer(args: argparse.Namespace, settings: Settings) -> int:
     summary = result.summary()
     if args.json:
         print(json.dumps({"output": str(written), **summary}))
+    if not args.quiet and result.image.shape[2] == 4 and output_format(written) == "JPEG":
+        print("impasto: note: JPEG has no transparency; the photo's transparent parts were put on white "
+              "(write a .png to keep them)", file=sys.stderr)
     if not args.quiet:
         unit = "rounds" if result.options.round_evals else "iterations"  # the unit --iterations counted in
         print(f"wrote {written} ({result.seconds:.1f} s, {summary['iterations']} {unit})", file=sys.stderr)
@@ -213,6 +225,7 @@ class _TransferInputs:
     content: np.ndarray
     styles: list[np.ndarray]
     init_image: np.ndarray | None
+    masks: list[np.ndarray]  # one per painting, or none
     engine: dict[str, Any]  # the machine's side: weights, precision, memory_gb
 
 
@@ -221,8 +234,9 @@ def _prepare_transfer(args: argparse.Namespace, settings: Settings) -> _Transfer
     values = {name: getattr(args, name) for name in TRANSFER_FLAGS if getattr(args, name) is not None}
     if args.preset:
         values["preset"] = args.preset
-    if args.preserve_colors:
-        values["preserve_colors"] = True
+    for switch in SWITCH_FLAGS:
+        if getattr(args, switch):
+            values[switch] = True
     if args.init_image:
         if values.get("init", "image") != "image":
             raise OptionError("init", f"--init-image starts from an image, but --init is {values['init']!r}; "
@@ -231,15 +245,24 @@ def _prepare_transfer(args: argparse.Namespace, settings: Settings) -> _Transfer
     options = Options.from_mapping(values)
     if options.init == "image" and not args.init_image:
         raise OptionError("init", "--init image needs --init-image PATH")
-    content = load_image(args.content, name="content")
+    content = load_image(args.content, name="content", keep_alpha=True)
     styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
     blend_weights(options, len(styles))
     check_shapes(options, content.shape[:2], [style.shape[:2] for style in styles])
     init_image = load_image(args.init_image, name="init image") if args.init_image else None
+    masks = _read_masks(args.masks, content, len(styles), options)
     weights = check_weights(args.weights) if args.weights else settings.vgg_weights
     check_writable(args.output)
     engine = {"weights": weights, "precision": settings.precision, "memory_gb": settings.max_memory_gb}
-    return _TransferInputs(options, content, styles, init_image, engine)
+    return _TransferInputs(options, content, styles, init_image, masks, engine)
+
+
+def _read_masks(paths: list[str], content: np.ndarray, paintings: int, options: Options) -> list[np.ndarray]:
+    """--mask files read and checked against the photo and the paintings (before TensorFlow loads)."""
+    names = ["mask"] if len(paths) == 1 else [f"mask {n}" for n in range(1, len(paths) + 1)]
+    masks = [load_mask(path, name) for path, name in zip(paths, names)]
+    check_masks(masks, content.shape[:2], paintings, options.normalization)
+    return masks
 
 
 def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
@@ -254,7 +277,7 @@ def _run_transfer(args: argparse.Namespace, job: _TransferInputs) -> Result:
     bar = None if args.quiet else _ProgressBar()
     try:
         return stylize(job.content, job.styles, options=job.options, init_image=job.init_image,
-                       on_progress=bar, **job.engine)
+                       masks=job.masks, on_progress=bar, **job.engine)
     finally:
         if bar is not None:
             bar.close()

@@ -222,7 +222,7 @@ class Settings:
             vgg_weights=weights_source("IMPASTO_VGG_WEIGHTS", raw("IMPASTO_VGG_WEIGHTS")),
             max_upload_mb=number("IMPASTO_MAX_UPLOAD_MB", raw("IMPASTO_MAX_UPLOAD_MB", "20"), above=0),
             max_pixels=whole_number("IMPASTO_MAX_PIXELS", raw("IMPASTO_MAX_PIXELS", "40000000"), 1),
-            max_size=whole_number("IMPASTO_MAX_SIZE", raw("IMPASTO_MAX_SIZE", "1024"), 32, 4096),
+            max_size=whole_number("IMPASTO_MAX_SIZE", raw("IMPASTO_MAX_SIZE", "1024"), 32, 8192),
             max_iterations=whole_number("IMPASTO_MAX_ITERATIONS", raw("IMPASTO_MAX_ITERATIONS", "1000"), 1),
             queue_limit=whole_number("IMPASTO_QUEUE_LIMIT", raw("IMPASTO_QUEUE_LIMIT", "20"), 1),
             runners=whole_number("IMPASTO_RUNNERS", raw("IMPASTO_RUNNERS", "1"), 1),
@@ -286,7 +286,8 @@ DOCUMENTED = [
     ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
     ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (crashes included) before it is marked failed."),
     ("IMPASTO_PRECISION", "auto", "auto, float32, bfloat16 or float16 for the network's convolutions."),
-    ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use; larger sizes are refused."),
+    ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use: larger pictures are "
+     "painted in tiles that fit it (see *Large prints*)."),
     ("IMPASTO_PASSWORD", "(unset: no sign-in)", "Password that every page and API call needs (see *Security "
      "and sharing*)."),
     ("IMPASTO_PASSWORD_FILE", "(unset)", "File whose first line is the password (a Docker secret); instead of "

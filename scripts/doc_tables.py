@@ -17,12 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli import TRANSFER_FLAGS
+from app.cli import SWITCH_FLAGS, TRANSFER_FLAGS
 from app.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
 from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, option_specs
 from app.text import format_number
 
-CLI_ONLY_AS_SWITCH = {"preserve_colors": "--preserve-colors"}
+CLI_ONLY_AS_SWITCH = {name: "--" + name.replace("_", "-") for name in SWITCH_FLAGS}
 MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_RESULTS = ROOT / "bench" / "results" / "full.json"

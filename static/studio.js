@@ -145,16 +145,17 @@
     if (!response.ok) throw new Error("the earlier job's painting is gone");
     return new File([await response.blob()], "painting.png", { type: "image/png" });
   }
-  // The API takes the uploads first, then the built-ins, with style_blend in that order.
+  // The API takes the uploads first, then the built-ins, with style_blend in that order. Returns
+  // the slots (0: first painting, 1: second) in the order sent, for the masks.
   async function setPaintings(data) {
     data.delete("style_name_2");
     if (!paintingsChanged) {  // as the page came: the earlier job's paintings, or the default pick
       if (blendTouched) data.set("style_blend", (100 - blend.value) + "," + blend.value);
-      return;
+      return second.hidden ? [0] : [0, 1];
     }
     const weights = [100 - blend.value, Number(blend.value)];
     const chosen = drops.filter((drop, i) => i === 0 || !second.hidden)
-      .map((drop, i) => ({ ...painting(drop), weight: weights[i] }))
+      .map((drop, i) => ({ ...painting(drop), weight: weights[i], slot: i }))
       .filter((p) => p.file || p.name || p.earlier);
     for (const p of chosen) {
       if (p.earlier) p.file = await earlierFile(p.earlier);  // kept next to a changed one: send it again
@@ -164,6 +165,14 @@
     data.delete("style_name");
     ordered.forEach((p) => (p.file ? data.append("style", p.file, p.file.name) : data.append("style_name", p.name)));
     data.set("style_blend", ordered.length > 1 ? ordered.map((p) => p.weight).join(",") : "");
+    return ordered.map((p) => p.slot);
+  }
+  // One mask per painting sent, in the same order, when the mask brush is open (static/mask.js).
+  async function setMasks(data, slots) {
+    data.delete("mask");
+    if (!window.ImpastoMask || !window.ImpastoMask.used()) return;
+    const blobs = await window.ImpastoMask.blobs(slots);
+    blobs.forEach((blob, i) => data.append("mask", blob, "mask-" + (i + 1) + ".png"));
   }
 
   // -- sliders ---------------------------------------------------------------------------------
@@ -361,7 +370,7 @@
     const data = new FormData(form);
     if (data.get("init") !== "image") data.delete("init_image");
     try {
-      await setPaintings(data);
+      await setMasks(data, await setPaintings(data));
     } catch (err) {
       showError("style", "Could not send the earlier painting again (" + err.message + "); choose it again.");
       return;

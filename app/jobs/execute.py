@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.jobs.paintings import Painting, job_paintings
-from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore
+from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore, mask_files
 from app.nst.errors import Cancelled, ImpastoError, WeightsError
 from app.nst.images import KeyedImage, encode_image, load_image, thumbnail
 from app.nst.options import Options
@@ -147,7 +147,8 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         content, styles, init_image = _inputs(store, job, options)
         from app.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
 
-        result = stylize(content, styles, options=options, init_image=init_image, weights=engine.weights,
+        masks = [store.get_file(job.id, name) for name in mask_files(job.files)]
+        result = stylize(content, styles, options=options, init_image=init_image, masks=masks, weights=engine.weights,
                          precision=engine.precision, memory_gb=engine.memory_gb,
                          on_progress=_Reporter(store, job.id, worker, progress_hook), should_stop=watcher)
         _store_result(store, job.id, result.image)
@@ -171,7 +172,8 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
 
 def _inputs(store: JobStore, job: Job,
             options: Options) -> tuple[np.ndarray, list[np.ndarray | KeyedImage], np.ndarray | None]:
-    """The photo, the paintings in blend order (built-ins loaded by name) and the start image or None."""
+    """The photo (RGBA when it has transparency), the paintings in blend order (built-ins loaded by
+    name) and the start image or None."""
     content = store.get_file(job.id, "content.png")
     init = store.get_file(job.id, INIT_FILE) if options.init == "image" else None
     if content is None or (options.init == "image" and init is None):
@@ -179,7 +181,7 @@ def _inputs(store: JobStore, job: Job,
     items = job_paintings(job)
     names = ["style"] if len(items) == 1 else [f"style {n}" for n in range(1, len(items) + 1)]
     styles = [_painting(store, job, painting, name) for painting, name in zip(items, names)]
-    return (load_image(content, name="content"), styles,
+    return (load_image(content, name="content", keep_alpha=True), styles,
             None if init is None else load_image(init, name="init image"))
 
 

@@ -20,7 +20,8 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   and stops at its next cancel check.
 - ``put_file(id, name, data)`` → False (nothing written) when the job no longer exists;
   ``get_file(id, name)`` → bytes or None: inputs ('content.png',
-  the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image),
+  the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image, the
+  masks 'mask.png', 'mask_2.png', … one per painting when the job has masks),
   'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
   filesystem.
 - ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
@@ -68,10 +69,12 @@ PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", 
 # style.png, style_2.png, … in the order of the job's style_blend; init.png is the start image of an init='image' job.
 STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)))
 INIT_FILE = "init.png"
+# One grey mask per painting, in the paintings' order (mask.png for style.png, …), or none.
+MASK_FILES = ("mask.png", *(f"mask_{n}.png" for n in range(2, MAX_STYLES + 1)))
 # What a run writes (result.jpg: the JPEG rendition, made by the web at the first ?format=jpeg);
 # dropped when the job is re-queued.
 OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg", "result.jpg")
-FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *OUTPUT_FILES)
+FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, *OUTPUT_FILES)
 
 
 class QueueFull(Exception):
@@ -204,6 +207,12 @@ def style_files(names: Iterable[str]) -> list[str]:
     """The painting files among ``names`` (a job's files), in blend order."""
     present = set(names)
     return [name for name in STYLE_FILES if name in present]
+
+
+def mask_files(names: Iterable[str]) -> list[str]:
+    """The mask files among ``names`` (a job's files), in the paintings' order."""
+    present = set(names)
+    return [name for name in MASK_FILES if name in present]
 
 
 def style_names(job: Job) -> list[str | None]:

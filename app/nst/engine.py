@@ -17,12 +17,22 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
-from app.nst import hardware, losses, schedule
-from app.nst.colors import preserve_colors
+from app.nst import hardware, losses, regions, schedule, tiles
+from app.nst import masks as mask_ops
+from app.nst.colors import match_palette, preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
-from app.nst.images import ImageSource, KeyedImage, load_image, resize_longest, resize_to, scaled_shape
+from app.nst.images import (
+    ImageSource,
+    KeyedImage,
+    attach_alpha,
+    load_image,
+    resize_longest,
+    resize_to,
+    scaled_shape,
+    split_alpha,
+)
 from app.nst.options import DEFAULTS, Options, blend_weights
-from app.nst.shapes import check_shapes, style_shape
+from app.nst.shapes import check_shapes
 from app.nst.targets import StyleTargets, compute_style_targets
 from app.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
 
@@ -58,7 +68,7 @@ class Progress:
 
 @dataclass
 class Result:
-    image: np.ndarray
+    image: np.ndarray  # RGB uint8; RGBA when the photo had transparency (its alpha, resized)
     options: Options
     seconds: float
     iterations: int
@@ -80,6 +90,7 @@ class Result:
             "lbfgs_iterations": self.iterations,
             "evaluations": self.evaluations, "losses": self.losses, "width": width, "height": height,
             "precision": self.precision, "device": self.device, "seed": self.options.seed,
+            "transparent": self.image.shape[2] == 4,  # the photo's alpha kept (PNG; JPEG flattens on white)
         }
 
 
@@ -94,6 +105,8 @@ def stylize(
     memory_gb: float | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
+    masks: Sequence[ImageSource | np.ndarray] = (),
+    tile_size: int | None = None,
 ) -> Result:
     """Paint ``content`` in the style of ``style`` (one image or several, mixed by ``style_blend``).
 
@@ -101,31 +114,51 @@ def stylize(
     arguments (the callers take them from app.config.Settings): ``weights`` a VGG16 weights file
     (None: the ImageNet download; 'untrained' for plumbing tests), ``precision`` the one used
     where ``options.precision`` is 'auto', ``memory_gb`` the memory one job may use (None: what the
-    OS reports available).
+    OS reports available). ``masks``: one grey image per painting (white = paint here, black = keep
+    the photo), each painting's style matched inside its own region (app/nst/regions.py).
+    A scale whose estimate exceeds the memory is painted in overlapping tiles (app/nst/tiles.py);
+    ``tile_size`` forces tiles of that side at every scale larger than it (tests, benchmarks).
     Raises Cancelled when ``should_stop()`` turns true (checked at every evaluation), NumericalError
     on a NaN/inf loss, WeightsError, ImageError, OptionError or ResourceError for bad input.
     """
     options.validate()
     started = time.perf_counter()
     images = _Images.read(content, style, init_image, options)
+    images.masks = _read_masks(masks, images, options)
     if options.seed is None:
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
-    _check_fits(options, images, memory_gb)
+    memory = _Memory.plan(options, images, memory_gb, tile_size)
     precision = hardware.choose_precision(options.precision, precision)
     vgg = load_weights(weights)
-    run = _Run(options, on_progress, should_stop, started)
+    run = _Run(options, on_progress, should_stop, started, memory.grids)
 
     current: np.ndarray | None = None  # the picture so far: upsampled from one scale to start the next
     for index, (longest, iterations) in enumerate(zip(options.scale_sizes(), options.scale_iterations())):
         scale_content = resize_longest(images.content, longest)
         current = _scale_start(options, scale_content, current, images.start)
-        problem = _problem(vgg, scale_content, images.styles, images.blend, options, longest, precision,
-                           images.keys)
-        current = run.optimize(problem, current, iterations, index)
+        hw = scale_content.shape[:2]
+        masks = [mask_ops.fit_mask(m, hw) for m in images.masks]
+        grid = memory.grids[index]
+        if grid is None:
+            problem = _problem(vgg, scale_content, images.styles, images.blend, options, longest, precision, masks,
+                               keys=images.keys, style_pixels=memory.style_pixels)
+            current = run.optimize(problem, current, iterations, index)
+            continue
+
+        def solve(tile, number, start_tile, compose, index=index, longest=longest, iterations=iterations,
+                  content=scale_content, masks=masks, hw=hw):  # defaults: this scale's values, not the loop's last
+            problem = _problem(vgg, content[tile.slices], images.styles, images.blend, options, longest, precision,
+                               [m[tile.slices] for m in masks], keys=images.keys, style_pixels=memory.style_pixels,
+                               whole_hw=hw)
+            return run.optimize(problem, start_tile, iterations, index, _TileView(number, compose, content))
+
+        current = tiles.paint_in_tiles(grid, current, solve)
 
     result_rgb = preserve_colors(current, images.content) if options.preserve_colors else current
+    if images.masks:
+        result_rgb = _keep_photo(result_rgb, images)
     return Result(
-        image=result_rgb, options=options, seconds=time.perf_counter() - started,
+        image=attach_alpha(result_rgb, images.alpha), options=options, seconds=time.perf_counter() - started,
         iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
         precision=precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
     )
@@ -135,31 +168,76 @@ def stylize(
 class _Images:
     """The job's pictures as RGB arrays, with the paintings' blend weights."""
 
-    content: np.ndarray
+    content: np.ndarray  # RGB; a transparent photo composited on white (the network sees no alpha)
     styles: list[np.ndarray]
     keys: list  # per painting: a built-in's name and hash (KeyedImage), else None
     blend: np.ndarray
     start: np.ndarray | None  # the init image (init='image'), else None
+    alpha: np.ndarray | None = None  # the photo's alpha channel, given back to the result
+    masks: list[np.ndarray] = field(default_factory=list)  # one per painting, 0..1, the photo's shape
 
     @classmethod
     def read(cls, content, style, init_image, options: Options) -> _Images:
-        content_rgb = _as_array(content, "content")
+        content_rgb, alpha = split_alpha(_as_array(content, "content", keep_alpha=True))
         sources = _as_list(style)
-        styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(sources)]
-        keys = [s.key if isinstance(s, KeyedImage) else None for s in sources]
+        styles = _paintings(sources, content_rgb, options)
+        # A recoloured painting is no longer the built-in its key names: it gets no shared cache entry.
+        keys = [s.key if isinstance(s, KeyedImage) and not options.match_palette else None for s in sources]
         blend = np.asarray(blend_weights(options, len(styles)))
         if options.init == "image" and init_image is None:
             raise OptionError("init", "init is 'image' but no init image was given")
         start = _as_array(init_image, "init image") if options.init == "image" else None
-        return cls(content_rgb, styles, keys, blend, start)
+        return cls(content_rgb, styles, keys, blend, start, alpha)
 
 
-def _check_fits(options: Options, images: _Images, memory_gb: float | None) -> None:
-    """Refuse, before any work, pictures too small for the network or too large for the memory."""
-    final_size = scaled_shape(*images.content.shape[:2], options.size)
-    style_sizes = [style_shape(s.shape[:2], options, options.size, final_size) for s in images.styles]
-    check_shapes(options, images.content.shape[:2], [s.shape[:2] for s in images.styles])
-    hardware.check_memory(final_size, options.deepest_layer, style_sizes, memory_gb)
+def _read_masks(masks, images: _Images, options: Options) -> list[np.ndarray]:
+    """The masks read, checked against the photo and the paintings, resized to the photo."""
+    if not masks:
+        return []
+    read = [mask_ops.load_mask(m, "mask" if len(masks) == 1 else f"mask {i + 1}") for i, m in enumerate(masks)]
+    mask_ops.check_masks(read, images.content.shape[:2], len(images.styles), options.normalization)
+    return [mask_ops.fit_mask(m, images.content.shape[:2], feather=0.0) for m in read]
+
+
+def _keep_photo(result_rgb: np.ndarray, images: _Images) -> np.ndarray:
+    """The photo where no mask covers, feathered masks at the result's size."""
+    hw = result_rgb.shape[:2]
+    content = resize_to(images.content, (hw[1], hw[0]))
+    return mask_ops.keep_photo(result_rgb, content, [mask_ops.fit_mask(m, hw) for m in images.masks])
+
+
+@dataclass
+class _Memory:
+    """How the job fits the memory: per scale None (whole) or the tiles to paint it in, and the
+    most pixels a painting may send through the network at once (more go in strips)."""
+
+    grids: list[tiles.Grid | None]
+    style_pixels: int | None  # None: no limit
+
+    @classmethod
+    def plan(cls, options: Options, images: _Images, memory_gb: float | None, tile_size: int | None) -> _Memory:
+        """Checked before any work: pictures too small for the network, or too large for even the
+        smallest tiles, are refused (OptionError, ResourceError)."""
+        check_shapes(options, images.content.shape[:2], [s.shape[:2] for s in images.styles])
+        budget = hardware.available_bytes(memory_gb)
+        grids = []
+        for longest in options.scale_sizes():
+            hw = scaled_shape(*images.content.shape[:2], longest)
+            forced = tile_size if tile_size and max(hw) > tile_size else None
+            grids.append(tiles.plan(hw, options.deepest_layer, budget, side=forced))
+        if budget == float("inf"):
+            return cls(grids, None)
+        sized = budget * tiles.SIZING_SHARE
+        return cls(grids, max(1, int((sized - hardware.BASE_BYTES) / hardware.BYTES_PER_STYLE_PIXEL)))
+
+
+@dataclass
+class _TileView:
+    """Where a tile's optimisation sits in the whole picture: for progress and previews."""
+
+    number: int
+    compose: Callable[[np.ndarray], np.ndarray]  # the tile's picture -> the whole picture
+    content_rgb: np.ndarray  # the whole scale's photo
 
 
 def _scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
@@ -183,8 +261,8 @@ def objective(
     """The loss ``stylize`` minimises at ``options.size`` (its last scale), as a function of an RGB
     picture of that size: to score any picture, as delivered, on the engine's own objective."""
     options.validate()
-    content_rgb = resize_longest(_as_array(content, "content"), options.size)
-    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    content_rgb = resize_longest(split_alpha(_as_array(content, "content", keep_alpha=True))[0], options.size)
+    styles = _paintings(style, content_rgb, options)
     blend = np.asarray(blend_weights(options, len(styles)))
     precision = precision or hardware.choose_precision(options.precision)
     problem = _problem(load_weights(weights), content_rgb, styles, blend, options, options.size, precision)
@@ -195,17 +273,28 @@ def objective(
 
 
 def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-             longest: int, precision: str, keys: Sequence[str | None] | None = None) -> _Problem:
-    """One scale's loss: the (cached) style targets for this size, and the content's own."""
-    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, content_rgb.shape[:2],
-                                    keys=keys)
+             longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
+             keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
+             whole_hw: tuple[int, int] | None = None) -> _Problem:
+    """One scale's loss: the (cached) style targets for this size, and the content's own. With
+    masks (fitted to ``content_rgb``), each painting's targets are matched in its own region
+    instead of one blend. A tile passes the whole picture's ``whole_hw``: the targets are the
+    whole painting's; ``style_pixels`` caps a painting's pass through the network (strips)."""
+    whole_hw = whole_hw or content_rgb.shape[:2]
+    if masks:
+        style_loss = regions.region_style_loss(vgg, styles, blend, list(masks), options, longest, precision,
+                                               whole_hw, content_rgb.shape[:2], style_pixels)
+        return _Problem(vgg, content_rgb, None, options, precision, style_loss)
+    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, whole_hw, keys=keys,
+                                    max_pixels=style_pixels)
     return _Problem(vgg, content_rgb, targets, options, precision)
 
 
 class _Problem:
     """Loss and gradient at one image size, as a float64 function for scipy."""
 
-    def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets, options: Options, precision: str):
+    def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options, precision: str,
+                 style_loss=None):
         self.height, self.width = content_rgb.shape[:2]
         self.shape = (1, self.height, self.width, 3)
         self.options = options
@@ -213,7 +302,7 @@ class _Problem:
         features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         content_feats = features(tf.constant(rgb_to_caffe(content_rgb)))
         content_targets = {name: tf.cast(content_feats[name], tf.float32) for name in options.content_layers}
-        self._fn = _make_loss_fn(features, content_targets, targets, options, (self.height, self.width))
+        self._fn = _make_loss_fn(features, content_targets, targets, options, (self.height, self.width), style_loss)
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float]]:
         x32 = tf.constant(x.reshape(self.shape), dtype=tf.float32)
@@ -238,13 +327,17 @@ class _Problem:
         return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
 
 
-def _make_loss_fn(features, content_targets, targets: StyleTargets, options: Options, image_hw):
+def _make_loss_fn(features, content_targets, targets: StyleTargets | None, options: Options, image_hw,
+                  style_loss=None):
     """loss_and_grad(x) -> (total, weighted content, weighted style, weighted tv, gradient), one
-    tf.function: the weighted sum of the three named terms (app/nst/losses.py)."""
+    tf.function: the weighted sum of the three named terms (app/nst/losses.py). ``style_loss``
+    replaces the blended style term (masks: app/nst/regions.py)."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
     shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
-    if options.style_loss == "wasserstein":
+    if style_loss is not None:  # masks: each painting's Gram targets in its own region
+        style = style_loss
+    elif options.style_loss == "wasserstein":
         style = losses.WassersteinStyleLoss(targets.gaussians, shares)
     else:
         style = losses.StyleLoss({name: tf.constant(targets.grams[name]) for name in options.style_layers}, norm,
@@ -280,18 +373,22 @@ class _Scale:
     marks: list[float]  # the scale's start, then each iteration's end (perf_counter seconds)
     run_base: int = 0  # progress count where the current L-BFGS run (a round, the free run) began
     in_run: int = 0  # iterations of the current L-BFGS run so far
+    tile: _TileView | None = None  # a tiled scale's current tile
 
 
 class _Run:
     """Counts iterations and evaluations across scales, reports progress, honours stop checks."""
 
-    def __init__(self, options: Options, on_progress, should_stop, started: float):
+    def __init__(self, options: Options, on_progress, should_stop, started: float,
+                 grids: Sequence[tiles.Grid | None] = ()):
         self.options = options
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
         self.started = started
-        self.sizes = options.scale_sizes()
-        self.plan = options.scale_iterations()
+        # A tiled scale counts every tile's iterations, and costs per iteration what a tile does.
+        grids = list(grids) or [None] * len(options.scale_sizes())
+        self.sizes = [grid.side if grid else size for grid, size in zip(grids, options.scale_sizes())]
+        self.plan = [n * (len(grid) if grid else 1) for grid, n in zip(grids, options.scale_iterations())]
         self.round_evals = options.round_evals
         self.total = sum(self.plan) * (self.round_evals or 1)
         self.iterations = 0
@@ -302,10 +399,11 @@ class _Run:
         self.scale: _Scale | None = None
         self.latest_terms = (float("nan"),) * 4  # (loss, content, style, tv) of the latest evaluation
 
-    def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, index: int) -> np.ndarray:
-        """Run one scale's L-BFGS from ``start_rgb``; return the scale's picture."""
-        done_before = sum(self.plan[:index]) * (self.round_evals or 1)
-        self.scale = _Scale(index, problem, done_before, [time.perf_counter()], run_base=done_before)
+    def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, index: int,
+                 tile: _TileView | None = None) -> np.ndarray:
+        """Run one scale's (or one tile's) L-BFGS from ``start_rgb``; return its picture."""
+        done_before = (sum(self.plan[:index]) + (tile.number * iterations if tile else 0)) * (self.round_evals or 1)
+        self.scale = _Scale(index, problem, done_before, [time.perf_counter()], run_base=done_before, tile=tile)
         x = rgb_to_caffe(start_rgb).astype(np.float64).ravel()
         if self.round_evals:
             x = self._rounds(x, iterations)
@@ -369,18 +467,24 @@ class _Run:
         # In the article's rounds progress counts evaluations: a round that stops short ends at its last.
         step = scale.in_run if not self.round_evals else min(scale.in_run, self.round_evals - 1)
         iteration = min(scale.run_base + step, self.total)
-        eta = schedule.eta(np.diff(scale.marks), self.plan, self.sizes, scale.index, iteration - scale.done_before,
+        scale_start = sum(self.plan[:scale.index]) * (self.round_evals or 1)  # a tile's scale began before it
+        eta = schedule.eta(np.diff(scale.marks), self.plan, self.sizes, scale.index, iteration - scale_start,
                            round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds)
+        height, width = scale.tile.content_rgb.shape[:2] if scale.tile else (scale.problem.height, scale.problem.width)
         return Progress(
             iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,
             content_loss=c, style_loss=s, tv_loss=t, elapsed=time.perf_counter() - self.started,
             eta=eta, scale=scale.index + 1, scales=len(self.sizes),
-            width=scale.problem.width, height=scale.problem.height, _image=self._preview(x, scale.problem))
+            width=width, height=height, _image=self._preview(x, scale))
 
-    def _preview(self, x: np.ndarray, problem: _Problem) -> Callable[[], np.ndarray]:
+    def _preview(self, x: np.ndarray, scale: _Scale) -> Callable[[], np.ndarray]:
+        """The whole picture so far (a tile's progress blended into the rest)."""
+        problem, tile = scale.problem, scale.tile
+
         def render() -> np.ndarray:
             rgb = caffe_to_rgb(x.reshape(problem.shape))
-            return preserve_colors(rgb, problem.content_rgb) if self.options.preserve_colors else rgb
+            rgb, content = (tile.compose(rgb), tile.content_rgb) if tile else (rgb, problem.content_rgb)
+            return preserve_colors(rgb, content) if self.options.preserve_colors else rgb
         return render
 
 
@@ -398,14 +502,23 @@ def _as_list(style) -> list:
     return styles
 
 
-def _as_array(source, name: str) -> np.ndarray:
+def _paintings(style, content_rgb: np.ndarray, options: Options) -> list[np.ndarray]:
+    """The paintings as RGB arrays; recoloured to the photo's palette where match_palette is set."""
+    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
+    return [match_palette(s, content_rgb) for s in styles] if options.match_palette else styles
+
+
+def _as_array(source, name: str, keep_alpha: bool = False) -> np.ndarray:
+    """An RGB uint8 array (RGBA for a transparent photo where ``keep_alpha``)."""
     if isinstance(source, KeyedImage):
         source = source.pixels
     if isinstance(source, np.ndarray):
-        if source.ndim != 3 or source.shape[2] != 3:
-            raise OptionError(name, f"{name} array must be (height, width, 3), got {source.shape}")
+        channels = (3, 4) if keep_alpha else (3,)
+        if source.ndim != 3 or source.shape[2] not in channels:
+            shape = "(height, width, 3) or (height, width, 4)" if keep_alpha else "(height, width, 3)"
+            raise OptionError(name, f"{name} array must be {shape}, got {source.shape}")
         return np.clip(source, 0, 255).astype(np.uint8)
-    return load_image(source, name=name)
+    return load_image(source, name=name, keep_alpha=keep_alpha)
 
 
 def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:

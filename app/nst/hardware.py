@@ -6,9 +6,7 @@ import functools
 import logging
 import os
 import platform
-from typing import Sequence
 
-from app.nst.errors import ResourceError
 from app.nst.options import VGG_LAYERS
 
 log = logging.getLogger(__name__)
@@ -112,25 +110,3 @@ def available_bytes(memory_gb: float | None = None) -> float:
     except OSError:
         pass
     return float("inf")
-
-
-def check_memory(hw: tuple[int, int], deepest: str, style_hws: Sequence[tuple[int, int]] = (),
-                 memory_gb: float | None = None) -> None:
-    """Refuse, before any work, a size that would not fit (ResourceError says both numbers).
-
-    The result's optimisation and each style image's forward pass (at the final scale, times the
-    style scale) run one after the other, so the larger of the two is the peak.
-    """
-    height, width = hw
-    need = estimate_peak_bytes(height, width, deepest)
-    have = available_bytes(memory_gb)
-    if need > have:
-        raise ResourceError(
-            f"a {width}×{height} result needs about {need / 1e9:.1f} GB of memory and "
-            f"{have / 1e9:.1f} GB is available; choose a smaller size")
-    for style_h, style_w in style_hws:
-        style_need = BASE_BYTES + BYTES_PER_STYLE_PIXEL * style_h * style_w
-        if style_need > have:
-            raise ResourceError(
-                f"the painting at {style_w}×{style_h} (size × style scale) needs about {style_need / 1e9:.1f} GB "
-                f"of memory and {have / 1e9:.1f} GB is available; choose a smaller style scale or size")

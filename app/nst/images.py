@@ -1,6 +1,8 @@
 """Reading, resizing and writing images (Pillow and NumPy only, no TensorFlow).
 
-Everything the engine works on is an RGB uint8 array of shape (height, width, 3).
+Everything the engine works on is an RGB uint8 array of shape (height, width, 3). A photo with
+transparency may also travel as RGBA (height, width, 4) when read with ``keep_alpha=True``: the
+engine paints its RGB composited on white and gives the alpha back to the result (``split_alpha``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: a large camera photo, far from a decompression bomb
 
 
-def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> np.ndarray:
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
+               keep_alpha: bool = False) -> np.ndarray:
     """Decode ``source`` into an RGB uint8 array, applying EXIF orientation.
+
+    With ``keep_alpha``, an image with transparency (RGBA, LA, palette with a transparent colour)
+    comes back as RGBA (height, width, 4) instead of composited on white.
 
     Raises ImageError with a message naming ``name`` for anything that is not a whole, supported,
     not-too-large image. The pixel limit is checked from the header, before decoding.
@@ -73,7 +79,8 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
             raise ImageError(f"{name}: image has no pixels")
         try:
             image.load()
-            return to_rgb_array(ImageOps.exif_transpose(image))
+            image = ImageOps.exif_transpose(image)
+            return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
             raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
 
@@ -119,6 +126,42 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
+def has_alpha(image: Image.Image) -> bool:
+    """Whether a Pillow image carries transparency (an alpha band or a transparent palette colour)."""
+    return image.mode in ALPHA_MODES or (image.mode in ("P", "L", "RGB") and "transparency" in image.info)
+
+
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def to_rgba_array(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGBA"), dtype=np.uint8).copy()
+
+
+def split_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(RGB composited on white, alpha (height, width) uint8) of an RGBA array; (array, None) for RGB."""
+    if array.ndim != 3 or array.shape[2] != 4:
+        return array, None
+    return flatten_on_white(array), array[:, :, 3].copy()
+
+
+def flatten_on_white(array: np.ndarray) -> np.ndarray:
+    """An RGBA array composited on white as RGB (an RGB array is returned as it is)."""
+    if array.shape[2] != 4:
+        return array
+    return to_rgb_array(Image.fromarray(np.asarray(array, np.uint8), "RGBA"))
+
+
+def attach_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """RGB plus ``alpha`` resized to the picture (RGBA); ``rgb`` itself where there is no alpha."""
+    if alpha is None:
+        return rgb
+    height, width = rgb.shape[:2]
+    if alpha.shape != (height, width):
+        alpha = np.asarray(Image.fromarray(alpha, "L").resize((width, height), Image.Resampling.LANCZOS))
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha])
+
+
 def scaled_shape(height: int, width: int, longest: int) -> tuple[int, int]:
     """(height, width) with the longer side ``longest`` and the aspect ratio kept."""
     scale = longest / max(height, width)
@@ -132,7 +175,8 @@ def resize_longest(array: np.ndarray, longest: int) -> np.ndarray:
 
 
 def resize_to(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an RGB uint8 (or float) array to (width, height) with a high-quality filter."""
+    """Resize an RGB or RGBA uint8 (or float) array to (width, height) with a high-quality filter
+    (Pillow resizes RGBA with premultiplied alpha: no dark fringes at transparent edges)."""
     if array.dtype != np.uint8:
         array = np.clip(array, 0, 255).round().astype(np.uint8)
     if (array.shape[1], array.shape[0]) == size:
@@ -149,8 +193,11 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def encode_image(array: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> bytes:
-    """Encode an RGB uint8 array as PNG or JPEG bytes."""
+    """Encode an RGB (or RGBA) uint8 array as PNG or JPEG bytes; JPEG has no alpha: RGBA is
+    composited on white first."""
     buffer = io.BytesIO()
+    if fmt.upper() == "JPEG":
+        array = flatten_on_white(np.asarray(array, dtype=np.uint8))
     image = Image.fromarray(np.asarray(array, dtype=np.uint8))
     if fmt.upper() == "JPEG":
         image.save(buffer, "JPEG", quality=quality, subsampling=0)
@@ -160,8 +207,8 @@ def encode_image(array: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> b
 
 
 def thumbnail(array: np.ndarray, size: int) -> bytes:
-    """A JPEG of an RGB uint8 array shrunk to fit ``size`` × ``size`` (shape kept), for lists and pickers."""
-    picture = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    """A JPEG of an RGB (RGBA: on white) uint8 array shrunk to fit ``size`` × ``size`` (shape kept)."""
+    picture = Image.fromarray(flatten_on_white(np.asarray(array, dtype=np.uint8)))
     picture.thumbnail((size, size), Image.Resampling.LANCZOS)
     return encode_image(np.asarray(picture), "JPEG", quality=85)
 

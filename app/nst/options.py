@@ -64,7 +64,8 @@ class Options:
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
     size: int = _opt(512, Spec(
-        "Size (px)", "Longest side of the result in pixels; the photo's aspect ratio is kept.", 32, 4096))
+        "Size (px)", "Longest side of the result in pixels; the photo's aspect ratio is kept. Beyond what the "
+        "memory holds at once, the picture is painted in tiles.", 32, 8192))
     init: str = _opt("content", Spec(
         "Start from", "Start from the photo, from random noise, or from a given image.",
         choices=INIT_CHOICES))
@@ -94,6 +95,9 @@ class Options:
         choices=("longest", "content")))
     preserve_colors: bool = _opt(False, Spec(
         "Keep photo colours", "Keep the photo's colours; take only the painting's light and texture."))
+    match_palette: bool = _opt(False, Spec(
+        "Match the painting's colours to the photo", "Recolour the painting with the photo's palette (its "
+        "colour mean and covariance) before painting: the painting's brushwork in the photo's colours."))
     normalization: str = _opt("gatys", Spec(
         "Loss normalisation", "'gatys': each layer's Gram and loss normalised by its size; "
         "'blog': the design article's sums, one constant for all layers.", choices=NORMALIZATION_CHOICES))

@@ -20,6 +20,7 @@ from app.nst import losses
 from app.nst.images import resize_to
 from app.nst.options import Options
 from app.nst.shapes import style_shape
+from app.nst.strips import grams_in_strips
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
 CACHE_SIZE = 16
@@ -36,12 +37,13 @@ class StyleTargets:
 
 def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options,
                           longest: int, precision: str, content_hw: tuple[int, int] | None = None, *,
-                          keys: Sequence[str | None] | None = None) -> StyleTargets:
+                          keys: Sequence[str | None] | None = None, max_pixels: int | None = None) -> StyleTargets:
     """Gram matrices (or, for the Wasserstein loss, feature means and second moments) of each style
     layer, mixed by ``blend`` (weights that sum to 1).
 
     ``keys`` names each style for the cache (a built-in's name and file hash); a style without one
-    is keyed by a hash of its pixels.
+    is keyed by a hash of its pixels. A painting over ``max_pixels`` (what the memory allows
+    through the network at once) goes through in strips.
     """
     shapes = [style_shape(s.shape[:2], options, longest, content_hw) for s in styles]
     keys = list(keys or [None] * len(styles))
@@ -61,14 +63,16 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
     for weight, style, (height, width) in zip(blend, styles, shapes):
         resized = resize_to(style, (width, height))
         sizes.append(resized.shape[:2])
-        feats = features(tf.constant(rgb_to_caffe(resized)))
-        for name in options.style_layers:
-            if options.style_loss == "wasserstein":
+        if options.style_loss == "wasserstein":  # moments of the whole painting (no strips yet)
+            feats = features(tf.constant(rgb_to_caffe(resized)))
+            for name in options.style_layers:
                 mean, cov = (m.numpy().astype(np.float64) for m in losses.moments(feats[name]))
                 g, mu = (cov + np.outer(mean, mean)) * weight, mean * weight  # moments blend linearly
                 means[name] = means[name] + mu if name in means else mu
-            else:
-                g = losses.gram(feats[name], options.normalization).numpy() * weight
+                mixed[name] = mixed[name] + g if name in mixed else g
+            continue
+        for name, layer_gram in _grams(features, resized, options, max_pixels).items():
+            g = layer_gram.numpy() * weight
             mixed[name] = mixed[name] + g if name in mixed else g
     if options.style_loss == "wasserstein":
         gaussians = {name: losses.GaussianTarget.from_moments(means[name], mixed[name]) for name in mixed}
@@ -80,6 +84,13 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return targets
+
+
+def _grams(features, style_rgb: np.ndarray, options: Options, max_pixels: int | None) -> dict[str, tf.Tensor]:
+    if max_pixels is not None and style_rgb.shape[0] * style_rgb.shape[1] > max_pixels:
+        return grams_in_strips(features, style_rgb, options.style_layers, options.normalization, max_pixels)
+    feats = features(tf.constant(rgb_to_caffe(style_rgb)))
+    return {name: losses.gram(feats[name], options.normalization) for name in options.style_layers}
 
 
 def clear_cache() -> None:

@@ -15,8 +15,9 @@ from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
-from app.jobs.store import DONE, INIT_FILE, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
+from app.jobs.store import DONE, INIT_FILE, MASK_FILES, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
 from app.nst.errors import OptionError
+from app.nst.images import encode_image, to_rgb_array
 from app.nst.options import Options
 from app.text import duration
 from app.web import auth, services
@@ -29,8 +30,9 @@ from app.web.views import estimate_line, job_dict, queue_for, server_speed, too_
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
 
-# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, preview, thumb.
-FILE_KINDS = {name.split(".")[0]: name for name in ("content.png", *STYLE_FILES, INIT_FILE, "preview.jpg", "thumb.jpg")}
+# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb.
+FILE_KINDS = {name.split(".")[0]: name
+              for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg")}
 RECENT_LIMIT = 50
 
 
@@ -150,9 +152,12 @@ def job_result(job_id: str) -> Response:
     data = store.get_file(job_id, "result.png") if job.state == DONE else None
     if data is None:
         raise ApiError(404, f"job {_short(job_id)} has no result (it is {job.state})")
+    flattened = fmt != "png" and bool((job.summary or {}).get("transparent"))
     if fmt != "png":
         data, fmt = _jpeg_rendition(job_id, data), "jpeg"
     response = _image_response(data, f"image/{fmt}", job.finished, "private, max-age=86400")
+    if flattened:  # says so: the transparent parts of the photo are white in this file
+        response.headers["X-Impasto-Note"] = "JPEG has no transparency: transparent parts are on white"
     if download:
         extension = "png" if fmt == "png" else "jpg"
         response.headers["Content-Disposition"] = f'attachment; filename="impasto-{job_id[:8]}.{extension}"'
@@ -257,7 +262,6 @@ def _unknown(job_id: str) -> str:
 
 
 def _to_jpeg(png: bytes) -> bytes:
+    """The result as JPEG; a transparent one composited on white (JPEG has no alpha channel)."""
     with Image.open(io.BytesIO(png)) as image:
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, "JPEG", quality=92, subsampling=0)
-    return buffer.getvalue()
+        return encode_image(to_rgb_array(image), "JPEG", quality=92)

@@ -19,7 +19,7 @@ from app.web.submission import Limits
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "Balance": ("content_weight", "style_weight", "tv_weight"),
     "Picture": ("size", "iterations", "style_scale"),
-    "More": ("preserve_colors", "init", "seed"),
+    "More": ("preserve_colors", "match_palette", "init", "seed"),
 }
 
 # How far a logarithmic slider reaches either side of the option's default, in decades.

@@ -19,9 +19,10 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.jobs.paintings import job_paintings, reference_meta
-from app.jobs.store import INIT_FILE, STYLE_FILES, Job, JobStore
+from app.jobs.store import INIT_FILE, MASK_FILES, STYLE_FILES, Job, JobStore, mask_files
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, image_shape, load_image, resize_longest
+from app.nst.masks import check_masks, load_mask, mask_png
 from app.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weights, option_specs, preset_name
 from app.nst.shapes import check_shapes
 from app.styles import catalog
@@ -99,7 +100,7 @@ def parse_submission(form: MultiDict, files: MultiDict, limits: Limits, store: J
     return _Parser(form, files, limits, store).parse()
 
 
-FILE_FIELDS = ("content", "style", "init_image")
+FILE_FIELDS = ("content", "style", "init_image", "mask")
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class _Parser:
         content = self._content_image()
         paintings = self._paintings()
         init = self._init_image(options, init_upload)
+        masks = self._masks(content, len(paintings), options)
         if options is not None and paintings:
             try:
                 blend_weights(options, len(paintings))
@@ -148,6 +150,7 @@ class _Parser:
             raise SubmissionError(self.errors, 413 if self.too_large else 400)
         files = {"content.png": content.png}  # type: ignore[union-attr]
         files.update({slot: p.image.png for slot, p in zip(STYLE_FILES, paintings) if p.image is not None})
+        files.update(zip(MASK_FILES, masks))
         if init is not None:
             files[INIT_FILE] = init.png
         names = [p.name for p in paintings]
@@ -190,7 +193,7 @@ class _Parser:
     def _content_image(self) -> _Image | None:
         upload = _uploaded(self.files, "content")
         if upload is not None:
-            return self._read(upload, "content", self.limits.max_size)
+            return self._read(upload, "content", self.limits.max_size, keep_alpha=True)
         if self.source:
             return self._stored(self.source, "content.png")
         self.errors["content"] = "content: choose a photo (JPEG, PNG, WebP, BMP or TIFF)"
@@ -258,9 +261,43 @@ class _Parser:
             self.errors["init_image"] = "init_image: choose the image to start from (init is 'image')"
         return image
 
-    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None) -> _Image | None:
+    def _masks(self, content: _Image | None, paintings: int, options: Options | None) -> list[bytes]:
+        """The ``mask`` uploads (one per painting, in the paintings' order) as grey PNGs the photo's
+        size; on "again" with the earlier job's paintings, its masks."""
+        uploads = [upload for upload in self.files.getlist("mask") if upload.filename]
+        if not uploads:
+            return self._source_masks()
+        labels = ["mask"] if len(uploads) == 1 else [f"mask {n}" for n in range(1, len(uploads) + 1)]
         try:
-            array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or field_name)
+            masks = [load_mask(load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label))
+                     for upload, label in zip(uploads, labels)]
+        except ImageError as exc:
+            self.errors.setdefault("mask", str(exc))
+            self.too_large = self.too_large or exc.too_large
+            return []
+        if content is None or options is None or not paintings:
+            return []  # judged once the photo, the options and the paintings are right
+        hw = content.shape
+        try:
+            check_masks(masks, hw, paintings, options.normalization)
+        except OptionError as exc:
+            self.errors.setdefault("mask", str(exc))
+            return []
+        return [mask_png(mask, hw) for mask in masks]
+
+    def _source_masks(self) -> list[bytes]:
+        """On "again" with the earlier job's paintings (none sent), its masks; else none."""
+        new_paintings = any(u.filename for u in self.files.getlist("style")) or any(self.form.getlist("style_name"))
+        if self.source is None or new_paintings:
+            return []
+        return [self.store.get_file(self.source.id, name) for name in mask_files(self.source.files)]  # type: ignore
+
+    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None,
+              keep_alpha: bool = False) -> _Image | None:
+        """The upload as PNG (RGBA for a photo with transparency, where ``keep_alpha``)."""
+        try:
+            array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or field_name,
+                               keep_alpha=keep_alpha)
         except ImageError as exc:
             self.errors.setdefault(field_name, str(exc))
             self.too_large = self.too_large or exc.too_large

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, g, url_for
 
 from app.jobs.paintings import job_paintings
-from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore
+from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, mask_files
 from app.nst.options import Options
 from app.text import clock, duration
 from app.web import auth, services
@@ -35,7 +35,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "options": job.options,
         "seed": job.seed,
         "style_name": job.meta.get("style_name"),
-        "styles": [{key: p[key] for key in ("name", "weight", "url")} for p in paintings(job)],
+        "styles": [{key: p[key] for key in ("name", "weight", "url", "mask")} for p in paintings(job)],
         "summary": job.summary,
         "owned": auth.owns(job),  # the caller may cancel and delete it
         "urls": job_urls(job),
@@ -98,17 +98,20 @@ def job_urls(job: Job) -> dict[str, str]:
 
 
 def paintings(job: Job) -> list[dict[str, Any]]:
-    """The job's paintings in blend order: built-in name (None for an upload), credit, URL, and
-    weight (its share of the blend, 0-1)."""
+    """The job's paintings in blend order: built-in name (None for an upload), credit, URL,
+    weight (its share of the blend, 0-1) and its mask's URL (None: no masks)."""
     items = job_paintings(job)
+    masks: list[str | None] = [*mask_files(job.files)]
+    masks += [None] * (len(items) - len(masks))
     blend = job.options.get("style_blend") or []
     weights = blend if len(blend) == len(items) and sum(blend) > 0 else [1.0] * len(items)
     result = []
-    for painting, weight in zip(items, weights):
+    for painting, weight, mask in zip(items, weights, masks):
         style = painting.builtin
         result.append({"name": painting.name, "credit": style.credit if style else None,
                        "weight": weight / sum(weights),
-                       "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0])})
+                       "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0]),
+                       "mask": mask and url_for("api.job_file", job_id=job.id, kind=mask.split(".")[0])})
     return result
 
 

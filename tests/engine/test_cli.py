@@ -70,7 +70,7 @@ def test_bad_inputs_exit_2_with_one_line(pictures, tmp_path, capsys):
     text.write_text("not a picture")
     assert "file not found" in _bad(capsys, str(tmp_path / "missing.jpg"), str(style), "-o", out)
     assert "not a readable image" in _bad(capsys, str(content), str(text), "-o", out)
-    assert "size must be a whole number from 32 to 4096, got 5" in _bad(
+    assert "size must be a whole number from 32 to 8192, got 5" in _bad(
         capsys, str(content), str(style), "-o", out, "--size", "5")
     assert "content_weight must be a number" in _bad(
         capsys, str(content), str(style), "-o", out, "--content-weight", "lots")

@@ -46,7 +46,7 @@ def test_explicit_values_override_a_preset():
 
 
 @pytest.mark.parametrize("values,field,fragment", [
-    ({"size": "9"}, "size", "from 32 to 4096, got 9"),
+    ({"size": "9"}, "size", "from 32 to 8192, got 9"),
     ({"size": "big"}, "size", "must be a whole number"),
     ({"size": "12.5"}, "size", "whole number"),
     ({"style_weight": "-1"}, "style_weight", "from 0 to 1e+06"),

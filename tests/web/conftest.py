@@ -86,10 +86,11 @@ def browser_type_launch_args(chromium_path: str) -> dict[str, Any]:
 
 def no_js_form(html: str) -> dict[str, str]:
     """What a browser without JavaScript sends from the studio page as it came: every text and
-    hidden input, and each radio group's checked radio (file inputs are added by the test)."""
+    hidden input, and each radio group's checked radio (file inputs are added by the test); not
+    the inputs that name another form (the mask brush's)."""
     fields = {}
     tags = re.findall(r'<input type="(?:hidden|text)"[^>]*>', html) + re.findall(r"<input[^>]*\bchecked\b[^>]*>", html)
-    for tag in tags:
+    for tag in (tag for tag in tags if " form=" not in tag):
         name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
         if name:
             fields[name.group(1)] = value.group(1) if value else "on"

@@ -107,7 +107,7 @@ def _cases() -> list[Case]:
                                                            "style": _image(16, 64)}),
         Case("1×300 photo", fields={**good, "content": _image(1, 300)}),
         Case("five paintings", fields={**good, "style": None, "style_name": ["starry_night"] * 5}),
-        Case("unknown file field", fields={**good, "mask": png_bytes()}),
+        Case("unknown file field", fields={**good, "overlay": png_bytes()}),
         Case("round_evals with the seed preset", fields={**good, "preset": "seed", "iterations": "100"}),
         Case("no files at all", fields={"size": "48"}),
         Case("JSON body", body=b'{"size": 48}', content_type="application/json", page_too=False),

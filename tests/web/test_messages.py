@@ -31,10 +31,10 @@ def test_values_are_quoted_as_sent(app: Flask, client: FlaskClient, field: str, 
 
 def test_an_unknown_file_is_refused_like_an_unknown_field(app: Flask, client: FlaskClient) -> None:
     data = form(content=png_bytes(), style=style_bytes())
-    data["mask"] = (io.BytesIO(png_bytes()), "mask.png")
+    data["overlay"] = (io.BytesIO(png_bytes()), "overlay.png")
     response = client.post("/api/jobs", data=data)
-    assert response.status_code == 400 and response.json["field"] == "mask"
-    assert "unknown file field 'mask'" in response.json["error"]
+    assert response.status_code == 400 and response.json["field"] == "overlay"
+    assert "unknown file field 'overlay'" in response.json["error"]
     assert nothing_stored(app)
 
 

@@ -28,9 +28,9 @@ def test_the_defaults_are_the_documented_ones() -> None:
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("IMPASTO_MAX_SIZE", "abc", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got 'abc'"),
-    ("IMPASTO_MAX_SIZE", "8192", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got '8192'"),
-    ("IMPASTO_MAX_SIZE", "512.5", "IMPASTO_MAX_SIZE must be a whole number from 32 to 4096, got '512.5'"),
+    ("IMPASTO_MAX_SIZE", "abc", "IMPASTO_MAX_SIZE must be a whole number from 32 to 8192, got 'abc'"),
+    ("IMPASTO_MAX_SIZE", "9000", "IMPASTO_MAX_SIZE must be a whole number from 32 to 8192, got '9000'"),
+    ("IMPASTO_MAX_SIZE", "512.5", "IMPASTO_MAX_SIZE must be a whole number from 32 to 8192, got '512.5'"),
     ("IMPASTO_RUNNERS", "0", "IMPASTO_RUNNERS must be a whole number of at least 1, got '0'"),
     ("IMPASTO_QUEUE_LIMIT", "0", "IMPASTO_QUEUE_LIMIT must be a whole number of at least 1, got '0'"),
     ("IMPASTO_MAX_ITERATIONS", "-3", "IMPASTO_MAX_ITERATIONS must be a whole number of at least 1, got '-3'"),

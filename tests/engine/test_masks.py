@@ -1,0 +1,142 @@
+"""Masks: each painting's style matched in its own region; the photo kept where no mask covers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from app.cli import main
+from app.nst import engine, losses, regions
+from app.nst.errors import ImageError, OptionError
+from app.nst.images import load_image, resize_longest
+from app.nst.masks import check_masks, downsample, fit_mask, keep_photo, load_mask
+from app.nst.options import Options
+from tests.conftest import gradient_image, stripes_image
+
+TINY = Options(size=40, iterations=2, scales=1, precision="float32")
+
+
+def half_mask(height: int, width: int, left: float = 1.0) -> np.ndarray:
+    mask = np.full((height, width), 1.0 - left, np.float32)
+    mask[:, : width // 2] = left
+    return mask
+
+
+# -- the pieces, with numbers -------------------------------------------------------------------
+
+def test_masked_gram_of_a_binary_mask_is_the_gram_of_that_region() -> None:
+    rng = np.random.default_rng(0)
+    features = tf.constant(rng.normal(size=(1, 6, 8, 5)).astype(np.float32))
+    mask = np.zeros((1, 6, 8, 1), np.float32)
+    mask[:, :, :3] = 1.0
+    want = losses.gram(features[:, :, :3, :], "gatys")
+    np.testing.assert_allclose(regions.masked_gram(features, tf.constant(mask)), want, rtol=1e-5)
+    ones = tf.ones((1, 6, 8, 1))
+    np.testing.assert_allclose(regions.masked_gram(features, ones), losses.gram(features, "gatys"), rtol=1e-5)
+
+
+def test_layer_resolutions_follow_the_poolings() -> None:
+    assert regions.layer_hw("block1_conv1", (37, 50)) == (37, 50)
+    assert regions.layer_hw("block3_conv1", (37, 50)) == (9, 12)
+    assert regions.layer_hw("block5_conv1", (37, 50)) == (2, 3)
+
+
+def test_masks_are_resized_feathered_and_averaged_per_layer() -> None:
+    mask = half_mask(30, 40)
+    fitted = fit_mask(mask, (60, 80), feather=0.05)
+    assert fitted.shape == (60, 80) and fitted[:, :30].min() > 0.99 and fitted[:, 50:].max() < 0.01
+    assert 0.2 < fitted[30, 40] < 0.8  # the edge is soft
+    assert np.array_equal(fit_mask(mask, (30, 40), feather=0.0), mask)
+    small = downsample(mask, (3, 4))
+    np.testing.assert_allclose(small, [[1, 1, 0, 0]] * 3, atol=1e-6)
+    photo, painted = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 200, np.uint8)
+    grey = np.full((2, 2), 0.5, np.float32)
+    assert keep_photo(painted, photo, [grey])[0, 0, 0] == 100
+    assert keep_photo(painted, photo, [grey, grey])[0, 0, 0] == 200  # coverage is capped at 1
+
+
+def test_bad_masks_say_what_is_wrong(tmp_path) -> None:
+    with pytest.raises(OptionError, match="2 mask.*1 painting"):
+        check_masks([half_mask(30, 40)] * 2, (30, 40), 1)
+    with pytest.raises(OptionError, match=r"mask is 40×40 px and the photo 40×30 px"):
+        check_masks([np.ones((40, 40))], (30, 40), 1)
+    with pytest.raises(OptionError, match="normalization 'gatys'"):
+        check_masks([half_mask(30, 40)], (30, 40), 1, "blog")
+    check_masks([np.ones((300, 401))], (30, 40), 1)  # another size of the same shape is fine
+    text = tmp_path / "mask.png"
+    text.write_text("not a picture")
+    with pytest.raises(ImageError, match="mask: not a readable image"):
+        load_mask(str(text))
+
+
+def test_engine_refuses_a_wrong_mask_before_any_work() -> None:
+    with pytest.raises(OptionError, match="mask"):
+        engine.stylize(gradient_image(), stripes_image(), options=TINY, weights="untrained",
+                       masks=[np.ones((10, 40), np.float32)])
+
+
+# -- the picture, with the real weights ---------------------------------------------------------
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Distance of the mean colours of two pictures (RGB, 0..255)."""
+    return float(np.linalg.norm(a.reshape(-1, 3).mean(0) - b.reshape(-1, 3).mean(0)))
+
+
+@pytest.fixture(scope="module")
+def pictures(samples):
+    photo = resize_longest(load_image(samples / "tubingen.jpg"), 96)
+    return photo, load_image(samples / "starry_night.jpg"), load_image(samples / "the_scream.jpg")
+
+
+REAL = Options(size=96, iterations=40, scales=1, style_weight=1000.0)
+
+
+def test_black_half_keeps_the_photo_white_half_takes_the_painting(pictures, real_weights) -> None:
+    photo, starry, _ = pictures
+    height, width = photo.shape[:2]
+    mask = half_mask(height, width)  # paint the left half
+    result = engine.stylize(photo, starry, options=REAL, weights=real_weights, masks=[mask]).image
+    unmasked = engine.stylize(photo, starry, options=REAL, weights=real_weights).image
+    left, right = slice(0, width // 2 - 4), slice(width // 2 + 4, width)  # beyond the feathered edge
+    # Black half: the photo, to within a grey level (colour and structure alike).
+    assert np.abs(result[:, right].astype(int) - photo[:, right]).mean() < 1.0
+    # White half: painted as much as without a mask, far from the photo.
+    painted = np.abs(result[:, left].astype(int) - photo[:, left]).mean()
+    assert painted > 10 and painted > 0.6 * np.abs(unmasked[:, left].astype(int) - photo[:, left]).mean()
+    assert colour_distance(result[:, left], starry) < colour_distance(photo[:, left], starry)
+
+
+def test_complementary_masks_each_painting_dominates_its_region(pictures, real_weights) -> None:
+    photo, starry, scream = pictures
+    height, width = photo.shape[:2]
+    masks = [half_mask(height, width, 1.0), half_mask(height, width, 0.0)]  # starry left, scream right
+    result = engine.stylize(photo, [starry, scream], options=REAL, weights=real_weights, masks=masks).image
+    left, right = result[:, : width // 2 - 4], result[:, width // 2 + 4:]
+    assert colour_distance(left, starry) < colour_distance(left, scream)
+    assert colour_distance(right, scream) < colour_distance(right, starry)
+    swapped = engine.stylize(photo, [starry, scream], options=REAL, weights=real_weights, masks=masks[::-1]).image
+    assert colour_distance(swapped[:, : width // 2 - 4], scream) < colour_distance(swapped[:, : width // 2 - 4], starry)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+def test_cli_mask_flag(tmp_path, capsys) -> None:
+    photo, painting, out = tmp_path / "photo.png", tmp_path / "painting.png", tmp_path / "out.png"
+    Image.fromarray(gradient_image(48, 64)).save(photo)
+    Image.fromarray(stripes_image()).save(painting)
+    Image.fromarray((half_mask(24, 32, 0.0) * 255).astype(np.uint8)).save(tmp_path / "mask.png")  # keep left
+    common = ["transfer", str(photo), str(painting), "-o", str(out), "--size", "64", "--iterations", "3",
+              "--weights", "untrained", "--quiet"]
+    assert main([*common, "--mask", str(tmp_path / "mask.png")]) == 0
+    result = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(result[:, :20] - gradient_image(48, 64)[:, :20]).mean() < 1.0
+    assert main([*common, "--mask", str(tmp_path / "mask.png"), "--mask", str(tmp_path / "mask.png")]) == 2
+    assert "2 mask(s) for 1 painting(s)" in capsys.readouterr().err
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    assert main([*common, "--mask", str(tmp_path / "bad.png")]) == 2
+    assert "mask: not a readable image" in capsys.readouterr().err
+    Image.new("L", (40, 40)).save(tmp_path / "square.png")
+    assert main([*common, "--mask", str(tmp_path / "square.png")]) == 2
+    assert "draw the mask on this photo" in capsys.readouterr().err
