@@ -133,7 +133,12 @@ def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget) -> tf.Te
     in it) is taken in float64: in float32 its round-off was noise enough to stop L-BFGS's line
     search early. The C×C matrices make that cheap next to the network (~0.06 s per 512 channels).
     """
-    mean, cov = moments(features)
+    return wasserstein_distance(*moments(features), target)
+
+
+def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
+    """``wasserstein_layer_loss`` of features with this float32 mean (C,) and covariance (C, C)
+    (the whole map's, or a masked region's: app/nst/regions.py)."""
     channels = tf.shape(mean)[0]
     cov = tf.cast(cov, tf.float64) + COV_EPS * tf.eye(channels, dtype=tf.float64)
     root = tf.constant(target.cov_sqrt, tf.float64)

@@ -20,7 +20,7 @@ from app.nst import losses
 from app.nst.images import resize_to
 from app.nst.options import Options
 from app.nst.shapes import style_shape
-from app.nst.strips import grams_in_strips
+from app.nst.strips import grams_in_strips, moments_in_strips
 from app.nst.vgg import VggWeights, build_feature_fn, rgb_to_caffe
 
 CACHE_SIZE = 16
@@ -63,11 +63,9 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
     for weight, style, (height, width) in zip(blend, styles, shapes):
         resized = resize_to(style, (width, height))
         sizes.append(resized.shape[:2])
-        if options.style_loss == "wasserstein":  # moments of the whole painting (no strips yet)
-            feats = features(tf.constant(rgb_to_caffe(resized)))
-            for name in options.style_layers:
-                mean, cov = (m.numpy().astype(np.float64) for m in losses.moments(feats[name]))
-                g, mu = (cov + np.outer(mean, mean)) * weight, mean * weight  # moments blend linearly
+        if options.style_loss == "wasserstein":
+            for name, (mean, second) in _moments(features, resized, options, max_pixels).items():
+                g, mu = second * weight, mean * weight  # moments blend linearly
                 means[name] = means[name] + mu if name in means else mu
                 mixed[name] = mixed[name] + g if name in mixed else g
             continue
@@ -91,6 +89,19 @@ def _grams(features, style_rgb: np.ndarray, options: Options, max_pixels: int | 
         return grams_in_strips(features, style_rgb, options.style_layers, options.normalization, max_pixels)
     feats = features(tf.constant(rgb_to_caffe(style_rgb)))
     return {name: losses.gram(feats[name], options.normalization) for name in options.style_layers}
+
+
+def _moments(features, style_rgb: np.ndarray, options: Options,
+             max_pixels: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each style layer's feature mean and second raw moment (float64), in strips where too large."""
+    if max_pixels is not None and style_rgb.shape[0] * style_rgb.shape[1] > max_pixels:
+        return moments_in_strips(features, style_rgb, options.style_layers, max_pixels)
+    feats = features(tf.constant(rgb_to_caffe(style_rgb)))
+    found = {}
+    for name in options.style_layers:
+        mean, cov = (m.numpy().astype(np.float64) for m in losses.moments(feats[name]))
+        found[name] = (mean, cov + np.outer(mean, mean))
+    return found
 
 
 def clear_cache() -> None:

@@ -37,6 +37,97 @@ def test_masked_gram_of_a_binary_mask_is_the_gram_of_that_region() -> None:
     np.testing.assert_allclose(regions.masked_gram(features, ones), losses.gram(features, "gatys"), rtol=1e-5)
 
 
+def test_masked_moments_of_a_binary_mask_are_the_moments_of_that_region() -> None:
+    rng = np.random.default_rng(1)
+    features = tf.constant(rng.normal(2.0, 3.0, size=(1, 6, 8, 5)).astype(np.float32))
+    mask = np.zeros((1, 6, 8, 1), np.float32)
+    mask[:, 2:, :5] = 1.0
+    for got, want in zip(regions.masked_moments(features, tf.constant(mask)), losses.moments(features[:, 2:, :5])):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    for got, want in zip(regions.masked_moments(features, tf.ones((1, 6, 8, 1))), losses.moments(features)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def numpy_region_wasserstein(features: np.ndarray, mask: np.ndarray, target: losses.GaussianTarget) -> float:
+    """The masked Wasserstein term written out independently: weighted mean and centred covariance,
+    matrix square roots by scipy (not eigh), the same constants."""
+    from scipy.linalg import sqrtm
+
+    flat = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    weights = mask.reshape(-1, 1).astype(np.float64)
+    mean = (weights * flat).sum(0) / weights.sum()
+    centred = flat - mean
+    cov = centred.T @ (weights * centred) / weights.sum() + losses.COV_EPS * np.eye(flat.shape[1])
+    root = sqrtm(target.cov).real
+    cross = np.trace(sqrtm(root @ cov @ root).real)
+    distance = np.sum((mean - target.mean) ** 2) + np.trace(cov) + np.trace(target.cov) - 2 * cross
+    return losses.WASSERSTEIN_SCALE * distance / flat.shape[1]
+
+
+def random_target(rng: np.random.Generator, channels: int) -> losses.GaussianTarget:
+    mean = rng.normal(1.0, 2.0, channels)
+    spread = rng.normal(size=(channels, channels))
+    return losses.GaussianTarget.from_moments(mean, spread @ spread.T / channels + np.outer(mean, mean))
+
+
+def region_loss(mask: np.ndarray, target: losses.GaussianTarget) -> regions.RegionStyleLoss:
+    return regions.RegionStyleLoss([{"block1_conv1": target}], [mask], [1.0], mask.shape, {"block1_conv1": 1.0},
+                                   "wasserstein")
+
+
+def test_masked_wasserstein_term_matches_an_independent_numpy_computation() -> None:
+    rng = np.random.default_rng(2)
+    features = rng.normal(1.5, 2.0, size=(1, 9, 12, 6)).astype(np.float32)
+    mask = rng.uniform(0, 1, (9, 12)).astype(np.float32)  # grey: every position counts by its weight
+    mask[:, :4] = 0.0
+    target = random_target(rng, 6)
+    got = float(region_loss(mask, target)({"block1_conv1": tf.constant(features)}))
+    want = numpy_region_wasserstein(features, mask, target)
+    assert want > 0.1  # not a trivial zero
+    np.testing.assert_allclose(got, want, rtol=2e-4)
+    # With the mask all ones it is the unmasked term.
+    whole = float(losses.wasserstein_layer_loss(tf.constant(features), target))
+    np.testing.assert_allclose(float(region_loss(np.ones((9, 12), np.float32), target)(
+        {"block1_conv1": tf.constant(features)})), whole, rtol=1e-4)
+
+
+def test_masked_wasserstein_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    features = rng.normal(1.0, 2.0, size=(1, 7, 8, 4))
+    mask = rng.uniform(0, 1, (7, 8)).astype(np.float32)
+    mask[:3] = 0.0
+    term = region_loss(mask, random_target(rng, 4))
+
+    def value(f: np.ndarray) -> float:
+        return float(term({"block1_conv1": tf.constant(f, tf.float32)}))
+
+    x = tf.constant(features, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = term({"block1_conv1": x})
+    gradient = tape.gradient(loss, x).numpy()
+    assert np.abs(gradient[0, :3]).max() == 0.0  # outside the mask the features do not count
+    step = 1e-2
+    for index in [(0, r, c, k) for r, c, k in zip(rng.integers(3, 7, 8), rng.integers(0, 8, 8), rng.integers(0, 4, 8))]:
+        up, down = features.copy(), features.copy()
+        up[index] += step
+        down[index] -= step
+        numeric = (value(up) - value(down)) / (2 * step)
+        assert abs(numeric - gradient[index]) < 2e-3 * np.abs(gradient).max() + 1e-5, (index, numeric, gradient[index])
+
+
+def test_region_masks_can_be_set_again_for_the_next_tile() -> None:
+    rng = np.random.default_rng(4)
+    features = {"block1_conv1": tf.constant(rng.normal(size=(1, 6, 8, 3)).astype(np.float32))}
+    target = random_target(rng, 3)
+    first, second = rng.uniform(0, 1, (6, 8)).astype(np.float32), rng.uniform(0, 1, (6, 8)).astype(np.float32)
+    reused = region_loss(first, target)
+    reused.set_masks([second])
+    np.testing.assert_allclose(float(reused(features)), float(region_loss(second, target)(features)), rtol=1e-6)
+    reused.set_masks([np.zeros((6, 8), np.float32)])  # this painting has no part of the tile
+    assert float(reused(features)) == 0.0
+
+
 def test_layer_resolutions_follow_the_poolings() -> None:
     assert regions.layer_hw("block1_conv1", (37, 50)) == (37, 50)
     assert regions.layer_hw("block3_conv1", (37, 50)) == (9, 12)
