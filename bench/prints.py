@@ -1,0 +1,153 @@
+"""Large prints in tiles: time, peak memory and seams of the real command line under a memory budget.
+
+    python bench/prints.py                          # 2048 px, IMPASTO_MAX_MEMORY_GB=2, 30 iterations
+    python bench/prints.py --sizes 2048 4096 --iterations 10 --budget 2
+    python bench/prints.py --plan-only --sizes 2048 4096 8192   # the tile plans, no painting
+
+Each size runs `impasto transfer` (Tübingen × The Starry Night) in its own process with
+IMPASTO_MAX_MEMORY_GB set, and reports its wall and CPU seconds and its peak resident size (the
+kernel's ru_maxrss of that process, as /usr/bin/time -v gives it). The seam measure is the test's
+(tests/engine/test_tiles.py): at every tile border of the top scale, the mean absolute difference
+of the neighbouring pixel columns (rows) over the median of the 16 around it; about 1 where nothing
+shows, well above 1 at a seam. "elsewhere" is the same ratio's largest value at columns (rows)
+that are no border, for comparison. Results: a markdown table on stdout and JSON in
+bench/results/prints-<sizes>.json; the pictures in bench/results/prints-<size>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+RESULTS = ROOT / "bench" / "results"
+PHOTO = SHARED / "samples" / "tubingen.jpg"
+PAINTING = SHARED / "samples" / "starry_night.jpg"
+WEIGHTS = SHARED / "weights" / "vgg16_hed_notop.weights.h5"
+
+
+def plan(size: int, budget_gb: float) -> list[dict]:
+    """Per scale: its size and how it is painted (whole, or tiles of a side) under the budget."""
+    from PIL import Image
+
+    from app.nst import tiles
+    from app.nst.images import scaled_shape
+    from app.nst.options import Options
+
+    options = Options(size=size)
+    with Image.open(PHOTO) as photo:
+        width, height = photo.size
+    rows = []
+    for longest, iterations in zip(options.scale_sizes(), options.scale_iterations()):
+        hw = scaled_shape(height, width, longest)
+        try:
+            grid = tiles.plan(hw, options.deepest_layer, budget_gb * 1e9)
+        except Exception as exc:  # ResourceError: not even the smallest tiles fit
+            rows.append({"size": longest, "hw": hw, "refused": str(exc)})
+            continue
+        rows.append({"size": longest, "hw": hw, "iterations": iterations,
+                     "tiles": len(grid) if grid else 0, "side": grid.side if grid else None})
+    return rows
+
+
+def seam_ratios(picture: np.ndarray, borders: set[int], axis: int) -> tuple[float, float]:
+    """(largest ratio at a tile border, largest ratio elsewhere) along one axis."""
+    steps = np.abs(np.diff(picture.astype(float), axis=axis)).mean(axis=(1 - axis, 2))
+
+    def ratio(b: int) -> float:
+        return float(steps[b - 1] / np.median(steps[max(0, b - 9):b + 8]))
+
+    at = [ratio(b) for b in borders if 0 < b < len(steps) + 1]
+    near = {b + d for b in borders for d in range(-2, 3)}
+    elsewhere = [ratio(b) for b in range(9, len(steps) - 8) if b not in near]
+    return max(at, default=float("nan")), max(elsewhere, default=float("nan"))
+
+
+def tile_borders(hw: tuple[int, int], side: int, axis: int) -> set[int]:
+    """Every tile edge and every cross-fade's end of the top scale's grid, along one axis."""
+    from app.nst import tiles
+
+    grid = tiles.plan(hw, "block5_conv1", 1e12, side=side)
+    edges = set()
+    for tile in grid.tiles:
+        start, stop = (tile.top, tile.bottom) if axis == 0 else (tile.left, tile.right)
+        edges |= {start, start + min(grid.fades[axis], (stop - start) // 2), stop}
+    return edges
+
+
+def run(size: int, budget_gb: float, iterations: int) -> dict:
+    """One CLI run in its own process: seconds, CPU seconds, peak RSS, the seam measure."""
+    from PIL import Image
+
+    out = RESULTS / f"prints-{size}.png"
+    command = [str(Path(sys.executable).with_name("impasto")), "transfer", str(PHOTO), str(PAINTING),
+               "--size", str(size), "--iterations", str(iterations), "--weights", str(WEIGHTS),
+               "-o", str(out), "--json", "--quiet"]
+    env = {**os.environ, "IMPASTO_MAX_MEMORY_GB": str(budget_gb), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait4 gives this child's own resource use (ru_maxrss: its peak resident size, in KiB).
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    stdout, stderr = child.stdout.read(), child.stderr.read()
+    if status != 0:
+        raise SystemExit(f"{size} px failed:\n{stderr[-2000:]}")
+    summary = json.loads(stdout)
+    picture = np.asarray(Image.open(out).convert("RGB"))
+    top = plan(size, budget_gb)[-1]
+    row = {"size": size, "budget_gb": budget_gb, "iterations": iterations, "width": summary["width"],
+           "height": summary["height"], "wall_s": round(seconds, 1),
+           "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3),
+           "evaluations": summary["evaluations"], "plan": plan(size, budget_gb)}
+    if top.get("side"):
+        for axis, name in ((1, "columns"), (0, "rows")):
+            at, elsewhere = seam_ratios(picture, tile_borders(picture.shape[:2], top["side"], axis), axis)
+            row[f"seam_{name}"] = round(at, 3)
+            row[f"elsewhere_{name}"] = round(elsewhere, 3)
+    return row
+
+
+def describe(rows: list[dict]) -> str:
+    return "; ".join(f"{r['size']}: refused" if "refused" in r else
+                     f"{r['size']}: {r['tiles']} tiles of {r['side']} px" if r["tiles"] else f"{r['size']}: whole"
+                     for r in rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2048])
+    parser.add_argument("--budget", type=float, default=2.0, help="IMPASTO_MAX_MEMORY_GB (default 2)")
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--plan-only", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.plan_only:
+        for size in args.sizes:
+            print(f"{size} px under {args.budget} GB: {describe(plan(size, args.budget))}")
+        return 0
+    rows = []
+    print("| size | budget | iterations | scales | wall s | CPU s | peak RSS "
+          "| seam cols / elsewhere | seam rows / elsewhere |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        row = run(size, args.budget, args.iterations)
+        rows.append(row)
+        print(f"| {row['width']}×{row['height']} | {args.budget} GB | {row['iterations']} | {describe(row['plan'])} "
+              f"| {row['wall_s']} | {row['cpu_s']} | {row['peak_rss_gb']} GB "
+              f"| {row.get('seam_columns', '-')} / {row.get('elsewhere_columns', '-')} "
+              f"| {row.get('seam_rows', '-')} / {row.get('elsewhere_rows', '-')} |", flush=True)
+        name = "-".join(str(s) for s in args.sizes)
+        (RESULTS / f"prints-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
