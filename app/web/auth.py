@@ -7,8 +7,10 @@ before any other), that sets ``flask.g.owner``:
   (an unknown or revoked token gets 401, whatever else the request carries);
 - ``"browser:<id>"`` for a browser that sent back its session cookie (the random id in it);
 - None for a client that brought neither. Such a client gets a session id now (the cookie comes
-  with the answer), so a job it submits belongs to that id (``job_owner()``); limits on it are
-  counted by its address (``client_key()``), since a client that drops cookies gets a new id each time.
+  with the answer), so a job it submits belongs to that id (``job_owner()``).
+
+Per-client limits count per token or signed-in browser, else per address (``client_key()``):
+without a password anybody gets a new session id for the asking.
 
 With a password (IMPASTO_PASSWORD), a browser must sign in first (app/web/signin.py): other pages
 redirect to /login, and API calls without a valid token or signed-in cookie get 401 JSON.
@@ -122,8 +124,17 @@ def job_owner() -> str:
 
 
 def client_key() -> str:
-    """Whose share of the per-client limits a request counts against."""
-    return g.owner or f"addr:{request.remote_addr}"
+    """Whose share of the per-client limits (rate, jobs queued) a request counts against.
+
+    An API token, or a browser signed in with the password, is an identity the operator handed
+    out: it counts for itself. Without a password a browser's session id costs nothing (every
+    request without a cookie is given a new one), so a script could take a fresh quota with one
+    GET before each submission: such browsers, and clients with nothing, count by their address.
+    """
+    owner = g.get("owner")
+    if owner and (owner.startswith("token:") or password() is not None):
+        return owner
+    return f"addr:{request.remote_addr}"
 
 
 def owns(job: Job) -> bool:

@@ -1,10 +1,11 @@
 """Job submissions per client (IMPASTO_RATE_LIMIT, e.g. 10/minute), with Flask-Limiter.
 
 Only submissions count (the API's POST /api/jobs and the page's form, one shared counter), every
-attempt, accepted or not: a refused upload costs the server as much to read. A client is its owner
-(``g.owner``, set by the sign-in hooks from the session cookie or an API token) or else its address
-(the real one behind proxies, via ProxyFix). Over the limit: 429 with a message that states the
-limit and a Retry-After header, as JSON on the API and on the page above the form.
+attempt, accepted or not: a refused upload costs the server as much to read. A client is its API
+token or its signed-in browser, else its address (the real one behind proxies, via ProxyFix):
+``auth.client_key``, the same key as the cap on jobs queued per client. Over the limit: 429 with a
+message that states the limit and a Retry-After header, as JSON on the API and on the page above
+the form.
 
 Counters live where every server process sees them: in Redis in the scale-out mode (the job store's
 Redis), else in a SQLite file in the data dir (app/web/limit_store.py), shared by the gunicorn
@@ -18,18 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
+from app.web.auth import client_key
 from app.web.errors import error_response
 from app.web.limit_store import storage_uri
 
 LIMITED_VIEWS = ("api.create_job", "pages.studio_submit")
-
-
-def client_key() -> str:
-    """Who a submission counts against: the signed-in owner or token, else the client's address."""
-    return g.get("owner") or request.remote_addr or "unknown"
 
 
 def _storage(config: Any) -> tuple[str, str]:

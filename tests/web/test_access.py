@@ -163,7 +163,8 @@ def test_a_client_over_its_cap_gets_429_with_retry_after(make_app: Callable[...,
     assert response.json["limit"] == 2 and "2 jobs queued or running" in response.json["error"]
     assert len(listed(client)) == 2  # nothing stored
     other.get("/")
-    assert submit(other).status_code == 202  # another browser is not held up
+    assert submit(other, address="10.0.0.2").status_code == 202  # another browser is not held up
+    assert submit(other).status_code == 429  # ... but a fresh cookie on the same address is no new client
     page = client.post("/", data=form(content=png_bytes(), style=style_bytes()), content_type="multipart/form-data")
     assert page.status_code == 429 and "2 jobs queued or running" in page.text and page.headers["Retry-After"]
     client.post(f"/api/jobs/{first}/cancel")  # a finished job frees a place

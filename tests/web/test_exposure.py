@@ -209,11 +209,33 @@ def test_the_limit_counts_per_owner_before_the_address(make_app: Callable[..., F
         g.owner = request.headers.get("X-Test-Owner")
 
     client = app.test_client()
-    assert submit(client, headers={"X-Test-Owner": "alice"}).status_code == 202
-    assert submit(client, headers={"X-Test-Owner": "alice"}).status_code == 429
-    assert submit(client, headers={"X-Test-Owner": "bob"}).status_code == 202  # same address, another owner
+    assert submit(client, headers={"X-Test-Owner": "token:alice"}).status_code == 202
+    assert submit(client, headers={"X-Test-Owner": "token:alice"}).status_code == 429
+    assert submit(client, headers={"X-Test-Owner": "token:bob"}).status_code == 202  # same address, another token
     assert submit(client).status_code == 202  # no owner: counted by address
     assert submit(client).status_code == 429
+    # Without a password a browser's cookie is free: counted by its address, not by the cookie.
+    assert submit(client, headers={"X-Test-Owner": "browser:fresh"}).status_code == 429
+
+
+def test_fresh_cookies_get_no_fresh_quota(make_app: Callable[..., Flask]) -> None:
+    # A script that fetches a new session cookie before each submission is still one client.
+    app = make_app(IMPASTO_RATE_LIMIT="2/minute")
+    codes = []
+    for _ in range(3):
+        browser = app.test_client()
+        browser.get("/")  # a new session id
+        codes.append(submit(browser).status_code)
+    assert codes == [202, 202, 429] and job_count(app) == 2
+
+
+def test_with_a_password_each_signed_in_browser_counts_for_itself(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IMPASTO_RATE_LIMIT="1/minute", IMPASTO_PASSWORD="open sesame, please")
+    first, second = app.test_client(), app.test_client()
+    for browser in (first, second):
+        assert browser.post("/login", data={"password": "open sesame, please"}).status_code == 303
+    assert [submit(first).status_code, submit(first).status_code] == [202, 429]
+    assert submit(second).status_code == 202  # the same address, another signed-in browser
 
 
 def test_behind_a_proxy_the_limit_counts_per_client_address(make_app: Callable[..., Flask]) -> None:
