@@ -277,8 +277,8 @@ DOCUMENTED = [
     ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "
      "scale; with round_evals, iterations × round_evals)."),
     ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
-    ("IMPASTO_MAX_QUEUED_PER_CLIENT", "3", "Most jobs one client (browser or API token, else address) may have "
-     "queued or running; beyond it submissions get 429 with Retry-After. 0 turns the limit off."),
+    ("IMPASTO_MAX_QUEUED_PER_CLIENT", "3", "Most jobs one client (API token or signed-in browser, else address) "
+     "may have queued or running; beyond it submissions get 429 with Retry-After. 0 turns the limit off."),
     ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
      "keep 1 on a CPU)."),
     ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),
@@ -301,7 +301,7 @@ DOCUMENTED = [
      "localhost, 127.0.0.1 and [::1] are always trusted (see *Trusted hosts and proxies*)."),
     ("IMPASTO_PROXY_COUNT", "0", "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0 to 5): "
      "the studio then sees the client's address, the https scheme and the public host name."),
-    ("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT, "Job submissions per client (signed-in owner or token, else "
+    ("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT, "Job submissions per client (API token or signed-in browser, else "
      "address), e.g. 30/hour; `off` turns it off; beyond it 429 with Retry-After (see *Rate limits*)."),
 ]
 
