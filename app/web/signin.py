@@ -1,10 +1,11 @@
 """/login and /logout, with wrong passwords slowed down.
 
 Wrong passwords are counted per client address in this process (``Failures``): after
-``MAX_FAILURES`` within ``WINDOW_SECONDS`` that address gets 429 with Retry-After until the oldest
-failure leaves the window. Each gunicorn process counts for itself, so with N processes an address
-gets at most N × MAX_FAILURES tries per window; each try also costs a scrypt check (Werkzeug's
-default, about 0.1-0.4 s of CPU). A wrong password is answered "wrong password", nothing more.
+``MAX_FAILURES`` within ``WINDOW_SECONDS`` (tries still being checked included) that address gets
+429 with Retry-After until the oldest failure leaves the window. Each gunicorn process counts for
+itself, so with N processes an address gets at most N × MAX_FAILURES tries per window; each try
+also costs a scrypt check (Werkzeug's default, about 0.1-0.4 s of CPU). A wrong password is
+answered "wrong password", nothing more.
 """
 
 from __future__ import annotations
@@ -30,29 +31,31 @@ Page = tuple[str, int, dict[str, str]]
 
 
 class Failures:
-    """Recent wrong passwords per client address, in this process (thread-safe)."""
+    """Recent password tries per client address, in this process (thread-safe).
+
+    A try is counted when it starts, before the (slow) password check, and forgotten when it turns
+    out right: counting only after a wrong answer would let 30 tries sent at once all pass the
+    "fewer than 5 so far" test before the first of them is counted (gunicorn runs 32 threads).
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # tests move time by hand
         self.lock = threading.Lock()
         self.times: dict[str, deque[float]] = {}
 
-    def wait_seconds(self, address: str) -> int:
-        """0 when ``address`` may try now, else the seconds until it may."""
+    def start_try(self, address: str) -> int:
+        """0 when ``address`` may try now (the try is counted), else the seconds until it may."""
         with self.lock:
             recent = self._recent(address)
-            if len(recent) < MAX_FAILURES:
-                return 0
-            return max(1, math.ceil(recent[0] + WINDOW_SECONDS - self.clock()))
-
-    def failed(self, address: str) -> None:
-        with self.lock:
+            if len(recent) >= MAX_FAILURES:
+                return max(1, math.ceil(recent[0] + WINDOW_SECONDS - self.clock()))
             if len(self.times) >= MAX_TRACKED:
-                for other in [a for a in self.times if not self._recent(a)]:
-                    del self.times[other]
-            self._recent(address).append(self.clock())
+                self._forget_quiet()
+            recent.append(self.clock())
+            return 0
 
     def succeeded(self, address: str) -> None:
+        """The right password: this address's earlier wrong ones are forgiven."""
         with self.lock:
             self.times.pop(address, None)
 
@@ -61,6 +64,10 @@ class Failures:
         while recent and recent[0] <= self.clock() - WINDOW_SECONDS:
             recent.popleft()
         return recent
+
+    def _forget_quiet(self) -> None:
+        for other in [a for a in self.times if not self._recent(a)]:
+            del self.times[other]
 
 
 def register(app: Flask) -> None:
@@ -84,12 +91,11 @@ def login_submit() -> Response | Page:
     if auth.password() is None:
         return redirect(url_for("pages.studio"), code=303)
     address = request.remote_addr or "unknown"
-    wait = failures().wait_seconds(address)
+    wait = failures().start_try(address)
     if wait:
         return _form(f"too many wrong passwords; try again in {wait} s", 429, {"Retry-After": str(wait)})
     if not auth.password().check(request.form.get("password", "")):  # type: ignore[union-attr]
-        failures().failed(address)
-        return _form("wrong password", 401)
+        return _form("wrong password", 401)  # the try stays counted
     failures().succeeded(address)
     auth.sign_in()
     return redirect(_next_page(), code=303)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -312,6 +313,30 @@ def test_wrong_passwords_are_slowed_down_per_address(private: Flask) -> None:
     assert sign_in(client).headers["Retry-After"] == "100"
     clock.now += 100
     assert sign_in(client).status_code == 303
+
+
+def test_tries_sent_at_once_are_counted_before_their_check(private: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 30 wrong passwords sent at once: only MAX_FAILURES get a password check, however slow it is.
+    release, answered = threading.Event(), threading.Condition()
+    codes: list[int] = []
+    password = private.extensions["impasto_password"]
+    monkeypatch.setattr(password, "check", lambda candidate: release.wait(30) and False)  # a check in flight
+
+    def guess() -> None:
+        code = sign_in(private.test_client(), "guess").status_code
+        with answered:
+            codes.append(code)
+            answered.notify()
+
+    threads = [threading.Thread(target=guess) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    with answered:  # the refused ones answer while the first tries are still being checked
+        answered.wait_for(lambda: len(codes) == 30 - MAX_FAILURES, timeout=30)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [401] * MAX_FAILURES + [429] * (30 - MAX_FAILURES)
 
 
 def test_a_changed_password_signs_every_browser_out(make_app: Callable[..., Flask]) -> None:
