@@ -114,8 +114,12 @@ def _form(error: str | None = None, status: int = 200, headers: dict[str, str] |
 
 
 def _next_page() -> str:
-    """Where to go after signing in: a path on this site only (never //other.site or a URL)."""
+    """Where to go after signing in: a path on this site only (never //other.site or a URL).
+
+    No whitespace or control character either: browsers drop tabs and newlines from a URL, so
+    "/<TAB>/other.site" would land on //other.site, and a newline cannot go in a header at all."""
     target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    on_this_site = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if on_this_site and target.isprintable() and not any(char.isspace() for char in target):
         return target
     return url_for("pages.studio")

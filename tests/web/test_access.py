@@ -285,9 +285,16 @@ def test_the_right_password_signs_in_and_sign_out_ends_it(private: Flask) -> Non
 
 
 def test_sign_in_only_redirects_within_the_site(private: Flask) -> None:
-    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "/\t/evil.example",
+                   "/\n/evil.example", "/x\r\nSet-Cookie: a=b", "/ /evil.example"):
         response = sign_in(private.test_client(), next=target)
-        assert response.headers["Location"] == "/", target
+        assert response.status_code == 303 and response.headers["Location"] == "/", target
+    assert sign_in(private.test_client(), next="/history?x=1").headers["Location"] == "/history?x=1"
+
+
+def test_without_a_password_the_login_page_redirects_only_within_the_site(client: FlaskClient) -> None:
+    response = client.get("/login", query_string={"next": "/\t/evil.example"})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
 
 
 def test_a_wrong_password_says_only_that(private: Flask) -> None:
