@@ -211,10 +211,7 @@ def _jpeg_rendition(job_id: str, png: bytes) -> bytes:
     data = store.get_file(job_id, "result.jpg")
     if data is None:
         data = _to_jpeg(png)
-        try:
-            store.put_file(job_id, "result.jpg", data)
-        except KeyError:  # the job was deleted meanwhile: answer with what was made
-            pass
+        store.put_file(job_id, "result.jpg", data)  # False for a job deleted meanwhile: answered all the same
     return data
 
 
