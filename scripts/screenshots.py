@@ -4,14 +4,15 @@ Run once by hand (about a minute on 2 cores); it paints a real picture with the 
 
     python scripts/screenshots.py [--weights PATH] [--size 256] [--iterations 100]
 
-Writes docs/screenshots/form.png, running.png and job.png. The photo is the Tübingen sample
-(Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence).
+Writes docs/screenshots/form.png, running.png and job.png. The photo is the gallery's copy of the
+Tübingen sample (Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import shutil
 import sys
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from tests.helpers import CHROMIUM_ARGS  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+SHARED_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_hed_notop.weights.h5"
 OUT = ROOT / "docs" / "screenshots"
 
 log = logging.getLogger("screenshots")
@@ -36,16 +37,16 @@ log = logging.getLogger("screenshots")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default=str(SHARED / "weights" / "vgg16_hed_notop.weights.h5"))
-    parser.add_argument("--photo", default=str(SHARED / "samples" / "tubingen.jpg"))
+    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS", str(SHARED_WEIGHTS)),
+                        help="VGG16 weights file (default: IMPASTO_VGG_WEIGHTS, else the stand-in beside the checkout)")
+    parser.add_argument("--photo", default=str(ROOT / "docs" / "gallery" / "photo.jpg"))
     parser.add_argument("--style", default="starry_night", help="built-in style name")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=100)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     data_dir = Path(tempfile.mkdtemp(prefix="impasto-shots-"))
-    app = create_app({"IMPASTO_DATA_DIR": str(data_dir), "IMPASTO_VGG_WEIGHTS": args.weights,
-                      "IMPASTO_RUNNER": "thread"})
+    app = create_app({"IMPASTO_DATA_DIR": str(data_dir), "IMPASTO_VGG_WEIGHTS": args.weights})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
