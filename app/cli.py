@@ -352,12 +352,15 @@ def gunicorn_options(args: argparse.Namespace) -> list[str]:
     gthread workers: each request has a thread of its own, so uploads that stall mid-body (each
     dropped after IMPASTO_UPLOAD_TIMEOUT by the app) hold threads, never a whole process, and the
     process's main thread keeps telling gunicorn it is alive: a slow client can never get a process
-    (with its job runner threads) killed by --timeout. --limit-request-line 0 passes any request
-    line on to the app, which answers a too-long URL with its own JSON 414.
+    (with its job runner threads) killed by --timeout. The worker class is gthread answering a
+    request line over gunicorn's 8,190-byte limit with JSON (app/web/worker.py).
     """
-    return ["--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
+    from app.web.worker import MAX_REQUEST_LINE, StudioWorker
+
+    worker_class = f"{StudioWorker.__module__}.{StudioWorker.__name__}"
+    return ["--workers", str(args.workers), "--worker-class", worker_class, "--threads", str(args.threads),
             "--bind", f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
-            "--limit-request-line", "0", "--access-logfile", "-"]
+            "--limit-request-line", str(MAX_REQUEST_LINE), "--access-logfile", "-"]
 
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:

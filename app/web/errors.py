@@ -12,8 +12,8 @@ from app.web.body import too_large_message
 
 log = logging.getLogger(__name__)
 
-# Longest request target (path and query) answered normally; gunicorn is told to pass longer ones
-# (--limit-request-line 0) so that they get this JSON 414 instead of its HTML page.
+# Longest request target (path and query) answered normally. Under `impasto serve` gunicorn refuses
+# a longer request line first (app/web/worker.py, the same JSON); this check is for other servers.
 MAX_URL_LENGTH = 8190
 # What an HTTP error may pass on from Werkzeug's own answer (Allow on a 405, Retry-After ...).
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")

@@ -230,9 +230,9 @@ def test_serve_runs_threaded_workers(monkeypatch):
 
     args = cli.build_parser().parse_args(["serve", "--threads", "8"])
     options = cli.gunicorn_options(args)
-    assert options[options.index("--worker-class") + 1] == "gthread"
+    assert options[options.index("--worker-class") + 1] == "app.web.worker.StudioWorker"  # gthread's subclass
     assert options[options.index("--threads") + 1] == "8"
-    assert options[options.index("--limit-request-line") + 1] == "0"  # the app answers long URLs (JSON 414)
+    assert options[options.index("--limit-request-line") + 1] == "8190"  # never 0: no limit at all
     assert main(["serve", "--threads", "0"]) == 2
 
 
