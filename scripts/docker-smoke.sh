@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Dockerfile and run the image on a machine without a Docker engine, then push one tiny job
 # through the API and download its PNG. Slow (minutes: it installs TensorFlow into the image); CI runs
-# it after the tests (.ci/run), and you can run it by hand after changing the Dockerfile:
+# it while the tests run (.ci/run), and you can run it by hand after changing the Dockerfile:
 #
 #   sudo scripts/docker-smoke.sh            # as root; Debian 12 (bookworm) host
 #
