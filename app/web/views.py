@@ -150,9 +150,12 @@ def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
 
 
 def too_much_work(options: Options, limits: Limits) -> str | None:
-    """Said before submitting when the settings plan more iterations in all than this server allows
-    (every scale gets at least one; a look with evaluations per round multiplies them)."""
-    if planned_iterations(options) <= limits.max_iterations or options.size > limits.max_size:
+    """Said before submitting when the settings ask for a larger picture, or plan more iterations in
+    all, than this server allows (every scale gets at least one; a look with evaluations per round
+    multiplies them)."""
+    if options.size > limits.max_size:
+        return f"Too large for this server: it paints at most {limits.max_size} px on the longest side."
+    if planned_iterations(options) <= limits.max_iterations:
         return None
     fitting = [n for n in range(1, options.iterations) if planned_iterations(options.replace(iterations=n))
                <= limits.max_iterations]

@@ -116,3 +116,10 @@ def test_settings_that_plan_too_much_work_say_so_before_submitting(make_app):
     assert body["line"] == ("Too long for this server: these settings plan 400 iterations in all, and it "
                             "allows 300. Choose at most 15 iterations with these settings.")
     assert client.get("/api/estimate?preset=article&iterations=15").json["line"].startswith("Takes about")
+
+
+def test_a_size_over_the_servers_limit_says_so_instead_of_a_time(make_app):
+    client = make_app(IMPASTO_MAX_SIZE=512).test_client()
+    body = client.get("/api/estimate?size=2048").json  # the engine's range allows it, this server does not
+    assert body["line"] == "Too large for this server: it paints at most 512 px on the longest side."
+    assert client.get("/api/estimate?size=512").json["line"].startswith("Takes about")
