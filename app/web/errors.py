@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request
+from flask.globals import request_ctx
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.web.body import too_large_message
@@ -69,4 +71,8 @@ def register(app: Flask) -> None:
 
 
 def _page(status: int, title: str, message: str) -> Any:
+    if request_ctx.url_adapter is None:
+        # Werkzeug could not read the Host header as a host name at all (a label over 63
+        # characters, say), so no link of the page can be built: the message alone, never a 500.
+        return f"<!doctype html><title>{escape(title)}</title><p>{escape(message)}</p>\n", status
     return render_template("error.html", status=status, title=title, message=message), status

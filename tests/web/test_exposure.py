@@ -65,6 +65,17 @@ def test_a_dns_rebinding_page_is_refused_before_anything_runs(app: Flask, client
     assert client.get("/", headers={"Host": "[::1]:8000"}).status_code == 200
 
 
+@pytest.mark.parametrize("host", ["a" * 64, "x" * 300 + ".example", "a" * 64 + ":8000"])
+def test_a_host_name_werkzeug_cannot_read_gets_a_400_page_not_a_500(make_app: Callable[..., Flask],
+                                                                    host: str) -> None:
+    # A label over 63 characters leaves Flask with no URL adapter: the page's links cannot be built.
+    for trusted in ("", "*"):  # refused by our check, or (check off) by Flask's routing
+        client = make_app(IMPASTO_TRUSTED_HOSTS=trusted).test_client()
+        page, api = client.get("/", headers={"Host": host}), client.get("/api/jobs", headers={"Host": host})
+        assert page.status_code == 400 and page.mimetype == "text/html" and "<p>" in page.text
+        assert api.status_code == 400 and api.json["error"]
+
+
 def test_the_host_check_runs_before_the_rate_limit_counts(make_app: Callable[..., Flask]) -> None:
     app = make_app(IMPASTO_RATE_LIMIT="1/minute")
     client = app.test_client()
