@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -134,7 +135,23 @@ def client_key() -> str:
     owner = g.get("owner")
     if owner and (owner.startswith("token:") or password() is not None):
         return owner
-    return f"addr:{request.remote_addr}"
+    return f"addr:{client_address()}"
+
+
+def client_address() -> str:
+    """The client's address as the limits count it: an IPv6 address by its /64 network.
+
+    One IPv6 client usually holds a whole /64 (its device picks new addresses in it at will), so
+    counting single addresses would give it a fresh quota per address; a household behind one
+    router shares its /64 the way an IPv4 household shares its one address."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
 
 
 def owns(job: Job) -> bool:

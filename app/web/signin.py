@@ -1,11 +1,11 @@
 """/login and /logout, with wrong passwords slowed down.
 
-Wrong passwords are counted per client address in this process (``Failures``): after
-``MAX_FAILURES`` within ``WINDOW_SECONDS`` (tries still being checked included) that address gets
-429 with Retry-After until the oldest failure leaves the window. Each gunicorn process counts for
-itself, so with N processes an address gets at most N × MAX_FAILURES tries per window; each try
-also costs a scrypt check (Werkzeug's default, about 0.1-0.4 s of CPU). A wrong password is
-answered "wrong password", nothing more.
+Wrong passwords are counted per client address (an IPv6 one by its /64) in this process
+(``Failures``): after ``MAX_FAILURES`` within ``WINDOW_SECONDS`` (tries still being checked
+included) that address gets 429 with Retry-After until the oldest failure leaves the window. Each
+gunicorn process counts for itself, so with N processes an address gets at most N × MAX_FAILURES
+tries per window; each try also costs a scrypt check (Werkzeug's default, about 0.1-0.4 s of CPU).
+A wrong password is answered "wrong password", nothing more.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def login() -> Response | Page:
 def login_submit() -> Response | Page:
     if auth.password() is None:
         return redirect(url_for("pages.studio"), code=303)
-    address = request.remote_addr or "unknown"
+    address = auth.client_address()
     wait = failures().start_try(address)
     if wait:
         return _form(f"too many wrong passwords; try again in {wait} s", 429, {"Retry-After": str(wait)})

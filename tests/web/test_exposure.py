@@ -240,6 +240,16 @@ def test_fresh_cookies_get_no_fresh_quota(make_app: Callable[..., Flask]) -> Non
     assert codes == [202, 202, 429] and job_count(app) == 2
 
 
+def test_an_ipv6_client_is_counted_by_its_64_network(make_app: Callable[..., Flask]) -> None:
+    # A device picks new addresses in its /64 at will: a new address is no new client.
+    client = make_app(IMPASTO_RATE_LIMIT="1/minute").test_client(use_cookies=False)
+    assert submit(client, environ_base={"REMOTE_ADDR": "2001:db8:1:2::10"}).status_code == 202
+    assert submit(client, environ_base={"REMOTE_ADDR": "2001:db8:1:2:ffff::99"}).status_code == 429
+    assert submit(client, environ_base={"REMOTE_ADDR": "2001:db8:1:3::10"}).status_code == 202  # another /64
+    assert submit(client, environ_base={"REMOTE_ADDR": "::ffff:192.0.2.7"}).status_code == 202  # IPv4, mapped
+    assert submit(client, environ_base={"REMOTE_ADDR": "::ffff:192.0.2.8"}).status_code == 202
+
+
 def test_with_a_password_each_signed_in_browser_counts_for_itself(make_app: Callable[..., Flask]) -> None:
     app = make_app(IMPASTO_RATE_LIMIT="1/minute", IMPASTO_PASSWORD="open sesame, please")
     first, second = app.test_client(), app.test_client()
