@@ -4,7 +4,7 @@
 # `impasto worker` (see docker-compose.yml).
 #
 #   docker build -t impasto .
-#   docker run -p 8000:8000 -v impasto-data:/data impasto
+#   docker run -p 127.0.0.1:8000:8000 -v impasto-data:/data impasto   # this machine only (README: Docker)
 #
 # Build arguments:
 #   FETCH_WEIGHTS=1  (default) download the ImageNet VGG16 weights at build time, so the container
