@@ -21,8 +21,9 @@ import pytest
 
 from tests.conftest import ROOT, require
 from tests.helpers import free_port, stop_process
+from tests.web import netclient
 from tests.web.conftest import png_bytes
-from tests.web.netclient import post_multipart, request, wait_until_up
+from tests.web.netclient import request, wait_until_up
 from tests.web.test_hostile_server import _read_all, multipart, post
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -71,7 +72,7 @@ http {{
 def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, tmp_path: Path) -> None:
     studio_port, proxy_port = free_port(), free_port()
     env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": "untrained",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "TF_CPP_MIN_LOG_LEVEL": "2", "IMPASTO_PROXY_COUNT": "1"}  # as the example's header says
     config = _nginx_config(tmp_path, proxy_port, studio_port)
     check = subprocess.run([nginx, "-t", "-c", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
@@ -82,9 +83,14 @@ def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, t
         try:
             base = f"http://127.0.0.1:{proxy_port}"
             wait_until_up(base + "/healthz")
-            status, job = post_multipart(base + "/api/jobs", {"size": "48", "style_name": "shipwreck"},
-                                         {"content": ("photo.png", png_bytes())})
-            assert status == 202, job
+            # A browser's POST (Origin: the page's own site, port included), as the studio behind the proxy
+            # must see it; a prefix the client forged is not believed (nginx drops X-Forwarded-Prefix).
+            form, content_type = netclient.multipart({"size": "48", "style_name": "shipwreck"},
+                                                     {"content": ("photo.png", png_bytes())})
+            status, headers, answer = request(base + "/api/jobs", form, {
+                "Content-Type": content_type, "Origin": base, "X-Forwarded-Prefix": "//evil.example"})
+            assert status == 202, answer
+            assert headers["Location"].startswith("/api/jobs/"), headers["Location"]
             body = multipart(50_000)
             stalled = []
             for _ in range(STALLED):
