@@ -19,6 +19,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
 
 from app.web import auth
+from app.web.pages import Page
 
 bp = Blueprint("signin", __name__)
 
@@ -26,8 +27,6 @@ MAX_FAILURES = 5
 WINDOW_SECONDS = 300.0
 MAX_TRACKED = 10_000  # addresses remembered at most; beyond it the quiet ones are forgotten
 
-# What a view returns when it renders a page: (html, status, headers).
-Page = tuple[str, int, dict[str, str]]
 
 
 class Failures:
