@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ PAINTING = SHARED / "samples" / "starry_night.jpg"
 WEIGHTS = SHARED / "weights" / "vgg16_hed_notop.weights.h5"
 
 
-def plan(size: int, budget_gb: float) -> list[dict]:
+def plan(size: int, budget_gb: float, scales: int = 0) -> list[dict]:
     """Per scale: its size and how it is painted (whole, or tiles of a side) under the budget."""
     from PIL import Image
 
@@ -42,7 +43,7 @@ def plan(size: int, budget_gb: float) -> list[dict]:
     from app.nst.images import scaled_shape
     from app.nst.options import Options
 
-    options = Options(size=size)
+    options = Options(size=size, scales=scales)
     with Image.open(PHOTO) as photo:
         width, height = photo.size
     rows = []
@@ -83,36 +84,60 @@ def tile_borders(hw: tuple[int, int], side: int, axis: int) -> set[int]:
     return edges
 
 
-def run(size: int, budget_gb: float, iterations: int) -> dict:
-    """One CLI run in its own process: seconds, CPU seconds, peak RSS, the seam measure."""
+def run(size: int, budget_gb: float, iterations: int, max_seconds: float | None = None, scales: int = 0) -> dict:
+    """One CLI run in its own process: seconds, CPU seconds, peak RSS, the seam measure. Past
+    ``max_seconds`` the run is stopped and reported as partial: how far it got (the progress bar's
+    i/N), its peak RSS so far and the engine's own ETA."""
     from PIL import Image
 
     out = RESULTS / f"prints-{size}.png"
+    log = RESULTS / f"prints-{size}.log"
     command = [str(Path(sys.executable).with_name("impasto")), "transfer", str(PHOTO), str(PAINTING),
                "--size", str(size), "--iterations", str(iterations), "--weights", str(WEIGHTS),
-               "-o", str(out), "--json", "--quiet"]
+               "--scales", str(scales), "-o", str(out), "--json"]
     env = {**os.environ, "IMPASTO_MAX_MEMORY_GB": str(budget_gb), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    row = {"size": size, "budget_gb": budget_gb, "iterations": iterations, "scales": scales,
+           "plan": plan(size, budget_gb, scales)}
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # wait4 gives this child's own resource use (ru_maxrss: its peak resident size, in KiB).
-    _, status, usage = os.wait4(child.pid, 0)
+    with open(log, "w") as stderr:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        while max_seconds and child.poll() is None and time.perf_counter() - started < max_seconds:
+            time.sleep(5)
+        if child.poll() is None and max_seconds:
+            return {**row, **_stop(child, log, time.perf_counter() - started)}
+        # wait4 gives this child's own resource use (ru_maxrss: its peak resident size, in KiB).
+        _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    stdout, stderr = child.stdout.read(), child.stderr.read()
     if status != 0:
-        raise SystemExit(f"{size} px failed:\n{stderr[-2000:]}")
-    summary = json.loads(stdout)
+        raise SystemExit(f"{size} px failed:\n{log.read_text()[-2000:]}")
+    summary = json.loads(child.stdout.read())
     picture = np.asarray(Image.open(out).convert("RGB"))
-    top = plan(size, budget_gb)[-1]
-    row = {"size": size, "budget_gb": budget_gb, "iterations": iterations, "width": summary["width"],
-           "height": summary["height"], "wall_s": round(seconds, 1),
-           "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3),
-           "evaluations": summary["evaluations"], "plan": plan(size, budget_gb)}
+    row.update({"width": summary["width"], "height": summary["height"], "wall_s": round(seconds, 1),
+                "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+                "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3), "evaluations": summary["evaluations"]})
+    top = row["plan"][-1]
     if top.get("side"):
         for axis, name in ((1, "columns"), (0, "rows")):
             at, elsewhere = seam_ratios(picture, tile_borders(picture.shape[:2], top["side"], axis), axis)
             row[f"seam_{name}"] = round(at, 3)
             row[f"elsewhere_{name}"] = round(elsewhere, 3)
     return row
+
+
+def _stop(child: subprocess.Popen, log: Path, seconds: float) -> dict:
+    """A run stopped at its time limit: its progress, peak RSS and CPU seconds so far, the ETA."""
+    with open(f"/proc/{child.pid}/status") as handle:
+        peak_kib = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+    with open(f"/proc/{child.pid}/stat") as handle:
+        ticks = handle.read().rsplit(")", 1)[1].split()
+    cpu = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    child.kill()
+    child.wait()
+    bars = re.findall(r"(\d+)/(\d+) \[[^\]]*ETA ([\d:?]+), scale (\d+)/(\d+)", log.read_text())
+    done, total, eta, scale, scales = bars[-1] if bars else ("0", "?", "?", "?", "?")
+    return {"partial": True, "wall_s": round(seconds, 1), "cpu_s": round(cpu, 1),
+            "peak_rss_gb": round(peak_kib * 1024 / 1e9, 3), "progress": f"{done}/{total}",
+            "scale": f"{scale}/{scales}", "eta": eta}
 
 
 def describe(rows: list[dict]) -> str:
@@ -127,24 +152,31 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=2.0, help="IMPASTO_MAX_MEMORY_GB (default 2)")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--plan-only", action="store_true")
+    parser.add_argument("--scales", type=int, default=0, help="as the CLI's --scales (0: by size)")
+    parser.add_argument("--max-seconds", type=float, help="stop a run after this long and report how far it got")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.plan_only:
         for size in args.sizes:
-            print(f"{size} px under {args.budget} GB: {describe(plan(size, args.budget))}")
+            print(f"{size} px under {args.budget} GB: {describe(plan(size, args.budget, args.scales))}")
         return 0
     rows = []
     print("| size | budget | iterations | scales | wall s | CPU s | peak RSS "
           "| seam cols / elsewhere | seam rows / elsewhere |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
-        row = run(size, args.budget, args.iterations)
+        row = run(size, args.budget, args.iterations, args.max_seconds, args.scales)
         rows.append(row)
+        if row.get("partial"):
+            print(f"| {size} px (stopped at {row['wall_s']} s) | {args.budget} GB | {row['iterations']} "
+                  f"| {describe(row['plan'])} | at {row['progress']} (scale {row['scale']}), ETA {row['eta']} "
+                  f"| {row['cpu_s']} | {row['peak_rss_gb']} GB so far | - | - |", flush=True)
+            continue
         print(f"| {row['width']}×{row['height']} | {args.budget} GB | {row['iterations']} | {describe(row['plan'])} "
               f"| {row['wall_s']} | {row['cpu_s']} | {row['peak_rss_gb']} GB "
               f"| {row.get('seam_columns', '-')} / {row.get('elsewhere_columns', '-')} "
               f"| {row.get('seam_rows', '-')} / {row.get('elsewhere_rows', '-')} |", flush=True)
-        name = "-".join(str(s) for s in args.sizes)
+        name = "-".join(str(s) for s in args.sizes) + (f"-scales{args.scales}" if args.scales else "")
         (RESULTS / f"prints-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 

@@ -24,6 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts import gallery  # noqa: E402  (the path above first)
 
+# The Starry Night in the sky only: the town stays the photo (black in the mask).
+gallery.PICTURES.setdefault("mask-sky-only", ([gallery.STARRY], ["--mask", str(gallery.INPUTS / "mask-sky.png"),
+                                                                 "--size", "384"]))
+NAMES = ["masks", "mask-sky-only", "transparent", "large-print"]
 LARGE_SIZE, LARGE_BUDGET_GB, LARGE_ITERATIONS = 2048, 2, 30
 CROP = (512, 384)  # width, height of the 100 % crop
 
@@ -68,7 +72,7 @@ def large_print(weights: str, source: Path | None) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", choices=["masks", "transparent", "large-print"])
+    parser.add_argument("--only", nargs="*", choices=NAMES)
     parser.add_argument("--large-from", type=Path, help="crop this 2048 px picture instead of painting one")
     parser.add_argument("--weights", default=os.environ.get(
         "IMPASTO_VGG_WEIGHTS", str(gallery.ROOT.parent / "shared" / "weights" / "vgg16_hed_notop.weights.h5")))
@@ -77,7 +81,7 @@ def main() -> int:
     gallery.make_inputs()
     index_path = gallery.OUT / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    for name in args.only or ["masks", "transparent", "large-print"]:
+    for name in args.only or NAMES:
         if name == "large-print":
             entry = large_print(args.weights, args.large_from)
         else:

@@ -150,3 +150,25 @@ def test_progress_preview_and_cancel_across_tiles() -> None:
         engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights="untrained", tile_size=32,
                        on_progress=lambda p: reports.append(p.iteration), should_stop=stop_in_second_tile)
     assert 0 < max(reports) < total
+
+
+def test_all_tiles_of_a_scale_share_one_traced_loss_function(monkeypatch) -> None:
+    """A new tf.function per tile kept each tile's graph and a copy of the network's kernels alive:
+    the resident size grew ~15 MB a tile (2.53 GB at 2048 px under a 2 GB budget)."""
+    made = []
+    original = engine._make_loss_fn
+
+    def recording(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(engine, "_make_loss_fn", recording)
+    options = Options(size=64, iterations=2, scales=1, precision="float32")
+    mask = np.ones((48, 64), np.float32)
+    mask[:, :20] = 0.0  # the first tile column has no part of the painting: its region's weight is 0
+    for masks in ([], [mask]):
+        made.clear()
+        engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights="untrained", tile_size=32,
+                       masks=masks)
+        assert len(tiles.plan((48, 64), "block5_conv1", 1e12, side=32)) > 2
+        assert len(made) == 1 and made[0].experimental_get_tracing_count() == 1
