@@ -35,7 +35,7 @@ PAINTING = SHARED / "samples" / "starry_night.jpg"
 WEIGHTS = SHARED / "weights" / "vgg16_hed_notop.weights.h5"
 
 
-def plan(size: int, budget_gb: float, scales: int = 0) -> list[dict]:
+def plan(size: int, budget_gb: float, scales: int = 0, iterations: int = 100) -> list[dict]:
     """Per scale: its size and how it is painted (whole, or tiles of a side) under the budget."""
     from PIL import Image
 
@@ -43,7 +43,7 @@ def plan(size: int, budget_gb: float, scales: int = 0) -> list[dict]:
     from app.nst.images import scaled_shape
     from app.nst.options import Options
 
-    options = Options(size=size, scales=scales)
+    options = Options(size=size, scales=scales, iterations=iterations)
     with Image.open(PHOTO) as photo:
         width, height = photo.size
     rows = []
@@ -97,7 +97,7 @@ def run(size: int, budget_gb: float, iterations: int, max_seconds: float | None 
                "--scales", str(scales), "-o", str(out), "--json"]
     env = {**os.environ, "IMPASTO_MAX_MEMORY_GB": str(budget_gb), "TF_CPP_MIN_LOG_LEVEL": "2"}
     row = {"size": size, "budget_gb": budget_gb, "iterations": iterations, "scales": scales,
-           "plan": plan(size, budget_gb, scales)}
+           "plan": plan(size, budget_gb, scales, iterations)}
     started = time.perf_counter()
     with open(log, "w") as stderr:
         child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
