@@ -104,12 +104,14 @@ def run_pair(pair, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
 
 def table(results: dict[str, dict[str, dict]], names: list[str]) -> str:
     """Markdown: per pair the before, after and reference rows."""
-    lines = ["| pair | picture | palette distance ↓ | HF vs painting | SSIM with photo | evaluations | CPU seconds |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF in flat areas | SSIM with photo "
+             "| evaluations | CPU seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     for pair in names:
         for picture, row in results[pair].items():
             lines.append(f"| {pair} | {picture} | {row['palette_distance']:.2f} | {row['hf_vs_painting']:.2f} | "
-                         f"{row['ssim_photo']:.3f} | {row.get('evaluations', '')} | {row.get('cpu_seconds', '')} |")
+                         f"{row['flat_hf_vs_painting']:.2f} | {row['ssim_photo']:.3f} | {row.get('evaluations', '')} "
+                         f"| {row.get('cpu_seconds', '')} |")
     return "\n".join(lines)
 
 
