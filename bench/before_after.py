@@ -130,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     every = {**tuned_pairs(), **held_out_pairs()}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = os.getloadavg()[0]
-    results = {name: run_pair(every[name], args, out_dir) for name in args.pairs}
-    report = {"started": started, "machine": machine_facts(), "load_average_at_start": round(load, 2),
-              "size": args.size, "before": args.label, "cpu_ratio_after_over_before": round(cpu_ratio(results), 3),
-              "held_out": sorted(set(args.pairs) & set(held_out_pairs())), "results": results}
-    (out_dir / "before_after.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    results: dict[str, dict[str, dict]] = {}
+    for name in args.pairs:  # the report is rewritten after every pair: a long run stopped early keeps its pairs
+        results[name] = run_pair(every[name], args, out_dir)
+        report = {"started": started, "machine": machine_facts(), "load_average_at_start": round(load, 2),
+                  "size": args.size, "before": args.label,
+                  "cpu_ratio_after_over_before": round(cpu_ratio(results), 3),
+                  "held_out": sorted(set(results) & set(held_out_pairs())), "results": results}
+        (out_dir / "before_after.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     tuned = [n for n in args.pairs if n in tuned_pairs()]
     held = [n for n in args.pairs if n in held_out_pairs()]
     for title, names in (("tuned pairs", tuned), ("held-out pairs (bench/pairs/)", held)):
