@@ -215,7 +215,7 @@ DEFAULTS = Options()
 # Named presets: partial overrides of the defaults. "article" is the design article exactly.
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
-    "strong-style": {"style_weight": 300.0, "content_weight": 5.0},
+    "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "style_scale": 2.0},
     "keep-detail": {"style_weight": 30.0, "content_weight": 20.0, "tv_weight": 0.01, "style_scale": 1.0,
                     "content_layers": ("block3_conv2",)},
     "article": {
@@ -231,8 +231,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "balanced": "The default: the painting's broad strokes and palette, the photo's shapes.",
-    "strong-style": "Three times the style weight, a third of the content weight: the painting takes over, "
-                    "the photo's outlines remain.",
+    "strong-style": "Ten times the style weight, a third of the content weight, the painting at twice the "
+                    "result's size: the painting's big strokes take over, the photo's outlines remain.",
     "keep-detail": "Content from a shallower layer, a lighter style with finer strokes and less smoothing: the "
                    "photo's fine detail stays under the painting's texture.",
     "article": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "

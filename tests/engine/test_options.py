@@ -39,7 +39,7 @@ def test_presets_differ_where_a_person_sees_it():
                                                                                 "keep-detail"))
     assert strong.style_weight / strong.content_weight > 5 * balanced.style_weight / balanced.content_weight
     assert detail.style_weight / detail.content_weight < balanced.style_weight / balanced.content_weight / 3
-    assert detail.style_scale < balanced.style_scale and detail.tv_weight < balanced.tv_weight
+    assert detail.style_scale < balanced.style_scale < strong.style_scale and detail.tv_weight < balanced.tv_weight
 
 
 def test_strings_from_forms_are_converted():
