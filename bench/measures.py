@@ -7,6 +7,8 @@ its own loss. All take RGB uint8 arrays (H, W, 3) and are pure NumPy/SciPy.
   (how far the colours of the result are from the painting's, whatever their place).
 - ``high_frequency``: mean absolute Laplacian of the luminance (fine texture and noise; a calm
   sky scores low, ripples score high).
+- ``flat_high_frequency``: the same, only where the photo is flat (its flattest quarter: skies,
+  still water): ripples the painting put where the photo had none.
 - ``ssim``: structural similarity of two luminance pictures (Wang et al. 2004, Gaussian window),
   the structure of the photo kept.
 """
@@ -23,6 +25,8 @@ _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.0193339, 0.1191920, 0.9503041]])
 _WHITE = np.array([0.95047, 1.0, 1.08883])
 MEASURE_SIDE = 256  # pictures are compared at this longest side, so sizes do not bias the numbers
+FLAT_SHARE = 0.25  # the photo's flattest quarter of pixels counts as its flat areas
+FLAT_SIGMA = 4.0  # px at MEASURE_SIDE: how far around a pixel the photo must be flat
 
 
 def resize_longest(rgb: np.ndarray, longest: int = MEASURE_SIDE) -> np.ndarray:
@@ -68,6 +72,24 @@ def high_frequency(rgb: np.ndarray) -> float:
     return float(np.mean(np.abs(ndimage.laplace(luminance(resize_longest(rgb))))))
 
 
+def flat_areas(photo_rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (``shape``) of the photo's flattest FLAT_SHARE of pixels: where its luminance
+    gradient, averaged over a FLAT_SIGMA Gaussian, is lowest."""
+    small = resize_longest(photo_rgb)
+    if small.shape[:2] != shape:
+        small = np.asarray(Image.fromarray(small).resize((shape[1], shape[0]), Image.LANCZOS))
+    lum = luminance(small)
+    gradient = np.hypot(ndimage.sobel(lum, axis=0), ndimage.sobel(lum, axis=1))
+    local = ndimage.gaussian_filter(gradient, FLAT_SIGMA)
+    return local <= np.quantile(local, FLAT_SHARE)
+
+
+def flat_high_frequency(rgb: np.ndarray, photo_rgb: np.ndarray) -> float:
+    """Mean absolute Laplacian of ``rgb``'s luminance (at MEASURE_SIDE) over the photo's flat areas."""
+    lum = luminance(resize_longest(rgb))
+    return float(np.mean(np.abs(ndimage.laplace(lum))[flat_areas(photo_rgb, lum.shape)]))
+
+
 def ssim(a_rgb: np.ndarray, b_rgb: np.ndarray, *, sigma: float = 1.5) -> float:
     """Mean SSIM of the two pictures' luminance, both at MEASURE_SIDE and ``b`` at ``a``'s shape."""
     a = luminance(resize_longest(a_rgb))
@@ -89,13 +111,16 @@ def picture_scores(result: np.ndarray, photo: np.ndarray, painting: np.ndarray) 
     """The benchmark's row for one picture: palette distance to the painting, texture, structure kept.
 
     ``hf_vs_painting`` is the result's high-frequency energy over the painting's (1 = as busy as
-    the painting's own brushwork), ``hf_vs_photo`` over the photo's.
+    the painting's own brushwork), ``hf_vs_photo`` over the photo's; ``flat_hf_vs_painting`` is the
+    high-frequency energy in the photo's flat areas over the painting's whole (ripples in the sky).
     """
     hf = high_frequency(result)
+    painting_hf = max(high_frequency(painting), 1e-9)
     return {
         "palette_distance": round(palette_distance(resize_longest(result), resize_longest(painting)), 3),
         "hf": round(hf, 3),
-        "hf_vs_painting": round(hf / max(high_frequency(painting), 1e-9), 3),
+        "hf_vs_painting": round(hf / painting_hf, 3),
+        "flat_hf_vs_painting": round(flat_high_frequency(result, photo) / painting_hf, 3),
         "hf_vs_photo": round(hf / max(high_frequency(photo), 1e-9), 3),
         "ssim_photo": round(ssim(photo, result), 4),
     }

@@ -87,3 +87,36 @@ def test_quality_overrides_are_name_value_pairs():
         "style_layers": "block1_conv1,block2_conv1"}
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         quality.overrides(["tv_weight"])
+
+
+def test_held_out_pairs_are_committed_with_their_credits():
+    import quality
+
+    credits = (ROOT / "bench" / "pairs" / "CREDITS.md").read_text(encoding="utf-8")
+    pairs = quality.held_out_pairs()
+    assert len(pairs) == 4  # each held-out photo with each held-out painting
+    for pair in pairs.values():
+        assert pair.reference is None
+        for path in (pair.photo, pair.painting):
+            assert path.is_file(), path
+            assert f"`{path.name}`" in credits  # every picture says where it comes from and its licence
+    assert not set(pairs) & set(quality.tuned_pairs())
+
+
+def test_quality_runs_the_tuned_or_the_held_out_pairs():
+    import quality
+
+    assert [p.name for p in quality.chosen_pairs(quality.parse_args([]))] == list(quality.REFERENCE_FILES)
+    held = quality.chosen_pairs(quality.parse_args(["--held-out"]))
+    assert [p.name for p in held] == list(quality.held_out_pairs())
+    named = quality.chosen_pairs(quality.parse_args(["--pairs", "rocket-great_wave", "the_scream"]))
+    assert [p.name for p in named] == ["rocket-great_wave", "the_scream"]
+
+
+def test_before_after_ratio_sums_cpu_seconds_over_pairs():
+    import before_after
+
+    results = {"a": {"before (x)": {"cpu_seconds": 10.0}, "after": {"cpu_seconds": 12.0}},
+               "b": {"before (x)": {"cpu_seconds": 30.0}, "after": {"cpu_seconds": 30.0},
+                     "jcjohnson/neural-style": {}}}
+    assert before_after.cpu_ratio(results) == pytest.approx(42.0 / 40.0)

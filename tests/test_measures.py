@@ -75,3 +75,33 @@ def test_picture_scores_of_the_photo_itself():
     assert scores["ssim_photo"] == 1.0 and scores["hf_vs_photo"] == 1.0
     expected = measures.palette_distance(measures.resize_longest(photo), measures.resize_longest(painting))
     assert scores["palette_distance"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_flat_areas_are_the_photos_flattest_quarter():
+    # Left half flat grey, right half fine stripes: the flattest pixels lie in the left half, away from the edge
+    # (more than a quarter here: every pixel whose blurred gradient ties with the quarter's is flat too).
+    photo = flat(128, 128, 256)
+    photo[:, 128:] = stripes_image(128, 128, period=4)
+    mask = measures.flat_areas(photo, (128, 256))
+    assert 0.25 <= mask.mean() < 0.5
+    assert mask[:, :100].all() and not mask[:, 120:].any()
+    ramp = np.repeat(np.linspace(0, 255, 256)[None, :] ** 2 / 255, 128, axis=0).astype(np.uint8)  # flat on the left
+    ramp_mask = measures.flat_areas(np.repeat(ramp[..., None], 3, axis=2), (128, 256))
+    assert ramp_mask.mean() == pytest.approx(0.25, abs=0.02) and ramp_mask[:, :40].all()
+
+
+def test_flat_high_frequency_counts_ripples_only_where_the_photo_is_flat():
+    from scipy import ndimage
+
+    photo = flat(128, 128, 256)
+    photo[:, 128:] = stripes_image(128, 128, period=4)
+    calm_sky = photo.copy()  # the stripes stay, the flat half stays flat
+    rippled = photo.copy()
+    rippled[:, :128] = stripes_image(128, 128, period=3)
+    assert measures.flat_high_frequency(calm_sky, photo) == pytest.approx(0, abs=1e-9)
+    # Independently: the Laplacian's mean magnitude over the mask computed here.
+    mask = measures.flat_areas(photo, (128, 256))
+    lum = rippled.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    expected = np.abs(ndimage.laplace(lum))[mask].mean()
+    assert measures.flat_high_frequency(rippled, photo) == pytest.approx(expected, rel=1e-9)
+    assert expected > 10

@@ -53,11 +53,11 @@ def _opt(default: Any, spec: Spec) -> Any:
 class Options:
     """Every knob of one style transfer. Build with ``Options.from_mapping`` to validate input."""
 
-    content_weight: float = _opt(5.0, Spec(
+    content_weight: float = _opt(15.0, Spec(
         "Content weight α", "How strongly the result keeps the photo's shapes.", 0.0, 1e6, log_scale=True))
     style_weight: float = _opt(100.0, Spec(
         "Style weight β", "How strongly the result takes the painting's texture.", 0.0, 1e6, log_scale=True))
-    tv_weight: float = _opt(0.01, Spec(
+    tv_weight: float = _opt(0.1, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
     iterations: int = _opt(100, Spec(
@@ -87,8 +87,9 @@ class Options:
         "painting's palette more faithfully.", choices=STYLE_LOSS_CHOICES))
     style_blend: tuple[float, ...] = _opt((), Spec(
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
-    style_scale: float = _opt(1.0, Spec(
-        "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes.", 0.1, 4.0))
+    style_scale: float = _opt(1.5, Spec(
+        "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes and calmer "
+        "skies, below 1 finer texture.", 0.1, 4.0))
     style_fit: str = _opt("longest", Spec(
         "Style fit", "'longest': the painting keeps its shape, its longer side = size × style scale; "
         "'content': it is stretched to the photo's exact shape, as the design article does.",
@@ -214,8 +215,8 @@ DEFAULTS = Options()
 # Named presets: partial overrides of the defaults. "article" is the design article exactly.
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
-    "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "tv_weight": 0.01},
-    "keep-detail": {"style_weight": 30.0, "content_weight": 10.0, "tv_weight": 0.001,
+    "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "style_scale": 2.0},
+    "keep-detail": {"style_weight": 30.0, "content_weight": 20.0, "tv_weight": 0.01, "style_scale": 1.0,
                     "content_layers": ("block3_conv2",)},
     "article": {
         "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
@@ -224,14 +225,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
         "style_loss": "gram", "style_layer_weights": (),
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
-        "style_fit": "content",
+        "style_fit": "content", "style_scale": 1.0,
     },
 }
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
-    "balanced": "The default: clearly the painting's brushwork, clearly the photo.",
-    "strong-style": "Ten times the style weight: the painting takes over, the photo's outlines remain.",
-    "keep-detail": "Content from a shallower layer and a lighter style: fine detail of the photo stays.",
+    "balanced": "The default: the painting's broad strokes and palette, the photo's shapes.",
+    "strong-style": "Ten times the style weight, a third of the content weight, the painting at twice the "
+                    "result's size: the painting's big strokes take over, the photo's outlines remain.",
+    "keep-detail": "Content from a shallower layer, a lighter style with finer strokes and less smoothing: the "
+                   "photo's fine detail stays under the painting's texture.",
     "article": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
             "for comparison.",
 }

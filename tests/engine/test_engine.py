@@ -234,8 +234,11 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
     seed = Options.from_mapping({"preset": "seed", "size": 64})
     wide_painting = stripes_image(20, 80)
     stretched = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), seed, 64, "float32", (48, 64))
-    kept = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY, 64, "float32", (48, 64))
+    kept = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY.replace(style_scale=1.0), 64,
+                                         "float32", (48, 64))
     assert stretched.style_sizes[0] == (48, 64) and kept.style_sizes[0] == (16, 64)
+    bigger = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY, 64, "float32", (48, 64))
+    assert bigger.style_sizes[0] == (24, 96)  # the default paints with the painting at 1.5× the result's size
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
@@ -243,7 +246,7 @@ def test_images_too_small_for_the_network_are_refused_clearly():
     with pytest.raises(OptionError, match=r"the photo \(48×6 px\) becomes 40×5 px; the network needs at least "
                                           r"8 px on each side"):
         run(content=gradient_image(6, 48))
-    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 40×4 px"):
+    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 60×6 px"):  # style scale 1.5
         run(style=stripes_image(4, 40))
     with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
                                           r"16 px on each side: choose a size of at least 62"):

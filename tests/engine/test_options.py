@@ -30,6 +30,16 @@ def test_article_preset_is_the_design_article():
     assert (seed.normalization, seed.tv_exponent, seed.init) == ("blog", 1.25, "noise")
     assert (seed.iterations, seed.round_evals, seed.scales) == (10, 20, 1)
     assert (seed.style_loss, seed.style_layer_weights) == ("gram", ())  # whatever the default's style loss
+    assert (seed.style_fit, seed.style_scale) == ("content", 1.0)  # whatever the default's painting scale
+
+
+def test_presets_differ_where_a_person_sees_it():
+    # strong-style: more style, less photo; keep-detail: less style, more photo, finer strokes, less smoothing.
+    balanced, strong, detail = (Options.from_mapping({"preset": n}) for n in ("balanced", "strong-style",
+                                                                                "keep-detail"))
+    assert strong.style_weight / strong.content_weight > 5 * balanced.style_weight / balanced.content_weight
+    assert detail.style_weight / detail.content_weight < balanced.style_weight / balanced.content_weight / 3
+    assert detail.style_scale < balanced.style_scale < strong.style_scale and detail.tv_weight < balanced.tv_weight
 
 
 def test_strings_from_forms_are_converted():
