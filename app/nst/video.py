@@ -162,9 +162,6 @@ class _ClipRun:
     def _eta(self, index: int, progress: Progress) -> float | None:
         """This frame's own ETA plus the frames after it, each costing what a following frame has
         cost so far (before one has been timed: what this frame's iterations cost, scaled)."""
-        left_here = progress.eta
-        if left_here is None:
-            return None
         after = self.frames - index - 1
         following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
         if following:
@@ -173,4 +170,9 @@ class _ClipRun:
             spent = max(progress.elapsed, 1e-3)  # since this frame's stylize began
             iterations = self.options.frame_iterations if self.options.temporal_weight else self.options.iterations
             per_frame = spent / max(progress.iteration, 1) * iterations
+        left_here = progress.eta
+        if left_here is None:  # the engine needs two iterations for its own: the frames before say it
+            if not following:
+                return None
+            left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
         return left_here + after * per_frame
