@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def transfer(args: argparse.Namespace, settings: Settings) -> int:
-    if cli_video.is_clip(args.content):
+    if cli_video.wants_clip(args.content, args.output):
         return transfer_clip(args, settings)
     try:
         job = _prepare_transfer(args, settings)

@@ -40,6 +40,16 @@ def add_clip_flags(parser: argparse.ArgumentParser) -> None:
                        help=f"refuse a clip with a longer side in pixels (default {MAX_SIDE})")
 
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv")
+
+
+def wants_clip(content: str, output: str) -> bool:
+    """Whether the transfer is a clip's: the content is one (by its bytes), or is named like one, or
+    the output is a video (an unreadable 'clip.mp4' then hears that it is not a video)."""
+    named = Path(content).suffix.lower() in VIDEO_SUFFIXES or Path(output).suffix.lower() in (".mp4", ".webm")
+    return is_clip(content) or (named and Path(content).is_file())
+
+
 def is_clip(path: str) -> bool:
     """Whether the content file is a clip (a missing file is left to the picture path's message)."""
     try:

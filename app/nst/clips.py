@@ -207,10 +207,13 @@ class _AnimatedImage(_Reader):
 
             def frames() -> Iterator:
                 for frame in ImageSequence.Iterator(image):
+                    frame.load()  # WebP sets a frame's duration only once it is decoded
                     delays.append(int(frame.info.get("duration") or 100))
                     yield frame
             try:
                 count, kept = self.collect(frames(), keep, rgb)
+            except ImageError:
+                raise
             except (OSError, ValueError, EOFError):
                 raise ImageError("the clip could not be read: the animated image is corrupt or truncated",
                                  field="content") from None
