@@ -43,6 +43,7 @@ from benchmark import DEFAULT_WEIGHTS, RESULTS, SHARED, _relative_to_repo, log, 
 from app.nst.clips import Clip, ClipInfo, write_clip  # noqa: E402
 from app.nst.flow import flicker  # noqa: E402
 from app.nst.options import DEFAULTS  # noqa: E402
+from scripts.doc_tables import video_rows  # noqa: E402
 
 SAMPLES = SHARED / "samples"
 FPS = 12.0
@@ -60,15 +61,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="temporal weights to compare with 0 (default: the default)")
     parser.add_argument("--frame-iterations", nargs="*", type=int, default=[DEFAULTS.frame_iterations],
                         help="iterations per later frame to try (default: the default)")
-    parser.add_argument("--timing-size", type=int, default=512, help="also time a few frames at this size (0: no)")
-    parser.add_argument("--timing-frames", type=int, default=3)
+    parser.add_argument("--timing", nargs="*", default=["256x8", "512x3"], metavar="SIZExFRAMES",
+                        help="also paint the pan at these sizes, with the defaults, for seconds per frame "
+                        "(default: 256x8 512x3)")
     parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
     parser.add_argument("--style", default=str(SAMPLES / "starry_night.jpg"))
-    parser.add_argument("--gifs", action="store_true", help="write the README's GIF pair (the pan, painted)")
+    parser.add_argument("--gif", action="store_true", help="write the README's GIF pair: the first timing's pan, "
+                        "as input and painted")
     parser.add_argument("--out-dir", default=str(RESULTS / "video"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.frames, args.timing_size = 128, 5, 0
+        args.size, args.frames, args.timing = 128, 5, []
     return args
 
 
@@ -145,9 +148,7 @@ def compare(name: str, frames: list[np.ndarray], style: np.ndarray, args: argpar
             log(f"{name}: temporal_weight {weight:g}, frame_iterations {iterations}")
             run = paint(frames, style, args, temporal_weight=weight, frame_iterations=iterations)
             rows.append(_row(name, run, independent))
-            if args.gifs and name == "pan" and weight == DEFAULTS.temporal_weight \
-                    and iterations == DEFAULTS.frame_iterations:
-                write_gifs(frames, run["frames"], Path(args.out_dir))
+            log(f"  {json.dumps(rows[-1])}")
     return rows
 
 
@@ -162,38 +163,30 @@ def _row(name: str, run: dict, independent: dict) -> dict[str, Any]:
         "style_vs_independent": round(later_style / independent_style, 3),
         "first_frame_s": round(seconds[0], 2), "later_frame_s": round(float(np.median(seconds[1:])), 2),
         "cpu_s": round(run["cpu_seconds"], 1),
+        "default": run["options"]["temporal_weight"] == DEFAULTS.temporal_weight
+        and run["options"]["frame_iterations"] == DEFAULTS.frame_iterations,
     }
 
 
-def timing(args: argparse.Namespace, style: np.ndarray) -> dict[str, Any]:
-    frames = pan_clip(args.timing_size, args.timing_frames)
-    log(f"timing at {args.timing_size} px, {args.timing_frames} frames")
+def timing(args: argparse.Namespace, style: np.ndarray, spec: str, gif: bool) -> dict[str, Any]:
+    size, count = (int(part) for part in spec.split("x"))
+    frames = pan_clip(size, count)
+    log(f"timing at {size} px, {count} frames")
     run = paint(frames, style, args)
+    if gif:
+        write_gifs(frames, run["frames"], Path(args.out_dir))
     seconds = run["frame_seconds"]
-    return {"size": args.timing_size, "frames": len(frames), "first_frame_s": round(seconds[0], 2),
-            "later_frame_s": round(float(np.median(seconds[1:])), 2), "flicker": round(run["flicker"], 3)}
+    result = {"size": size, "frames": len(frames), "first_frame_s": round(seconds[0], 2),
+              "later_frame_s": round(float(np.median(seconds[1:])), 2), "flicker": round(run["flicker"], 3),
+              "cpu_s": round(run["cpu_seconds"], 1)}
+    log(f"  {json.dumps(result)}")
+    return result
 
 
 def write_gifs(inputs: list[np.ndarray], painted: list[np.ndarray], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "pan_input.gif").write_bytes(write_clip(inputs, FPS, "gif"))
     (out_dir / "pan_painted.gif").write_bytes(write_clip(painted, FPS, "gif"))
-
-
-def table(rows: list[dict], timings: list[dict]) -> str:
-    lines = ["| clip | temporal weight | iterations (first / later) | flicker | vs independent | style loss, later "
-             "frames | vs independent | s / first frame | s / later frame |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        later = r["frame_iterations"] if r["temporal_weight"] else r["iterations"]
-        lines.append(f"| {r['clip']} | {r['temporal_weight']:g} | {r['iterations']} / {later} | {r['flicker']:.2f} | "
-                     f"{r['flicker_vs_independent']:.2f}× | {r['style_loss_later_frames']:.2f} | "
-                     f"{r['style_vs_independent']:.2f}× | {r['first_frame_s']:.1f} | {r['later_frame_s']:.1f} |")
-    for t in timings:
-        lines.append(f"| pan, {t['size']} px ({t['frames']} frames) | {DEFAULTS.temporal_weight:g} | "
-                     f"{DEFAULTS.iterations} / {DEFAULTS.frame_iterations} | {t['flicker']:.2f} | | | | "
-                     f"{t['first_frame_s']:.1f} | {t['later_frame_s']:.1f} |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,13 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     makers = {"pan": pan_clip, "object": object_clip}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = [row for name in args.clips for row in compare(name, makers[name](args.size, args.frames), style, args)]
-    timings = [timing(args, style)] if args.timing_size else []
+    timings = [timing(args, style, spec, args.gif and index == 0) for index, spec in enumerate(args.timing)]
     report = {"started": started, "machine": machine_facts(), "size": args.size, "frames": args.frames, "fps": FPS,
               "style": Path(args.style).name, "weights": Path(args.weights).name, "rows": rows, "timings": timings,
               "out_dir": _relative_to_repo(out_dir)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "video.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(table(rows, timings))
+    print("\n".join(video_rows(report)))
     return 0
 
 

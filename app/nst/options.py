@@ -119,11 +119,11 @@ class Options:
         "Bound pixels", "Bound every pixel to 0..255 during the whole optimisation (L-BFGS-B bounds); off: "
         "free for the first 80 % of each scale, then clipped and bounded (measured at 512 px: 22 % fewer "
         "evaluations, loss 8 % higher)."))
-    temporal_weight: float = _opt(100.0, Spec(
+    temporal_weight: float = _opt(10.0, Spec(
         "Temporal weight (video)", "How strongly each video frame keeps the previous painted frame, carried along "
         "the optical flow, where the flow is reliable (Ruder et al. 2016). 0 paints every frame on its own "
         "(it flickers).", 0.0, 1e6, log_scale=True))
-    frame_iterations: int = _opt(40, Spec(
+    frame_iterations: int = _opt(30, Spec(
         "Iterations per later frame (video)", "L-BFGS iterations for each video frame after the first, which "
         "starts from the previous painted frame carried along the optical flow (the first frame gets "
         "'iterations').", 1, 5000))

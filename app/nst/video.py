@@ -117,7 +117,10 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
         return stylize(frame, style, options=options, on_progress=reporter, **engine)
     warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
     held = TemporalTarget(warped_rgb=warped, mask=mask)
-    return stylize(frame, style, options=frame_options(options), init_image=warped, temporal=held,
+    # Where the flow is not trusted (a pan's new edge, what a moving object uncovers) the warped
+    # picture is a smear of its neighbours: start there from the photo, as a picture would.
+    start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
+    return stylize(frame, style, options=frame_options(options), init_image=start, temporal=held,
                    on_progress=reporter, **engine)
 
 

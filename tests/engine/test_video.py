@@ -85,7 +85,11 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
     assert calls[0].get("temporal") is None and calls[0]["options"].iterations == 4
     for later in calls[1:]:
         assert later["options"] == frame_options(TINY) and later["options"].iterations == 2
-        assert later["temporal"].mask.shape == (36, 48) and later["init_image"] is later["temporal"].warped_rgb
+        held, start = later["temporal"], later["init_image"]
+        assert held.mask.shape == (36, 48) and start.shape == (36, 48, 3)
+        trusted = held.mask == 1
+        np.testing.assert_allclose(start[trusted], held.warped_rgb[trusted])  # the warped result where trusted
+    assert (calls[1]["temporal"].mask[:, -2:] == 0).all()  # the pan's new edge starts from the photo
     assert {p.frame for p in seen} == {1, 2, 3} and all(p.frames == 3 for p in seen)
     assert all(p.progress.temporal_loss > 0 for p in seen if p.frame > 1)
     summary = result.summary()
