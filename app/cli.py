@@ -231,8 +231,10 @@ def transfer_clip(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if written == Path(args.output) else EXIT_FAILED
 
 
-def _save_or_rescue(image, output: Path, save=save_image) -> Path | None:
-    """Write the result; if that fails (disk full, folder gone), keep it in the temp folder."""
+def _save_or_rescue(image, output: Path, save=None) -> Path | None:
+    """Write the result (``save``: a picture's save_image by default); if that fails (disk full,
+    folder gone), keep it in the temp folder."""
+    save = save or save_image
     try:
         save(image, output)
         return output
