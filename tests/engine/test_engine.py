@@ -50,7 +50,7 @@ def test_gradient_matches_finite_differences(vgg, preset, style_loss):
                                     "style_loss": style_loss})
     content = gradient_image(24, 32)
     style = targets.compute_style_targets(vgg, [stripes_image(24, 32)], np.ones(1), options, 32, "float32")
-    problem = engine._Problem(vgg, content, style, options, "float32")
+    problem = engine._Problem(engine._Program(vgg, content, style, options, "float32"), content)
     rng = np.random.default_rng(0)
     x = rgb_to_caffe(np.clip(content + rng.normal(0, 20, content.shape), 0, 255)).astype(np.float64).ravel()
     loss, grad, _ = problem.evaluate(x)
