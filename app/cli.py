@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from app import cli_video
 from app.config import Settings, SettingsError
 from app.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from app.nst.images import check_writable, load_image, output_format, save_image
@@ -47,7 +48,7 @@ TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
     "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
     "normalization", "tv_exponent",
-    "scales", "round_evals", "precision",
+    "scales", "round_evals", "precision", "temporal_weight", "frame_iterations",
 ]
 
 # Boolean options as switches that turn them on (--preserve-colors, --match-palette).
@@ -79,11 +80,13 @@ def _add_transfer(sub) -> None:
     p = sub.add_parser("transfer", help="paint CONTENT in the style of STYLE", description=(
         "Paint CONTENT in the style of STYLE. Defaults come from the 'balanced' preset; "
         "--preset picks another, flags override it."))
-    p.add_argument("content", help="the photo (JPEG, PNG, WebP, BMP or TIFF)")
+    p.add_argument("content", help="the photo (JPEG, PNG, WebP, BMP or TIFF), or a clip (MP4, MOV, WebM, "
+                   "animated GIF or WebP: painted frame by frame, see the clip flags)")
     p.add_argument("style", nargs="+", help="the painting; several are blended (see --style-blend)")
     p.add_argument("--style", dest="extra_styles", action="append", default=[], metavar="PATH",
                    help="another style image (repeatable), same as an extra positional STYLE")
-    p.add_argument("-o", "--output", required=True, help="result file: .png, .jpg or .jpeg")
+    p.add_argument("-o", "--output", required=True, help="result file: .png, .jpg or .jpeg; for a clip .mp4, "
+                   ".webm or .gif")
     p.add_argument("--preset", choices=[*PRESETS, *PRESET_ALIASES], metavar="{" + ",".join(PRESETS) + "}",
                    help="start from a named preset (default: balanced; 'seed' is the old name of 'article')")
     p.add_argument("--weights", help="VGG16 weights file (default: $IMPASTO_VGG_WEIGHTS, else ImageNet)")
@@ -104,6 +107,7 @@ def _add_transfer(sub) -> None:
         metavar = "{" + ",".join(spec.choices) + "}" if single_choice else name.split("_")[-1].upper()
         p.add_argument("--" + name.replace("_", "-"), dest=name, metavar=metavar,
                        help=f"{spec.help} (default: {_default_text(name, default)})")
+    cli_video.add_clip_flags(p)
 
 
 # Defaults as a person reads them, where the value itself says nothing (None, an empty list).
@@ -175,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def transfer(args: argparse.Namespace, settings: Settings) -> int:
+    if cli_video.wants_clip(args.content, args.output):
+        return transfer_clip(args, settings)
     try:
         job = _prepare_transfer(args, settings)
         result = _run_transfer(args, job)
@@ -202,15 +208,40 @@ def transfer(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if written == Path(args.output) else EXIT_FAILED
 
 
-def _save_or_rescue(image, output: Path) -> Path | None:
-    """Write the result; if that fails (disk full, folder gone), keep it in the temp folder."""
+def transfer_clip(args: argparse.Namespace, settings: Settings) -> int:
+    """A clip as the content: painted frame by frame, written as MP4, WebM or GIF (app/cli_video.py)."""
     try:
-        save_image(image, output)
+        options = _transfer_options(args)
+        job = cli_video.prepare(args, options, _engine(args, settings))
+        check_writable(args.output, picture=False)
+        data, summary = cli_video.run(args, job, _native_stderr_silenced)
+    except Cancelled:
+        print("impasto: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("\nimpasto: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except ImpastoError as exc:
+        print(f"impasto: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
+    written = _save_or_rescue(data, Path(args.output), save=lambda data, path: Path(path).write_bytes(data))
+    if written is None:
+        return EXIT_FAILED
+    cli_video.report(args, written, summary)
+    return 0 if written == Path(args.output) else EXIT_FAILED
+
+
+def _save_or_rescue(image, output: Path, save=None) -> Path | None:
+    """Write the result (``save``: a picture's save_image by default); if that fails (disk full,
+    folder gone), keep it in the temp folder."""
+    save = save or save_image
+    try:
+        save(image, output)
         return output
     except OSError as exc:
         rescue = Path(tempfile.gettempdir()) / f"impasto-{time.strftime('%Y%m%d-%H%M%S')}{output.suffix}"
         try:
-            save_image(image, rescue)
+            save(image, rescue)
         except OSError:
             print(f"impasto: error: could not write {output} ({exc.strerror}); the result is lost", file=sys.stderr)
             return None
@@ -231,6 +262,28 @@ class _TransferInputs:
 
 def _prepare_transfer(args: argparse.Namespace, settings: Settings) -> _TransferInputs:
     """Check every input before the slow part: options, files, weights, output path."""
+    options = _transfer_options(args)
+    if options.init == "image" and not args.init_image:
+        raise OptionError("init", "--init image needs --init-image PATH")
+    content = load_image(args.content, name="content", keep_alpha=True)
+    styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
+    blend_weights(options, len(styles))
+    check_shapes(options, content.shape[:2], [style.shape[:2] for style in styles])
+    init_image = load_image(args.init_image, name="init image") if args.init_image else None
+    masks = _read_masks(args.masks, content, len(styles), options)
+    engine = _engine(args, settings)
+    check_writable(args.output)
+    return _TransferInputs(options, content, styles, init_image, masks, engine)
+
+
+def _engine(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The machine's side of a job: weights (checked now), precision, memory."""
+    weights = check_weights(args.weights) if args.weights else settings.vgg_weights
+    return {"weights": weights, "precision": settings.precision, "memory_gb": settings.max_memory_gb}
+
+
+def _transfer_options(args: argparse.Namespace) -> Options:
+    """The options from --preset, the flags and the switches, validated."""
     values = {name: getattr(args, name) for name in TRANSFER_FLAGS if getattr(args, name) is not None}
     if args.preset:
         values["preset"] = args.preset
@@ -242,19 +295,7 @@ def _prepare_transfer(args: argparse.Namespace, settings: Settings) -> _Transfer
             raise OptionError("init", f"--init-image starts from an image, but --init is {values['init']!r}; "
                                       "drop one of them")
         values["init"] = "image"
-    options = Options.from_mapping(values)
-    if options.init == "image" and not args.init_image:
-        raise OptionError("init", "--init image needs --init-image PATH")
-    content = load_image(args.content, name="content", keep_alpha=True)
-    styles = [load_image(path, name="style") for path in [*args.style, *args.extra_styles]]
-    blend_weights(options, len(styles))
-    check_shapes(options, content.shape[:2], [style.shape[:2] for style in styles])
-    init_image = load_image(args.init_image, name="init image") if args.init_image else None
-    masks = _read_masks(args.masks, content, len(styles), options)
-    weights = check_weights(args.weights) if args.weights else settings.vgg_weights
-    check_writable(args.output)
-    engine = {"weights": weights, "precision": settings.precision, "memory_gb": settings.max_memory_gb}
-    return _TransferInputs(options, content, styles, init_image, masks, engine)
+    return Options.from_mapping(values)
 
 
 def _read_masks(paths: list[str], content: np.ndarray, paintings: int, options: Options) -> list[np.ndarray]:

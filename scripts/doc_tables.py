@@ -4,6 +4,7 @@
     python scripts/doc_tables.py presets   # the named presets
     python scripts/doc_tables.py settings  # IMPASTO_* environment variables
     python scripts/doc_tables.py bench     # the latest --full benchmark (bench/results/full.json)
+    python scripts/doc_tables.py video     # the video benchmark (bench/results/video/video.json)
     python scripts/doc_tables.py --update             # rewrite the tables between their markers, in
                                                       # README.md and docs/benchmark.md
     python scripts/doc_tables.py --update README.md   # only in this file
@@ -26,6 +27,7 @@ CLI_ONLY_AS_SWITCH = {name: "--" + name.replace("_", "-") for name in SWITCH_FLA
 MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_RESULTS = ROOT / "bench" / "results" / "full.json"
+VIDEO_RESULTS = ROOT / "bench" / "results" / "video" / "video.json"
 DOC_FILES = (ROOT / "README.md", ROOT / "docs" / "benchmark.md")  # where the generated tables live
 
 
@@ -115,8 +117,50 @@ def bench_tables(path: Path = BENCH_RESULTS) -> list[str]:
     return lines
 
 
+def video_rows(data: dict) -> list[str]:
+    """bench/video.py's results: flicker and style against independent frames, seconds per frame."""
+    m = data["machine"]
+    lines = [f"`python bench/video.py`, {data['started'][:16]} UTC, engine commit {m['engine_commit']}: {m['cpu']}, "
+             f"{m['cores']} cores, load average {m['load_average'][0]:.1f} at the start; The Starry Night, "
+             f"{data['frames']} frames of {data['size']} px for the flicker rows.", "",
+             "| clip | temporal weight | iterations (first / later) | flicker | vs independent | style loss, later "
+             "frames | vs independent | s / first frame | s / later frame |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        later = r["frame_iterations"] if r["temporal_weight"] else r["iterations"]
+        lines.append(f"| {r['clip']} | {r['temporal_weight']:g} | {r['iterations']} / {later} | {r['flicker']:.2f} | "
+                     f"{r['flicker_vs_independent']:.3f}× | {r['style_loss_later_frames']:.1f} | "
+                     f"{r['style_vs_independent']:.2f}× | {r['first_frame_s']:.1f} | {r['later_frame_s']:.1f} |")
+    if data["timings"]:
+        lines += ["", "| the pan, defaults | frames | s / first frame | s / later frame | CPU s in all |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {t['size']} px | {t['frames']} | {t['first_frame_s']:.1f} | {t['later_frame_s']:.1f} | "
+                  f"{t['cpu_s']:.0f} |" for t in data["timings"]]
+    return lines
+
+
+def video_table(path: Path = VIDEO_RESULTS) -> list[str]:
+    return video_rows(json.loads(path.read_text(encoding="utf-8")))
+
+
+def video_flicker_table(path: Path = VIDEO_RESULTS) -> list[str]:
+    """README's short form: flicker with the defaults against independent frames, per clip."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = data["rows"]
+    lines = ["| clip | flicker, independent frames | flicker, with the temporal term | ratio | style loss ratio "
+             "| s / later frame (independent → ours) |", "|---|---|---|---|---|---|"]
+    for clip in dict.fromkeys(r["clip"] for r in rows):
+        independent = next(r for r in rows if r["clip"] == clip and r["temporal_weight"] == 0)
+        ours = [r for r in rows if r["clip"] == clip and r["temporal_weight"] and r.get("default")]
+        for r in ours:
+            lines.append(f"| {clip} | {independent['flicker']:.2f} | {r['flicker']:.2f} | "
+                         f"{r['flicker_vs_independent']:.3f}× | {r['style_vs_independent']:.2f}× | "
+                         f"{independent['later_frame_s']:.0f} → {r['later_frame_s']:.0f} |")
+    return lines
+
+
 TABLES = {"options": options_table, "presets": presets_table, "settings": settings_table,
-          "scaleout": scaleout_table, "bench": bench_tables}
+          "scaleout": scaleout_table, "bench": bench_tables, "video": video_table,
+          "videoflicker": video_flicker_table}
 
 def update(path: Path) -> None:
     """Replace each table between ``<!-- NAME-table -->`` and ``<!-- /NAME-table -->``."""

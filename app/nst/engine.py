@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
-from app.nst import hardware, losses, regions, schedule, tiles
+from app.nst import hardware, losses, lossfn, regions, schedule, tiles
 from app.nst import masks as mask_ops
 from app.nst.colors import match_palette, preserve_colors
 from app.nst.errors import Cancelled, NumericalError, OptionError
@@ -62,6 +62,7 @@ class Progress:
     width: int
     height: int
     _image: Callable[[], np.ndarray] = field(repr=False)
+    temporal_loss: float = 0.0  # a video frame's temporal term (0 for a picture)
 
     def image(self) -> np.ndarray:
         """The current result as an RGB uint8 array (computed on demand: call it only for previews)."""
@@ -109,6 +110,7 @@ def stylize(
     should_stop: StopCheck | None = None,
     masks: Sequence[ImageSource | np.ndarray] = (),
     tile_size: int | None = None,
+    temporal: losses.TemporalTarget | None = None,
 ) -> Result:
     """Paint ``content`` in the style of ``style`` (one image or several, mixed by ``style_blend``).
 
@@ -120,6 +122,8 @@ def stylize(
     the photo), each painting's style matched inside its own region (app/nst/regions.py).
     A scale whose estimate exceeds the memory is painted in overlapping tiles (app/nst/tiles.py);
     ``tile_size`` forces tiles of that side at every scale larger than it (tests, benchmarks).
+    ``temporal``: a video frame's previous result warped onto it and its reliability mask, at the
+    photo's size; the result is held to it by ``options.temporal_weight`` (app/nst/video.py).
     Raises Cancelled when ``should_stop()`` turns true (checked at every evaluation), NumericalError
     on a NaN/inf loss, WeightsError, ImageError, OptionError or ResourceError for bad input.
     """
@@ -140,14 +144,16 @@ def stylize(
         current = _scale_start(options, scale_content, current, images.start)
         hw = scale_content.shape[:2]
         masks = [mask_ops.fit_mask(m, hw) for m in images.masks]
+        held = _fit_temporal(temporal, hw)
         grid = memory.grids[index]
         if grid is None:
             current = run.optimize(_problem(vgg, scale_content, images.styles, images.blend, options, longest,
-                                            precision, masks, keys=images.keys, style_pixels=memory.style_pixels),
+                                            precision, masks, keys=images.keys, style_pixels=memory.style_pixels,
+                                            temporal=held),
                                    current, iterations, index)
         else:
             scale = _TiledScale(vgg, images, options, precision, memory, index, longest, iterations, scale_content,
-                                masks)
+                                masks, held)
             current = tiles.paint_in_tiles(grid, current, functools.partial(scale.solve, run))
             del scale
         run.scale = None
@@ -234,9 +240,11 @@ class _TiledScale:
     """One scale painted in tiles: one loss program (one trace) for all its tiles, which share a shape."""
 
     def __init__(self, vgg, images: _Images, options: Options, precision: str, memory: _Memory, index: int,
-                 longest: int, iterations: int, content_rgb: np.ndarray, masks: list[np.ndarray]):
+                 longest: int, iterations: int, content_rgb: np.ndarray, masks: list[np.ndarray],
+                 temporal: losses.TemporalTarget | None = None):
         self.args = (vgg, images, options, precision, memory, longest)
         self.index, self.iterations, self.content_rgb, self.masks = index, iterations, content_rgb, masks
+        self.temporal = temporal
         self.program: _Program | None = None
         self.program_shape: tuple[int, ...] = ()
 
@@ -244,14 +252,16 @@ class _TiledScale:
               compose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         content = self.content_rgb[tile.slices]
         masks = [m[tile.slices] for m in self.masks]
+        held = self.temporal and losses.TemporalTarget(self.temporal.warped_rgb[tile.slices],
+                                                       self.temporal.mask[tile.slices])
         if self.program is None or content.shape != self.program_shape:
             vgg, images, options, precision, memory, longest = self.args
             self.program = _problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
                                     keys=images.keys, style_pixels=memory.style_pixels,
-                                    whole_hw=self.content_rgb.shape[:2]).program
+                                    whole_hw=self.content_rgb.shape[:2], temporal=held).program
             self.program_shape = content.shape
         else:
-            self.program.set_content(content, masks)
+            self.program.set_content(content, masks, held)
         problem = _Problem(self.program, content)
         return run.optimize(problem, start_rgb, self.iterations, self.index,
                             _TileView(number, compose, self.content_rgb))
@@ -264,6 +274,15 @@ class _TileView:
     number: int
     compose: Callable[[np.ndarray], np.ndarray]  # the tile's picture -> the whole picture
     content_rgb: np.ndarray  # the whole scale's photo
+
+
+def _fit_temporal(temporal: losses.TemporalTarget | None, hw: tuple[int, int]) -> losses.TemporalTarget | None:
+    """The temporal target at one scale's size (a coarse scale gets it downsampled)."""
+    if temporal is None or temporal.mask.shape[:2] == hw:
+        return temporal
+    height, width = hw
+    return losses.TemporalTarget(resize_to(temporal.warped_rgb, (width, height)),
+                                 mask_ops.fit_mask(temporal.mask, hw, feather=0.0))
 
 
 def _scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
@@ -301,19 +320,27 @@ def objective(
 def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
              longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
              keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
-             whole_hw: tuple[int, int] | None = None) -> _Problem:
+             whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None) -> _Problem:
     """One scale's loss: the (cached) style targets for this size, and the content's own. With
     masks (fitted to ``content_rgb``), each painting's targets are matched in its own region
     instead of one blend. A tile passes the whole picture's ``whole_hw``: the targets are the
-    whole painting's; ``style_pixels`` caps a painting's pass through the network (strips)."""
+    whole painting's; ``style_pixels`` caps a painting's pass through the network (strips).
+    ``temporal`` (fitted to ``content_rgb``) adds a video frame's temporal term. Without masks, the
+    program is this thread's kept one for the same shape and settings when there is one (a clip's
+    next frame, the next job: app/nst/lossfn.py), aimed at this picture."""
     whole_hw = whole_hw or content_rgb.shape[:2]
     if masks:
         style_loss = regions.region_style_loss(vgg, styles, blend, list(masks), options, longest, precision,
                                                whole_hw, content_rgb.shape[:2], style_pixels)
-        return _Problem(_Program(vgg, content_rgb, None, options, precision, style_loss), content_rgb)
+        return _Problem(_Program(vgg, content_rgb, None, options, precision, style_loss, temporal), content_rgb)
     targets = compute_style_targets(vgg, styles, blend, options, longest, precision, whole_hw, keys=keys,
                                     max_pixels=style_pixels)
-    return _Problem(_Program(vgg, content_rgb, targets, options, precision), content_rgb)
+    key = lossfn.program_key(vgg, options, precision, content_rgb.shape[:2], temporal is not None)
+    program, fresh = lossfn.kept(key, targets,
+                                 lambda: _Program(vgg, content_rgb, targets, options, precision, temporal=temporal))
+    if not fresh:
+        program.set_content(content_rgb, (), temporal)
+    return _Problem(program, content_rgb)
 
 
 class _Program:
@@ -321,24 +348,32 @@ class _Program:
     (and the masks of a masked style term) sit in variables, so every tile of a tiled scale (all of
     one shape) reuses the one trace: a new trace per tile kept its graph and a copy of the
     network's kernels alive, and the resident size grew by ~15 MB a tile (2.53 GB at 2048 px
-    under a 2 GB budget)."""
+    under a 2 GB budget). A video frame's temporal target sits in variables too: a clip's frames
+    share one program (tracing and the first call's graph optimisation cost 2-3 s per frame)."""
 
     def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options,
-                 precision: str, style_loss=None):
+                 precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None):
         self.options = options
         self.style_loss = style_loss
         self._features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         self._content_targets = {name: tf.Variable(feats, trainable=False)
                                  for name, feats in self._content_features(content_rgb).items()}
+        self.temporal = losses.TemporalLoss(content_rgb.shape[:2]) if temporal is not None else None
+        if temporal is not None:
+            self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
         self.fn = _make_loss_fn(self._features, self._content_targets, targets, options, content_rgb.shape[:2],
-                                style_loss)
+                                style_loss, self.temporal)
 
-    def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = ()) -> None:
-        """Aim at another picture of the same shape (the next tile): its content features, its masks."""
+    def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
+                    temporal: losses.TemporalTarget | None = None) -> None:
+        """Aim at another picture of the same shape (the next tile, the next frame): its content
+        features, its masks, its temporal target."""
         for name, feats in self._content_features(content_rgb).items():
             self._content_targets[name].assign(feats)
         if masks:
             self.style_loss.set_masks(list(masks))
+        if temporal is not None:
+            self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
 
     def _content_features(self, content_rgb: np.ndarray) -> dict[str, tf.Tensor]:
         feats = self._features(tf.constant(rgb_to_caffe(content_rgb)))
@@ -356,15 +391,16 @@ class _Problem:
         self.program = program
         self._fn = program.fn
 
-    def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float]]:
+    def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float, float]]:
+        """(loss, gradient, weighted (content, style, tv, temporal) terms)."""
         x32 = tf.constant(x.reshape(self.shape), dtype=tf.float32)
-        total, c, s, t, grad = self._fn(x32)
+        total, c, s, t, h, grad = self._fn(x32)
         loss = float(total)
         if not np.isfinite(loss):
             raise NumericalError(
                 f"the loss became {loss} (content {float(c):g}, style {float(s):g}, tv {float(t):g}); "
                 "stopped instead of returning a broken picture. Lower the weights or use float32 precision.")
-        return loss, grad.numpy().astype(np.float64).ravel(), (float(c), float(s), float(t))
+        return loss, grad.numpy().astype(np.float64).ravel(), (float(c), float(s), float(t), float(h))
 
     def bounds(self) -> list[tuple[float, float]]:
         """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there)."""
@@ -380,10 +416,11 @@ class _Problem:
 
 
 def _make_loss_fn(features, content_targets, targets: StyleTargets | None, options: Options, image_hw,
-                  style_loss=None):
-    """loss_and_grad(x) -> (total, weighted content, weighted style, weighted tv, gradient), one
-    tf.function: the weighted sum of the three named terms (app/nst/losses.py). ``style_loss``
-    replaces the blended style term (masks: app/nst/regions.py)."""
+                  style_loss=None, temporal: losses.TemporalLoss | None = None):
+    """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
+    tf.function: the weighted sum of the named terms (app/nst/losses.py). ``style_loss`` replaces
+    the blended style term (masks: app/nst/regions.py); ``temporal`` is a video frame's term
+    (weighted by temporal_weight; absent, it is 0)."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
     shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
@@ -398,6 +435,7 @@ def _make_loss_fn(features, content_targets, targets: StyleTargets | None, optio
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)
     tv_w = tf.constant(options.tv_weight, tf.float32)
+    temporal_w = tf.constant(options.temporal_weight, tf.float32)
 
     @tf.function(reduce_retracing=False)
     def loss_and_grad(x):
@@ -405,8 +443,9 @@ def _make_loss_fn(features, content_targets, targets: StyleTargets | None, optio
             tape.watch(x)
             feats = features(x)
             wc, ws, wt = alpha * content(feats), beta * style(feats), tv_w * tv(x)
-            total = wc + ws + wt
-        return total, wc, ws, wt, tape.gradient(total, x)
+            wh = temporal_w * temporal(x) if temporal is not None else tf.zeros((), tf.float32)
+            total = wc + ws + wt + wh
+        return total, wc, ws, wt, wh, tape.gradient(total, x)
 
     return loss_and_grad
 
@@ -449,7 +488,7 @@ class _Run:
         self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
         self.history: list[float] = []
         self.scale: _Scale | None = None
-        self.latest_terms = (float("nan"),) * 4  # (loss, content, style, tv) of the latest evaluation
+        self.latest_terms = (float("nan"),) * 5  # (loss, content, style, tv, temporal) of the latest evaluation
 
     def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, index: int,
                  tile: _TileView | None = None) -> np.ndarray:
@@ -506,8 +545,10 @@ class _Run:
         self.iterations += 1
         self.scale.in_run += 1
         self.scale.marks.append(time.perf_counter())
-        loss, c, s, t = self.latest_terms
+        loss, c, s, t, h = self.latest_terms
         self.last_terms = {"total": loss, "content": c, "style": s, "tv": t}
+        if self.scale.problem.program.temporal is not None:
+            self.last_terms["temporal"] = h
         self.history.append(loss)
         if self.should_stop():
             raise Cancelled()
@@ -515,7 +556,7 @@ class _Run:
             self.on_progress(self._progress(xk.copy()))
 
     def _progress(self, x: np.ndarray) -> Progress:
-        scale, (loss, c, s, t) = self.scale, self.latest_terms
+        scale, (loss, c, s, t, h) = self.scale, self.latest_terms
         # In the article's rounds progress counts evaluations: a round that stops short ends at its last.
         step = scale.in_run if not self.round_evals else min(scale.in_run, self.round_evals - 1)
         iteration = min(scale.run_base + step, self.total)
@@ -527,7 +568,7 @@ class _Run:
             iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,
             content_loss=c, style_loss=s, tv_loss=t, elapsed=time.perf_counter() - self.started,
             eta=eta, scale=scale.index + 1, scales=len(self.sizes),
-            width=width, height=height, _image=self._preview(x, scale))
+            width=width, height=height, _image=self._preview(x, scale), temporal_loss=h)
 
     def _preview(self, x: np.ndarray, scale: _Scale) -> Callable[[], np.ndarray]:
         """The whole picture so far (a tile's progress blended into the rest)."""

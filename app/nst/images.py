@@ -234,10 +234,12 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """Fail early (before minutes of work) if the output cannot be written."""
+def check_writable(path: str | os.PathLike, picture: bool = True) -> None:
+    """Fail early (before minutes of work) if the output cannot be written (``picture``: and is
+    not a .png/.jpg; a clip's extension is checked by its caller)."""
     path = Path(path)
-    output_format(path)
+    if picture:
+        output_format(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ImageError(f"output {path}: folder {parent} does not exist")

@@ -203,3 +203,37 @@ class TVLoss:
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         return tv_loss(x, self.normalization, self.exponent)
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """What a video frame is held to (Ruder et al. 2016, eq. 7): the previous stylised frame warped
+    onto this one, as RGB (H, W, 3), and where that can be trusted, (H, W) in 0..1."""
+
+    warped_rgb: np.ndarray
+    mask: np.ndarray
+
+
+def temporal_loss(x: tf.Tensor, target: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """(1/D)·Σ c·(x - ω)² over the D = H·W·3 values of a (1, H, W, 3) image; ``mask`` (1, H, W, 1)
+    is c, ``target`` ω in the same (caffe) space as x. A mean, like the 'gatys' terms, so one
+    temporal_weight means the same at every size."""
+    return tf.reduce_mean(mask * tf.square(tf.cast(x, tf.float32) - target))
+
+
+class TemporalLoss:
+    """How far the result is from the previous frame's result, warped, where the flow is reliable.
+    The target and the mask are variables (``set`` per frame): one traced loss serves a whole clip."""
+
+    def __init__(self, image_hw: tuple[int, int]) -> None:
+        height, width = image_hw
+        self.target = tf.Variable(tf.zeros((1, height, width, 3), tf.float32), trainable=False)
+        self.mask = tf.Variable(tf.zeros((1, height, width, 1), tf.float32), trainable=False)
+
+    def set(self, target_caffe: np.ndarray, mask: np.ndarray) -> None:
+        """ω (caffe space, (1, H, W, 3) or (H, W, 3)) and c ((H, W) in 0..1)."""
+        self.target.assign(np.asarray(target_caffe, np.float32).reshape(self.target.shape))
+        self.mask.assign(np.asarray(mask, np.float32).reshape(self.mask.shape))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return temporal_loss(x, self.target, self.mask)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import engine, targets
+from app.nst import engine, lossfn, targets
 from app.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
 from app.nst.images import KeyedImage
 from app.nst.options import VGG_LAYERS, Options
@@ -110,8 +110,12 @@ def test_cancel_is_honoured_within_one_iteration():
 
 def test_nan_loss_stops_with_a_clear_error(monkeypatch):
     monkeypatch.setattr(engine.losses, "tv_loss", lambda x, n, e: tf.constant(float("nan")))
-    with pytest.raises(NumericalError, match="the loss became nan"):
-        run()
+    lossfn.clear()  # a loss traced by an earlier test would not see the patch (nor a later one keep it)
+    try:
+        with pytest.raises(NumericalError, match="the loss became nan"):
+            run()
+    finally:
+        lossfn.clear()
 
 
 def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tuple[float, float], list]:

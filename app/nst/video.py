@@ -1,0 +1,181 @@
+"""``stylize_clip``: paint a clip frame by frame without flicker (Ruder, Dosovitskiy and Brox 2016).
+
+Frame 1 is painted like a picture. Each later frame starts from the previous painted frame carried
+onto it along the optical flow of the input frames (app/nst/flow.py) and is held to that warped
+frame, where the flow is reliable, by a temporal term (``options.temporal_weight``; 0 paints every
+frame on its own, which flickers), for ``options.frame_iterations`` iterations at full size. The
+style targets are computed once per clip (the engine's cache, app/nst/targets.py, keys them by
+painting and size, and every frame shares both).
+
+A frame is the unit of resumption: ``on_frame`` hands each one over as it is finished, and a run
+given those back as ``finished`` skips them and goes on from the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from app.nst import flow as flow_ops
+from app.nst.clips import Clip
+from app.nst.engine import Progress, stylize
+from app.nst.errors import ImageError
+from app.nst.images import resize_longest, resize_to
+from app.nst.losses import TemporalTarget
+from app.nst.options import DEFAULTS, Options
+
+
+@dataclass
+class ClipProgress:
+    frame: int  # 1-based frame being painted
+    frames: int
+    progress: Progress  # the engine's Progress for this frame (iteration/total, losses, image())
+    eta: float | None  # seconds left for the whole clip
+    elapsed: float
+
+
+@dataclass
+class ClipResult:
+    frames: list[np.ndarray]
+    fps: float
+    seconds: float
+    frame_seconds: list[float]  # per frame painted in this run (resumed frames are not in it)
+    options: Options
+    resumed: int = 0  # frames taken from ``finished``
+    first_painted: bool = True  # whether frame 1 was painted in this run (it costs more)
+    losses: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready facts: frames, fps, seconds, seconds per first and per following frame."""
+        height, width = self.frames[0].shape[:2]
+        times = list(self.frame_seconds)
+        first = times.pop(0) if self.first_painted and times else None
+        return {
+            "frames": len(self.frames), "fps": round(self.fps, 3), "width": width, "height": height,
+            "seconds": round(self.seconds, 3), "resumed_frames": self.resumed,
+            "first_frame_seconds": None if first is None else round(first, 3),
+            "following_frame_seconds": round(float(np.mean(times)), 3) if times else None,
+            "temporal_weight": self.options.temporal_weight, "frame_iterations": self.options.frame_iterations,
+            "seed": self.options.seed,
+        }
+
+
+def frame_options(options: Options) -> Options:
+    """The options of a frame after the first: one scale at full size (the warped frame already has
+    the composition the coarse scales would set), frame_iterations, starting from the warped frame."""
+    return options.replace(scales=1, iterations=options.frame_iterations, init="image")
+
+
+def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None, precision="auto",
+                 memory_gb=None, on_progress: Callable[[ClipProgress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 finished: Mapping[int, np.ndarray] | None = None,
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> ClipResult:
+    """Paint every frame of ``clip`` in the style of ``style`` (as ``stylize`` takes it).
+
+    ``finished``: frames already painted (0-based index -> RGB uint8) by an earlier, interrupted run:
+    they are not painted again; the next frame starts from the last of them. ``on_frame(index, rgb)``
+    is called as each frame is finished. Raises Cancelled like ``stylize`` (checked at every
+    evaluation, so within a frame).
+    """
+    options.validate()
+    if options.seed is None:  # one seed for the whole clip (a noise start must not change per frame)
+        options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
+    started = time.perf_counter()
+    frames = [resize_longest(f, options.size) for f in clip.frames]
+    done = _check_finished(finished or {}, frames)
+    run = _ClipRun(len(frames), options, started, on_progress)
+    engine = {"weights": weights, "precision": precision, "memory_gb": memory_gb, "should_stop": should_stop}
+    results: list[np.ndarray] = []
+    for index, frame in enumerate(frames):
+        if index in done:
+            results.append(done[index])
+            continue
+        frame_started = time.perf_counter()
+        if index == 0:
+            result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
+        else:
+            result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index), engine)
+        rgb = result.image[..., :3]
+        results.append(rgb)
+        run.finished(index, time.perf_counter() - frame_started, result.losses)
+        if on_frame is not None:
+            on_frame(index, rgb)
+    return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
+                      frame_seconds=run.seconds, options=options, resumed=len(done),
+                      first_painted=0 not in done, losses=run.losses)
+
+
+def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
+                options: Options, reporter, engine: dict):
+    """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
+    what it is compared against); else from the previous result carried along the flow."""
+    if options.temporal_weight == 0:
+        return stylize(frame, style, options=options, on_progress=reporter, **engine)
+    warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
+    held = TemporalTarget(warped_rgb=warped, mask=mask)
+    # Where the flow is not trusted (a pan's new edge, what a moving object uncovers) the warped
+    # picture is a smear of its neighbours: start there from the photo, as a picture would.
+    start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
+    return stylize(frame, style, options=frame_options(options), init_image=start, temporal=held,
+                   on_progress=reporter, **engine)
+
+
+def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Resumed frames: only an unbroken run from frame 0 counts (a later frame needs the one before
+    it); each brought to the clip's painted size."""
+    done: dict[int, np.ndarray] = {}
+    height, width = frames[0].shape[:2]
+    for index in range(len(frames)):
+        if index not in finished:
+            break
+        rgb = np.asarray(finished[index])
+        if rgb.ndim != 3 or rgb.shape[2] < 3:
+            raise ImageError(f"finished frame {index + 1} is not an RGB image", field="finished")
+        done[index] = resize_to(rgb[..., :3], (width, height))
+    return done
+
+
+class _ClipRun:
+    """Progress across frames: which frame, and the whole clip's ETA from the frames so far."""
+
+    def __init__(self, frames: int, options: Options, started: float, on_progress) -> None:
+        self.frames, self.options, self.started, self.on_progress = frames, options, started, on_progress
+        self.seconds: list[float] = []
+        self.losses: list[dict[str, float]] = []
+        self.painted: list[int] = []
+
+    def reporter(self, index: int) -> Callable[[Progress], None] | None:
+        if self.on_progress is None:
+            return None
+
+        def report(progress: Progress) -> None:
+            self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
+                                          eta=self._eta(index, progress), elapsed=time.perf_counter() - self.started))
+        return report
+
+    def finished(self, index: int, seconds: float, losses: dict[str, float]) -> None:
+        self.seconds.append(seconds)
+        self.painted.append(index)
+        self.losses.append(losses)
+
+    def _eta(self, index: int, progress: Progress) -> float | None:
+        """This frame's own ETA plus the frames after it, each costing what a following frame has
+        cost so far (before one has been timed: what this frame's iterations cost, scaled)."""
+        after = self.frames - index - 1
+        following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
+        if following:
+            per_frame = float(np.median(following))
+        else:  # from this frame's pace: seconds per iteration so far × a later frame's iterations
+            spent = max(progress.elapsed, 1e-3)  # since this frame's stylize began
+            iterations = self.options.frame_iterations if self.options.temporal_weight else self.options.iterations
+            per_frame = spent / max(progress.iteration, 1) * iterations
+        left_here = progress.eta
+        if left_here is None:  # the engine needs two iterations for its own: the frames before say it
+            if not following:
+                return None
+            left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
+        return left_here + after * per_frame
