@@ -203,6 +203,7 @@ class Settings:
     max_queued_per_client: int
     max_clip_frames: int = 240
     max_clip_seconds: float = 10.0
+    max_clip_side: int = 1920
     password: str | None = field(default=None, repr=False)  # never printed
     secret_key: str | None = field(default=None, repr=False)
 
@@ -251,6 +252,7 @@ class Settings:
             max_clip_frames=whole_number("IMPASTO_MAX_CLIP_FRAMES", raw("IMPASTO_MAX_CLIP_FRAMES", "240"), 1,
                                          MAX_CLIP_FRAMES),
             max_clip_seconds=number("IMPASTO_MAX_CLIP_SECONDS", raw("IMPASTO_MAX_CLIP_SECONDS", "10"), above=0),
+            max_clip_side=whole_number("IMPASTO_MAX_CLIP_SIDE", raw("IMPASTO_MAX_CLIP_SIDE", "1920"), 32, 8192),
             password=password(raw("IMPASTO_PASSWORD"), raw("IMPASTO_PASSWORD_FILE")),
             secret_key=secret_key(raw("IMPASTO_SECRET_KEY")),
         )
@@ -289,6 +291,8 @@ DOCUMENTED = [
     ("IMPASTO_MAX_CLIP_FRAMES", "240", "Most frames of a clip (the content of a video job) the web and API "
      f"accept, at most {MAX_CLIP_FRAMES}; each frame is painted in turn (see *Video*)."),
     ("IMPASTO_MAX_CLIP_SECONDS", "10", "Longest clip the web and API accept, in seconds."),
+    ("IMPASTO_MAX_CLIP_SIDE", "1920", "Largest clip the web and API accept (longest side of its frames, px); "
+     "a runner holds every frame of a clip in memory (240 frames at 1920×1080 ≈ 1.5 GB)."),
     ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
      "keep 1 on a CPU)."),
     ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),

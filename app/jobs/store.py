@@ -48,9 +48,9 @@ engine is run by ``app.jobs.execute.run_job`` on a claimed job, whatever the bac
 from __future__ import annotations
 
 import abc
+import re
 import time
 from dataclasses import dataclass, field
-import re
 from typing import Any, Iterable, Mapping
 
 from app.jobs.states import (  # noqa: F401 - re-exported: the stores' vocabulary
