@@ -15,7 +15,22 @@ from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
-from app.jobs.store import DONE, INIT_FILE, MASK_FILES, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
+from app.jobs.store import (
+    CLIP_FILE,
+    CLIP_RESULTS,
+    DONE,
+    INIT_FILE,
+    MASK_FILES,
+    POSTER_FILE,
+    QUEUED,
+    RUNNING,
+    STYLE_FILES,
+    ClientLimit,
+    Job,
+    QueueFull,
+    frame_file,
+    is_clip,
+)
 from app.nst.errors import OptionError
 from app.nst.images import encode_image, to_rgb_array
 from app.nst.options import Options
@@ -30,9 +45,15 @@ from app.web.views import estimate_line, job_dict, queue_for, server_speed, too_
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
 
-# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb.
+# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb,
+# and for a clip job poster (its first frame); its content is the clip as sent.
 FILE_KINDS = {name.split(".")[0]: name
-              for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg")}
+              for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg",
+                           POSTER_FILE)}
+# A clip's type by its container (ClipInfo.container), for the clip as sent.
+CLIP_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+              "gif": "image/gif", "webp": "image/webp"}
+RESULT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif"}
 RECENT_LIMIT = 50
 
 
@@ -144,7 +165,12 @@ def delete_owned(job_id: str) -> None:
 @bp.get("/jobs/<job_id>/result")
 def job_result(job_id: str) -> Response:
     job = _job_or_404(job_id)
+    if is_clip(job):
+        return _clip_result(job)
     fmt = (request.args.get("format") or "png").lower()
+    if fmt in RESULT_TYPES:
+        raise ApiError(400, f"job {_short(job_id)} painted a picture: format must be png or jpeg, got {fmt!r}",
+                       field="format")
     if fmt not in ("png", "jpeg", "jpg"):
         raise ApiError(400, f"format must be png or jpeg, got {fmt[:40]!r}", field="format")
     download = _flag("download")
@@ -173,6 +199,8 @@ def job_file(job_id: str, kind: str) -> Response:
     job = _job_or_404(job_id)
     if kind.startswith("style"):
         return _painting(job, kind)
+    if kind == "content" and is_clip(job):
+        return _clip_content(job)
     data = services().store.get_file(job_id, FILE_KINDS[kind])
     if data is None:
         raise ApiError(404, f"job {_short(job_id)} has no {kind} image yet")
@@ -182,6 +210,55 @@ def job_file(job_id: str, kind: str) -> Response:
         return _image_response(data, mimetype, None, "no-cache")
     modified = job.finished if kind == "thumb" else job.created
     return _image_response(data, mimetype, modified, "private, max-age=86400")
+
+
+def _clip_result(job: Job) -> Response:
+    """A clip job's result: MP4 (default), WebM or GIF, with byte ranges (a <video> seeks with them)."""
+    fmt = (request.args.get("format") or "mp4").lower()
+    if fmt not in RESULT_TYPES:
+        raise ApiError(400, f"job {_short(job.id)} painted a clip: format must be mp4, webm or gif, got {fmt[:40]!r}",
+                       field="format")
+    download = _flag("download")
+    data = services().store.get_file(job.id, CLIP_RESULTS[fmt]) if job.state == DONE else None
+    if data is None:
+        state = f"it is {job.state}" if job.state != DONE else f"this server wrote no {fmt.upper()} of it"
+        raise ApiError(404, f"job {_short(job.id)} has no {fmt} result ({state})")
+    response = _media_response(data, RESULT_TYPES[fmt], job.finished)
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="impasto-{job.id[:8]}.{fmt}"'
+    return response
+
+
+def _clip_content(job: Job) -> Response:
+    """A clip job's content: the clip as it was sent."""
+    data = services().store.get_file(job.id, CLIP_FILE)
+    if data is None:
+        raise ApiError(404, f"job {_short(job.id)} has no content clip")
+    container = (job.meta.get("clip") or {}).get("container", "mp4")
+    return _media_response(data, CLIP_TYPES.get(container, "application/octet-stream"), job.created)
+
+
+@bp.get("/jobs/<job_id>/frames/<int:number>")
+def job_frame(job_id: str, number: int) -> Response:
+    """A clip job's finished frame ``number`` (1-based), as soon as it is painted."""
+    job = _job_or_404(job_id)
+    frames = (job.meta.get("clip") or {}).get("frames", 0)
+    if not is_clip(job) or not 1 <= number <= frames:
+        raise ApiError(404, f"job {_short(job_id)} has no frame {number}" + (f" (it has {frames})" if frames else ""))
+    data = services().store.get_file(job_id, frame_file(number - 1))
+    if data is None:
+        raise ApiError(404, f"frame {number} of job {_short(job_id)} is not painted yet")
+    return _image_response(data, "image/png", None, "private, max-age=86400")
+
+
+def _media_response(data: bytes, mimetype: str, modified: float | None) -> Response:
+    """Audio/video bytes with an ETag and byte ranges (206 for a Range request)."""
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.add_etag()
+    if modified is not None:
+        response.last_modified = datetime.fromtimestamp(modified, timezone.utc)
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
 
 def _painting(job: Job, kind: str) -> Response:

@@ -1,0 +1,144 @@
+"""A clip as the content, through the API and the pages: accepted formats, every refusal (400, nothing
+stored), what a clip cannot have (masks, a start image), limits and ownership as for pictures."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from tests.clips import audio_only_mp4, corrupt_mp4, truncated, video_bytes
+from tests.web.conftest import nothing_stored, png_bytes, style_bytes
+
+MIMETYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "gif": "image/gif",
+             "webp": "image/webp"}
+
+
+def clip_form(data: bytes, name: str = "clip.mp4", **fields: Any) -> dict[str, Any]:
+    return {"size": "48", "iterations": "2", "content": (io.BytesIO(data), name),
+            "style": (io.BytesIO(style_bytes()), "painting.jpg"), **fields}
+
+
+def post(client: FlaskClient, body: dict[str, Any]):
+    return client.post("/api/jobs", data=body, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mov", "webm", "gif", "webp"])
+def test_a_clip_is_accepted_and_stored_as_sent(app: Flask, client: FlaskClient, fmt: str) -> None:
+    data = video_bytes(fmt, frames=4)
+    response = post(client, clip_form(data, f"clip.{fmt}"))
+    assert response.status_code == 202, response.json
+    job = response.json
+    assert job["clip"]["frames"] == 4 and (job["clip"]["width"], job["clip"]["height"]) == (64, 48)
+    assert job["clip"]["container"] == fmt
+    assert job["progress"]["frame"] == 0 and job["progress"]["frames"] == 4
+    store = app.extensions["impasto"].store
+    stored = store.get(job["id"])
+    assert set(stored.files) == {"content.clip", "poster.jpg", "style.png"}
+    assert store.get_file(job["id"], "content.clip") == data  # the clip as sent (its sound too)
+    content = client.get(job["urls"]["content"])
+    assert content.status_code == 200 and content.data == data and content.mimetype == MIMETYPES[fmt]
+    poster = client.get(job["urls"]["poster"])
+    assert poster.mimetype == "image/jpeg" and Image.open(io.BytesIO(poster.data)).size == (64, 48)
+    assert "result" not in job["urls"]
+
+
+def test_a_still_webp_stays_a_picture(app: Flask, client: FlaskClient) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(out, format="WEBP")
+    response = post(client, clip_form(out.getvalue(), "still.webp"))
+    assert response.status_code == 202
+    assert response.json["clip"] is None and "frames" not in response.json["progress"]
+    assert "content.png" in app.extensions["impasto"].store.get(response.json["id"]).files
+
+
+BAD_CLIPS = {
+    "not a video": (lambda: b"just some text, not a film", "clip.mp4", {}, "is not a video"),
+    "corrupt container": (corrupt_mp4, "clip.mp4", {}, "container is corrupt"),
+    "truncated": (lambda: truncated(video_bytes("mp4", frames=12)), "clip.mp4", {}, "corrupt or truncated"),
+    "no frames": (audio_only_mp4, "sound.mp4", {}, "has no frames"),
+    "too many frames": (lambda: video_bytes("mp4", frames=6), "clip.mp4", {"IMPASTO_MAX_CLIP_FRAMES": 5},
+                        "more than 5 frames; at most 5 (IMPASTO_MAX_CLIP_FRAMES)"),
+    "too long": (lambda: video_bytes("webm", frames=6, fps=4), "clip.webm", {"IMPASTO_MAX_CLIP_SECONDS": 1},
+                 "1.5 s long; at most 1 s (IMPASTO_MAX_CLIP_SECONDS)"),
+    "too large": (lambda: video_bytes("mp4", frames=2), "clip.mp4", {"IMPASTO_MAX_CLIP_SIDE": 48},
+                  "64×48 px; at most 48 px on the longest side (IMPASTO_MAX_CLIP_SIDE)"),
+    "gif too many frames": (lambda: video_bytes("gif", frames=6), "clip.gif", {"IMPASTO_MAX_CLIP_FRAMES": 5},
+                            "at most 5 (IMPASTO_MAX_CLIP_FRAMES)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CLIPS))
+def test_every_bad_clip_is_a_400_naming_the_problem_and_stores_nothing(make_app, case: str) -> None:
+    make, name, settings, expected = BAD_CLIPS[case]
+    app = make_app(**settings)
+    response = post(app.test_client(), clip_form(make(), name))
+    assert response.status_code == 400, response.json
+    assert response.json["field"] == "content" and expected in response.json["error"]
+    assert response.json["error"].startswith("content: the clip")
+    assert "/" not in response.json["error"].replace("×", "")  # no server path
+    assert nothing_stored(app)
+
+
+def test_a_clip_with_a_mask_is_refused(app: Flask, client: FlaskClient) -> None:
+    body = clip_form(video_bytes("mp4"), mask=(io.BytesIO(png_bytes()), "mask.png"))
+    response = post(client, body)
+    assert response.status_code == 400 and response.json["field"] == "mask"
+    assert "masks are for pictures" in response.json["error"]
+    assert nothing_stored(app)
+
+
+@pytest.mark.parametrize("fields", [{"init": "image"}, {"init_image": "upload"}])
+def test_a_clip_cannot_start_from_an_image(app: Flask, client: FlaskClient, fields: dict[str, str]) -> None:
+    if "init_image" in fields:
+        fields = {"init_image": (io.BytesIO(png_bytes()), "start.png")}
+    response = post(client, clip_form(video_bytes("mp4"), **fields))
+    assert response.status_code == 400 and response.json["errors"]["init_image"].startswith(
+        "init_image: a clip cannot start from an image")
+    assert nothing_stored(app)
+
+
+def test_the_per_client_limit_counts_clip_jobs(make_app) -> None:
+    app = make_app(IMPASTO_MAX_QUEUED_PER_CLIENT=1)
+    client = app.test_client()
+    client.get("/")  # the browser's cookie: its jobs count against it
+    assert post(client, clip_form(video_bytes("mp4"))).status_code == 202
+    refused = post(client, clip_form(video_bytes("mp4")))
+    assert refused.status_code == 429 and refused.json["limit"] == 1
+    assert app.extensions["impasto"].store.counts() == {"queued": 1}
+
+
+def test_only_its_owner_deletes_a_clip_job_and_then_every_file_is_gone(app: Flask, client: FlaskClient) -> None:
+    client.get("/")  # the browser's cookie: the job is its own
+    job = post(client, clip_form(video_bytes("mp4"))).json
+    store = app.extensions["impasto"].store
+    store.put_file(job["id"], "frame_0001.png", png_bytes())
+    stranger = app.test_client()
+    assert stranger.delete(job["urls"]["self"]).status_code == 404
+    assert client.delete(job["urls"]["delete"]).status_code == 200
+    assert nothing_stored(app)
+
+
+def test_again_with_the_same_settings_reuses_the_clip(app: Flask, client: FlaskClient) -> None:
+    data = video_bytes("webm")
+    first = post(client, clip_form(data, "clip.webm")).json
+    again = client.post("/api/jobs", data={"source_job": first["id"], "size": "48", "iterations": "2"},
+                        content_type="multipart/form-data")
+    assert again.status_code == 202, again.json
+    assert again.json["clip"]["frames"] == 4
+    assert app.extensions["impasto"].store.get_file(again.json["id"], "content.clip") == data
+
+
+def test_a_picture_job_refuses_clip_formats_and_a_clip_job_picture_formats(app: Flask, client: FlaskClient) -> None:
+    clip_job = post(client, clip_form(video_bytes("mp4"))).json
+    picture = post(client, {"size": "48", "iterations": "2", "content": (io.BytesIO(png_bytes()), "p.png"),
+                            "style": (io.BytesIO(style_bytes()), "s.jpg")}).json
+    assert client.get(f"/api/jobs/{clip_job['id']}/result?format=png").status_code == 400
+    assert client.get(f"/api/jobs/{picture['id']}/result?format=mp4").status_code == 400
+    assert "has no mp4 result (it is queued)" in client.get(f"/api/jobs/{clip_job['id']}/result").json["error"]
+    assert client.get(f"/api/jobs/{clip_job['id']}/frames/1").status_code == 404
+    assert client.get(f"/api/jobs/{clip_job['id']}/frames/5").json["error"].endswith("(it has 4)")
