@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from app.nst.clips import ClipLimits, probe_clip
 from tests.clips import audio_only_mp4, corrupt_mp4, truncated, video_bytes
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
 
@@ -142,3 +143,34 @@ def test_a_picture_job_refuses_clip_formats_and_a_clip_job_picture_formats(app: 
     assert "has no mp4 result (it is queued)" in client.get(f"/api/jobs/{clip_job['id']}/result").json["error"]
     assert client.get(f"/api/jobs/{clip_job['id']}/frames/1").status_code == 404
     assert client.get(f"/api/jobs/{clip_job['id']}/frames/5").json["error"].endswith("(it has 4)")
+
+
+# -- end to end: the in-process runner paints the clip with untrained weights ---------------------
+
+def frame_count(data: bytes, fmt: str) -> int:
+    return probe_clip(data, ClipLimits(max_frames=1000, max_seconds=1000, max_side=4096)).frames
+
+
+def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: FlaskClient) -> None:
+    client.get("/")
+    data = video_bytes("mp4", frames=4, audio=True)
+    job = post(client, clip_form(data, frame_iterations="2")).json
+    assert app.extensions["impasto"].dispatcher.run_all() == [job["id"]]
+    done = client.get(job["urls"]["self"]).json
+    assert done["state"] == "done", done["error"]
+    assert done["progress"]["frame"] == 4 and done["progress"]["frames"] == 4 and done["progress"]["preview_frame"] == 4
+    assert done["summary"]["frames"] == 4 and done["summary"]["fps"] == 8
+    files = set(app.extensions["impasto"].store.get(job["id"]).files)
+    assert {f"frame_000{n}.png" for n in range(1, 5)} <= files and "frame_0005.png" not in files
+    for fmt, mimetype in (("mp4", "video/mp4"), ("webm", "video/webm"), ("gif", "image/gif")):
+        result = client.get(done["urls"][f"result_{fmt}"])
+        assert result.status_code == 200 and result.mimetype == mimetype
+        assert frame_count(result.data, fmt) == 4
+    assert client.get(done["urls"]["result"]).data == client.get(done["urls"]["result_mp4"]).data
+    ranged = client.get(done["urls"]["result"], headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.data) == 100  # <video> seeks with ranges
+    assert probe_clip(client.get(done["urls"]["result"]).data, ClipLimits(100, 100, 4096)).has_audio  # sound kept
+    frame = client.get(f"/api/jobs/{job['id']}/frames/4")
+    assert frame.mimetype == "image/png" and Image.open(io.BytesIO(frame.data)).size == (48, 36)
+    download = client.get(done["urls"]["result_gif"] + "&download=1")
+    assert download.headers["Content-Disposition"] == f'attachment; filename="impasto-{job["id"][:8]}.gif"'
