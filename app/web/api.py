@@ -31,11 +31,13 @@ from app.jobs.store import (
     frame_file,
     is_clip,
 )
-from app.nst.errors import OptionError
+from app.nst.clips import probe_clip
+from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, to_rgb_array
 from app.nst.options import Options
 from app.text import duration
 from app.web import auth, services
+from app.web.clip_input import clip_limits, clip_setting, wants_clip
 from app.web.errors import error_response
 from app.web.estimate import DEFAULT_ASPECT
 from app.web.labels import plain_errors
@@ -98,6 +100,25 @@ def _refuse_unreadable_body() -> None:
     if request.mimetype == "multipart/form-data" and request.content_length and not (request.form or request.files):
         raise ApiError(400, "the multipart/form-data body has no readable parts (is the boundary in the "
                             "Content-Type the one the body uses?)", field="content")
+
+
+@bp.post("/probe")
+def probe() -> Response:
+    """What a ``content`` upload is before it is sent as a job: {"clip": false} for a picture, or
+    {"clip": true, frames, fps, seconds, width, height, ...}; 400 naming the limit for a clip the
+    server would refuse. Nothing is stored (the studio shows a chosen clip's frames and seconds)."""
+    _refuse_unreadable_body()
+    upload = request.files.get("content")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "content: send the file to look at as the content field", field="content")
+    data = upload.read()
+    if not wants_clip(data, upload.filename, upload.mimetype):
+        return jsonify({"clip": False})
+    try:
+        info = probe_clip(data, clip_limits(current_app.config))
+    except ImageError as exc:
+        raise ApiError(400, f"content: {exc}{clip_setting(str(exc))}", field="content") from None
+    return jsonify({"clip": True, **info.to_dict()})
 
 
 @bp.get("/jobs")

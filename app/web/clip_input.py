@@ -71,6 +71,16 @@ def first_frame(data: bytes) -> np.ndarray:
     raise ImageError(CORRUPT, field="content")
 
 
+# The setting behind each clip limit, told by its message (the web names its limits' settings).
+_CLIP_SETTINGS = {"frames; at most": "IMPASTO_MAX_CLIP_FRAMES", " s long; at most": "IMPASTO_MAX_CLIP_SECONDS",
+                  "px on the longest side": "IMPASTO_MAX_CLIP_SIDE"}
+
+
+def clip_setting(message: str) -> str:
+    """' (IMPASTO_MAX_CLIP_FRAMES)' for a refusal by that limit, else ''."""
+    return next((f" ({name})" for words, name in _CLIP_SETTINGS.items() if words in message), "")
+
+
 def clip_limits(config: Any) -> ClipLimits:
     """The web's clip limits from the app's config (app.config: IMPASTO_MAX_CLIP_*)."""
     return ClipLimits(max_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],

@@ -39,7 +39,7 @@ from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.text import format_number
 from app.web import auth, services
-from app.web.clip_input import ClipUpload, clip_limits, read_clip_upload, wants_clip
+from app.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
@@ -233,7 +233,7 @@ class _Parser:
         try:
             return read_clip_upload(data, self.limits.clip)
         except ImageError as exc:
-            self.errors["content"] = f"content: {exc}{_clip_setting(str(exc))}"
+            self.errors["content"] = f"content: {exc}{clip_setting(str(exc))}"
             return None
 
     def _stored_clip(self, job: Job) -> ClipUpload | None:
@@ -362,16 +362,6 @@ class _Parser:
         if max(sent) > longest:
             array = resize_longest(array, longest)
         return _Image(encode_image(array, "PNG"), array.shape[:2], sent)
-
-
-# The setting behind each of the clip limits, named after the message (as the web's other limits are).
-_CLIP_SETTINGS = {"frames; at most": "IMPASTO_MAX_CLIP_FRAMES", " s long; at most": "IMPASTO_MAX_CLIP_SECONDS",
-                  "px on the longest side": "IMPASTO_MAX_CLIP_SIDE"}
-
-
-def _clip_setting(message: str) -> str:
-    """' (IMPASTO_MAX_CLIP_FRAMES)' for a message about that limit, else ''."""
-    return next((f" ({name})" for words, name in _CLIP_SETTINGS.items() if words in message), "")
 
 
 def _uploaded(files: MultiDict, name: str) -> FileStorage | None:

@@ -174,3 +174,46 @@ def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: 
     assert frame.mimetype == "image/png" and Image.open(io.BytesIO(frame.data)).size == (48, 36)
     download = client.get(done["urls"]["result_gif"] + "&download=1")
     assert download.headers["Content-Disposition"] == f'attachment; filename="impasto-{job["id"][:8]}.gif"'
+    page = client.get(job["urls"]["page"]).text  # the result page plays the clip
+    assert 'id="result-video" controls loop muted autoplay playsinline' in page
+    assert f'<source src="{done["urls"]["result_mp4"]}" type="video/mp4">' in page
+    assert f'<source src="{done["urls"]["result_webm"]}" type="video/webm">' in page
+    assert 'id="download-mp4"' in page and 'id="download-webm"' in page and 'id="download-gif"' in page
+    assert "Painted 4 frames in" in page and 'id="download-png"' not in page
+    assert "clip · 4 frames" in client.get("/history").text
+
+
+def test_the_job_page_shows_frame_i_of_n_and_the_latest_finished_frame(app: Flask, client: FlaskClient) -> None:
+    client.get("/")
+    job = post(client, clip_form(video_bytes("mp4", frames=4))).json
+    page = client.get(job["urls"]["page"]).text
+    assert "– of 4" in page and job["urls"]["poster"] in page and "Your clip · 4 frames · 0.5 s" in page
+    store = app.extensions["impasto"].store
+    store.claim("w", 1)
+    store.put_file(job["id"], "preview.jpg", store.get_file(job["id"], "poster.jpg"))
+    store.update_progress(job["id"], "w", {"frame": 2, "frames": 4, "preview_frame": 1, "iteration": 1,
+                                           "total": 2, "eta": 75})
+    page = client.get(job["urls"]["page"]).text
+    assert "frame 2 of 4" in page and "Latest finished frame: 1 of 4" in page and "Time left for the clip" in page
+    assert "1:15" in page and 'data-preview-frame="1"' in page
+    status = client.get(job["urls"]["self"]).json
+    assert status["progress"]["frame"] == 2 and status["clock"]["eta"] == "1:15" and "preview" in status["urls"]
+    store.request_cancel(job["id"])
+    store.finish(job["id"], "w", "cancelled")
+    assert "cancelled after frame 1 of 4" in client.get(job["urls"]["page"]).text
+
+
+def test_probe_tells_a_clip_from_a_picture_and_stores_nothing(make_app) -> None:
+    app = make_app(IMPASTO_MAX_CLIP_FRAMES=5)
+    client = app.test_client()
+
+    def probe(data: bytes, name: str):
+        return client.post("/api/probe", data={"content": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+    clip = probe(video_bytes("webm", frames=4, fps=8), "clip.webm")
+    assert clip.status_code == 200 and clip.json["clip"] is True
+    assert (clip.json["frames"], clip.json["seconds"], clip.json["width"], clip.json["height"]) == (4, 0.5, 64, 48)
+    assert probe(png_bytes(), "photo.png").json == {"clip": False}
+    refused = probe(video_bytes("mp4", frames=6), "clip.mp4")
+    assert refused.status_code == 400 and refused.json["error"].endswith("at most 5 (IMPASTO_MAX_CLIP_FRAMES)")
+    assert nothing_stored(app)
