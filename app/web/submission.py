@@ -76,7 +76,7 @@ class Limits:
     @property
     def maxima(self) -> dict[str, int]:
         """The options whose upper limit here is the web's, not the engine's (the form's sliders too)."""
-        return {"size": self.max_size, "iterations": self.max_iterations}
+        return {"size": self.max_size, "iterations": self.max_iterations, "frame_iterations": self.max_iterations}
 
 
 @dataclass
