@@ -67,6 +67,10 @@
   }
   function forgetClip(img) {
     clipAsked++;
+    if (clipFrames) {
+      clipFrames = null;
+      updateEstimate();
+    }
     delete img.dataset.clip;
     clipVideo.hidden = true;
     if (clipVideo.dataset.objectUrl) URL.revokeObjectURL(clipVideo.dataset.objectUrl);
@@ -106,6 +110,7 @@
     nameOf(drop).textContent = file.name + size + " · a clip of " + body.frames + " frames, "
       + formatNumber(body.seconds) + " s at " + formatNumber(body.fps) + " fps, " + body.width + "×" + body.height;
     photoAspect = Math.min(body.width, body.height) / Math.max(body.width, body.height);
+    clipFrames = body.frames;
     updateEstimate();
   }
 
@@ -394,6 +399,7 @@
   // -- the estimate under the button: this server's measured speed, for these settings ----------
   const estimate = document.getElementById("estimate");
   let photoAspect = null;
+  let clipFrames = null;  // the chosen clip's frames (the server's count), null for a photo
   let estimateTimer = null;
   let estimateAsked = 0;
   function updateEstimate() {
@@ -407,6 +413,7 @@
         }
       });
       if (photoAspect) query.set("aspect", photoAspect.toFixed(3));
+      if (clipFrames) query.set("frames", String(clipFrames));  // a clip: every frame counts
       try {
         const response = await fetch(estimate.dataset.url + "?" + query.toString(), { cache: "no-store" });
         if (asked !== estimateAsked) return;  // a newer question is on its way

@@ -133,9 +133,11 @@ def list_jobs() -> Response:
 @bp.get("/estimate")
 def estimate() -> Response:
     """How long a job with these options (query parameters, as for POST /api/jobs, plus ``aspect``:
-    the photo's shorter side over its longer side) would take here, and the wait before it starts."""
+    the photo's shorter side over its longer side, and ``frames`` for a clip) would take here, and
+    the wait before it starts."""
     values = option_values(request.args)
     values.pop("aspect", None)
+    frames = _frames_asked(values.pop("frames", None))
     try:
         aspect = min(1.0, max(0.05, float(request.args.get("aspect") or DEFAULT_ASPECT)))
         options = Options.from_mapping({**values, "preset": request.args.get("preset") or None})
@@ -144,12 +146,22 @@ def estimate() -> Response:
     except ValueError:
         raise ApiError(400, f"aspect must be a number, got {request.args['aspect']!r}", field="aspect") from None
     speed = server_speed()
-    seconds = speed.seconds(options, aspect)
+    seconds = speed.seconds(options, aspect, frames)
     queue = queue_for(speed)
     line = (too_much_work(options, Limits.from_config(current_app.config))
             or estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds)))
     return jsonify({"seconds": round(seconds, 1), "measured_jobs": speed.jobs, "jobs_ahead": queue.jobs_ahead,
                     "wait_seconds": round(queue.wait_seconds, 1), "line": line})
+
+
+def _frames_asked(raw: str | None) -> int:
+    """The estimate's ``frames`` (a clip's frame count, 1 to IMPASTO_MAX_CLIP_FRAMES; 1: a picture)."""
+    most = current_app.config["IMPASTO_MAX_CLIP_FRAMES"]
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(400, f"frames must be a whole number from 1 to {most}, got {raw[:40]!r}", field="frames")
+    return int(raw)
 
 
 @bp.get("/jobs/<job_id>")

@@ -217,3 +217,12 @@ def test_probe_tells_a_clip_from_a_picture_and_stores_nothing(make_app) -> None:
     refused = probe(video_bytes("mp4", frames=6), "clip.mp4")
     assert refused.status_code == 400 and refused.json["error"].endswith("at most 5 (IMPASTO_MAX_CLIP_FRAMES)")
     assert nothing_stored(app)
+
+
+def test_the_estimate_counts_a_clip_s_frames(client: FlaskClient) -> None:
+    picture = client.get("/api/estimate?size=256&iterations=100&frame_iterations=20").json
+    clip = client.get("/api/estimate?size=256&iterations=100&frame_iterations=20&frames=24").json
+    assert clip["seconds"] > 3 * picture["seconds"]
+    refused = client.get("/api/estimate?size=256&frames=241")
+    assert refused.status_code == 400
+    assert refused.json["error"] == "frames must be a whole number from 1 to 240, got '241'"
