@@ -226,3 +226,17 @@ def test_the_estimate_counts_a_clip_s_frames(client: FlaskClient) -> None:
     refused = client.get("/api/estimate?size=256&frames=241")
     assert refused.status_code == 400
     assert refused.json["error"] == "frames must be a whole number from 1 to 240, got '241'"
+
+
+def test_the_form_without_javascript_takes_a_clip_and_again_offers_it(app: Flask, client: FlaskClient) -> None:
+    client.get("/")
+    body = {**clip_form(video_bytes("gif", frames=3), "loop.gif"), "style_name": "starry_night"}
+    del body["style"]
+    response = client.post("/", data=body, content_type="multipart/form-data")
+    assert response.status_code == 303
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert app.extensions["impasto"].store.get(job_id).meta["clip"]["frames"] == 3
+    again = client.get(f"/?again={job_id}").text
+    assert "The clip of the earlier job, 3 frames" in again and f"/api/jobs/{job_id}/poster" in again
+    refused = client.post("/", data=clip_form(corrupt_mp4(), "broken.mp4"), content_type="multipart/form-data")
+    assert refused.status_code == 400 and "the container is corrupt or truncated" in refused.text
