@@ -237,12 +237,12 @@ class _Parser:
             return None
 
     def _stored_clip(self, job: Job) -> ClipUpload | None:
-        """The clip of an earlier clip job ("again"), as it was checked then."""
+        """The clip of an earlier clip job ("again"), checked again (the limits may have changed)."""
         data = self.store.get_file(job.id, CLIP_FILE)
         if data is None:
             self.errors["source_job"] = "the earlier job's clip is gone; choose it again"
             return None
-        return self._clip(data)  # checked again: the limits may have changed since
+        return self._clip(data)
 
     def _clip_fits(self, clip: ClipUpload, options: Options | None, init_upload: FileStorage | None,
                    masks: list[bytes]) -> None:
@@ -252,7 +252,7 @@ class _Parser:
             self.errors["mask"] = "mask: masks are for pictures; a clip is painted whole (send it without a mask)"
         if init_upload is not None or (options is not None and options.init == "image"):
             self.errors["init_image"] = ("init_image: a clip cannot start from an image (init=image): its first "
-                                         "frame starts from init=content or random, each next one from the frame "
+                                         "frame starts from init=content or noise, each next one from the frame "
                                          "before; send it without init_image")
 
     def _stored(self, job: Job, name: str) -> _Image | None:
