@@ -82,7 +82,8 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
         return Control(kind="choice", choices=choices, **common)
     if name == "seed":
         return Control(kind="number", minimum=spec.minimum, maximum=spec.maximum, step=1, **common)
-    maximum = limits.maxima.get(name, spec.maximum)
+    # A clip's later frames are held to the same per-frame limit as the iterations (checked for clips).
+    maximum = {**limits.maxima, "frame_iterations": limits.max_iterations}.get(name, spec.maximum)
     step = {"size": SIZE_STEP, "iterations": 1, "frame_iterations": 1}.get(name, 0.1)
     minimum = spec.minimum
     maximum = min(maximum, spec.maximum)

@@ -76,7 +76,7 @@ class Limits:
     @property
     def maxima(self) -> dict[str, int]:
         """The options whose upper limit here is the web's, not the engine's (the form's sliders too)."""
-        return {"size": self.max_size, "iterations": self.max_iterations, "frame_iterations": self.max_iterations}
+        return {"size": self.max_size, "iterations": self.max_iterations}
 
 
 @dataclass
@@ -250,6 +250,11 @@ class _Parser:
         the first starts from the one before)."""
         if masks or any(upload.filename for upload in self.files.getlist("mask")):
             self.errors["mask"] = "mask: masks are for pictures; a clip is painted whole (send it without a mask)"
+        if options is not None and options.frame_iterations > self.limits.max_iterations:
+            self.errors["frame_iterations"] = (f"frame_iterations must be a whole number from 1 to "
+                                               f"{self.limits.max_iterations}, got {options.frame_iterations}; "
+                                               f"this server allows at most {self.limits.max_iterations} a frame "
+                                               "(IMPASTO_MAX_ITERATIONS)")
         if init_upload is not None or (options is not None and options.init == "image"):
             self.errors["init_image"] = ("init_image: a clip cannot start from an image (init=image): its first "
                                          "frame starts from init=content or noise, each next one from the frame "

@@ -240,3 +240,15 @@ def test_the_form_without_javascript_takes_a_clip_and_again_offers_it(app: Flask
     assert "The clip of the earlier job, 3 frames" in again and f"/api/jobs/{job_id}/poster" in again
     refused = client.post("/", data=clip_form(corrupt_mp4(), "broken.mp4"), content_type="multipart/form-data")
     assert refused.status_code == 400 and "the container is corrupt or truncated" in refused.text
+
+
+def test_a_clip_s_frame_iterations_are_within_the_iteration_limit(make_app) -> None:
+    app = make_app(IMPASTO_MAX_ITERATIONS=20)
+    client = app.test_client()
+    picture = {"size": "48", "iterations": "2", "frame_iterations": "30",
+               "content": (io.BytesIO(png_bytes()), "p.png"), "style": (io.BytesIO(style_bytes()), "s.jpg")}
+    assert post(client, picture).status_code == 202  # a picture has no later frames: not its concern
+    refused = post(client, clip_form(video_bytes("mp4"), frame_iterations="30"))
+    assert refused.status_code == 400 and refused.json["field"] == "frame_iterations"
+    assert refused.json["error"].endswith("got 30; this server allows at most 20 a frame (IMPASTO_MAX_ITERATIONS)")
+    assert app.extensions["impasto"].store.counts() == {"queued": 1}
