@@ -6,7 +6,7 @@ Run once by hand (about a minute on 2 cores); it paints a real picture with the 
 
 Writes docs/screenshots/form.png, running.png and job.png. The photo is the gallery's copy of the
 Tübingen sample (Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence). With ``--clip``
-it paints that clip instead (e.g. docs/clips/neckarfront-pan.mp4, a pan across the same photo) and writes
+it paints that clip instead (e.g. docs/gallery/pan.mp4) and writes
 clip-running.png (the frame counter and the latest finished frame) and clip-job.png (the result playing).
 """
 
