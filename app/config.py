@@ -145,6 +145,8 @@ def masked_url(url: str) -> str:
 
 
 MIN_SECRET_KEY_LENGTH = 32
+# Finished frames are stored as frame_0001.png … frame_9999.png (app/jobs/store.py): four digits.
+MAX_CLIP_FRAMES = 9999
 
 
 def password(raw: Any, file: Any) -> str | None:
@@ -199,6 +201,9 @@ class Settings:
     visibility_timeout: float
     reap_seconds: float
     max_queued_per_client: int
+    max_clip_frames: int = 240
+    max_clip_seconds: float = 10.0
+    max_clip_side: int = 1920
     password: str | None = field(default=None, repr=False)  # never printed
     secret_key: str | None = field(default=None, repr=False)
 
@@ -244,6 +249,10 @@ class Settings:
             upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
             max_queued_per_client=whole_number("IMPASTO_MAX_QUEUED_PER_CLIENT",
                                                raw("IMPASTO_MAX_QUEUED_PER_CLIENT", "3"), 0),
+            max_clip_frames=whole_number("IMPASTO_MAX_CLIP_FRAMES", raw("IMPASTO_MAX_CLIP_FRAMES", "240"), 1,
+                                         MAX_CLIP_FRAMES),
+            max_clip_seconds=number("IMPASTO_MAX_CLIP_SECONDS", raw("IMPASTO_MAX_CLIP_SECONDS", "10"), above=0),
+            max_clip_side=whole_number("IMPASTO_MAX_CLIP_SIDE", raw("IMPASTO_MAX_CLIP_SIDE", "1920"), 32, 8192),
             password=password(raw("IMPASTO_PASSWORD"), raw("IMPASTO_PASSWORD_FILE")),
             secret_key=secret_key(raw("IMPASTO_SECRET_KEY")),
         )
@@ -279,6 +288,11 @@ DOCUMENTED = [
     ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
     ("IMPASTO_MAX_QUEUED_PER_CLIENT", "3", "Most jobs one client (API token or signed-in browser, else address) "
      "may have queued or running; beyond it submissions get 429 with Retry-After. 0 turns the limit off."),
+    ("IMPASTO_MAX_CLIP_FRAMES", "240", "Most frames of a clip (the content of a video job) the web and API "
+     f"accept, at most {MAX_CLIP_FRAMES}; each frame is painted in turn (see *Video*)."),
+    ("IMPASTO_MAX_CLIP_SECONDS", "10", "Longest clip the web and API accept, in seconds."),
+    ("IMPASTO_MAX_CLIP_SIDE", "1920", "Largest clip the web and API accept (longest side of its frames, px); "
+     "a runner holds every frame of a clip in memory (240 frames at 1920×1080 ≈ 1.5 GB)."),
     ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
      "keep 1 on a CPU)."),
     ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),

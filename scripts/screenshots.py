@@ -5,7 +5,9 @@ Run once by hand (about a minute on 2 cores); it paints a real picture with the 
     python scripts/screenshots.py [--weights PATH] [--size 256] [--iterations 100]
 
 Writes docs/screenshots/form.png, running.png and job.png. The photo is the gallery's copy of the
-Tübingen sample (Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence).
+Tübingen sample (Neckarfront, photo by Andreas Praefcke, Wikimedia Commons, CC licence). With ``--clip``
+it paints that clip instead (e.g. docs/gallery/pan.mp4) and writes
+clip-running.png (the frame counter and the latest finished frame) and clip-job.png (the result playing).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def main() -> int:
     parser.add_argument("--style", default="starry_night", help="built-in style name")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--clip", help="paint this clip instead of the photo (clip-running.png, clip-job.png)")
+    parser.add_argument("--frame-iterations", type=int, default=20, help="with --clip: iterations a later frame")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     data_dir = Path(tempfile.mkdtemp(prefix="impasto-shots-"))
@@ -50,7 +54,7 @@ def main() -> int:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        shoot(f"http://127.0.0.1:{server.server_port}", args)
+        (shoot_clip if args.clip else shoot)(f"http://127.0.0.1:{server.server_port}", args)
     finally:
         server.shutdown()
         app.extensions["impasto"].dispatcher.stop()
@@ -85,6 +89,34 @@ def shoot(base: str, args: argparse.Namespace) -> None:
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "job.png"), full_page=True)
         log.info("wrote job.png")
+        browser.close()
+
+
+def shoot_clip(base: str, args: argparse.Namespace) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        page.goto(base + "/")
+        page.set_input_files("input[name=content]", args.clip)
+        expect(page.locator("#name-content")).to_contain_text("a clip of")
+        page.click(f"input[name=style_name][value={args.style}]", force=True)
+        page.fill("#f-size", str(args.size))
+        page.fill("#f-iterations", str(args.iterations))
+        page.fill("#f-frame_iterations", str(args.frame_iterations))
+        page.fill("#f-seed", "7")
+        page.click("#submit")
+        page.wait_for_url(re.compile(r"/jobs/"))
+        page.wait_for_function("() => { const t = document.getElementById('frame');"
+                               " return t && parseInt(t.textContent.replace('frame ', '')) >= 4; }", timeout=900_000)
+        page.screenshot(path=str(OUT / "clip-running.png"), full_page=True)
+        log.info("wrote clip-running.png")
+        expect(page.locator("#title")).to_have_text("Finished", timeout=1_800_000)
+        page.wait_for_function("() => { const v = document.getElementById('result-video');"
+                               " return v && v.readyState >= 2 && v.currentTime > 0.5; }", timeout=60_000)
+        page.screenshot(path=str(OUT / "clip-job.png"), full_page=True)
+        log.info("wrote clip-job.png")
         browser.close()
 
 

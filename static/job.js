@@ -15,6 +15,7 @@
   const FINISHED = job.dataset.finished.split(" ");
   const $ = (id) => document.getElementById(id);
   let previewIteration = job.dataset.previewIteration;
+  let previewFrame = job.dataset.previewFrame;
 
   function number(x) {
     return x === null || x === undefined ? "–" : Number(x).toPrecision(4).replace(/\.?0+e/, "e");
@@ -26,9 +27,13 @@
     state.textContent = data.state;
     state.className = "badge state-" + data.state;
     if (titles[data.state]) $("title").textContent = titles[data.state];
-    $("progress").max = p.total || 1;
-    $("progress").value = p.iteration;
-    $("progress").textContent = p.iteration + " / " + p.total;
+    if (data.clip) {
+      renderFrames(data, p);
+    } else {
+      $("progress").max = p.total || 1;
+      $("progress").value = p.iteration;
+      $("progress").textContent = p.iteration + " / " + p.total;
+    }
     $("iteration").textContent = p.iteration + " / " + p.total;
     $("loss").textContent = number(p.loss);
     $("elapsed").textContent = data.clock.elapsed;  // formatted by the server (app/text.py)
@@ -41,6 +46,14 @@
       $("loss-terms").textContent = "content " + number(p.content_loss) + " · style " + number(p.style_loss)
         + " · smoothness " + number(p.tv_loss) + (p.scales > 1 ? " · scale " + p.scale + " of " + p.scales : "");
     }
+    if (!data.clip) renderPreview(data, p);  // a clip's preview is its latest finished frame (renderFrames)
+    if (data.cancel_requested && $("cancel")) {
+      $("cancel").disabled = true;
+      $("cancel").textContent = "Cancelling…";
+    }
+  }
+
+  function renderPreview(data, p) {
     if (data.state === RUNNING && !data.urls.preview) {
       $("preview-caption").textContent = "Starting the painter (loading the network)…";
     }
@@ -51,9 +64,25 @@
       img.hidden = false;
       $("preview-caption").textContent = "Live preview after iteration " + previewIteration;
     }
-    if (data.cancel_requested && $("cancel")) {
-      $("cancel").disabled = true;
-      $("cancel").textContent = "Cancelling…";
+  }
+
+  // A clip: frame i of N (the bar counts frames, the current one by its share of iterations) and
+  // the latest finished frame as the preview.
+  function renderFrames(data, p) {
+    const done = Math.max(0, (p.frame || 1) - 1) + (p.total ? p.iteration / p.total : 0);
+    $("progress").max = p.frames || 1;
+    $("progress").value = p.frame ? done : 0;
+    $("progress").textContent = (p.frame ? p.frame - 1 : 0) + " / " + p.frames;
+    $("frame").textContent = p.frame ? "frame " + p.frame + " of " + p.frames : "– of " + p.frames;
+    if (data.state === RUNNING && !p.preview_frame) {
+      $("preview-caption").textContent = "Painting the first frame (it takes longest)…";
+    }
+    if (data.urls.preview && p.preview_frame && String(p.preview_frame) !== String(previewFrame)) {
+      previewFrame = p.preview_frame;
+      const img = $("preview");
+      img.src = data.urls.preview + "?v=" + previewFrame;
+      img.hidden = false;
+      $("preview-caption").textContent = "Latest finished frame: " + previewFrame + " of " + p.frames;
     }
   }
 

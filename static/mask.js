@@ -103,11 +103,19 @@
   document.querySelectorAll("input[name=mask_layer]").forEach((radio) => radio.addEventListener("change", render));
 
   // -- opening, closing, following the photo and the paintings ---------------------------------
+  // A clip (studio.js marks the preview data-clip) is painted whole: no mask for it.
   function photoReady() {
-    box.hidden = !(photo.complete && photo.naturalWidth && !photo.hidden);
-    if (!box.hidden) reset();
+    box.hidden = !(photo.complete && photo.naturalWidth && !photo.hidden && !photo.dataset.clip);
+    if (box.hidden) {
+      active = false;
+      editor.hidden = true;
+      document.getElementById("mask-open").hidden = false;
+    } else {
+      reset();
+    }
   }
   photo.addEventListener("load", photoReady);
+  new MutationObserver(photoReady).observe(photo, { attributes: true, attributeFilter: ["hidden", "data-clip"] });
   photoReady();
   document.getElementById("mask-open").addEventListener("click", () => {
     active = true;

@@ -14,17 +14,22 @@
     return document.getElementById("name-" + drop.id.replace("drop-", ""));
   }
   function showFile(drop, file) {
-    const img = drop.querySelector(".preview");
+    const img = drop.querySelector("img.preview");
     if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
     const field = drop.dataset.picker ? "style" : drop.id.replace("drop-", "");
     delete tooManyPixels[field];
+    if (field === "content") forgetClip(img);
     if (!file) return;
-    const problem = fileProblem(file, FILE_LABELS[field] || "Painting");
+    const problem = fileProblem(file, FILE_LABELS[field] || "Painting", field === "content");
     if (problem) {
       img.hidden = true;
       nameOf(drop).textContent = file.name;
       showError(field, problem);
       return;
+    }
+    if (field === "content" && maybeClip(file)) {
+      showClip(drop, img, file);
+      if (isVideo(file)) return;  // an animated GIF or WebP shows as a picture too (below)
     }
     const url = URL.createObjectURL(file);
     img.dataset.objectUrl = url;
@@ -49,6 +54,64 @@
         updateEstimate();
       }, { once: true });
     }
+  }
+
+  // -- a clip as the content: shown playing, with its frames and seconds as the server counts them ---
+  const clipVideo = document.getElementById("clip-preview");
+  let clipAsked = 0;
+  function isVideo(file) {
+    return file.type ? file.type.startsWith("video/") : CLIP_NAMES.test(file.name);
+  }
+  function maybeClip(file) {  // a GIF or WebP is a clip only when it has more than one frame
+    return isVideo(file) || ["image/gif", "image/webp"].includes(file.type) || /\.(gif|webp)$/i.test(file.name);
+  }
+  function forgetClip(img) {
+    clipAsked++;
+    if (clipFrames) {
+      clipFrames = null;
+      updateEstimate();
+    }
+    delete img.dataset.clip;
+    clipVideo.hidden = true;
+    if (clipVideo.dataset.objectUrl) URL.revokeObjectURL(clipVideo.dataset.objectUrl);
+    delete clipVideo.dataset.objectUrl;
+    clipVideo.removeAttribute("src");
+  }
+  async function showClip(drop, img, file) {
+    const asked = ++clipAsked;
+    const size = " · " + (file.size / 1048576).toFixed(1) + " MB";
+    if (isVideo(file)) {
+      img.hidden = true;
+      img.dataset.clip = "1";
+      const url = URL.createObjectURL(file);
+      clipVideo.dataset.objectUrl = url;
+      clipVideo.src = url;
+      clipVideo.hidden = false;
+      nameOf(drop).textContent = file.name + size + " · a clip";
+      clearError("content");
+    }
+    const data = new FormData();
+    data.append("content", file, file.name);
+    let body;
+    try {
+      const response = await fetch(form.dataset.probe, { method: "POST", body: data });
+      body = await response.json();
+      if (asked !== clipAsked) return;  // another file was chosen meanwhile
+      if (!response.ok) {
+        tooManyPixels.content = "Photo or clip: " + (body.error || "").replace(/^content: /, "");
+        showError("content", tooManyPixels.content);
+        return;
+      }
+    } catch (err) {
+      return;  // the server checks it again when the job is sent
+    }
+    if (!body.clip) return;
+    img.dataset.clip = "1";  // static/mask.js: no mask for a clip
+    nameOf(drop).textContent = file.name + size + " · a clip of " + body.frames + " frames, "
+      + formatNumber(body.seconds) + " s at " + formatNumber(body.fps) + " fps, " + body.width + "×" + body.height;
+    photoAspect = Math.min(body.width, body.height) / Math.max(body.width, body.height);
+    clipFrames = body.frames;
+    updateEstimate();
   }
 
   document.querySelectorAll(".drop").forEach((drop) => {
@@ -262,9 +325,16 @@
   // -- checks in the browser: the server's limits, rendered into the controls' data attributes ----
   const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"];
   const IMAGE_NAMES = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
+  const CLIP_TYPES = ["video/mp4", "video/webm", "video/quicktime", "video/x-matroska", "image/gif", "image/webp"];
+  const CLIP_NAMES = /\.(mp4|m4v|mov|webm|mkv|gif)$/i;
   const FILE_LABELS = { content: "Photo", style: "Painting", style_2: "Second painting", init_image: "Start image" };
-  function fileProblem(file, label) {
-    const known = file.type ? IMAGE_TYPES.includes(file.type) : IMAGE_NAMES.test(file.name);
+  function fileProblem(file, label, clipToo) {
+    const known = (file.type ? IMAGE_TYPES.includes(file.type) : IMAGE_NAMES.test(file.name))
+      || (clipToo && (file.type ? CLIP_TYPES.includes(file.type) : CLIP_NAMES.test(file.name)));
+    if (!known && clipToo) {
+      return label + ": " + file.name + " is not a JPEG, PNG, WebP, BMP or TIFF image, nor an MP4, WebM, MOV, "
+        + "animated GIF or WebP clip.";
+    }
     if (!known) return label + ": " + file.name + " is not a JPEG, PNG, WebP, BMP or TIFF image.";
     if (file.size > maxBytes) {
       return label + ": " + file.name + " is " + (file.size / 1048576).toFixed(1) + " MB; the limit is "
@@ -304,7 +374,7 @@
     const init = form.querySelector("input[name=init]:checked");
     if (init && init.value === "image") files.init_image = form.querySelector("input[name=init_image]").files[0];
     Object.entries(files).forEach(([field, file]) => {
-      const problem = file && fileProblem(file, FILE_LABELS[field]);
+      const problem = file && fileProblem(file, FILE_LABELS[field], field === "content");
       if (problem) errors[field === "style_2" ? "style" : field] = problem;
     });
     if (!painting(drops[0])) errors.style = "Painting: choose a painting or pick one of the built-in ones.";
@@ -329,6 +399,7 @@
   // -- the estimate under the button: this server's measured speed, for these settings ----------
   const estimate = document.getElementById("estimate");
   let photoAspect = null;
+  let clipFrames = null;  // the chosen clip's frames (the server's count), null for a photo
   let estimateTimer = null;
   let estimateAsked = 0;
   function updateEstimate() {
@@ -342,6 +413,7 @@
         }
       });
       if (photoAspect) query.set("aspect", photoAspect.toFixed(3));
+      if (clipFrames) query.set("frames", String(clipFrames));  // a clip: every frame counts
       try {
         const response = await fetch(estimate.dataset.url + "?" + query.toString(), { cache: "no-store" });
         if (asked !== estimateAsked) return;  // a newer question is on its way

@@ -3,7 +3,9 @@
 Reads the inputs from the store (the photo, every painting in blend order, the start image of an
 init='image' job), calls ``stylize`` with callbacks that write progress (and a
 JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
-the final state. The in-process runner threads call it; a Celery task can call it the same way.
+the final state. A clip job (its content is a video) calls ``stylize_clip`` instead, with the store's
+side in app/jobs/clip_job.py (frames stored as they finish, resumed after a crash). The in-process
+runner threads call it; a Celery task can call it the same way.
 TensorFlow is imported here only when a job actually runs.
 
 The store may fail now and then (a locked SQLite file, Redis away for a moment). Progress,
@@ -24,8 +26,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from app.jobs import clip_job
 from app.jobs.paintings import Painting, job_paintings
-from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore, mask_files
+from app.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore, is_clip, mask_files
 from app.nst.errors import Cancelled, ImpastoError, WeightsError
 from app.nst.images import KeyedImage, encode_image, load_image, thumbnail
 from app.nst.options import Options
@@ -50,16 +53,28 @@ ProgressHook = Callable[[Any], None]
 @dataclass(frozen=True)
 class EngineSettings:
     """The machine's side of every job, passed to ``stylize`` as plain arguments: the weights file
-    (None: the ImageNet download), the precision for jobs that leave it 'auto', the memory budget."""
+    (None: the ImageNet download), the precision for jobs that leave it 'auto', the memory budget,
+    and the limits a clip is read with (checked at submission too; a runner with lower ones fails the job)."""
 
     weights: str | None = None
     precision: str = "auto"
     memory_gb: float | None = None
+    max_clip_frames: int = 240
+    max_clip_seconds: float = 10.0
+    max_clip_side: int = 1920
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineSettings:
-        """From app.config.Settings (IMPASTO_VGG_WEIGHTS, IMPASTO_PRECISION, IMPASTO_MAX_MEMORY_GB)."""
-        return cls(settings.vgg_weights, settings.precision, settings.max_memory_gb)
+        """From app.config.Settings (IMPASTO_VGG_WEIGHTS, IMPASTO_PRECISION, IMPASTO_MAX_MEMORY_GB,
+        IMPASTO_MAX_CLIP_FRAMES / _SECONDS / _SIDE)."""
+        return cls(settings.vgg_weights, settings.precision, settings.max_memory_gb, settings.max_clip_frames,
+                   settings.max_clip_seconds, settings.max_clip_side)
+
+    def clip_limits(self) -> Any:
+        from app.nst.clips import ClipLimits
+
+        return ClipLimits(max_frames=self.max_clip_frames, max_seconds=self.max_clip_seconds,
+                          max_side=self.max_clip_side)
 
 
 def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings = EngineSettings(),
@@ -144,6 +159,8 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
     watcher = _Watcher(store, job.id, worker)
     try:
         options = Options.from_mapping(job.options)
+        if is_clip(job):
+            return _run_clip(store, job, worker, engine, options, watcher, progress_hook)
         content, styles, init_image = _inputs(store, job, options)
         from app.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
 
@@ -170,6 +187,31 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
 
 
+def _run_clip(store: JobStore, job: Job, worker: str, engine: EngineSettings, options: Options,
+              watcher: _Watcher, progress_hook: ProgressHook | None) -> tuple[str, str | None, dict[str, Any]]:
+    """A clip job: every frame painted in turn (the finished ones of an earlier run skipped), each
+    stored as it finishes; the results written at the end. Errors are mapped by ``_run``."""
+    clip = clip_job.read_job_clip(store, job, engine.clip_limits())
+    styles = _styles(store, job)
+    finished = clip_job.finished_frames(store, job, len(clip.frames))
+    reporter = _ClipReporter(store, job.id, worker, progress_hook)
+    keeper = clip_job.FrameKeeper(store, job.id, worker, reporter.preview_problems.failed)
+    from app.nst.video import stylize_clip  # TensorFlow: only in the thread that runs jobs
+
+    result = stylize_clip(clip, styles, options=options, weights=engine.weights, precision=engine.precision,
+                          memory_gb=engine.memory_gb, on_progress=reporter, should_stop=watcher,
+                          finished=finished, on_frame=keeper)
+    clip_job.store_clip_result(store, job.id, result.frames, result.fps, clip.source)
+    return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
+
+
+def _styles(store: JobStore, job: Job) -> list[np.ndarray | KeyedImage]:
+    """The paintings in blend order (built-ins loaded by name)."""
+    items = job_paintings(job)
+    names = ["style"] if len(items) == 1 else [f"style {n}" for n in range(1, len(items) + 1)]
+    return [_painting(store, job, painting, name) for painting, name in zip(items, names)]
+
+
 def _inputs(store: JobStore, job: Job,
             options: Options) -> tuple[np.ndarray, list[np.ndarray | KeyedImage], np.ndarray | None]:
     """The photo (RGBA when it has transparency), the paintings in blend order (built-ins loaded by
@@ -178,9 +220,7 @@ def _inputs(store: JobStore, job: Job,
     init = store.get_file(job.id, INIT_FILE) if options.init == "image" else None
     if content is None or (options.init == "image" and init is None):
         raise ImpastoError("the job's input images are missing from the store")
-    items = job_paintings(job)
-    names = ["style"] if len(items) == 1 else [f"style {n}" for n in range(1, len(items) + 1)]
-    styles = [_painting(store, job, painting, name) for painting, name in zip(items, names)]
+    styles = _styles(store, job)
     return (load_image(content, name="content", keep_alpha=True), styles,
             None if init is None else load_image(init, name="init image"))
 
@@ -257,6 +297,24 @@ class _Reporter:
             return True
         return (time.monotonic() - self.preview_time >= PREVIEW_SECONDS
                 or iteration - self.preview_iteration >= PREVIEW_ITERATIONS)
+
+
+class _ClipReporter(_Reporter):
+    """on_progress of a clip job: frame i of N, the frame's iteration and losses, the whole clip's
+    time left. The preview is the latest finished frame (clip_job.FrameKeeper writes it)."""
+
+    def __call__(self, progress: Any) -> None:
+        values = clip_job.clip_progress_values(progress)
+        for key in ("loss", "content_loss", "style_loss", "tv_loss"):
+            values[key] = _finite(values[key])
+        try:
+            self.store.update_progress(self.job_id, self.worker, values)
+        except Exception:  # noqa: BLE001 - nor is one lost progress line
+            self.progress_problems.failed()
+        else:
+            self.progress_problems.succeeded()
+        if self.hook is not None:
+            self.hook(progress)
 
 
 def _finite(value: float) -> float | None:

@@ -38,10 +38,17 @@ def _v3_style_names(client: Any, prefix: str) -> None:
             client.hset(key, "meta", json.dumps(meta))
 
 
+def _v4_clip_progress(client: Any, prefix: str) -> None:
+    """Clip jobs gain the progress fields p:frame, p:frames, p:preview_frame and the files
+    content.clip, poster.jpg, frame_NNNN.png, result.mp4/webm/gif. All new fields, absent from every
+    job from before (none is a clip, and an absent progress field reads as not reported)."""
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any, str], None]]] = [
     ("the layout before versioning", _v1_before_versioning),
     ("job owners, per-client counts, API tokens", _v2_owners_and_tokens),
     ("every job lists its built-in style names", _v3_style_names),
+    ("clip jobs' frame progress and files", _v4_clip_progress),
 ]
 VERSION = len(MIGRATIONS)
 LOCK_SECONDS = 300  # a migrating process that dies frees the lock after this long

@@ -70,6 +70,15 @@ def _v3_style_names(db: sqlite3.Connection) -> None:
             db.execute("UPDATE jobs SET meta=? WHERE id=?", (json.dumps(meta), job_id))
 
 
+# Step 4: clip jobs (a video as the content) report the frame being painted, the clip's number of
+# frames and the latest finished frame (the preview). NULL for every job from before: none is a clip.
+_V4_CLIP_PROGRESS = """
+ALTER TABLE jobs ADD COLUMN frame INTEGER;
+ALTER TABLE jobs ADD COLUMN frames INTEGER;
+ALTER TABLE jobs ADD COLUMN preview_frame INTEGER;
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(db: sqlite3.Connection) -> None:
         # executescript would COMMIT first; run the statements one by one inside our transaction.
@@ -86,6 +95,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("jobs table (the schema before versioning)", _script(_V1_JOBS)),
     ("job owners, per-client counts, API tokens", _script(_V2_OWNERS_AND_TOKENS)),
     ("every job lists its built-in style names", _v3_style_names),
+    ("clip jobs' frame progress", _script(_V4_CLIP_PROGRESS)),
 ]
 VERSION = len(MIGRATIONS)
 

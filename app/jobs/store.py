@@ -23,7 +23,10 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image, the
   masks 'mask.png', 'mask_2.png', … one per painting when the job has masks),
   'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
-  filesystem.
+  filesystem. A clip job (the content is a video) holds 'content.clip' (the upload as sent) and
+  'poster.jpg' (its first frame) instead of 'content.png', its finished frames 'frame_0001.png' …
+  (``frame_file``: the only names made at run time, kept across a re-queue so that a resumed run
+  skips them) and the results 'result.mp4', 'result.webm' (optional), 'result.gif'.
 - ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
   ``stale_after`` seconds (their process died) go back to 'queued' in their old place, cleared of
   everything the dead run wrote (all progress fields, OUTPUT_FILES), or to 'failed' with a reason
@@ -45,6 +48,7 @@ engine is run by ``app.jobs.execute.run_job`` on a claimed job, whatever the bac
 from __future__ import annotations
 
 import abc
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -63,7 +67,10 @@ from app.nst.options import MAX_STYLES
 
 # Progress fields a runner may write (columns of the SQLite table, keys in other backends).
 PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", "style_loss", "tv_loss",
-                   "eta", "scale", "scales", "preview_iteration")
+                   "eta", "scale", "scales", "preview_iteration",
+                   # Clip jobs: the frame being painted (1-based) of ``frames``, the latest finished one
+                   # (shown as the preview); iteration/total are then the frame's, eta the whole clip's.
+                   "frame", "frames", "preview_frame")
 
 # File names a job may hold: a fixed set, so a name can never be a path. The paintings are
 # style.png, style_2.png, … in the order of the job's style_blend; init.png is the start image of an init='image' job.
@@ -71,10 +78,19 @@ STYLE_FILES = ("style.png", *(f"style_{n}.png" for n in range(2, MAX_STYLES + 1)
 INIT_FILE = "init.png"
 # One grey mask per painting, in the paintings' order (mask.png for style.png, …), or none.
 MASK_FILES = ("mask.png", *(f"mask_{n}.png" for n in range(2, MAX_STYLES + 1)))
+# A clip job's inputs: the clip as uploaded and its first frame (for pages and lists).
+CLIP_FILE = "content.clip"
+POSTER_FILE = "poster.jpg"
+# A clip job's results, by format (app.nst.clips.CLIP_FORMATS); webm is optional.
+CLIP_RESULTS = {"mp4": "result.mp4", "webm": "result.webm", "gif": "result.gif"}
 # What a run writes (result.jpg: the JPEG rendition, made by the web at the first ?format=jpeg);
-# dropped when the job is re-queued.
-OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg", "result.jpg")
-FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, *OUTPUT_FILES)
+# dropped when the job is re-queued. A clip's finished frames are not among them: a resumed run reuses them.
+OUTPUT_FILES = ("preview.jpg", "result.png", "thumb.jpg", "result.jpg", *CLIP_RESULTS.values())
+FILE_NAMES = ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, CLIP_FILE, POSTER_FILE, *OUTPUT_FILES)
+# A clip's finished frames: frame_0001.png … frame_9999.png (IMPASTO_MAX_CLIP_FRAMES is at most 9999).
+# Four digits exactly, from 0001: a name that matches is still never a path.
+_FRAME_NAME = re.compile(r"frame_(?!0000)([0-9]{4})\.png")
+MAX_FRAME_FILES = 9999
 
 
 class QueueFull(Exception):
@@ -222,6 +238,24 @@ def style_names(job: Job) -> list[str | None]:
     return names + [None] * (len(style_files(job.files)) - len(names))
 
 
+def frame_file(index: int) -> str:
+    """The file of a clip's finished frame ``index`` (0-based): frame_0001.png for the first."""
+    if not 0 <= index < MAX_FRAME_FILES:
+        raise ValueError(f"frame index {index} is out of range (0 to {MAX_FRAME_FILES - 1})")
+    return f"frame_{index + 1:04d}.png"
+
+
+def frame_files(names: Iterable[str]) -> dict[int, str]:
+    """The finished frames among ``names`` (a job's files): 0-based index → file name, in order."""
+    found = {int(match.group(1)) - 1: name for name in names if (match := _FRAME_NAME.fullmatch(name))}
+    return dict(sorted(found.items()))
+
+
+def is_clip(job: Job) -> bool:
+    """Whether the job paints a clip (its content is a video) rather than a picture."""
+    return CLIP_FILE in job.files
+
+
 def check_file_name(name: str) -> None:
-    if name not in FILE_NAMES:
+    if name not in FILE_NAMES and not _FRAME_NAME.fullmatch(name):
         raise ValueError(f"unknown job file {name!r}")

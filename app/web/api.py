@@ -15,12 +15,29 @@ from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.jobs.paintings import job_paintings, painting_bytes
-from app.jobs.store import DONE, INIT_FILE, MASK_FILES, QUEUED, RUNNING, STYLE_FILES, ClientLimit, Job, QueueFull
-from app.nst.errors import OptionError
+from app.jobs.store import (
+    CLIP_FILE,
+    CLIP_RESULTS,
+    DONE,
+    INIT_FILE,
+    MASK_FILES,
+    POSTER_FILE,
+    QUEUED,
+    RUNNING,
+    STYLE_FILES,
+    ClientLimit,
+    Job,
+    QueueFull,
+    frame_file,
+    is_clip,
+)
+from app.nst.clips import probe_clip
+from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, to_rgb_array
 from app.nst.options import Options
 from app.text import duration
 from app.web import auth, services
+from app.web.clip_input import clip_limits, clip_setting, wants_clip
 from app.web.errors import error_response
 from app.web.estimate import DEFAULT_ASPECT
 from app.web.labels import plain_errors
@@ -30,9 +47,15 @@ from app.web.views import estimate_line, job_dict, queue_for, server_speed, too_
 bp = Blueprint("api", __name__, url_prefix="/api")
 health_bp = Blueprint("health", __name__)
 
-# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb.
+# /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb,
+# and for a clip job poster (its first frame); its content is the clip as sent.
 FILE_KINDS = {name.split(".")[0]: name
-              for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg")}
+              for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg",
+                           POSTER_FILE)}
+# A clip's type by its container (ClipInfo.container), for the clip as sent.
+CLIP_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+              "gif": "image/gif", "webp": "image/webp"}
+RESULT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif"}
 RECENT_LIMIT = 50
 
 
@@ -79,6 +102,25 @@ def _refuse_unreadable_body() -> None:
                             "Content-Type the one the body uses?)", field="content")
 
 
+@bp.post("/probe")
+def probe() -> Response:
+    """What a ``content`` upload is before it is sent as a job: {"clip": false} for a picture, or
+    {"clip": true, frames, fps, seconds, width, height, ...}; 400 naming the limit for a clip the
+    server would refuse. Nothing is stored (the studio shows a chosen clip's frames and seconds)."""
+    _refuse_unreadable_body()
+    upload = request.files.get("content")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "content: send the file to look at as the content field", field="content")
+    data = upload.read()
+    if not wants_clip(data, upload.filename, upload.mimetype):
+        return jsonify({"clip": False})
+    try:
+        info = probe_clip(data, clip_limits(current_app.config))
+    except ImageError as exc:
+        raise ApiError(400, f"content: {exc}{clip_setting(str(exc))}", field="content") from None
+    return jsonify({"clip": True, **info.to_dict()})
+
+
 @bp.get("/jobs")
 def list_jobs() -> Response:
     if not current_app.config["IMPASTO_HISTORY"]:
@@ -91,9 +133,11 @@ def list_jobs() -> Response:
 @bp.get("/estimate")
 def estimate() -> Response:
     """How long a job with these options (query parameters, as for POST /api/jobs, plus ``aspect``:
-    the photo's shorter side over its longer side) would take here, and the wait before it starts."""
+    the photo's shorter side over its longer side, and ``frames`` for a clip) would take here, and
+    the wait before it starts."""
     values = option_values(request.args)
     values.pop("aspect", None)
+    frames = _frames_asked(values.pop("frames", None))
     try:
         aspect = min(1.0, max(0.05, float(request.args.get("aspect") or DEFAULT_ASPECT)))
         options = Options.from_mapping({**values, "preset": request.args.get("preset") or None})
@@ -102,12 +146,22 @@ def estimate() -> Response:
     except ValueError:
         raise ApiError(400, f"aspect must be a number, got {request.args['aspect']!r}", field="aspect") from None
     speed = server_speed()
-    seconds = speed.seconds(options, aspect)
+    seconds = speed.seconds(options, aspect, frames)
     queue = queue_for(speed)
     line = (too_much_work(options, Limits.from_config(current_app.config))
             or estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds)))
     return jsonify({"seconds": round(seconds, 1), "measured_jobs": speed.jobs, "jobs_ahead": queue.jobs_ahead,
                     "wait_seconds": round(queue.wait_seconds, 1), "line": line})
+
+
+def _frames_asked(raw: str | None) -> int:
+    """The estimate's ``frames`` (a clip's frame count, 1 to IMPASTO_MAX_CLIP_FRAMES; 1: a picture)."""
+    most = current_app.config["IMPASTO_MAX_CLIP_FRAMES"]
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(400, f"frames must be a whole number from 1 to {most}, got {raw[:40]!r}", field="frames")
+    return int(raw)
 
 
 @bp.get("/jobs/<job_id>")
@@ -144,7 +198,12 @@ def delete_owned(job_id: str) -> None:
 @bp.get("/jobs/<job_id>/result")
 def job_result(job_id: str) -> Response:
     job = _job_or_404(job_id)
+    if is_clip(job):
+        return _clip_result(job)
     fmt = (request.args.get("format") or "png").lower()
+    if fmt in RESULT_TYPES:
+        raise ApiError(400, f"job {_short(job_id)} painted a picture: format must be png or jpeg, got {fmt!r}",
+                       field="format")
     if fmt not in ("png", "jpeg", "jpg"):
         raise ApiError(400, f"format must be png or jpeg, got {fmt[:40]!r}", field="format")
     download = _flag("download")
@@ -173,6 +232,8 @@ def job_file(job_id: str, kind: str) -> Response:
     job = _job_or_404(job_id)
     if kind.startswith("style"):
         return _painting(job, kind)
+    if kind == "content" and is_clip(job):
+        return _clip_content(job)
     data = services().store.get_file(job_id, FILE_KINDS[kind])
     if data is None:
         raise ApiError(404, f"job {_short(job_id)} has no {kind} image yet")
@@ -182,6 +243,55 @@ def job_file(job_id: str, kind: str) -> Response:
         return _image_response(data, mimetype, None, "no-cache")
     modified = job.finished if kind == "thumb" else job.created
     return _image_response(data, mimetype, modified, "private, max-age=86400")
+
+
+def _clip_result(job: Job) -> Response:
+    """A clip job's result: MP4 (default), WebM or GIF, with byte ranges (a <video> seeks with them)."""
+    fmt = (request.args.get("format") or "mp4").lower()
+    if fmt not in RESULT_TYPES:
+        raise ApiError(400, f"job {_short(job.id)} painted a clip: format must be mp4, webm or gif, got {fmt[:40]!r}",
+                       field="format")
+    download = _flag("download")
+    data = services().store.get_file(job.id, CLIP_RESULTS[fmt]) if job.state == DONE else None
+    if data is None:
+        state = f"it is {job.state}" if job.state != DONE else f"this server wrote no {fmt.upper()} of it"
+        raise ApiError(404, f"job {_short(job.id)} has no {fmt} result ({state})")
+    response = _media_response(data, RESULT_TYPES[fmt], job.finished)
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="impasto-{job.id[:8]}.{fmt}"'
+    return response
+
+
+def _clip_content(job: Job) -> Response:
+    """A clip job's content: the clip as it was sent."""
+    data = services().store.get_file(job.id, CLIP_FILE)
+    if data is None:
+        raise ApiError(404, f"job {_short(job.id)} has no content clip")
+    container = (job.meta.get("clip") or {}).get("container", "mp4")
+    return _media_response(data, CLIP_TYPES.get(container, "application/octet-stream"), job.created)
+
+
+@bp.get("/jobs/<job_id>/frames/<int:number>")
+def job_frame(job_id: str, number: int) -> Response:
+    """A clip job's finished frame ``number`` (1-based), as soon as it is painted."""
+    job = _job_or_404(job_id)
+    frames = (job.meta.get("clip") or {}).get("frames", 0)
+    if not is_clip(job) or not 1 <= number <= frames:
+        raise ApiError(404, f"job {_short(job_id)} has no frame {number}" + (f" (it has {frames})" if frames else ""))
+    data = services().store.get_file(job_id, frame_file(number - 1))
+    if data is None:
+        raise ApiError(404, f"frame {number} of job {_short(job_id)} is not painted yet")
+    return _image_response(data, "image/png", None, "private, max-age=86400")
+
+
+def _media_response(data: bytes, mimetype: str, modified: float | None) -> Response:
+    """Audio/video bytes with an ETag and byte ranges (206 for a Range request)."""
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.add_etag()
+    if modified is not None:
+        response.last_modified = datetime.fromtimestamp(modified, timezone.utc)
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
 
 def _painting(job: Job, kind: str) -> Response:

@@ -28,11 +28,20 @@ LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
 
 
-def work(options: Options, aspect: float = DEFAULT_ASPECT) -> float:
-    """Iteration-megapixels of a job with these options, for a photo of this aspect (short/long)."""
+def work(options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
+    """Iteration-megapixels of a job with these options, for a photo of this aspect (short/long); for
+    a clip of ``frames`` frames, the first frame's plus each later one's (app.nst.video: one scale at
+    full size, frame_iterations; with temporal_weight 0 each frame is painted like the first)."""
     rounds = max(1, options.round_evals)
-    return sum(its * rounds * size * size * aspect / 1e6
-               for size, its in zip(options.scale_sizes(), options.scale_iterations()))
+    first = sum(its * rounds * size * size * aspect / 1e6
+                for size, its in zip(options.scale_sizes(), options.scale_iterations()))
+    later = first if options.temporal_weight == 0 else options.frame_iterations * options.size ** 2 * aspect / 1e6
+    return first + (frames - 1) * later
+
+
+def job_frames(job: Job) -> int:
+    """How many frames a job paints: a clip's frame count, 1 for a picture."""
+    return int((job.meta.get("clip") or {}).get("frames") or 1)
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,9 @@ class Speed:
         base = self.by_precision.get("auto", DEFAULT_SECONDS_PER_UNIT)
         return base * (FLOAT32_FACTOR if precision == "float32" else 1.0)
 
-    def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT) -> float:
-        """The whole run of one job, from its start to its result."""
-        return FIXED_SECONDS + work(options, aspect) * self.seconds_per_unit(options.precision)
+    def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
+        """The whole run of one job (of a clip of ``frames`` frames), from its start to its result."""
+        return FIXED_SECONDS + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
 
 
 def learn(jobs: Iterable[Job]) -> Speed:
@@ -73,7 +82,7 @@ def _job_rate(job: Job) -> float | None:
     except OptionError:  # options this engine version does not know
         return None
     aspect = min(summary["width"], summary["height"]) / max(summary["width"], summary["height"])
-    units = work(options, aspect)
+    units = work(options, aspect, job_frames(job))
     seconds = job.finished - job.started - FIXED_SECONDS
     return seconds / units if units > 0.05 and seconds > 0 else None
 
@@ -100,9 +109,10 @@ def queue_ahead(recent: list[Job], speed: Speed, runners: int, before: Job | Non
 
 def _job_seconds(job: Job, speed: Speed) -> float:
     try:
-        return speed.seconds(Options.from_mapping(job.options))
+        options = Options.from_mapping(job.options)
     except OptionError:
         return FIXED_SECONDS
+    return speed.seconds(options, frames=job_frames(job))
 
 
 def _time_left(job: Job, speed: Speed) -> float:

@@ -20,6 +20,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "Balance": ("content_weight", "style_weight", "tv_weight"),
     "Picture": ("size", "iterations", "style_scale"),
     "More": ("preserve_colors", "match_palette", "init", "seed"),
+    "For a clip": ("frame_iterations", "temporal_weight"),  # used only when the content is a clip
 }
 
 # How far a logarithmic slider reaches either side of the option's default, in decades.
@@ -32,6 +33,10 @@ PAGE_HELP = {
     "iterations": "How long it paints: more iterations give a more finished picture and take longer. "
                   "They are shared by the rough first passes and the full-size one.",
     "tv_weight": "Higher gives smoother pictures with less fine noise.",
+    "frame_iterations": "Iterations for each frame of a clip after the first, which starts from the frame "
+                        "before: fewer than the first frame's are enough.",
+    "temporal_weight": "How closely each frame of a clip follows the one before, where the motion is clear: "
+                       "higher flickers less; 0 paints every frame on its own.",
     "seed": "Only matters when starting from random noise. Empty picks one; the finished page shows it, "
             "so you can paint the same picture again.",
 }
@@ -77,8 +82,9 @@ def _control(name: str, default_spec: tuple[Any, Any], value: Any, limits: Limit
         return Control(kind="choice", choices=choices, **common)
     if name == "seed":
         return Control(kind="number", minimum=spec.minimum, maximum=spec.maximum, step=1, **common)
-    maximum = limits.maxima.get(name, spec.maximum)
-    step = {"size": SIZE_STEP, "iterations": 1}.get(name, 0.1)
+    # A clip's later frames are held to the same per-frame limit as the iterations (checked for clips).
+    maximum = {**limits.maxima, "frame_iterations": limits.max_iterations}.get(name, spec.maximum)
+    step = {"size": SIZE_STEP, "iterations": 1, "frame_iterations": 1}.get(name, 0.1)
     minimum = spec.minimum
     maximum = min(maximum, spec.maximum)
     if isinstance(value, (int, float)):

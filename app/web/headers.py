@@ -4,7 +4,8 @@
   eval), no inline styles either (the pages have no style attribute: the progress bar is a
   <progress> element; scripts size things through the CSSOM, which CSP allows), no plugins, no
   framing by any site (clickjacking), forms post only here.
-  Pictures may be blob: URLs (the studio previews the photo you picked before it is uploaded).
+  Pictures and videos may be blob: URLs (the studio previews the photo or clip you picked before it
+  is uploaded); videos otherwise come from here only (media-src: a clip's result plays on its page).
 * X-Content-Type-Options: nosniff, so an upload is never read as a script or a page.
 * Referrer-Policy: same-origin. A job's URL is its key (anyone with the link sees the pictures),
   so a Referer must never carry it to another site.
@@ -24,6 +25,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' blob:",
+    "media-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -39,6 +39,9 @@ PLAIN_PHRASES: dict[str, str] = {
     "init is 'image'": "start from: an image of my own",
     " (IMPASTO_MAX_ITERATIONS)": "",
     " (IMPASTO_MAX_SIZE)": "",
+    " (IMPASTO_MAX_CLIP_FRAMES)": "",
+    " (IMPASTO_MAX_CLIP_SECONDS)": "",
+    " (IMPASTO_MAX_CLIP_SIDE)": "",
 }
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from werkzeug.datastructures import MultiDict
 
 from app.jobs import states
-from app.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull
+from app.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull, is_clip
 from app.nst.errors import OptionError
 from app.nst.options import PRESET_ALIASES, Options
 from app.styles import catalog, thumbnail
@@ -96,6 +96,8 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
         style_blend=",".join(map(str, blend)) if isinstance(blend, (list, tuple)) else blend,
         blend_percent=_second_share(blend),
         source_init=source is not None and INIT_FILE in source.files,
+        source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
+        max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
         errors=plain_errors(errors or {}), other_errors=_unplaced(plain_errors(errors or {})),
         estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),

@@ -19,7 +19,18 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.jobs.paintings import job_paintings, reference_meta
-from app.jobs.store import INIT_FILE, MASK_FILES, STYLE_FILES, Job, JobStore, mask_files
+from app.jobs.store import (
+    CLIP_FILE,
+    INIT_FILE,
+    MASK_FILES,
+    POSTER_FILE,
+    STYLE_FILES,
+    Job,
+    JobStore,
+    is_clip,
+    mask_files,
+)
+from app.nst.clips import ClipLimits
 from app.nst.errors import ImageError, OptionError
 from app.nst.images import encode_image, image_shape, load_image, resize_longest
 from app.nst.masks import check_masks, load_mask, mask_png
@@ -28,6 +39,7 @@ from app.nst.shapes import check_shapes
 from app.styles import catalog
 from app.text import format_number
 from app.web import auth, services
+from app.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
@@ -54,10 +66,12 @@ class Limits:
     max_size: int
     max_iterations: int
     max_pixels: int
+    clip: ClipLimits = ClipLimits(max_frames=240, max_seconds=10.0, max_side=1920)  # a clip as the content
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        return cls(config["IMPASTO_MAX_SIZE"], config["IMPASTO_MAX_ITERATIONS"], config["IMPASTO_MAX_PIXELS"])
+        return cls(config["IMPASTO_MAX_SIZE"], config["IMPASTO_MAX_ITERATIONS"], config["IMPASTO_MAX_PIXELS"],
+                   clip_limits(config))
 
     @property
     def maxima(self) -> dict[str, int]:
@@ -68,7 +82,8 @@ class Limits:
 @dataclass
 class Submission:
     options: Options
-    files: dict[str, bytes]  # content.png, style.png, style_2.png …, init.png (init='image' only)
+    # content.png (or, for a clip, content.clip and poster.jpg), style.png, style_2.png …, init.png (init='image' only)
+    files: dict[str, bytes]
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,6 +125,7 @@ class _Image:
     png: bytes
     shape: tuple[int, int]
     sent: tuple[int, int] | None = None  # the shape as uploaded, before downscaling (for messages)
+    clip: ClipUpload | None = None  # the content is a clip: its frames have ``shape``; no png
 
 
 @dataclass(frozen=True)
@@ -138,7 +154,10 @@ class _Parser:
         content = self._content_image()
         paintings = self._paintings()
         init = self._init_image(options, init_upload)
-        masks = self._masks(content, len(paintings), options)
+        masks = self._masks(None if isinstance(content, ClipUpload) else content, len(paintings), options)
+        if isinstance(content, ClipUpload):
+            self._clip_fits(content, options, init_upload, masks)
+            content = _Image(b"", content.shape(self.limits.max_size), clip=content)
         if options is not None and paintings:
             try:
                 blend_weights(options, len(paintings))
@@ -148,7 +167,8 @@ class _Parser:
             self._check_shapes(options, content, paintings)
         if self.errors:
             raise SubmissionError(self.errors, 413 if self.too_large else 400)
-        files = {"content.png": content.png}  # type: ignore[union-attr]
+        clip = content.clip  # type: ignore[union-attr]
+        files = {CLIP_FILE: clip.data, POSTER_FILE: clip.poster} if clip else {"content.png": content.png}  # type: ignore
         files.update({slot: p.image.png for slot, p in zip(STYLE_FILES, paintings) if p.image is not None})
         files.update(zip(MASK_FILES, masks))
         if init is not None:
@@ -156,6 +176,8 @@ class _Parser:
         names = [p.name for p in paintings]
         preset = self.form.get("preset") or None  # stored by its own name (an alias is known good here)
         meta = {"style_name": names[0], **reference_meta(names), "preset": preset_name(preset) if preset else None}
+        if clip:
+            meta["clip"] = clip.info.to_dict()
         return Submission(options, files, meta)  # type: ignore[arg-type]
 
     def _unknown_files(self) -> None:
@@ -190,14 +212,53 @@ class _Parser:
                                          "upload the images again")
         return job
 
-    def _content_image(self) -> _Image | None:
+    def _content_image(self) -> _Image | ClipUpload | None:
+        """The photo, or a clip (a video, an animated GIF or WebP) whose frames are all painted."""
         upload = _uploaded(self.files, "content")
         if upload is not None:
+            data = upload.read()
+            if wants_clip(data, upload.filename, upload.mimetype):
+                return self._clip(data)
+            upload.stream.seek(0)
             return self._read(upload, "content", self.limits.max_size, keep_alpha=True)
+        if self.source and is_clip(self.source):
+            return self._stored_clip(self.source)
         if self.source:
             return self._stored(self.source, "content.png")
         self.errors["content"] = "content: choose a photo (JPEG, PNG, WebP, BMP or TIFF)"
         return None
+
+    def _clip(self, data: bytes) -> ClipUpload | None:
+        """A clip checked against the clip limits: a refusal is a 400 naming the limit and the value."""
+        try:
+            return read_clip_upload(data, self.limits.clip)
+        except ImageError as exc:
+            self.errors["content"] = f"content: {exc}{clip_setting(str(exc))}"
+            return None
+
+    def _stored_clip(self, job: Job) -> ClipUpload | None:
+        """The clip of an earlier clip job ("again"), checked again (the limits may have changed)."""
+        data = self.store.get_file(job.id, CLIP_FILE)
+        if data is None:
+            self.errors["source_job"] = "the earlier job's clip is gone; choose it again"
+            return None
+        return self._clip(data)
+
+    def _clip_fits(self, clip: ClipUpload, options: Options | None, init_upload: FileStorage | None,
+                   masks: list[bytes]) -> None:
+        """What a clip cannot have: masks (painted for one picture), a start image (each frame after
+        the first starts from the one before)."""
+        if masks or any(upload.filename for upload in self.files.getlist("mask")):
+            self.errors["mask"] = "mask: masks are for pictures; a clip is painted whole (send it without a mask)"
+        if options is not None and options.frame_iterations > self.limits.max_iterations:
+            self.errors["frame_iterations"] = (f"frame_iterations must be a whole number from 1 to "
+                                               f"{self.limits.max_iterations}, got {options.frame_iterations}; "
+                                               f"this server allows at most {self.limits.max_iterations} a frame "
+                                               "(IMPASTO_MAX_ITERATIONS)")
+        if init_upload is not None or (options is not None and options.init == "image"):
+            self.errors["init_image"] = ("init_image: a clip cannot start from an image (init=image): its first "
+                                         "frame starts from init=content or noise, each next one from the frame "
+                                         "before; send it without init_image")
 
     def _stored(self, job: Job, name: str) -> _Image | None:
         data = self.store.get_file(job.id, name)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, g, url_for
 
 from app.jobs.paintings import job_paintings
-from app.jobs.store import DONE, INIT_FILE, QUEUED, Job, JobStore, mask_files
+from app.jobs.store import CLIP_RESULTS, DONE, INIT_FILE, POSTER_FILE, QUEUED, Job, JobStore, is_clip, mask_files
 from app.nst.options import Options
 from app.text import clock, duration
 from app.web import auth, services
@@ -35,6 +35,7 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "options": job.options,
         "seed": job.seed,
         "style_name": job.meta.get("style_name"),
+        "clip": job.meta.get("clip") if is_clip(job) else None,  # frames, fps, width, height, seconds, ...
         "styles": [{key: p[key] for key in ("name", "weight", "url", "mask")} for p in paintings(job)],
         "summary": job.summary,
         "owned": auth.owns(job),  # the caller may cancel and delete it
@@ -57,6 +58,9 @@ def _progress(job: Job) -> dict[str, Any]:
         progress["total"] = _planned_total(job)
     if progress.get("eta") is not None:
         progress["eta"] = _round(progress["eta"])
+    if is_clip(job):  # frame: the one being painted (0 before the first), of frames; eta: the whole clip's
+        progress.setdefault("frame", 0)
+        progress.setdefault("frames", (job.meta.get("clip") or {}).get("frames"))
     return progress
 
 
@@ -71,9 +75,9 @@ def _round(value: float | None) -> float | None:
 
 
 def job_urls(job: Job) -> dict[str, str]:
-    """The job's links; ``result`` (and ``result_jpeg``) only once it is done, ``preview``, ``init``
-    and ``thumb`` when it holds them; ``cancel`` and ``delete`` (the API's POST and DELETE) for
-    its owner only."""
+    """The job's links; ``result`` (and ``result_jpeg``; for a clip ``result_mp4``, ``result_webm``,
+    ``result_gif``) only once it is done, ``preview``, ``init``, ``poster`` and ``thumb`` when it
+    holds them; ``cancel`` and ``delete`` (the API's POST and DELETE) for its owner only."""
     has = set(job.files)
     urls = {
         "self": url_for("api.get_job", job_id=job.id),
@@ -92,6 +96,12 @@ def job_urls(job: Job) -> dict[str, str]:
     if job.state == DONE and "result.png" in has:
         urls["result"] = url_for("api.job_result", job_id=job.id)
         urls["result_jpeg"] = url_for("api.job_result", job_id=job.id, format="jpeg")
+    if POSTER_FILE in has:
+        urls["poster"] = url_for("api.job_file", job_id=job.id, kind="poster")
+    if job.state == DONE and CLIP_RESULTS["mp4"] in has:  # a clip: result is the MP4, with the other formats
+        urls["result"] = url_for("api.job_result", job_id=job.id)
+        urls.update({f"result_{fmt}": url_for("api.job_result", job_id=job.id, format=fmt)
+                     for fmt, name in CLIP_RESULTS.items() if name in has})
     if "thumb.jpg" in has:
         urls["thumb"] = url_for("api.job_file", job_id=job.id, kind="thumb")
     return urls

@@ -320,3 +320,52 @@ def test_tokens_are_kept_by_digest_and_revoked_by_name(store: JobStore, clock: C
     assert store.revoke_token("ci") and not store.revoke_token("ci")
     assert store.token_name("d1") is None and [t.name for t in store.tokens()] == ["laptop"]
     assert store.add_token("ci", "d4") and store.token_name("d4") == "ci"  # a name can be used again
+
+
+# -- clip jobs: the clip, its finished frames and its results ------------------------------------
+
+def add_clip(store: JobStore) -> str:
+    return store.create({"size": 48}, {"content.clip": b"\x00\x00\x00\x18ftypmp42", "poster.jpg": b"p",
+                                       "style.png": b"s"}).id
+
+
+def test_frame_file_names_are_numbered_and_never_paths(store: JobStore) -> None:
+    from app.jobs.store import frame_file, frame_files
+
+    assert frame_file(0) == "frame_0001.png" and frame_file(9998) == "frame_9999.png"
+    with pytest.raises(ValueError):
+        frame_file(9999)
+    job_id = add_clip(store)
+    for name in ("frame_0000.png", "frame_1.png", "frame_00001.png", "frame_0001.png/../x", "../frame_0001.png",
+                 "frame_000a.png", "frame_0001.jpg", "frame_0001.png\n"):
+        with pytest.raises(ValueError):
+            store.put_file(job_id, name, b"x")
+    assert store.put_file(job_id, "frame_0002.png", b"2") and store.put_file(job_id, "frame_0001.png", b"1")
+    job = store.get(job_id)
+    assert frame_files(job.files) == {0: "frame_0001.png", 1: "frame_0002.png"}
+    assert store.get_file(job_id, "frame_0002.png") == b"2"
+
+
+def test_a_requeued_clip_job_keeps_its_finished_frames_not_its_results(store: JobStore, clock: Clock) -> None:
+    job_id = add_clip(store)
+    store.claim("w1", 1)
+    store.update_progress(job_id, "w1", {"frame": 2, "frames": 3, "preview_frame": 1, "iteration": 4, "total": 9})
+    assert store.get(job_id).progress == {"frame": 2, "frames": 3, "preview_frame": 1, "iteration": 4, "total": 9}
+    for name in ("frame_0001.png", "preview.jpg", "result.mp4", "result.webm", "result.gif", "thumb.jpg"):
+        store.put_file(job_id, name, b"x")
+    clock.now += 100
+    assert store.recover_stale(30, 3) == [job_id]
+    job = store.get(job_id)
+    assert job.state == "queued" and job.progress == {}
+    assert set(job.files) == {"content.clip", "poster.jpg", "style.png", "frame_0001.png"}
+
+
+def test_deleting_a_clip_job_removes_every_file(store: JobStore, tmp_path: Path) -> None:
+    job_id = add_clip(store)
+    names = ["frame_0001.png", "frame_0002.png", "preview.jpg", "result.mp4", "result.webm", "result.gif", "thumb.jpg"]
+    for name in names:
+        assert store.put_file(job_id, name, b"x")
+    assert store.delete(job_id)
+    assert all(store.get_file(job_id, name) is None for name in ["content.clip", "poster.jpg", *names])
+    assert not store.put_file(job_id, "frame_0003.png", b"x")  # a runner still painting writes nothing
+    assert not (tmp_path / "jobs" / job_id).exists()

@@ -99,7 +99,9 @@ def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(
     page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
     page.goto(live_server + "/")
     page.set_input_files("input[name=content]", str(readme))  # checked at once, as the server would
-    expect(page.locator("#error-content")).to_have_text("Photo: README.md is not a JPEG, PNG, WebP, BMP or TIFF image.")
+    expect(page.locator("#error-content")).to_have_text(
+        "Photo: README.md is not a JPEG, PNG, WebP, BMP or TIFF image, nor an MP4, WebM, MOV, animated GIF or "
+        "WebP clip.")
     page.fill("#f-tv_weight", "0.05")
     page.fill("#f-style_weight", "lots")
     page.fill("#f-size", "2000")

@@ -123,3 +123,20 @@ def test_a_size_over_the_servers_limit_says_so_instead_of_a_time(make_app):
     body = client.get("/api/estimate?size=2048").json  # the engine's range allows it, this server does not
     assert body["line"] == "Too large for this server: it paints at most 512 px on the longest side."
     assert client.get("/api/estimate?size=512").json["line"].startswith("Takes about")
+
+
+def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
+    options = Options(size=256, iterations=100, frame_iterations=20, scales=1)
+    frame = 256 * 192 / 1e6
+    assert work(options, 0.75, frames=10) == pytest.approx(100 * frame + 9 * 20 * frame)
+    independent = options.replace(temporal_weight=0)  # every frame painted like the first
+    assert work(independent, 0.75, frames=10) == pytest.approx(10 * 100 * frame)
+    picture = finished(FIXED_SECONDS + 35)
+    clip = Job(id="c", state=DONE, created=0.0, options=options.to_dict(), meta={"clip": {"frames": 10}},
+               started=100.0, finished=100.0 + FIXED_SECONDS + 35 * 2.8, summary={"width": 256, "height": 192})
+    # The clip did 2.8× the picture's work in 2.8× its time: the same speed, not a 2.8× slower server.
+    assert learn([picture, clip]).seconds(Options(size=256, iterations=100, scales=1)) == pytest.approx(
+        FIXED_SECONDS + 35)
+    queued = Job(id="q", state="queued", created=1.0, options=options.to_dict(), meta={"clip": {"frames": 10}})
+    speed = learn([picture])
+    assert queue_ahead([queued], speed, 1).wait_seconds == pytest.approx(FIXED_SECONDS + 35 * 2.8)

@@ -32,7 +32,8 @@ def test_studio_form_shows_engine_defaults_presets_and_styles(client: FlaskClien
     assert field_value(html, "tv_weight") == f"{DEFAULTS.tv_weight:g}"
     assert field_value(html, "size") == str(DEFAULTS.size)
     assert field_value(html, "iterations") == str(DEFAULTS.iterations)
-    assert html.count('class="slider log"') == 3
+    assert html.count('class="slider log"') == 4  # the three weights, and a clip's temporal weight
+    assert field_value(html, "frame_iterations") == str(DEFAULTS.frame_iterations)
     for preset in PRESETS:
         assert f'data-preset="{preset}"' in html
     for credit in ("Vincent van Gogh, 1889", "Edvard Munch, 1893", "J. M. W. Turner, 1805"):

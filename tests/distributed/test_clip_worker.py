@@ -1,0 +1,74 @@
+"""A clip on Celery workers (real redis-server, real `impasto worker` processes, paced): one job on one
+worker, frames stored in Redis as they finish, results through the API; a worker killed mid-clip
+leaves its finished frames, and the other worker resumes after them."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.jobs.store import frame_files
+from app.nst.clips import ClipLimits, probe_clip
+from tests.clips import video_bytes
+from tests.distributed.procs import STALE_AFTER, Cluster, record, wait_for, worker_pid
+from tests.distributed.test_scale_out import FINISHED, STYLE, browser, poll, wait_state, web_app  # noqa: F401
+
+pytestmark = pytest.mark.redis
+
+LOOSE = ClipLimits(max_frames=1000, max_seconds=1000, max_side=4096)
+
+
+def submit_clip(app: Flask, frames: int, **fields: Any) -> str:
+    data = {"size": "32", "iterations": "3", "frame_iterations": "3", **{k: str(v) for k, v in fields.items()},
+            "content": (io.BytesIO(video_bytes("mp4", frames=frames)), "clip.mp4"),
+            "style": (io.BytesIO(STYLE), "painting.png")}
+    response = browser(app).post("/api/jobs", data=data, content_type="multipart/form-data")
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def test_a_clip_is_one_job_on_one_worker(cluster: Cluster, web_app: Flask) -> None:  # noqa: F811
+    workers = {proc.pid for proc in cluster.ensure_workers(2)}
+    job_id = submit_clip(web_app, frames=4)
+    running = wait_for(lambda: (job := poll(web_app, job_id))["progress"].get("frame", 0) >= 2 and job, 120,
+                       "frame 2", interval=0.2)
+    assert running["state"] == "running" and running["progress"]["frames"] == 4
+    done = wait_state(web_app, job_id, FINISHED, timeout=120)
+    assert done["state"] == "done", done["error"]
+    store = web_app.extensions["impasto"].store
+    job = store.get(job_id)
+    assert job.attempts == 1 and worker_pid(job) in workers and worker_pid(job) != os.getpid()
+    assert sorted(frame_files(job.files)) == [0, 1, 2, 3]  # every frame, in Redis, from that one worker
+    client = browser(web_app)
+    for fmt in ("mp4", "gif"):
+        result = client.get(done["urls"][f"result_{fmt}"])
+        assert result.status_code == 200 and probe_clip(result.data, LOOSE).frames == 4
+    assert done["summary"]["frames"] == 4 and done["summary"]["resumed_frames"] == 0
+
+
+def test_a_worker_killed_mid_clip_is_resumed_after_its_finished_frames(cluster: Cluster,
+                                                                        web_app: Flask) -> None:  # noqa: F811
+    cluster.ensure_workers(2)
+    store = web_app.extensions["impasto"].store
+    job_id = submit_clip(web_app, frames=8)
+    wait_for(lambda: (poll(web_app, job_id)["progress"].get("preview_frame") or 0) >= 2, 120,
+             "two finished frames", interval=0.1)
+    victim = worker_pid(store.get(job_id))
+    kept = len(frame_files(store.get(job_id).files))
+    os.kill(victim, signal.SIGKILL)  # the whole `impasto worker`, mid-frame
+
+    done = wait_state(web_app, job_id, FINISHED, timeout=3 * STALE_AFTER + 180)
+    job = store.get(job_id)
+    assert done["state"] == "done", done["error"]
+    assert job.attempts == 2 and worker_pid(job) != victim
+    assert done["summary"]["resumed_frames"] >= kept >= 2  # not painted again
+    assert done["summary"]["frames"] == 8 and sorted(frame_files(job.files)) == list(range(8))
+    assert probe_clip(browser(web_app).get(done["urls"]["result_mp4"]).data, LOOSE).frames == 8
+    record(f"kill -9 of a worker mid-clip: resumed on the other worker after {done['summary']['resumed_frames']} "
+           f"finished frame(s) of 8")
+    cluster.ensure_workers(2)
