@@ -184,15 +184,8 @@ def transfer(args: argparse.Namespace, settings: Settings) -> int:
     try:
         job = _prepare_transfer(args, settings)
         result = _run_transfer(args, job)
-    except Cancelled:
-        print("impasto: cancelled; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
-    except KeyboardInterrupt:
-        print("\nimpasto: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
-    except ImpastoError as exc:
-        print(f"impasto: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
+    except (Cancelled, KeyboardInterrupt, ImpastoError) as exc:
+        return _refused(exc)
     written = _save_or_rescue(result.image, Path(args.output))
     if written is None:
         return EXIT_FAILED
@@ -208,6 +201,18 @@ def transfer(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if written == Path(args.output) else EXIT_FAILED
 
 
+def _refused(exc: BaseException) -> int:
+    """One line on stderr and the exit code for a transfer that wrote nothing."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("\nimpasto: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    if isinstance(exc, Cancelled):
+        print("impasto: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"impasto: error: {exc}", file=sys.stderr)
+    return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
+
+
 def transfer_clip(args: argparse.Namespace, settings: Settings) -> int:
     """A clip as the content: painted frame by frame, written as MP4, WebM or GIF (app/cli_video.py)."""
     try:
@@ -215,15 +220,8 @@ def transfer_clip(args: argparse.Namespace, settings: Settings) -> int:
         job = cli_video.prepare(args, options, _engine(args, settings))
         check_writable(args.output, picture=False)
         data, summary = cli_video.run(args, job, _native_stderr_silenced)
-    except Cancelled:
-        print("impasto: cancelled; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
-    except KeyboardInterrupt:
-        print("\nimpasto: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
-    except ImpastoError as exc:
-        print(f"impasto: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
+    except (Cancelled, KeyboardInterrupt, ImpastoError) as exc:
+        return _refused(exc)
     written = _save_or_rescue(data, Path(args.output), save=lambda data, path: Path(path).write_bytes(data))
     if written is None:
         return EXIT_FAILED

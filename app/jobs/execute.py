@@ -283,6 +283,10 @@ class _Reporter:
                 self.preview_problems.succeeded()
                 self.preview_time, self.preview_iteration = time.monotonic(), progress.iteration
         values["preview_iteration"] = self.preview_iteration
+        self._write(values, progress)
+
+    def _write(self, values: dict[str, Any], progress: Any) -> None:
+        """The progress line to the store (best-effort), then the hook."""
         try:
             self.store.update_progress(self.job_id, self.worker, values)
         except Exception:  # noqa: BLE001 - nor is one lost progress line
@@ -307,14 +311,7 @@ class _ClipReporter(_Reporter):
         values = clip_job.clip_progress_values(progress)
         for key in ("loss", "content_loss", "style_loss", "tv_loss"):
             values[key] = _finite(values[key])
-        try:
-            self.store.update_progress(self.job_id, self.worker, values)
-        except Exception:  # noqa: BLE001 - nor is one lost progress line
-            self.progress_problems.failed()
-        else:
-            self.progress_problems.succeeded()
-        if self.hook is not None:
-            self.hook(progress)
+        self._write(values, progress)
 
 
 def _finite(value: float) -> float | None:

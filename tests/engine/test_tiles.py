@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import engine, hardware, lossfn, losses, strips, tiles
+from app.nst import engine, hardware, losses, lossfn, strips, tiles
 from app.nst.errors import Cancelled
 from app.nst.images import load_image, resize_longest
 from app.nst.options import Options
