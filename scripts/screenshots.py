@@ -20,9 +20,11 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,62 +64,58 @@ def main() -> int:
     return 0
 
 
-def shoot(base: str, args: argparse.Namespace) -> None:
+@contextmanager
+def studio_form(base: str, args: argparse.Namespace, upload: str, **fields: int) -> Iterator[Page]:
+    """Debian's Chromium at 1280×900 on the studio form, with ``upload`` as the photo (or clip), the
+    painting, size, iterations, the other ``fields`` and seed 7 filled in."""
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                                              args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
         page.goto(base + "/")
-        page.set_input_files("input[name=content]", args.photo)
+        page.set_input_files("input[name=content]", upload)
+        if args.clip:  # the form reads a clip's frames first
+            expect(page.locator("#name-content")).to_contain_text("a clip of")
         page.click(f"input[name=style_name][value={args.style}]", force=True)
-        page.fill("#f-size", str(args.size))
-        page.fill("#f-iterations", str(args.iterations))
-        page.fill("#f-seed", "7")
+        for name, value in {"size": args.size, "iterations": args.iterations, **fields, "seed": 7}.items():
+            page.fill(f"#f-{name}", str(value))
+        yield page
+        browser.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.screenshot(path=str(OUT / name), full_page=True)
+    log.info("wrote %s", name)
+
+
+def shoot(base: str, args: argparse.Namespace) -> None:
+    with studio_form(base, args, args.photo) as page:
         page.wait_for_timeout(300)
-        page.screenshot(path=str(OUT / "form.png"), full_page=True)
-        log.info("wrote form.png")
+        screenshot(page, "form.png")
         page.click("#submit")
         page.wait_for_url(re.compile(r"/jobs/"))
         expect(page.locator("#preview")).to_be_visible(timeout=120_000)
         page.wait_for_function(
             "() => { const t = document.getElementById('iteration');"
             f" return t && parseInt(t.textContent) >= {args.iterations // 3}; }}", timeout=600_000)
-        page.screenshot(path=str(OUT / "running.png"), full_page=True)
-        log.info("wrote running.png")
+        screenshot(page, "running.png")
         expect(page.locator("#title")).to_have_text("Finished", timeout=900_000)
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "job.png"), full_page=True)
-        log.info("wrote job.png")
-        browser.close()
+        screenshot(page, "job.png")
 
 
 def shoot_clip(base: str, args: argparse.Namespace) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-        page.goto(base + "/")
-        page.set_input_files("input[name=content]", args.clip)
-        expect(page.locator("#name-content")).to_contain_text("a clip of")
-        page.click(f"input[name=style_name][value={args.style}]", force=True)
-        page.fill("#f-size", str(args.size))
-        page.fill("#f-iterations", str(args.iterations))
-        page.fill("#f-frame_iterations", str(args.frame_iterations))
-        page.fill("#f-seed", "7")
+    with studio_form(base, args, args.clip, frame_iterations=args.frame_iterations) as page:
         page.click("#submit")
         page.wait_for_url(re.compile(r"/jobs/"))
         page.wait_for_function("() => { const t = document.getElementById('frame');"
                                " return t && parseInt(t.textContent.replace('frame ', '')) >= 4; }", timeout=900_000)
-        page.screenshot(path=str(OUT / "clip-running.png"), full_page=True)
-        log.info("wrote clip-running.png")
+        screenshot(page, "clip-running.png")
         expect(page.locator("#title")).to_have_text("Finished", timeout=1_800_000)
         page.wait_for_function("() => { const v = document.getElementById('result-video');"
                                " return v && v.readyState >= 2 && v.currentTime > 0.5; }", timeout=60_000)
-        page.screenshot(path=str(OUT / "clip-job.png"), full_page=True)
-        log.info("wrote clip-job.png")
-        browser.close()
+        screenshot(page, "clip-job.png")
 
 
 if __name__ == "__main__":
