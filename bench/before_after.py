@@ -24,23 +24,21 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness and its neighbours, when run from elsewhere
 
-from benchmark import DEFAULT_WEIGHTS, RESULTS, ROOT, log, machine_facts, side_by_side  # noqa: E402
-from measures import picture_scores  # noqa: E402
-from quality import _png_to_jpeg, _same_height, held_out_pairs, load_rgb, tuned_pairs  # noqa: E402
+import harness  # noqa: E402
+from harness import RESULTS, ROOT, log  # noqa: E402
+from quality import held_out_pairs, load_rgb, score_with_sheet, tuned_pairs  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     every = sorted({**tuned_pairs(), **held_out_pairs()})
     parser.add_argument("--before", required=True, help="folder holding the old engine's app/ package")
     parser.add_argument("--label", default="before", help="what to call the old engine (e.g. its commit)")
     parser.add_argument("--pairs", nargs="*", default=every, choices=every, help="pairs (default: all seven)")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    harness.add_weights(parser)
     parser.add_argument("--references", default=str(ROOT.parent / "shared" / "references"))
     parser.add_argument("--out-dir", default=str(RESULTS / "before-after"))
     return parser.parse_args(argv)
@@ -78,28 +76,18 @@ def paint(tree: Path, photo: Path, painting: Path, out: Path, args: argparse.Nam
 
 def run_pair(pair, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
     """Before and after for one pair: scores, facts and a sheet."""
-    from app.nst.images import resize_longest
 
-    photo, painting = load_rgb(pair.photo), load_rgb(pair.painting)
-    rows, shown = {}, {"photo": resize_longest(photo, args.size), "painting": resize_longest(painting, args.size)}
-    for label, tree in ((f"before ({args.label})", Path(args.before)), ("after", ROOT)):
-        png = out_dir / f"{pair.name}_{'before' if tree != ROOT else 'after'}.png"
-        log(f"{pair.name}: {label}")
-        facts = paint(tree, pair.photo, pair.painting, png, args)
-        image = load_rgb(png)
-        png.unlink()  # the sheet keeps the picture
-        rows[label] = {**picture_scores(image, photo, painting), **facts}
-        shown[label] = image
-        log(f"  {rows[label]}")
-    reference = Path(args.references) / (pair.reference or "")
-    if pair.reference and reference.is_file():
-        ref = load_rgb(reference)
-        rows["jcjohnson/neural-style"] = picture_scores(ref, photo, painting)
-        shown["jcjohnson/neural-style"] = resize_longest(ref, args.size)
-    sheet = out_dir / f"before_after_{pair.name}.jpg"
-    side_by_side(_same_height(shown), sheet.with_suffix(".png"))
-    _png_to_jpeg(sheet.with_suffix(".png"), sheet)
-    return rows
+    def painted():  # (label, picture, facts) of the old engine, then of this one
+        for label, tree in ((f"before ({args.label})", Path(args.before)), ("after", ROOT)):
+            png = out_dir / f"{pair.name}_{'before' if tree != ROOT else 'after'}.png"
+            log(f"{pair.name}: {label}")
+            facts = paint(tree, pair.photo, pair.painting, png, args)
+            image = load_rgb(png)
+            png.unlink()  # the sheet keeps the picture
+            yield label, image, facts
+
+    return score_with_sheet(pair, load_rgb(pair.photo), load_rgb(pair.painting), painted(), args,
+                            out_dir / f"before_after_{pair.name}.jpg")
 
 
 def table(results: dict[str, dict[str, dict]], names: list[str]) -> str:
@@ -128,16 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     every = {**tuned_pairs(), **held_out_pairs()}
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = harness.utc_now()
     load = os.getloadavg()[0]
     results: dict[str, dict[str, dict]] = {}
     for name in args.pairs:  # the report is rewritten after every pair: a long run stopped early keeps its pairs
         results[name] = run_pair(every[name], args, out_dir)
-        report = {"started": started, "machine": machine_facts(), "load_average_at_start": round(load, 2),
+        report = {"started": started, "machine": harness.machine_facts(), "load_average_at_start": round(load, 2),
                   "size": args.size, "before": args.label,
                   "cpu_ratio_after_over_before": round(cpu_ratio(results), 3),
                   "held_out": sorted(set(results) & set(held_out_pairs())), "results": results}
-        (out_dir / "before_after.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        harness.write_report(out_dir / "before_after.json", report)
     tuned = [n for n in args.pairs if n in tuned_pairs()]
     held = [n for n in args.pairs if n in held_out_pairs()]
     for title, names in (("tuned pairs", tuned), ("held-out pairs (bench/pairs/)", held)):

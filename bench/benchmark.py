@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -32,14 +30,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness and blog_reference, when run from elsewhere
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-RESULTS = ROOT / "bench" / "results"
-DEFAULT_CONTENT = SHARED / "samples" / "tubingen.jpg"
-DEFAULT_STYLE = SHARED / "samples" / "starry_night.jpg"
-DEFAULT_WEIGHTS = SHARED / "weights" / "vgg16_hed_notop.weights.h5"
+import harness  # noqa: E402
+from harness import DEFAULT_CONTENT, DEFAULT_STYLE, RESULTS, ROOT, log  # noqa: E402
+
 SEED = 0
 CHILD_ITERATIONS = 3  # L-BFGS iterations a memory probe runs: enough to reach the peak
 
@@ -167,35 +162,7 @@ def median_cpu_seconds(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 # -- machine ------------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    import keras
-    import scipy
-    import tensorflow as tf
-
-    from app.nst import hardware
-
-    return {
-        "cpu": hardware.cpu_model(), "cores": os.cpu_count(),
-        "bf16_flags": sorted({"amx_bf16", "avx512_bf16"} & hardware.cpu_flags()),
-        "auto_precision": hardware.choose_precision("auto"), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-        "python": platform.python_version(), "load_average": os.getloadavg(), "engine_commit": git_commit(),
-    }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 @dataclass
@@ -543,14 +510,6 @@ def save_png(rgb: np.ndarray, path: Path) -> None:
 # -- report -------------------------------------------------------------------------------------
 
 
-def _relative_to_repo(path: Path) -> str:
-    """A results folder as committed: relative to the repository when inside it (no machine paths)."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 @dataclass
 class Report:
     plan: Plan
@@ -567,7 +526,7 @@ class Report:
     def save(self) -> None:
         self.plan.out_dir.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        data["plan"]["out_dir"] = _relative_to_repo(self.plan.out_dir)
+        data["plan"]["out_dir"] = harness.relative_to_repo(self.plan.out_dir)
         data["notes"] = {"flops": FLOP_NOTE, "timing": TIMING_NOTE}
         text = json.dumps(without_nan(data), indent=2, allow_nan=False)
         for name in ("latest.json", f"{self.plan.mode}.json"):
@@ -658,7 +617,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="also measure peak memory at 1024 px")
     parser.add_argument("--sizes", help="comma-separated sizes for the per-evaluation timings")
     parser.add_argument("--evals", type=int, help="L-BFGS iterations timed after the warm-up")
-    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    harness.add_weights(parser)
     parser.add_argument("--out-dir", help="where the JSON and pictures go (default bench/results, --quick: "
                         "bench/results/quick)")
     parser.add_argument("--content", default=str(DEFAULT_CONTENT))
@@ -674,7 +633,7 @@ def run_benchmark(args: argparse.Namespace) -> Report:
     plan = make_plan(args)
     report = Report(plan)
     content, style = load_image(args.content), load_image(args.style)
-    report.machine = machine_facts()
+    report.machine = harness.machine_facts()
     report.weights_load_seconds = weights_load_seconds(args.weights)
     log(f"matmul {plan.matmul_n}²")
     report.matmul = [measure_matmul(plan.matmul_n, dtype) for dtype in ("float32", "bfloat16")]
@@ -719,7 +678,6 @@ def estimated_reference(report: Report, plan: Plan) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # blog_reference, when run from elsewhere
     if args.child:
         child_main(args)
         return

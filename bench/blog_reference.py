@@ -37,10 +37,11 @@ import argparse
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
+import harness
 import numpy as np
+from harness import DEFAULT_CONTENT, DEFAULT_STYLE
 from PIL import Image, ImageOps
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -230,11 +231,9 @@ class BlogStyleTransfer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    shared = Path(__file__).resolve().parents[2] / "shared"
-    parser.add_argument("--content", default=str(shared / "samples" / "tubingen.jpg"))
-    parser.add_argument("--style", default=str(shared / "samples" / "starry_night.jpg"))
-    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS")
-                        or str(shared / "weights" / "vgg16_hed_notop.weights.h5"))
+    parser.add_argument("--content", default=str(DEFAULT_CONTENT))
+    parser.add_argument("--style", default=str(DEFAULT_STYLE))
+    harness.add_weights(parser)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--maxfun", type=int, default=MAXFUN)

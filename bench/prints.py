@@ -16,7 +16,6 @@ bench/results/prints-<sizes>.json; the pictures in bench/results/prints-<size>.p
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -27,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-RESULTS = ROOT / "bench" / "results"
-PHOTO = SHARED / "samples" / "tubingen.jpg"
-PAINTING = SHARED / "samples" / "starry_night.jpg"
-WEIGHTS = SHARED / "weights" / "vgg16_hed_notop.weights.h5"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness, when run from elsewhere or imported as bench.prints
+
+import harness  # noqa: E402
+from harness import DEFAULT_CONTENT as PHOTO  # noqa: E402
+from harness import DEFAULT_STYLE as PAINTING  # noqa: E402
+from harness import DEFAULT_WEIGHTS as WEIGHTS  # noqa: E402
+from harness import RESULTS  # noqa: E402
 
 
 def plan(size: int, budget_gb: float, scales: int = 0, iterations: int = 100) -> list[dict]:
@@ -147,7 +147,7 @@ def describe(rows: list[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048])
     parser.add_argument("--budget", type=float, default=2.0, help="IMPASTO_MAX_MEMORY_GB (default 2)")
     parser.add_argument("--iterations", type=int, default=30)
@@ -177,7 +177,7 @@ def main() -> int:
               f"| {row.get('seam_columns', '-')} / {row.get('elsewhere_columns', '-')} "
               f"| {row.get('seam_rows', '-')} / {row.get('elsewhere_rows', '-')} |", flush=True)
         name = "-".join(str(s) for s in args.sizes) + (f"-scales{args.scales}" if args.scales else "")
-        (RESULTS / f"prints-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
+        harness.write_report(RESULTS / f"prints-{name}.json", rows)
     return 0
 
 

@@ -21,21 +21,20 @@ The numbers keep us honest; looking at the sheets decides.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness and its neighbours, when run from elsewhere
 
-from benchmark import DEFAULT_WEIGHTS, RESULTS, ROOT, SHARED, _relative_to_repo, log, machine_facts, side_by_side  # noqa: E402
+import harness  # noqa: E402
+from benchmark import side_by_side  # noqa: E402
+from harness import RESULTS, ROOT, SHARED, log  # noqa: E402
 from measures import picture_scores  # noqa: E402
 
 STYLES = ROOT / "app" / "styles"
@@ -73,7 +72,7 @@ def held_out_pairs() -> dict[str, Pair]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--pairs", nargs="*", default=None, choices=sorted({**tuned_pairs(), **held_out_pairs()}),
                         help="pairs to run (default: the three tuned pairs, or the four held-out ones)")
     parser.add_argument("--held-out", action="store_true",
@@ -83,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=None, help="override the presets' iterations")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override one option for every preset (repeatable), e.g. --set tv_weight=0.1")
-    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    harness.add_weights(parser)
     parser.add_argument("--references", default=str(SHARED / "references"),
                         help="folder of jcjohnson/neural-style outputs (skipped where absent)")
     parser.add_argument("--out-dir", default=str(RESULTS / "quality"))
@@ -128,23 +127,34 @@ def overrides(pairs: list[str]) -> dict[str, str]:
 
 def score_pair(pair: Pair, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
     """Every preset (and the reference) for one pair: scores, facts and a contact sheet."""
+    photo, painting = load_rgb(pair.photo), load_rgb(pair.painting)
+
+    def painted() -> Iterator[tuple[str, np.ndarray, dict]]:
+        for preset in args.presets:
+            log(f"{pair.name}: {preset} at {args.size} px")
+            yield preset, *run_preset(photo, painting, preset, args)
+
+    return score_with_sheet(pair, photo, painting, painted(), args, out_dir / f"sheet_{pair.name}_{args.size}.jpg")
+
+
+def score_with_sheet(pair: Pair, photo: np.ndarray, painting: np.ndarray,
+                     pictures: Iterable[tuple[str, np.ndarray, dict]], args: argparse.Namespace,
+                     sheet: Path) -> dict[str, dict]:
+    """Each (label, picture, facts) as it comes, scored, then jcjohnson/neural-style's output where
+    ``--references`` has one; a row each, and one contact sheet (photo, painting, every picture) as JPEG."""
     from app.nst.images import resize_longest
 
-    name, photo, painting = pair.name, load_rgb(pair.photo), load_rgb(pair.painting)
     rows: dict[str, dict] = {}
     shown = {"photo": resize_longest(photo, args.size), "painting": resize_longest(painting, args.size)}
-    for preset in args.presets:
-        log(f"{name}: {preset} at {args.size} px")
-        image, facts = run_preset(photo, painting, preset, args)
-        rows[preset] = {**picture_scores(image, photo, painting), **facts}
-        shown[preset] = image
-        log(f"  {rows[preset]}")
+    for label, image, facts in pictures:
+        rows[label] = {**picture_scores(image, photo, painting), **facts}
+        shown[label] = image
+        log(f"  {rows[label]}")
     reference = Path(args.references) / (pair.reference or "")
     if pair.reference and reference.is_file():
         ref = load_rgb(reference)
         rows["jcjohnson/neural-style"] = picture_scores(ref, photo, painting)
         shown["jcjohnson/neural-style"] = resize_longest(ref, args.size)
-    sheet = out_dir / f"sheet_{name}_{args.size}.jpg"
     side_by_side(_same_height(shown), sheet.with_suffix(".png"))
     _png_to_jpeg(sheet.with_suffix(".png"), sheet)
     return rows
@@ -197,15 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = chosen_pairs(args)
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = harness.utc_now()
     results = {pair.name: score_pair(pair, args, out_dir) for pair in pairs}
-    report = {"started": started, "machine": machine_facts(), "size": args.size, "presets": args.presets,
+    report = {"started": started, "machine": harness.machine_facts(), "size": args.size, "presets": args.presets,
               "iterations": args.iterations, "held_out": args.held_out,
-              "overrides": overrides(args.overrides), "out_dir": _relative_to_repo(out_dir),
+              "overrides": overrides(args.overrides), "out_dir": harness.relative_to_repo(out_dir),
               "pairs": {p.name: {"photo": os.path.relpath(p.photo, ROOT), "painting": os.path.relpath(p.painting, ROOT)}
                         for p in pairs},
               "results": results}
-    (out_dir / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    harness.write_report(out_dir / "quality.json", report)
     print(table(results))
     log(f"wrote {out_dir / 'quality.json'} and the contact sheets")
     return 0

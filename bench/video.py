@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,25 +33,23 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness, when run from elsewhere
 
-from benchmark import DEFAULT_WEIGHTS, RESULTS, SHARED, _relative_to_repo, log, machine_facts  # noqa: E402
+import harness  # noqa: E402
+from harness import RESULTS, SAMPLES, log  # noqa: E402
 
 from app.nst.clips import Clip, ClipInfo, write_clip  # noqa: E402
 from app.nst.flow import flicker  # noqa: E402
 from app.nst.options import DEFAULTS  # noqa: E402
 from scripts.doc_tables import video_rows  # noqa: E402
 
-SAMPLES = SHARED / "samples"
 FPS = 12.0
 PAN_STEP = 0.03  # of the window's width per frame
 OBJECT_STEP = 0.08
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="128 px, 5 frames, no 512 px timing")
     parser.add_argument("--size", type=int, default=256, help="painted size for the flicker runs (default 256)")
     parser.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
@@ -64,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timing", nargs="*", default=["256x8", "512x3"], metavar="SIZExFRAMES",
                         help="also paint the pan at these sizes, with the defaults, for seconds per frame "
                         "(default: 256x8 512x3)")
-    parser.add_argument("--weights", default=os.environ.get("IMPASTO_VGG_WEIGHTS") or str(DEFAULT_WEIGHTS))
+    harness.add_weights(parser)
     parser.add_argument("--style", default=str(SAMPLES / "starry_night.jpg"))
     parser.add_argument("--gif", action="store_true", help="write the README's GIF pair: the first timing's pan, "
                         "as input and painted")
@@ -194,14 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     style = load_rgb(Path(args.style))
     makers = {"pan": pan_clip, "object": object_clip}
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = harness.utc_now()
     rows = [row for name in args.clips for row in compare(name, makers[name](args.size, args.frames), style, args)]
     timings = [timing(args, style, spec, args.gif and index == 0) for index, spec in enumerate(args.timing)]
-    report = {"started": started, "machine": machine_facts(), "size": args.size, "frames": args.frames, "fps": FPS,
-              "style": Path(args.style).name, "weights": Path(args.weights).name, "rows": rows, "timings": timings,
-              "out_dir": _relative_to_repo(out_dir)}
+    report = {"started": started, "machine": harness.machine_facts(), "size": args.size, "frames": args.frames,
+              "fps": FPS, "style": Path(args.style).name, "weights": Path(args.weights).name, "rows": rows,
+              "timings": timings, "out_dir": harness.relative_to_repo(out_dir)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "video.json").write_text(json.dumps(report, indent=1) + "\n")
+    harness.write_report(out_dir / "video.json", report, indent=1)
     print("\n".join(video_rows(report)))
     return 0
 
