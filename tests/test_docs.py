@@ -58,6 +58,46 @@ def test_docs_link_only_to_files_in_the_repository(doc):
     assert missing == [], f"{doc} links to files a clone does not have"
 
 
+def _github_anchors(path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens,
+    -1, -2 … after a repeated title."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)  # a fence's "# comment" is none
+    anchors, seen = set(), {}
+    for title in re.findall(r"^#{1,6} +(.+?) *$", text, flags=re.M):
+        title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title)  # a link in a heading counts by its text
+        slug = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+        anchors.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def _section_links(text: str) -> list[tuple[str, str]]:
+    """(file, anchor) of every link to a section outside code: the file empty for the page itself."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [(target, anchor) for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", prose)
+            if not target.startswith(("http", "mailto:"))]
+
+
+def test_github_anchors_follow_its_rules(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Impasto\n## Install and run\n### The photo's structure\n## JSON API\n## JSON API\n"
+                    "```bash\n# not a heading\n```\n", encoding="utf-8")
+    assert _github_anchors(page) == {"impasto", "install-and-run", "the-photos-structure", "json-api", "json-api-1"}
+
+
+@pytest.mark.parametrize("doc", DOC_PAGES)
+def test_links_to_sections_point_at_headings_that_exist(doc):
+    """[Weights](#weights) or [engine](docs/engine.md#where-the-method-comes-from): a renamed heading
+    breaks them silently on GitHub."""
+    path = ROOT / doc
+    links = _section_links(path.read_text(encoding="utf-8"))
+    pages = {target: path.parent / target if target else path for target, _ in links
+             if not target or target.endswith(".md")}
+    broken = [f"{target}#{anchor}" for target, anchor in links if target in pages
+              and anchor not in _github_anchors(pages[target])]
+    assert broken == [], f"{doc} links to sections that are not there"
+
+
 def _readme_section(title: str) -> str:
     return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
