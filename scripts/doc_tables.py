@@ -5,6 +5,8 @@
     python scripts/doc_tables.py settings  # IMPASTO_* environment variables
     python scripts/doc_tables.py bench     # the latest --full benchmark (bench/results/full.json)
     python scripts/doc_tables.py video     # the video benchmark (bench/results/video/video.json)
+    python scripts/doc_tables.py scaleout  # the settings of scale-out mode (web and workers)
+    python scripts/doc_tables.py videoflicker  # the video benchmark's flicker table
     python scripts/doc_tables.py --update             # rewrite the tables between their markers, in
                                                       # README.md and docs/benchmark.md
     python scripts/doc_tables.py --update README.md   # only in this file
@@ -14,8 +16,8 @@ tests/test_docs.py checks that those files contain exactly these rows (each tabl
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from app.cli import SWITCH_FLAGS, TRANSFER_FLAGS
@@ -174,9 +176,20 @@ def update(path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--update":
-        for doc in [Path(name) for name in sys.argv[2:]] or DOC_FILES:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("table", nargs="?", choices=sorted(TABLES), help="print this table")
+    parser.add_argument("--update", nargs="*", metavar="FILE", help="rewrite the tables in these files "
+                        "(default: README.md and docs/benchmark.md)")
+    args = parser.parse_args(argv)
+    if args.update is not None:
+        for doc in [Path(name) for name in args.update] or DOC_FILES:
             update(doc)
+    elif args.table:
+        print("\n".join(TABLES[args.table]()))
     else:
-        print("\n".join(TABLES[sys.argv[1]]()))
+        parser.error("name a table, or --update")
+
+
+if __name__ == "__main__":
+    main()
