@@ -120,3 +120,36 @@ def test_before_after_ratio_sums_cpu_seconds_over_pairs():
                "b": {"before (x)": {"cpu_seconds": 30.0}, "after": {"cpu_seconds": 30.0},
                      "jcjohnson/neural-style": {}}}
     assert before_after.cpu_ratio(results) == pytest.approx(42.0 / 40.0)
+
+
+def test_the_harness_writes_reports_as_committed(tmp_path):
+    import harness
+
+    harness.write_report(tmp_path / "r.json", {"size": 64, "name": "Tübingen"})
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == '{\n  "size": 64,\n  "name": "T\\u00fcbingen"\n}\n'
+    assert harness.relative_to_repo(ROOT / "bench" / "results" / "quality") == "bench/results/quality"
+    assert harness.relative_to_repo(tmp_path) == str(tmp_path)  # outside the checkout: as given
+    assert harness.argument_parser("usage:\n    python bench/x.py  # a line kept as written").format_help().count(
+        "    python bench/x.py  # a line kept as written") == 1
+
+
+def test_a_pair_is_scored_with_its_reference_and_one_sheet(tmp_path):
+    import numpy as np
+    import quality
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo, painting, picture, reference = (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(4))
+    Image.fromarray(reference).save(tmp_path / "ref.png")
+    pair = quality.Pair("p", tmp_path / "photo.png", tmp_path / "painting.png", reference="ref.png")
+    args = argparse.Namespace(size=32, references=str(tmp_path))
+    rows = quality.score_with_sheet(pair, photo, painting, iter([("after", picture, {"cpu_seconds": 1.5})]), args,
+                                    tmp_path / "sheet.jpg")
+    assert list(rows) == ["after", "jcjohnson/neural-style"]
+    assert rows["after"]["cpu_seconds"] == 1.5 and "palette_distance" in rows["after"]
+    assert "palette_distance" in rows["jcjohnson/neural-style"]
+    with Image.open(tmp_path / "sheet.jpg") as sheet:  # photo, painting, the picture, the reference
+        assert sheet.format == "JPEG" and sheet.width > 4 * 32
+    assert not (tmp_path / "sheet.png").exists()
+    without = quality.Pair("p", pair.photo, pair.painting)  # no reference output for this pair
+    assert quality.score_with_sheet(without, photo, painting, iter([]), args, tmp_path / "sheet2.jpg") == {}
