@@ -146,13 +146,14 @@ def stylize(
         masks = [mask_ops.fit_mask(m, hw) for m in images.masks]
         held = _fit_temporal(temporal, hw)
         grid = memory.grids[index]
+        at_scale = options.at_scale(index)
         if grid is None:
-            current = run.optimize(_problem(vgg, scale_content, images.styles, images.blend, options, longest,
+            current = run.optimize(_problem(vgg, scale_content, images.styles, images.blend, at_scale, longest,
                                             precision, masks, keys=images.keys, style_pixels=memory.style_pixels,
                                             temporal=held),
                                    current, iterations, index)
         else:
-            scale = _TiledScale(vgg, images, options, precision, memory, index, longest, iterations, scale_content,
+            scale = _TiledScale(vgg, images, at_scale, precision, memory, index, longest, iterations, scale_content,
                                 masks, held)
             current = tiles.paint_in_tiles(grid, current, functools.partial(scale.solve, run))
             del scale
@@ -361,8 +362,11 @@ class _Program:
         self.temporal = losses.TemporalLoss(content_rgb.shape[:2]) if temporal is not None else None
         if temporal is not None:
             self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
+        self.tv = losses.TVLoss(options.normalization, options.tv_exponent, content_rgb.shape[:2],
+                                options.flat_smoothing)
+        self.tv.set(content_rgb)
         self.fn = _make_loss_fn(self._features, self._content_targets, targets, options, content_rgb.shape[:2],
-                                style_loss, self.temporal)
+                                style_loss, self.temporal, self.tv)
 
     def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
                     temporal: losses.TemporalTarget | None = None) -> None:
@@ -370,6 +374,7 @@ class _Program:
         features, its masks, its temporal target."""
         for name, feats in self._content_features(content_rgb).items():
             self._content_targets[name].assign(feats)
+        self.tv.set(content_rgb)
         if masks:
             self.style_loss.set_masks(list(masks))
         if temporal is not None:
@@ -416,11 +421,12 @@ class _Problem:
 
 
 def _make_loss_fn(features, content_targets, targets: StyleTargets | None, options: Options, image_hw,
-                  style_loss=None, temporal: losses.TemporalLoss | None = None):
+                  style_loss=None, temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
     """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
     tf.function: the weighted sum of the named terms (app/nst/losses.py). ``style_loss`` replaces
     the blended style term (masks: app/nst/regions.py); ``temporal`` is a video frame's term
-    (weighted by temporal_weight; absent, it is 0)."""
+    (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV term (its per-pixel
+    factors set for the photo), else a plain one."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
     shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
@@ -431,7 +437,7 @@ def _make_loss_fn(features, content_targets, targets: StyleTargets | None, optio
     else:
         style = losses.StyleLoss({name: tf.constant(targets.grams[name]) for name in options.style_layers}, norm,
                                  image_hw, shares)
-    tv = losses.TVLoss(norm, options.tv_exponent)
+    tv = tv or losses.TVLoss(norm, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)
     tv_w = tf.constant(options.tv_weight, tf.float32)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from scipy import ndimage
 
 # The Wasserstein term is quadratic in the features where a 'gatys' Gram term is quartic; this
 # factor brings it to the Gram term's size at a photo start (measured on the three sample
@@ -76,13 +77,30 @@ def style_layer_loss(g: tf.Tensor, target: tf.Tensor, normalization: str, image_
     return tf.reduce_sum(diff) / (4.0 * 3.0**2 * float(height * width) ** 2)
 
 
-def tv_loss(x: tf.Tensor, normalization: str, exponent: float) -> tf.Tensor:
-    """Total variation of a (1, H, W, 3) image: (dx² + dy²)^exponent, as a mean or a sum."""
+def tv_loss(x: tf.Tensor, normalization: str, exponent: float, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """Total variation of a (1, H, W, 3) image: (dx² + dy²)^exponent, as a mean or a sum.
+    ``weights`` (1, H-1, W-1, 1), if given, multiplies each pixel's term (``flatness_weights``)."""
     a = tf.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
     b = tf.square(x[:, :-1, :-1, :] - x[:, :-1, 1:, :])
     s = a + b
     term = s if exponent == 1.0 else tf.pow(s, exponent)
+    if weights is not None:
+        term = term * weights
     return tf.reduce_mean(term) if normalization == "gatys" else tf.reduce_sum(term)
+
+
+def flatness_weights(content_rgb: np.ndarray, boost: float) -> np.ndarray:
+    """Per-pixel TV factors (H-1, W-1), float32: 1 + boost where the photo is flat (sky, still
+    water), falling to 1 at its edges and textures. Flatness is exp(-(g/m)²), g the gradient
+    magnitude of the photo's slightly blurred luminance and m its median, so "flat" is relative to
+    the photo itself at any size; the map is blurred the same way so that it has no hard seams."""
+    rgb = np.asarray(content_rgb, np.float64)[:, :, :3]
+    sigma = max(1.0, max(rgb.shape[:2]) / 256.0)
+    luminance = ndimage.gaussian_filter(rgb @ np.array([0.299, 0.587, 0.114]), sigma)
+    gradient = np.hypot(ndimage.sobel(luminance, axis=0), ndimage.sobel(luminance, axis=1))
+    flat = np.exp(-np.square(gradient / max(float(np.median(gradient)), 1e-6)))
+    flat = ndimage.gaussian_filter(flat, sigma)
+    return (1.0 + boost * flat[:-1, :-1]).astype(np.float32)
 
 
 def moments(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -196,13 +214,25 @@ class WassersteinStyleLoss:
 
 
 class TVLoss:
-    """Total variation of the result: how much neighbouring pixels differ (smoothness)."""
+    """Total variation of the result: how much neighbouring pixels differ (smoothness). With a
+    ``flat_boost``, stronger where the photo is flat: its per-pixel factors sit in a variable,
+    set for each photo (``set``), so one traced loss serves every tile and frame of a shape."""
 
-    def __init__(self, normalization: str, exponent: float) -> None:
-        self.normalization, self.exponent = normalization, exponent
+    def __init__(self, normalization: str, exponent: float, image_hw: tuple[int, int] | None = None,
+                 flat_boost: float = 0.0) -> None:
+        self.normalization, self.exponent, self.flat_boost = normalization, exponent, flat_boost
+        self.weights = None
+        if flat_boost > 0 and image_hw is not None:
+            height, width = image_hw
+            self.weights = tf.Variable(tf.ones((1, height - 1, width - 1, 1), tf.float32), trainable=False)
+
+    def set(self, content_rgb: np.ndarray) -> None:
+        """Aim the per-pixel factors at this photo (no-op without a flat boost)."""
+        if self.weights is not None:
+            self.weights.assign(flatness_weights(content_rgb, self.flat_boost)[None, :, :, None])
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return tv_loss(x, self.normalization, self.exponent)
+        return tv_loss(x, self.normalization, self.exponent, self.weights)
 
 
 @dataclass(frozen=True)

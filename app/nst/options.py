@@ -60,6 +60,10 @@ class Options:
     tv_weight: float = _opt(0.1, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
+    flat_smoothing: float = _opt(0.0, Spec(
+        "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
+        "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
+        "skies; 0: the same smoothing everywhere.", 0.0, 1e3))
     iterations: int = _opt(100, Spec(
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
@@ -113,6 +117,10 @@ class Options:
         "several scales; the rest go to the coarser ones, which cost a quarter as much each and set the "
         "composition and the large strokes. Lower: calmer, broader strokes and a faster job; higher: more "
         "fine texture.", 0.05, 0.95))
+    final_fine_texture: float = _opt(1.0, Spec(
+        "Fine texture at the final scale", "Factor on the first style layer (the finest texture) at the final "
+        "scale of a coarse-to-fine job; the coarse scales keep it as set. Below 1: the coarse scales' broad "
+        "strokes stay and fewer small ripples are added; above 1: more fine texture.", 0.0, 10.0))
     round_evals: int = _opt(0, Spec(
         "Evaluations per round", "0: one continuous L-BFGS run. N: restart L-BFGS every N loss "
         "evaluations, as the design article does (its 10 rounds of maxfun=20).", 0, 1000))
@@ -196,6 +204,16 @@ class Options:
         count = self.scales or (1 if self.size < 384 else min(4, 1 + int(math.log2(self.size / 256))))
         return [max(32, round(self.size / 2**k)) for k in range(count - 1, -1, -1)]
 
+    def at_scale(self, index: int) -> Options:
+        """The options one scale paints with: the final scale of several weighs its first style layer
+        by ``final_fine_texture``; every other scale paints with these options as they are."""
+        count = len(self.scale_sizes())
+        if count == 1 or index != count - 1 or self.final_fine_texture == 1.0:
+            return self
+        weights = list(self.style_layer_weights or (1.0,) * len(self.style_layers))
+        weights[0] *= self.final_fine_texture
+        return self.replace(style_layer_weights=tuple(weights))
+
     def scale_iterations(self) -> list[int]:
         """How the iteration budget is shared between scales.
 
@@ -233,7 +251,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
         "style_loss": "gram", "style_layer_weights": (),
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
-        "style_fit": "content", "style_scale": 1.0,
+        "style_fit": "content", "style_scale": 1.0, "flat_smoothing": 0.0, "final_fine_texture": 1.0,
     },
 }
 

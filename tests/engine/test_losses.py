@@ -213,3 +213,69 @@ def test_wasserstein_style_loss_weighs_layers_by_share(feats):
     term = losses.WassersteinStyleLoss({"x": _gaussian(b), "y": _gaussian(a)}, {"x": 0.25, "y": 0.75})
     got = float(term({"x": tf.constant(a), "y": tf.constant(a)}))
     assert got == pytest.approx(0.25 * losses.WASSERSTEIN_SCALE * _np_w2(a, b), rel=1e-4, abs=1e-5)
+
+
+# -- TV weighted by the photo's flatness ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("normalization,exponent", [("gatys", 1.0), ("blog", 1.25)])
+def test_weighted_tv_loss_matches_numpy(normalization, exponent):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-100, 100, size=(1, 6, 9, 3)).astype(np.float32)
+    w = rng.uniform(1, 5, size=(1, 5, 8, 1)).astype(np.float32)
+    xd = x.astype(np.float64)
+    a = (xd[:, :-1, :-1, :] - xd[:, 1:, :-1, :]) ** 2
+    b = (xd[:, :-1, :-1, :] - xd[:, :-1, 1:, :]) ** 2
+    terms = w * (a + b) ** exponent
+    expected = terms.mean() if normalization == "gatys" else terms.sum()
+    got = losses.tv_loss(tf.constant(x), normalization, exponent, tf.constant(w))
+    assert float(got) == pytest.approx(expected, rel=1e-4)
+
+
+def test_weighted_tv_gradient_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    x0 = rng.uniform(-50, 50, size=(1, 5, 7, 3))
+    w = rng.uniform(1, 5, size=(1, 4, 6, 1))
+
+    def numpy_tv(x: np.ndarray) -> float:
+        a = (x[:, :-1, :-1, :] - x[:, 1:, :-1, :]) ** 2
+        b = (x[:, :-1, :-1, :] - x[:, :-1, 1:, :]) ** 2
+        return float((w * (a + b)).mean())
+
+    x = tf.Variable(x0.astype(np.float32))
+    with tf.GradientTape() as tape:
+        value = losses.tv_loss(x, "gatys", 1.0, tf.constant(w, tf.float32))
+    grad = tape.gradient(value, x).numpy().ravel()
+    step = 1e-3
+    for index in rng.choice(x0.size, 15, replace=False):
+        plus, minus = x0.ravel().copy(), x0.ravel().copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric = (numpy_tv(plus.reshape(x0.shape)) - numpy_tv(minus.reshape(x0.shape))) / (2 * step)
+        assert grad[index] == pytest.approx(numeric, rel=1e-3, abs=1e-5), index
+
+
+def test_flatness_weights_are_high_in_flat_areas_and_one_at_edges():
+    # Left half: an even sky; right half: stripes (an edge every 4 px).
+    rgb = np.full((64, 64, 3), 120, np.uint8)
+    rgb[:, 32:][:, np.arange(32) % 8 < 4] = 250
+    w = losses.flatness_weights(rgb, 9.0)
+    assert w.shape == (63, 63) and w.dtype == np.float32
+    assert w[:, :20].mean() > 9.5  # 1 + 9 x flatness ≈ 1 in the sky
+    assert w[:, 40:60].max() < 1.5  # close to 1 among the stripes
+    assert w.min() >= 1.0
+    np.testing.assert_array_equal(losses.flatness_weights(rgb, 0.0), np.ones((63, 63), np.float32))
+
+
+def test_tv_term_keeps_its_factors_in_a_variable_set_per_photo():
+    flat, striped = np.full((16, 16, 3), 90, np.uint8), np.full((16, 16, 3), 90, np.uint8)
+    striped[:, np.arange(16) % 8 < 4] = 200  # an edge every 4 px
+    term = losses.TVLoss("gatys", 1.0, (16, 16), flat_boost=4.0)
+    x = tf.constant(np.random.default_rng(5).uniform(-20, 20, (1, 16, 16, 3)).astype(np.float32))
+    term.set(flat)
+    on_flat = float(term(x))
+    term.set(striped)
+    on_striped = float(term(x))
+    assert on_flat == pytest.approx(5.0 * float(losses.tv_loss(x, "gatys", 1.0)), rel=1e-3)
+    assert on_striped < 0.6 * on_flat  # the stripes' edges keep factors near 1
+    assert losses.TVLoss("gatys", 1.0, (16, 16)).weights is None  # no boost: the plain term, no variable

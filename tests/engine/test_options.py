@@ -31,6 +31,7 @@ def test_article_preset_is_the_design_article():
     assert (seed.iterations, seed.round_evals, seed.scales) == (10, 20, 1)
     assert (seed.style_loss, seed.style_layer_weights) == ("gram", ())  # whatever the default's style loss
     assert (seed.style_fit, seed.style_scale) == ("content", 1.0)  # whatever the default's painting scale
+    assert seed.flat_smoothing == 0.0  # the article's TV is the same everywhere, whatever the default's
 
 
 def test_presets_differ_where_a_person_sees_it():
@@ -125,3 +126,15 @@ def test_seed_is_still_accepted_as_the_article_presets_name():
     with pytest.raises(OptionError, match="unknown preset 'sead'; choose one of balanced, strong-style, keep-detail, "
                                           "article"):
         Options.from_mapping({"preset": "sead"})
+
+
+def test_final_fine_texture_weighs_the_first_style_layer_at_the_final_scale_only():
+    options = Options(size=512, final_fine_texture=0.25, style_layer_weights=(2.0, 1.0, 1.0, 1.0))
+    assert len(options.scale_sizes()) == 2
+    assert options.at_scale(0) is options  # the coarse scale paints as set
+    assert options.at_scale(1).style_layer_weights == (0.5, 1.0, 1.0, 1.0)
+    plain = Options(size=512, final_fine_texture=0.5)
+    assert plain.at_scale(1).style_layer_weights == (0.5, 1.0, 1.0, 1.0)  # empty weights mean 1 each
+    single = Options(size=256, final_fine_texture=0.5)
+    assert single.at_scale(0) is single  # one scale: it is the coarse and the final one, left as set
+    assert Options(size=512).at_scale(1) == Options(size=512)
