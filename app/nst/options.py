@@ -53,14 +53,14 @@ def _opt(default: Any, spec: Spec) -> Any:
 class Options:
     """Every knob of one style transfer. Build with ``Options.from_mapping`` to validate input."""
 
-    content_weight: float = _opt(15.0, Spec(
+    content_weight: float = _opt(10.0, Spec(
         "Content weight α", "How strongly the result keeps the photo's shapes.", 0.0, 1e6, log_scale=True))
     style_weight: float = _opt(100.0, Spec(
         "Style weight β", "How strongly the result takes the painting's texture.", 0.0, 1e6, log_scale=True))
     tv_weight: float = _opt(0.1, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
-    flat_smoothing: float = _opt(0.0, Spec(
+    flat_smoothing: float = _opt(10.0, Spec(
         "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
         "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
         "skies; 0: the same smoothing everywhere.", 0.0, 1e3))

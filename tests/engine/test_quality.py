@@ -115,3 +115,23 @@ def test_article_preset_runs_the_articles_objective(pictures, real_weights):
     assert result.losses["total"] == pytest.approx(
         result.losses["content"] + result.losses["style"] + result.losses["tv"], rel=1e-4)
     assert result.history[-1] < result.history[0]
+
+
+def _sky_ripples(rgb: np.ndarray) -> float:
+    """Mean absolute Laplacian of the luminance in a patch of the photo's clear sky (top left of
+    the church tower, right of the tree)."""
+    from scipy import ndimage
+
+    height, width = rgb.shape[:2]
+    luminance = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return float(np.abs(ndimage.laplace(luminance))[2: int(0.12 * height), int(0.2 * width): int(0.6 * width)].mean())
+
+
+def test_flat_smoothing_calms_the_sky_and_still_paints(pictures, balanced, real_weights, measure):
+    content, style = pictures
+    style_distance, _ = measure
+    even = stylize(content, style, options=QUICK.replace(flat_smoothing=0.0), weights=real_weights)
+    assert balanced.options.flat_smoothing >= 5  # the default calms flat areas
+    assert _sky_ripples(balanced.image) < 0.75 * _sky_ripples(even.image)
+    style_at_size = resize_longest(style, SIZE)
+    assert style_distance(balanced.image, style_at_size) < 0.1 * style_distance(content, style_at_size)
