@@ -258,7 +258,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "balanced": "The default: the painting's broad strokes and palette, the photo's shapes, calm skies and "
                 "water (extra smoothing where the photo is flat).",
-    "strong-style": "Ten times the style weight, a third of the content weight, the painting at twice the "
+    "strong-style": "Ten times the style weight, half the content weight, the painting at twice the "
                     "result's size: the painting's big strokes take over, the photo's outlines remain.",
     "keep-detail": "Content from a shallower layer, a lighter style with finer strokes and less smoothing: the "
                    "photo's fine detail stays under the painting's texture.",
