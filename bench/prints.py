@@ -147,7 +147,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _sample(pid: int, log: Path, wall: float, scales: dict[str, dict]) -> None:
     """Every few seconds: the scale the progress bar shows, its evaluations so far, the child's CPU
-    and wall seconds, kept as each scale's first and last sighting."""
+    and wall seconds, kept as each scale's first sighting and the last one where it evaluated."""
     try:
         cpu = _cpu_seconds(pid)
     except (FileNotFoundError, ProcessLookupError):
@@ -157,7 +157,9 @@ def _sample(pid: int, log: Path, wall: float, scales: dict[str, dict]) -> None:
         return
     scale, evaluations = bars[-1][3], int(bars[-1][5])
     seen = {"wall_s": wall, "cpu_s": cpu, "evaluations": evaluations}
-    scales.setdefault(scale, {"first": seen})["last"] = seen
+    known = scales.setdefault(scale, {"first": seen, "last": seen})
+    if evaluations > known["last"]["evaluations"]:  # not the next scale's targets and set-up, still under this bar
+        known["last"] = seen
 
 
 def _per_scale(scales: dict[str, dict]) -> dict[str, dict]:
