@@ -340,7 +340,8 @@ def _native_stderr_silenced(enabled: bool = True):
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr: iteration i/N, the loss, elapsed and the engine's own ETA.
+    """A tqdm bar on stderr: iteration i/N, the loss, elapsed, the engine's own ETA, the scale and the
+    evaluations so far (bench/prints.py times each scale by them).
 
     Created at the first progress report, so that weight or input errors print no empty bar.
     """
@@ -356,7 +357,8 @@ class _ProgressBar:
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
         self.bar.n = progress.iteration
         eta = "?" if progress.eta is None else clock(progress.eta)
-        self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}",
+        self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}, "
+                                 f"{progress.evaluations} evaluations",
                                  refresh=False)
         self.bar.refresh()
 

@@ -97,16 +97,23 @@ def run(size: int, budget_gb: float, iterations: int, max_seconds: float | None 
                "--scales", str(scales), "-o", str(out), "--json"]
     env = {**os.environ, "IMPASTO_MAX_MEMORY_GB": str(budget_gb), "TF_CPP_MIN_LOG_LEVEL": "2"}
     row = {"size": size, "budget_gb": budget_gb, "iterations": iterations, "scales": scales,
-           "plan": plan(size, budget_gb, scales, iterations)}
+           "plan": plan(size, budget_gb, scales, iterations), "load_average_start": _load()}
     started = time.perf_counter()
+    seen: dict[str, dict] = {}
     with open(log, "w") as stderr:
         child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        while max_seconds and child.poll() is None and time.perf_counter() - started < max_seconds:
+        while True:
+            # wait4 reaps the child when it is done and gives its own resource use (ru_maxrss: its
+            # peak resident size, in KiB); Popen.poll would reap it first and lose that.
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if max_seconds and time.perf_counter() - started >= max_seconds:
+                row.update(per_scale=_per_scale(seen), load_average=_load())
+                return {**row, **_stop(child, log, time.perf_counter() - started)}
+            _sample(child.pid, log, time.perf_counter() - started, seen)
             time.sleep(5)
-        if child.poll() is None and max_seconds:
-            return {**row, **_stop(child, log, time.perf_counter() - started)}
-        # wait4 gives this child's own resource use (ru_maxrss: its peak resident size, in KiB).
-        _, status, usage = os.wait4(child.pid, 0)
+    row.update(per_scale=_per_scale(seen), load_average=_load())
     seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{size} px failed:\n{log.read_text()[-2000:]}")
@@ -124,17 +131,59 @@ def run(size: int, budget_gb: float, iterations: int, max_seconds: float | None 
     return row
 
 
+BAR = re.compile(r"(\d+)/(\d+) \[[^\]]*ETA ([\d:?]+), scale (\d+)/(\d+), (\d+) evaluations")
+
+
+def _load() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes (other jobs share its 2 cores)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        ticks = handle.read().rsplit(")", 1)[1].split()
+    return (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _sample(pid: int, log: Path, wall: float, scales: dict[str, dict]) -> None:
+    """Every few seconds: the scale the progress bar shows, its evaluations so far, the child's CPU
+    and wall seconds, kept as each scale's first sighting and the last one where it evaluated."""
+    try:
+        cpu = _cpu_seconds(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return
+    bars = BAR.findall(log.read_text(errors="replace"))
+    if not bars:
+        return
+    scale, evaluations = bars[-1][3], int(bars[-1][5])
+    seen = {"wall_s": wall, "cpu_s": cpu, "evaluations": evaluations}
+    known = scales.setdefault(scale, {"first": seen, "last": seen})
+    if evaluations > known["last"]["evaluations"]:  # not the next scale's targets and set-up, still under this bar
+        known["last"] = seen
+
+
+def _per_scale(scales: dict[str, dict]) -> dict[str, dict]:
+    """Per scale, from the samples: CPU and wall seconds per evaluation between its first and last
+    sighting (5 s sampling: the scale's start and end are missed by up to 5 s each)."""
+    found = {}
+    for scale, seen in scales.items():
+        first, last = seen["first"], seen["last"]
+        done = last["evaluations"] - first["evaluations"]
+        found[scale] = {"evaluations_timed": done,
+                        "cpu_s_per_evaluation": round((last["cpu_s"] - first["cpu_s"]) / done, 3) if done else None,
+                        "wall_s_per_evaluation": round((last["wall_s"] - first["wall_s"]) / done, 3) if done else None}
+    return found
+
+
 def _stop(child: subprocess.Popen, log: Path, seconds: float) -> dict:
     """A run stopped at its time limit: its progress, peak RSS and CPU seconds so far, the ETA."""
     with open(f"/proc/{child.pid}/status") as handle:
         peak_kib = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
-    with open(f"/proc/{child.pid}/stat") as handle:
-        ticks = handle.read().rsplit(")", 1)[1].split()
-    cpu = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    cpu = _cpu_seconds(child.pid)
     child.kill()
     child.wait()
-    bars = re.findall(r"(\d+)/(\d+) \[[^\]]*ETA ([\d:?]+), scale (\d+)/(\d+)", log.read_text())
-    done, total, eta, scale, scales = bars[-1] if bars else ("0", "?", "?", "?", "?")
+    bars = BAR.findall(log.read_text(errors="replace"))
+    done, total, eta, scale, scales = bars[-1][:5] if bars else ("0", "?", "?", "?", "?")
     return {"partial": True, "wall_s": round(seconds, 1), "cpu_s": round(cpu, 1),
             "peak_rss_gb": round(peak_kib * 1024 / 1e9, 3), "progress": f"{done}/{total}",
             "scale": f"{scale}/{scales}", "eta": eta}
@@ -171,11 +220,11 @@ def main() -> int:
             print(f"| {size} px (stopped at {row['wall_s']} s) | {args.budget} GB | {row['iterations']} "
                   f"| {describe(row['plan'])} | at {row['progress']} (scale {row['scale']}), ETA {row['eta']} "
                   f"| {row['cpu_s']} | {row['peak_rss_gb']} GB so far | - | - |", flush=True)
-            continue
-        print(f"| {row['width']}×{row['height']} | {args.budget} GB | {row['iterations']} | {describe(row['plan'])} "
-              f"| {row['wall_s']} | {row['cpu_s']} | {row['peak_rss_gb']} GB "
-              f"| {row.get('seam_columns', '-')} / {row.get('elsewhere_columns', '-')} "
-              f"| {row.get('seam_rows', '-')} / {row.get('elsewhere_rows', '-')} |", flush=True)
+        else:
+            print(f"| {row['width']}×{row['height']} | {args.budget} GB | {row['iterations']} "
+                  f"| {describe(row['plan'])} | {row['wall_s']} | {row['cpu_s']} | {row['peak_rss_gb']} GB "
+                  f"| {row.get('seam_columns', '-')} / {row.get('elsewhere_columns', '-')} "
+                  f"| {row.get('seam_rows', '-')} / {row.get('elsewhere_rows', '-')} |", flush=True)
         name = "-".join(str(s) for s in args.sizes) + (f"-scales{args.scales}" if args.scales else "")
         harness.write_report(RESULTS / f"prints-{name}.json", rows)
     return 0

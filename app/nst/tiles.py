@@ -143,7 +143,9 @@ def paint_in_tiles(grid: Grid, start_rgb: np.ndarray, solve: SolveTile) -> np.nd
 
         painted = solve(tile, number, canvas[rows, cols], compose)
         canvas[rows, cols] = (1 - weights) * canvas[rows, cols] + weights * np.asarray(painted, np.float32)
-    return np.clip(canvas.round(), 0, 255).astype(np.uint8)
+    # In place: two float copies of a 4096 px canvas (0.3 GB) put the run's peak over its 2 GB budget.
+    np.clip(np.rint(canvas, out=canvas), 0, 255, out=canvas)
+    return canvas.astype(np.uint8)
 
 
 def strips(height: int, rows: int, halo: int) -> Iterator[tuple[int, int, int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_progress_bar_on_stderr(pictures, tmp_path):
                     "--iterations", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "2/2" in done.stderr and "loss" in done.stderr and "ETA" in done.stderr
+    assert re.search(r"scale 1/1, [1-9]\d* evaluations", done.stderr)  # bench/prints.py times scales by it
     assert done.stdout == ""
 
 

@@ -73,6 +73,32 @@ def test_strip_grams_equal_the_whole_painting_grams() -> None:
         assert error < 1e-3, (name, error)
 
 
+def test_a_wide_painting_goes_in_blocks_within_the_pixel_limit() -> None:
+    """A painting too wide for full-width strips (as a print's, enlarged by the style scale) goes
+    through in blocks with halos on four sides: the same Gram matrices, never more than max_pixels
+    at once (full-width strips of 16 rows plus two halos would send 208 × 1200 px per pass)."""
+    vgg = load_weights("untrained")
+    layers = ("block1_conv1", "block3_conv1", "block5_conv1")
+    features = build_feature_fn(vgg, layers, "float32")
+    painting = np.asarray(resize_longest(stripes_image(1200, 400, period=9), 1200))
+    painting = np.clip(painting + np.random.default_rng(1).normal(0, 20, painting.shape), 0, 255).astype(np.uint8)
+    passes = []
+
+    def counted(batch):
+        passes.append(batch.shape[1:3])
+        return features(batch)
+
+    limit = 480 * 480
+    in_blocks = strips.grams_in_strips(counted, painting, layers, "gatys", max_pixels=limit)
+    assert strips.block_shape(1200, limit) == (288, 288)
+    assert len(passes) > 1 and all(h * w <= limit for h, w in passes), passes
+    whole = features(tf.constant(rgb_to_caffe(painting)))
+    for name in layers:
+        want = losses.gram(whole[name], "gatys").numpy()
+        error = np.abs(in_blocks[name].numpy() - want).max() / np.abs(want).max()
+        assert error < 1e-3, (name, error)
+
+
 # -- whole runs ---------------------------------------------------------------------------------
 
 def seam_ratio(picture: np.ndarray, borders: set[int], axis: int) -> float:
