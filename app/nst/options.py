@@ -30,6 +30,7 @@ INIT_CHOICES = ("content", "noise", "image")
 NORMALIZATION_CHOICES = ("gatys", "blog")
 STYLE_LOSS_CHOICES = ("gram", "wasserstein")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+NEW_GROUND_CHOICES = ("paint", "photo")
 MAX_STYLES = 4
 
 
@@ -128,6 +129,11 @@ class Options:
         "Iterations per later frame (video)", "L-BFGS iterations for each video frame after the first, which "
         "starts from the previous painted frame carried along the optical flow (the first frame gets "
         "'iterations').", 1, 5000))
+    new_ground: str = _opt("paint", Spec(
+        "New ground (video)", "What the previous frame cannot give a video frame (a pan's new edge, what a moving "
+        "object uncovers): 'paint' paints it first as a picture ('iterations', on a crop around it: the cost "
+        "grows with its area) and holds the frame to that there; 'photo' starts it from the photo, unheld "
+        "(Ruder et al.; it stays less painted than a picture).", choices=NEW_GROUND_CHOICES))
     precision: str = _opt("auto", Spec(
         "Precision", "Compute precision of the network: auto uses bfloat16/float16 where the "
         "hardware is fast at it, else float32.", choices=PRECISION_CHOICES))
