@@ -121,7 +121,7 @@ class Options:
         "Bound pixels", "Bound every pixel to 0..255 during the whole optimisation (L-BFGS-B bounds); off: "
         "free for the first 80 % of each scale, then clipped and bounded (measured at 512 px: 22 % fewer "
         "evaluations, loss 8 % higher)."))
-    temporal_weight: float = _opt(10.0, Spec(
+    temporal_weight: float = _opt(1.0, Spec(
         "Temporal weight (video)", "How strongly each video frame keeps the previous painted frame, carried along "
         "the optical flow, where the flow is reliable (Ruder et al. 2016). 0 paints every frame on its own "
         "(it flickers).", 0.0, 1e6, log_scale=True))

@@ -138,47 +138,86 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
 NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) are not painted apart
 CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
 CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
+NEW_GROUND_MIN = 0.001  # of the frame: smaller regions of new ground start from the photo, unheld
+WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
 
 
 def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
                      engine: dict, reporter=None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on a crop
+    """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
     around it, with some context: from ``start``, held to the warped previous frame where that is
     reliable (so that its strokes go on from their neighbours'), with the first frame's iterations.
-    On the crop the new ground is a large share of the picture, so the style term, a statistic of
+    On a crop the new ground is a large share of the picture, so the style term, a statistic of
     the whole picture, paints it as it paints a picture; on the whole frame it is a few per cent
     and stays near the photo. The painting is as large as in the whole frame. Returns (H, W, 3)
     float32 RGB and the (H, W) 0/1 map of where it applies; progress goes to ``reporter`` (the
     frame's first stage). None when there is no new ground."""
-    reliable = held.mask
-    new = cv2.morphologyEx((reliable < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
+    new = cv2.morphologyEx((held.mask < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
                            np.ones((NEW_GROUND_SPECK, NEW_GROUND_SPECK), np.uint8))
-    if not new.any():
+    boxes = new_ground_boxes(new)
+    if not boxes:
         return None
+    longest = max(new.shape)
+    fresh = np.zeros((*new.shape, 3), np.float32)
+    where = np.zeros(new.shape, np.float32)
+    for box in boxes:
+        crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
+        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
+        painted = stylize(frame[box], style, options=crop_options, init_image=start[box],
+                          temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
+                          **engine).image[..., :3]
+        fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
+        where[box] = new[box]
+    return fresh, where
+
+
+def new_ground_boxes(new: np.ndarray) -> list[tuple[slice, slice]]:
+    """Crops (row and column slices) around the regions of ``new`` (an (H, W) 0/1 uint8 map), with
+    context; overlapping crops merged; one crop, the whole frame, when they would cover most of it
+    (a scene cut). Regions smaller than NEW_GROUND_MIN of the frame are left out."""
     height, width = new.shape
     longest = max(height, width)
-    ys, xs = np.nonzero(new)
     context = max(8, round(longest * CROP_CONTEXT))
-    top, bottom = _span(ys.min(), ys.max() + 1, context, height, CROP_STEP)
-    left, right = _span(xs.min(), xs.max() + 1, context, width, CROP_STEP)
-    # At least half the frame's longest side along one axis: the painting is scaled for the crop
-    # by style_scale × longest / the crop's longest side, which must stay within style_scale's range.
+    # At least half the frame's longest side along one axis: the painting is scaled for a crop by
+    # style_scale × longest / the crop's longest side, which must stay within style_scale's range.
     reach = max(32, -(-longest // 2))
-    if max(bottom - top, right - left) < reach:
-        if height >= width:
-            top, bottom = _span(top, bottom, 0, height, reach)
-        else:
-            left, right = _span(left, right, 0, width, reach)
-    box = (slice(top, bottom), slice(left, right))
-    crop_longest = max(bottom - top, right - left)
-    scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
-    crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
-    painted = stylize(frame[box], style, options=crop_options, init_image=start[box],
-                      temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
-                      **engine).image[..., :3]
-    fresh = np.zeros((height, width, 3), np.float32)
-    fresh[top:bottom, left:right] = resize_to(painted, (right - left, bottom - top))
-    return fresh, new.astype(np.float32)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
+    boxes = []
+    for x, y, w, h, area in stats[1:count]:
+        if area < NEW_GROUND_MIN * height * width:
+            continue
+        top, bottom = _span(y, y + h, context, height, CROP_STEP)
+        left, right = _span(x, x + w, context, width, CROP_STEP)
+        if max(bottom - top, right - left) < reach:
+            if height >= width:
+                top, bottom = _span(top, bottom, 0, height, reach)
+            else:
+                left, right = _span(left, right, 0, width, reach)
+        boxes.append((top, bottom, left, right))
+    boxes = _merged(boxes)
+    if sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) > WHOLE_FRAME_SHARE * height * width:
+        boxes = [(0, height, 0, width)]
+    return [(slice(top, bottom), slice(left, right)) for top, bottom, left, right in boxes]
+
+
+def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, bottom, left, right) with every overlapping pair replaced by their union."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
 
 
 def _span(low: int, high: int, context: int, size: int, least: int) -> tuple[int, int]:

@@ -15,12 +15,11 @@ import tensorflow as tf
 from PIL import Image
 
 from app.cli import main
-from app.nst import engine, flow, losses, targets
+from app.nst import engine, flow, losses, targets, video
 from app.nst.clips import ClipLimits, read_clip
 from app.nst.errors import Cancelled
 from app.nst.options import Options
 from app.nst.vgg import load_weights, rgb_to_caffe
-from app.nst import video
 from app.nst.video import frame_options, stylize_clip
 from tests.conftest import ROOT, stripes_image
 from tests.engine.clip_helpers import encode, pan_frames
@@ -128,6 +127,22 @@ def test_the_crop_around_new_ground_is_whole_steps_inside_the_frame():
     assert video._span(20, 30, 4, 64, 16) == (9, 41)  # 18 px with context, rounded up to 32, centred
     assert video._span(10, 20, 0, 36, 32) == (0, 32)  # widened to the least asked, kept inside
     assert video._span(0, 36, 8, 36, 16) == (0, 36)  # never beyond the frame
+
+
+def test_new_ground_crops_one_per_region_merged_where_they_overlap():
+    new = np.zeros((96, 128), np.uint8)
+    new[:, -4:] = 1  # a pan's new edge
+    new[40:50, 5:15] = 1  # what an object uncovered, far from it
+    new[5, 60] = 1  # a speck: left out
+    boxes = video.new_ground_boxes(new)
+    assert [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in sorted(boxes, key=lambda b: b[1].start)] == [
+        (29, 61, 0, 64), (0, 96, 112, 128)]  # 8 px of context, in steps of 16; the small one grown to half the width
+    new[40:50, 5:15] = 0
+    new[40:50, 100:110] = 1  # near the edge: its crop overlaps the edge's and the two become one
+    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(64, 128))]
+    new[:, :100] = 1  # most of the frame is new (a cut): the whole frame
+    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(0, 128))]
+    assert video.new_ground_boxes(np.zeros((96, 128), np.uint8)) == []
 
 
 def test_no_new_ground_paints_nothing_apart(monkeypatch):
