@@ -131,9 +131,9 @@ class Options:
         "'iterations').", 1, 5000))
     new_ground: str = _opt("paint", Spec(
         "New ground (video)", "What the previous frame cannot give a video frame (a pan's new edge, what a moving "
-        "object uncovers): 'paint' paints it first as a picture ('iterations', on a crop around it: the cost "
-        "grows with its area) and holds the frame to that there; 'photo' starts it from the photo, unheld "
-        "(Ruder et al.; it stays less painted than a picture).", choices=NEW_GROUND_CHOICES))
+        "object uncovers): 'paint' paints it first on a crop around it, with 'iterations' and held to its painted "
+        "neighbours (the cost grows with its area), and holds the frame to that there; 'photo' starts it from the "
+        "photo, unheld (Ruder et al.; it stays less painted than a picture).", choices=NEW_GROUND_CHOICES))
     precision: str = _opt("auto", Spec(
         "Precision", "Compute precision of the network: auto uses bfloat16/float16 where the "
         "hardware is fast at it, else float32.", choices=PRECISION_CHOICES))
