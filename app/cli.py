@@ -49,6 +49,7 @@ TRANSFER_FLAGS = [
     "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
     "normalization", "tv_exponent",
     "scales", "round_evals", "precision", "temporal_weight", "frame_iterations",
+    "new_ground",
 ]
 
 # Boolean options as switches that turn them on (--preserve-colors, --match-palette).

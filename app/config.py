@@ -26,6 +26,7 @@ from app.text import format_number as _fmt
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 DEFAULT_RATE_LIMIT = "10/minute"
+DEFAULT_PROBE_RATE_LIMIT = "60/minute"  # the studio probes each chosen file once
 
 
 class SettingsError(ValueError):
@@ -194,6 +195,7 @@ class Settings:
     trusted_hosts: tuple[str, ...]
     proxy_count: int
     rate_limit: str | None
+    probe_rate_limit: str | None
     upload_timeout: float
     # Scale-out mode only (IMPASTO_BROKER_URL set); checked whether or not it is.
     store_url: str | None
@@ -246,6 +248,8 @@ class Settings:
             trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", raw("IMPASTO_TRUSTED_HOSTS", "")),
             proxy_count=whole_number("IMPASTO_PROXY_COUNT", raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
             rate_limit=rate("IMPASTO_RATE_LIMIT", raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+            probe_rate_limit=rate("IMPASTO_PROBE_RATE_LIMIT",
+                                  raw("IMPASTO_PROBE_RATE_LIMIT", DEFAULT_PROBE_RATE_LIMIT)),
             upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
             max_queued_per_client=whole_number("IMPASTO_MAX_QUEUED_PER_CLIENT",
                                                raw("IMPASTO_MAX_QUEUED_PER_CLIENT", "3"), 0),
@@ -317,6 +321,8 @@ DOCUMENTED = [
      "the studio then sees the client's address, the https scheme and the public host name."),
     ("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT, "Job submissions per client (API token or signed-in browser, else "
      "address), e.g. 30/hour; `off` turns it off; beyond it 429 with Retry-After (see *Rate limits*)."),
+    ("IMPASTO_PROBE_RATE_LIMIT", DEFAULT_PROBE_RATE_LIMIT, "Clip checks (`POST /api/probe`, which reads and opens "
+     "an upload) per client, counted apart from submissions; `off` turns it off; beyond it 429 with Retry-After."),
 ]
 
 # Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`; the

@@ -8,7 +8,8 @@ Two synthetic clips are made from the samples in ../shared/samples (no download)
 tubingen.jpg (the window slides 3 % of its width per frame) and a still view of it with a patch of
 The Scream moving across (8 % of the width per frame). Each is painted in the style of The Starry
 Night with the default options (``temporal_weight``, ``frame_iterations``) and with temporal_weight 0,
-every frame on its own from the photo with the full ``iterations``.
+every frame on its own from the photo with the full ``iterations``; and with new_ground 'photo'
+(Ruder et al.'s start for what the flow cannot give) against the default 'paint'.
 
 Flicker (app/nst/flow.py ``flicker``): the mean absolute difference (0-255) between each painted
 frame and the previous painted frame warped by the *input* clip's optical flow, over the pixels
@@ -58,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="temporal weights to compare with 0 (default: the default)")
     parser.add_argument("--frame-iterations", nargs="*", type=int, default=[DEFAULTS.frame_iterations],
                         help="iterations per later frame to try (default: the default)")
+    parser.add_argument("--new-ground", nargs="*", default=["paint", "photo"], choices=["paint", "photo"],
+                        help="new_ground settings to try (default: both; 'photo' is Ruder et al.'s start)")
     parser.add_argument("--timing", nargs="*", default=["256x8", "512x3"], metavar="SIZExFRAMES",
                         help="also paint the pan at these sizes, with the defaults, for seconds per frame "
                         "(default: 256x8 512x3)")
@@ -130,7 +133,8 @@ def paint(frames: list[np.ndarray], style: np.ndarray, args: argparse.Namespace,
     result = stylize_clip(as_clip(frames), style, options=options, weights=args.weights)
     cpu = time.process_time() - started
     styles = [losses["style"] for losses in result.losses]
-    return {"options": {k: options.to_dict()[k] for k in ("temporal_weight", "frame_iterations", "iterations")},
+    return {"options": {k: options.to_dict()[k] for k in ("temporal_weight", "frame_iterations", "iterations",
+                                                           "new_ground")},
             "frames": result.frames, "flicker": flicker(frames, result.frames), "frame_seconds": result.frame_seconds,
             "cpu_seconds": cpu, "style_losses": styles, "summary": result.summary()}
 
@@ -142,10 +146,12 @@ def compare(name: str, frames: list[np.ndarray], style: np.ndarray, args: argpar
     rows = [_row(name, independent, independent)]
     for weight in args.temporal_weights:
         for iterations in args.frame_iterations:
-            log(f"{name}: temporal_weight {weight:g}, frame_iterations {iterations}")
-            run = paint(frames, style, args, temporal_weight=weight, frame_iterations=iterations)
-            rows.append(_row(name, run, independent))
-            log(f"  {json.dumps(rows[-1])}")
+            for ground in args.new_ground:
+                log(f"{name}: temporal_weight {weight:g}, frame_iterations {iterations}, new_ground {ground}")
+                run = paint(frames, style, args, temporal_weight=weight, frame_iterations=iterations,
+                            new_ground=ground)
+                rows.append(_row(name, run, independent))
+                log(f"  {json.dumps(rows[-1])}")
     return rows
 
 
@@ -160,8 +166,10 @@ def _row(name: str, run: dict, independent: dict) -> dict[str, Any]:
         "style_vs_independent": round(later_style / independent_style, 3),
         "first_frame_s": round(seconds[0], 2), "later_frame_s": round(float(np.median(seconds[1:])), 2),
         "cpu_s": round(run["cpu_seconds"], 1),
+        "style_vs_independent_last_frame": round(run["style_losses"][-1] / independent["style_losses"][-1], 3),
         "default": run["options"]["temporal_weight"] == DEFAULTS.temporal_weight
-        and run["options"]["frame_iterations"] == DEFAULTS.frame_iterations,
+        and run["options"]["frame_iterations"] == DEFAULTS.frame_iterations
+        and run["options"]["new_ground"] == DEFAULTS.new_ground,
     }
 
 

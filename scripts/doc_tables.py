@@ -125,13 +125,16 @@ def video_rows(data: dict) -> list[str]:
     lines = [f"`python bench/video.py`, {data['started'][:16]} UTC, engine commit {m['engine_commit']}: {m['cpu']}, "
              f"{m['cores']} cores, load average {m['load_average'][0]:.1f} at the start; The Starry Night, "
              f"{data['frames']} frames of {data['size']} px for the flicker rows.", "",
-             "| clip | temporal weight | iterations (first / later) | flicker | vs independent | style loss, later "
-             "frames | vs independent | s / first frame | s / later frame |", "|---|---|---|---|---|---|---|---|---|"]
+             "| clip | temporal weight | new ground | iterations (first / later) | flicker | vs independent | style "
+             "loss, later frames | vs independent (last frame) | s / first frame | s / later frame |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         later = r["frame_iterations"] if r["temporal_weight"] else r["iterations"]
-        lines.append(f"| {r['clip']} | {r['temporal_weight']:g} | {r['iterations']} / {later} | {r['flicker']:.2f} | "
-                     f"{r['flicker_vs_independent']:.3f}× | {r['style_loss_later_frames']:.1f} | "
-                     f"{r['style_vs_independent']:.2f}× | {r['first_frame_s']:.1f} | {r['later_frame_s']:.1f} |")
+        ground = r.get("new_ground", "photo") if r["temporal_weight"] else "–"
+        last = f" ({r['style_vs_independent_last_frame']:.2f}×)" if "style_vs_independent_last_frame" in r else ""
+        lines.append(f"| {r['clip']} | {r['temporal_weight']:g} | {ground} | {r['iterations']} / {later} | "
+                     f"{r['flicker']:.2f} | {r['flicker_vs_independent']:.3f}× | {r['style_loss_later_frames']:.1f} | "
+                     f"{r['style_vs_independent']:.2f}×{last} | {r['first_frame_s']:.1f} | {r['later_frame_s']:.1f} |")
     if data["timings"]:
         lines += ["", "| the pan, defaults | frames | s / first frame | s / later frame | CPU s in all |",
                   "|---|---|---|---|---|"]

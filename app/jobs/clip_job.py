@@ -4,7 +4,9 @@ Each frame is stored as soon as it is painted (frame_0001.png …) and becomes t
 progress says frame i of N, the frame's iteration and the whole clip's time left. A job re-queued
 after its runner died keeps its finished frames (the store drops only OUTPUT_FILES), so the next
 run passes them to the engine as ``finished`` and paints only the rest. At the end the results are
-written: result.mp4 (H.264, with the clip's sound), result.webm (VP9), result.gif, and thumb.jpg.
+written: result.mp4 (H.264, with the clip's sound), result.webm (VP9), result.gif, and thumb.jpg;
+once the job is recorded done, its frames are deleted (``drop_frames``): nothing resumes a finished
+job, the pages show the videos, the poster and the preview, and a long clip's frames are tens of MB.
 A clip is one job on one runner: each frame starts from the one before, so frames cannot be shared out.
 """
 
@@ -93,3 +95,15 @@ def store_clip_result(store: JobStore, job_id: str, frames: Sequence[np.ndarray]
             continue
         store.put_file(job_id, name, write_clip(frames, fps, fmt, audio_from=None if fmt == "gif" else audio_from))
     store.put_file(job_id, "thumb.jpg", thumbnail(frames[0], THUMB_SIZE))
+
+
+def drop_frames(store: JobStore, job_id: str) -> int:
+    """Delete a finished clip's frames (frame_0001.png …); the count deleted. Best-effort: a store
+    away for a moment leaves them to retention, which deletes the whole job later."""
+    try:
+        job = store.get(job_id)
+        names = list(frame_files(job.files).values()) if job is not None else []
+        return store.delete_files(job_id, names) if names else 0
+    except Exception:  # noqa: BLE001 - the job is done; the frames only cost space until retention
+        log.warning("job %s: its finished frames could not be deleted; retention will", job_id, exc_info=True)
+        return 0

@@ -95,7 +95,9 @@ def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings
         # write since (progress, files) was refused. Nothing left to record.
         log.info("job %s was deleted while it ran; stopped", job_id)
         return "deleted"
-    finish(store, job_id, worker, state, error=error, **extra)
+    if finish(store, job_id, worker, state, error=error, **extra) and state == DONE and is_clip(job):
+        # Only after 'done' is recorded: a runner that died before that resumes from these frames.
+        clip_job.drop_frames(store, job_id)
     return state
 
 

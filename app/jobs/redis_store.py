@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from app.jobs import redis_layout
 from app.jobs.states import lua_table
@@ -394,6 +394,12 @@ class RedisJobStore(JobStore):
     def get_file(self, job_id: str, name: str) -> bytes | None:
         check_file_name(name)
         return self.redis.hget(self._key("files", job_id), name)
+
+    def delete_files(self, job_id: str, names: Iterable[str]) -> int:
+        names = list(names)
+        for name in names:
+            check_file_name(name)
+        return int(self.redis.hdel(self._key("files", job_id), *names)) if names else 0
 
     # -- recovery and retention -------------------------------------------------------------
 

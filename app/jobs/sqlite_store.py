@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from app.jobs import sqlite_schema
 from app.jobs.states import gave_up
@@ -291,6 +291,21 @@ class SqliteJobStore(JobStore):
             return (self.data_dir / job[name]).read_bytes()
         except FileNotFoundError:
             return None
+
+    def delete_files(self, job_id: str, names: Iterable[str]) -> int:
+        names = list(names)
+        for name in names:
+            check_file_name(name)
+        with self._write() as db:
+            row = db.execute("SELECT files FROM jobs WHERE id=?", (job_id,)).fetchone()
+            files = json.loads(row[0]) if row else {}
+            held = {name: files[name] for name in names if name in files}
+            for name in held:
+                db.execute("UPDATE jobs SET files=json_remove(files, ?) WHERE id=?", (f'$."{name}"', job_id))
+        # After the commit: the row no longer lists them, so no reader looks for them any more.
+        for path in held.values():
+            (self.data_dir / path).unlink(missing_ok=True)
+        return len(held)
 
     def _files_of(self, job_id: str) -> dict[str, str]:
         with self._connection() as db:

@@ -27,6 +27,8 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   'poster.jpg' (its first frame) instead of 'content.png', its finished frames 'frame_0001.png' …
   (``frame_file``: the only names made at run time, kept across a re-queue so that a resumed run
   skips them) and the results 'result.mp4', 'result.webm' (optional), 'result.gif'.
+- ``delete_files(id, names)`` → how many of those files the job held and no longer holds: one job's
+  files removed while the job stays (a finished clip's frames, once its videos are stored).
 - ``recover_stale(stale_after, max_attempts)``: running jobs whose heartbeat is older than
   ``stale_after`` seconds (their process died) go back to 'queued' in their old place, cleared of
   everything the dead run wrote (all progress fields, OUTPUT_FILES), or to 'failed' with a reason
@@ -199,6 +201,9 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def get_file(self, job_id: str, name: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def delete_files(self, job_id: str, names: Iterable[str]) -> int: ...
 
     @abc.abstractmethod
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]: ...

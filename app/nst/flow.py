@@ -33,14 +33,15 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
 
 
-def warp(image: np.ndarray, backward: np.ndarray) -> np.ndarray:
+def warp(image: np.ndarray, backward: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
     """``image`` (of the previous frame) carried to the current frame: out(x) = image(x + backward(x)),
-    bilinear, borders repeated, as float32. ``backward`` is the flow from the current frame to the previous one."""
+    bilinear, borders repeated (or as ``border`` says), as float32. ``backward`` is the flow from the
+    current frame to the previous one."""
     height, width = backward.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     map_x, map_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
     source = np.ascontiguousarray(image, dtype=np.float32)
-    return cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=border)
 
 
 def reliable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:

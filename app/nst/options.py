@@ -30,6 +30,7 @@ INIT_CHOICES = ("content", "noise", "image")
 NORMALIZATION_CHOICES = ("gatys", "blog")
 STYLE_LOSS_CHOICES = ("gram", "wasserstein")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+NEW_GROUND_CHOICES = ("paint", "photo")
 MAX_STYLES = 4
 
 
@@ -128,7 +129,7 @@ class Options:
         "Bound pixels", "Bound every pixel to 0..255 during the whole optimisation (L-BFGS-B bounds); off: "
         "free for the first 80 % of each scale, then clipped and bounded (measured at 512 px: 22 % fewer "
         "evaluations, loss 8 % higher)."))
-    temporal_weight: float = _opt(10.0, Spec(
+    temporal_weight: float = _opt(1.0, Spec(
         "Temporal weight (video)", "How strongly each video frame keeps the previous painted frame, carried along "
         "the optical flow, where the flow is reliable (Ruder et al. 2016). 0 paints every frame on its own "
         "(it flickers).", 0.0, 1e6, log_scale=True))
@@ -136,6 +137,11 @@ class Options:
         "Iterations per later frame (video)", "L-BFGS iterations for each video frame after the first, which "
         "starts from the previous painted frame carried along the optical flow (the first frame gets "
         "'iterations').", 1, 5000))
+    new_ground: str = _opt("paint", Spec(
+        "New ground (video)", "What the previous frame cannot give a video frame (a pan's new edge, what a moving "
+        "object uncovers): 'paint' paints it first on a crop around it, with 'iterations' and held to its painted "
+        "neighbours (the cost grows with its area), and holds the frame to that there; 'photo' starts it from the "
+        "photo, unheld (Ruder et al.; it stays less painted than a picture).", choices=NEW_GROUND_CHOICES))
     precision: str = _opt("auto", Spec(
         "Precision", "Compute precision of the network: auto uses bfloat16/float16 where the "
         "hardware is fast at it, else float32.", choices=PRECISION_CHOICES))

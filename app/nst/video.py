@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+import cv2
 import numpy as np
 
 from app.nst import flow as flow_ops
@@ -25,7 +26,7 @@ from app.nst.engine import Progress, stylize
 from app.nst.errors import ImageError
 from app.nst.images import resize_longest, resize_to
 from app.nst.losses import TemporalTarget
-from app.nst.options import DEFAULTS, Options
+from app.nst.options import DEFAULTS, Options, option_specs
 
 
 @dataclass
@@ -116,12 +117,117 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
     if options.temporal_weight == 0:
         return stylize(frame, style, options=options, on_progress=reporter, **engine)
     warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
-    held = TemporalTarget(warped_rgb=warped, mask=mask)
     # Where the flow is not trusted (a pan's new edge, what a moving object uncovers) the warped
-    # picture is a smear of its neighbours: start there from the photo, as a picture would.
+    # picture is a smear of its neighbours. Started there from the photo, as Ruder et al. do, that
+    # ground stays half painted (measured: neither 100 iterations nor a painted-looking start change
+    # it, the optimum of a narrow strip beside held paint is near the photo); so by default it is
+    # painted first as a picture and the frame is held to that there too.
+    target, weight = warped, mask
     start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
+    if options.new_ground == "paint":
+        painted = paint_new_ground(frame, start, TemporalTarget(warped, mask), style, options, engine, reporter)
+        if painted is not None:
+            fresh, where = painted
+            start = target = where[..., None] * fresh + (1.0 - where[..., None]) * start
+            weight = np.maximum(mask, where)
+    held = TemporalTarget(warped_rgb=target, mask=weight)
     return stylize(frame, style, options=frame_options(options), init_image=start, temporal=held,
                    on_progress=reporter, **engine)
+
+
+NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) are not painted apart
+CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
+CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
+NEW_GROUND_MIN = 0.001  # of the frame: smaller regions of new ground start from the photo, unheld
+WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
+
+
+def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
+                     engine: dict, reporter=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
+    around it, with some context: from ``start``, held to the warped previous frame where that is
+    reliable (so that its strokes go on from their neighbours'), with the first frame's iterations.
+    On a crop the new ground is a large share of the picture, so the style term, a statistic of
+    the whole picture, paints it as it paints a picture; on the whole frame it is a few per cent
+    and stays near the photo. The painting is as large as in the whole frame. Returns (H, W, 3)
+    float32 RGB and the (H, W) 0/1 map of where it applies; progress goes to ``reporter`` (the
+    frame's first stage). None when there is no new ground."""
+    new = cv2.morphologyEx((held.mask < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
+                           np.ones((NEW_GROUND_SPECK, NEW_GROUND_SPECK), np.uint8))
+    boxes = new_ground_boxes(new)
+    if not boxes:
+        return None
+    longest = max(new.shape)
+    fresh = np.zeros((*new.shape, 3), np.float32)
+    where = np.zeros(new.shape, np.float32)
+    for box in boxes:
+        crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
+        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
+        painted = stylize(frame[box], style, options=crop_options, init_image=start[box],
+                          temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
+                          **engine).image[..., :3]
+        fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
+        where[box] = new[box]
+    return fresh, where
+
+
+def new_ground_boxes(new: np.ndarray) -> list[tuple[slice, slice]]:
+    """Crops (row and column slices) around the regions of ``new`` (an (H, W) 0/1 uint8 map), with
+    context; overlapping crops merged; one crop, the whole frame, when they would cover most of it
+    (a scene cut). Regions smaller than NEW_GROUND_MIN of the frame are left out."""
+    height, width = new.shape
+    longest = max(height, width)
+    context = max(8, round(longest * CROP_CONTEXT))
+    # At least half the frame's longest side along one axis: the painting is scaled for a crop by
+    # style_scale × longest / the crop's longest side, which must stay within style_scale's range.
+    reach = max(32, -(-longest // 2))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
+    boxes = []
+    for x, y, w, h, area in stats[1:count]:
+        if area < NEW_GROUND_MIN * height * width:
+            continue
+        top, bottom = _span(y, y + h, context, height, CROP_STEP)
+        left, right = _span(x, x + w, context, width, CROP_STEP)
+        if max(bottom - top, right - left) < reach:
+            if height >= width:
+                top, bottom = _span(top, bottom, 0, height, reach)
+            else:
+                left, right = _span(left, right, 0, width, reach)
+        boxes.append((top, bottom, left, right))
+    boxes = _merged(boxes)
+    if sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) > WHOLE_FRAME_SHARE * height * width:
+        boxes = [(0, height, 0, width)]
+    return [(slice(top, bottom), slice(left, right)) for top, bottom, left, right in boxes]
+
+
+def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, bottom, left, right) with every overlapping pair replaced by their union."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _span(low: int, high: int, context: int, size: int, least: int) -> tuple[int, int]:
+    """[low, high) widened by ``context`` each way, to at least ``least`` and a multiple of
+    CROP_STEP where the frame allows, kept inside [0, size)."""
+    low, high = max(0, low - context), min(size, high + context)
+    want = min(size, max(least, high - low))
+    want = min(size, -(-want // CROP_STEP) * CROP_STEP)
+    low = max(0, min(low - (want - (high - low)) // 2, size - want))
+    return low, low + want
 
 
 def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]) -> dict[int, np.ndarray]:

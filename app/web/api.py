@@ -10,7 +10,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from PIL import Image
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -279,6 +279,9 @@ def job_frame(job_id: str, number: int) -> Response:
     if not is_clip(job) or not 1 <= number <= frames:
         raise ApiError(404, f"job {_short(job_id)} has no frame {number}" + (f" (it has {frames})" if frames else ""))
     data = services().store.get_file(job_id, frame_file(number - 1))
+    if data is None and job.state == DONE:  # its frames are deleted once the videos are stored
+        raise ApiError(404, f"job {_short(job_id)} is done and keeps no frames; its result is the video "
+                       f"({url_for('api.job_result', job_id=job.id, format='mp4')})")
     if data is None:
         raise ApiError(404, f"frame {number} of job {_short(job_id)} is not painted yet")
     return _image_response(data, "image/png", None, "private, max-age=86400")

@@ -369,3 +369,20 @@ def test_deleting_a_clip_job_removes_every_file(store: JobStore, tmp_path: Path)
     assert all(store.get_file(job_id, name) is None for name in ["content.clip", "poster.jpg", *names])
     assert not store.put_file(job_id, "frame_0003.png", b"x")  # a runner still painting writes nothing
     assert not (tmp_path / "jobs" / job_id).exists()
+
+
+def test_delete_files_removes_only_the_named_files_of_that_job(store: JobStore, tmp_path: Path) -> None:
+    job_id, other = add_clip(store), add_clip(store)
+    for name in ("frame_0001.png", "frame_0002.png", "frame_0003.png", "result.mp4"):
+        assert store.put_file(job_id, name, b"x") and store.put_file(other, name, b"y")
+    assert store.delete_files(job_id, ["frame_0001.png", "frame_0002.png", "frame_0009.png"]) == 2  # 9: never stored
+    assert set(store.get(job_id).files) == {"content.clip", "poster.jpg", "style.png", "frame_0003.png", "result.mp4"}
+    assert store.get_file(job_id, "frame_0001.png") is None and store.get_file(job_id, "frame_0003.png") == b"x"
+    assert store.get_file(other, "frame_0001.png") == b"y" and len(store.get(other).files) == 7
+    assert store.delete_files(job_id, ["frame_0001.png"]) == 0 and store.delete_files(job_id, []) == 0
+    if isinstance(store, SqliteJobStore):  # the bytes are gone from the disk too, not only from the listing
+        assert sorted(p.name for p in (tmp_path / "jobs" / job_id).iterdir()) == [
+            "content.clip", "frame_0003.png", "poster.jpg", "result.mp4", "style.png"]
+    assert store.delete_files("no-such-job", ["frame_0001.png"]) == 0
+    with pytest.raises(ValueError):
+        store.delete_files(job_id, ["../jobs.db"])

@@ -15,7 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from app.cli import main
-from app.nst import engine, flow, losses, targets
+from app.nst import engine, flow, losses, targets, video
 from app.nst.clips import ClipLimits, read_clip
 from app.nst.errors import Cancelled
 from app.nst.options import Options
@@ -78,13 +78,14 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
         return real(content, style, **kw)
     monkeypatch.setattr("app.nst.video.stylize", spy)
     seen, done = [], []
-    result = stylize_clip(tiny_clip(3), stripes_image(), options=TINY, weights="untrained",
+    options = TINY.replace(new_ground="photo")  # as Ruder et al.: the new edge from the photo, unheld
+    result = stylize_clip(tiny_clip(3), stripes_image(), options=options, weights="untrained",
                           on_progress=seen.append, on_frame=lambda i, rgb: done.append((i, rgb.shape)))
     assert done == [(0, (36, 48, 3)), (1, (36, 48, 3)), (2, (36, 48, 3))]
     assert len(result.frames) == 3 and result.fps == pytest.approx(8.0)
     assert calls[0].get("temporal") is None and calls[0]["options"].iterations == 4
     for later in calls[1:]:
-        assert later["options"] == frame_options(TINY) and later["options"].iterations == 2
+        assert later["options"] == frame_options(options) and later["options"].iterations == 2
         held, start = later["temporal"], later["init_image"]
         assert held.mask.shape == (36, 48) and start.shape == (36, 48, 3)
         trusted = held.mask == 1
@@ -95,6 +96,62 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
     summary = result.summary()
     assert summary["frames"] == 3 and summary["first_frame_seconds"] > 0 and summary["following_frame_seconds"] > 0
     assert [set(x) for x in result.losses[1:]] == [{"total", "content", "style", "tv", "temporal"}] * 2
+
+
+def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
+    calls = []
+    real = engine.stylize
+    monkeypatch.setattr("app.nst.video.stylize", lambda c, s, **kw: calls.append((c, kw)) or real(c, s, **kw))
+    clip = read_clip(encode(pan_frames(3, 48, 64, step=4), fps=8), LIMITS)
+    stylize_clip(clip, stripes_image(), options=TINY, weights="untrained")
+    assert [c.shape for c, _ in calls] == [(36, 48, 3), (36, 16, 3), (36, 48, 3), (36, 16, 3), (36, 48, 3)]
+    crop, picture = calls[1]
+    # the crop around the pan's new edge, painted with the first frame's iterations, held to the
+    # warped frame where that is reliable, the painting as large as in the whole frame (style_scale × 48 / 36)
+    assert picture["options"].iterations == TINY.iterations and picture["options"].size == 36
+    assert picture["options"].style_scale == pytest.approx(TINY.style_scale * 48 / 36)
+    assert picture["temporal"].mask.shape == (36, 16) and (picture["temporal"].mask[4:-4, -3:] == 0).all()
+    assert picture["temporal"].mask[4:-4, :8].min() == 1  # the context is held
+    np.testing.assert_allclose(picture["init_image"][:, -3:], crop[:, -3:].astype(np.float32))  # new: the photo
+    frame, later = calls[2]
+    held, start = later["temporal"], later["init_image"]
+    assert (held.mask[4:-4, -3:] == 1).all()  # the new edge is held too: to its painting
+    assert np.abs(held.warped_rgb[:, -3:] - frame[:, -3:]).mean() > 1.0  # which is not the photo
+    np.testing.assert_allclose(start, held.warped_rgb)
+    assert later["options"].iterations == TINY.frame_iterations
+
+
+def test_the_crop_around_new_ground_is_whole_steps_inside_the_frame():
+    assert video._span(60, 64, 8, 64, 16) == (48, 64)  # the right edge, widened inwards
+    assert video._span(0, 3, 8, 64, 16) == (0, 16)
+    assert video._span(20, 30, 4, 64, 16) == (9, 41)  # 18 px with context, rounded up to 32, centred
+    assert video._span(10, 20, 0, 36, 32) == (0, 32)  # widened to the least asked, kept inside
+    assert video._span(0, 36, 8, 36, 16) == (0, 36)  # never beyond the frame
+
+
+def test_new_ground_crops_one_per_region_merged_where_they_overlap():
+    new = np.zeros((96, 128), np.uint8)
+    new[:, -4:] = 1  # a pan's new edge
+    new[40:50, 5:15] = 1  # what an object uncovered, far from it
+    new[5, 60] = 1  # a speck: left out
+    boxes = video.new_ground_boxes(new)
+    assert [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in sorted(boxes, key=lambda b: b[1].start)] == [
+        (29, 61, 0, 64), (0, 96, 112, 128)]  # 8 px of context, in steps of 16; the small one grown to half the width
+    new[40:50, 5:15] = 0
+    new[40:50, 100:110] = 1  # near the edge: its crop overlaps the edge's and the two become one
+    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(64, 128))]
+    new[:, :100] = 1  # most of the frame is new (a cut): the whole frame
+    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(0, 128))]
+    assert video.new_ground_boxes(np.zeros((96, 128), np.uint8)) == []
+
+
+def test_no_new_ground_paints_nothing_apart(monkeypatch):
+    frames = pan_frames(2, 48, 64, step=0)
+    reliable = np.ones((48, 64), np.float32)
+    reliable[10, 10] = 0  # a speck of flow noise
+    held = losses.TemporalTarget(frames[0].astype(np.float32), reliable)
+    assert video.paint_new_ground(frames[1], held.warped_rgb, held, stripes_image(), TINY,
+                                  {"weights": "untrained"}) is None
 
 
 def test_temporal_weight_zero_paints_every_frame_on_its_own(monkeypatch):

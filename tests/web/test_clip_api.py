@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from app.jobs.store import frame_files
 from app.nst.clips import ClipLimits, probe_clip
 from tests.clips import audio_only_mp4, corrupt_mp4, truncated, video_bytes
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
@@ -161,7 +162,9 @@ def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: 
     assert done["progress"]["frame"] == 4 and done["progress"]["frames"] == 4 and done["progress"]["preview_frame"] == 4
     assert done["summary"]["frames"] == 4 and done["summary"]["fps"] == 8
     files = set(app.extensions["impasto"].store.get(job["id"]).files)
-    assert {f"frame_000{n}.png" for n in range(1, 5)} <= files and "frame_0005.png" not in files
+    assert not frame_files(files)  # the frames go once the videos are stored; what the pages show stays
+    assert {"content.clip", "poster.jpg", "preview.jpg", "thumb.jpg", "result.mp4", "result.webm",
+            "result.gif"} <= files
     for fmt, mimetype in (("mp4", "video/mp4"), ("webm", "video/webm"), ("gif", "image/gif")):
         result = client.get(done["urls"][f"result_{fmt}"])
         assert result.status_code == 200 and result.mimetype == mimetype
@@ -171,7 +174,10 @@ def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: 
     assert ranged.status_code == 206 and len(ranged.data) == 100  # <video> seeks with ranges
     assert probe_clip(client.get(done["urls"]["result"]).data, ClipLimits(100, 100, 4096)).has_audio  # sound kept
     frame = client.get(f"/api/jobs/{job['id']}/frames/4")
-    assert frame.mimetype == "image/png" and Image.open(io.BytesIO(frame.data)).size == (48, 36)
+    assert frame.status_code == 404 and frame.json["error"] == (
+        f"job {job['id']} is done and keeps no frames; its result is the video "
+        f"(/api/jobs/{job['id']}/result?format=mp4)")
+    assert Image.open(io.BytesIO(client.get(done["urls"]["thumb"]).data)).width > 0
     download = client.get(done["urls"]["result_gif"] + "&download=1")
     assert download.headers["Content-Disposition"] == f'attachment; filename="impasto-{job["id"][:8]}.gif"'
     page = client.get(job["urls"]["page"]).text  # the result page plays the clip

@@ -10,7 +10,16 @@ from flask import Flask
 from app.jobs.sqlite_store import SqliteJobStore
 from app.jobs.store import DONE, Job
 from app.nst.options import Options
-from app.web.estimate import DEFAULT_SECONDS_PER_UNIT, FIXED_SECONDS, FLOAT32_FACTOR, RECENT, learn, queue_ahead, work
+from app.web.estimate import (
+    DEFAULT_SECONDS_PER_UNIT,
+    FIXED_SECONDS,
+    FLOAT32_FACTOR,
+    NEW_GROUND_CROP_SHARE,
+    RECENT,
+    learn,
+    queue_ahead,
+    work,
+)
 from app.web.views import duration
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes
@@ -126,9 +135,12 @@ def test_a_size_over_the_servers_limit_says_so_instead_of_a_time(make_app):
 
 
 def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
-    options = Options(size=256, iterations=100, frame_iterations=20, scales=1)
+    options = Options(size=256, iterations=100, frame_iterations=20, scales=1, new_ground="photo")
     frame = 256 * 192 / 1e6
     assert work(options, 0.75, frames=10) == pytest.approx(100 * frame + 9 * 20 * frame)
+    # new ground painted first on crops: a share of each later frame painted again with 'iterations'
+    painted = options.replace(new_ground="paint")
+    assert work(painted, 0.75, frames=10) == pytest.approx(100 * frame + 9 * (20 + 100 * NEW_GROUND_CROP_SHARE) * frame)
     independent = options.replace(temporal_weight=0)  # every frame painted like the first
     assert work(independent, 0.75, frames=10) == pytest.approx(10 * 100 * frame)
     picture = finished(FIXED_SECONDS + 35)

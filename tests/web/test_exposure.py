@@ -273,6 +273,40 @@ def test_the_rate_limit_can_be_turned_off(make_app: Callable[..., Flask]) -> Non
     assert {submit(client).status_code for _ in range(4)} == {202}
 
 
+def probe(client: FlaskClient, **extra: Any) -> Any:
+    return client.post("/api/probe", data={"content": (io.BytesIO(png_bytes()), "photo.png")},
+                       content_type="multipart/form-data", **extra)
+
+
+def test_probes_have_their_own_per_client_limit_with_429_and_retry_after(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IMPASTO_PROBE_RATE_LIMIT="2/minute", IMPASTO_RATE_LIMIT="1/minute")
+    client = app.test_client(use_cookies=False)
+    assert [probe(client).status_code for _ in range(2)] == [200, 200]
+    refused = probe(client)
+    assert refused.status_code == 429
+    assert refused.json["error"] == (f"too many clip checks (POST /api/probe): this server takes at most 2 per 1 "
+                                     f"minute from one client (IMPASTO_PROBE_RATE_LIMIT); try again in "
+                                     f"{refused.json['retry_after']} s")
+    assert 1 <= int(refused.headers["Retry-After"]) == refused.json["retry_after"] <= 60
+    assert refused.json["limit"] == "2 per 1 minute"
+    assert probe(client, environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200  # another client
+    # Its own counter: the probes spent none of the submissions, and a submission spends no probe.
+    assert submit(client).status_code == 202 and submit(client).status_code == 429
+    assert probe(client, environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+    assert probe(client, environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 429
+
+
+def test_the_probe_limit_can_be_turned_off_and_has_a_default(make_app: Callable[..., Flask],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    client = make_app(IMPASTO_PROBE_RATE_LIMIT="off", IMPASTO_RATE_LIMIT="off").test_client()
+    assert {probe(client).status_code for _ in range(5)} == {200}
+    monkeypatch.delenv("IMPASTO_PROBE_RATE_LIMIT", raising=False)
+    assert Settings.from_env().probe_rate_limit == "60/minute"
+    monkeypatch.setenv("IMPASTO_PROBE_RATE_LIMIT", "lots")
+    with pytest.raises(SettingsError, match="IMPASTO_PROBE_RATE_LIMIT must be a rate such as 10/minute"):
+        Settings.from_env()
+
+
 def test_the_sqlite_counters_are_shared_and_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Two storages on one file stand for two gunicorn processes.
     one, two = SqliteLimitStorage(storage_uri(tmp_path)), SqliteLimitStorage(storage_uri(tmp_path))
