@@ -248,6 +248,8 @@ class _TiledScale:
         self.temporal = temporal
         self.program: _Program | None = None
         self.program_shape: tuple[int, ...] = ()
+        # Flatness is judged on the whole picture: a tile of sky alone would call its own ripples edges.
+        self.flat = losses.flatness_weights(content_rgb, options.flat_smoothing) if options.flat_smoothing else None
 
     def solve(self, run: _Run, tile: tiles.Tile, number: int, start_rgb: np.ndarray,
               compose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -263,6 +265,8 @@ class _TiledScale:
             self.program_shape = content.shape
         else:
             self.program.set_content(content, masks, held)
+        if self.flat is not None:
+            self.program.tv.set_factors(self.flat[tile.top:tile.bottom - 1, tile.left:tile.right - 1])
         problem = _Problem(self.program, content)
         return run.optimize(problem, start_rgb, self.iterations, self.index,
                             _TileView(number, compose, self.content_rgb))

@@ -199,3 +199,37 @@ def test_all_tiles_of_a_scale_share_one_traced_loss_function(monkeypatch) -> Non
                        masks=masks)
         assert len(tiles.plan((48, 64), "block5_conv1", 1e12, side=32)) > 2
         assert len(made) == 1 and made[0].experimental_get_tracing_count() == 1
+
+
+def test_each_tile_smooths_by_its_crop_of_the_whole_pictures_flatness(monkeypatch) -> None:
+    """A tile of sky alone, judged by itself, would call its own faint ripples edges and smooth them
+    less than the sky beside a roof: the flat-area smoothing would change from tile to tile."""
+    photo = np.full((48, 64, 3), 110, np.uint8)
+    photo[:, 40:][:, np.arange(24) % 6 < 3] = 240  # stripes on the right, an even sky on the left
+    photo[:, :40] += np.arange(40, dtype=np.uint8)[None, :, None] // 8  # a faint ramp in the sky
+    judged, seen = [], []
+    original_weights, original_optimize = losses.flatness_weights, engine._Run.optimize
+
+    def judging(rgb, boost):
+        judged.append(np.array(rgb))
+        return original_weights(rgb, boost)
+
+    def recording(run, problem, *args, **kwargs):
+        seen.append(problem.program.tv.weights.numpy()[0, :, :, 0].copy())
+        return original_optimize(run, problem, *args, **kwargs)
+
+    monkeypatch.setattr(losses, "flatness_weights", judging)
+    monkeypatch.setattr(engine._Run, "optimize", recording)
+    lossfn.clear()
+    options = Options(size=64, iterations=1, scales=1, precision="float32", flat_smoothing=10.0)
+    engine.stylize(photo, stripes_image(), options=options, weights="untrained", tile_size=32)
+    grid = tiles.plan((48, 64), "block5_conv1", 1e12, side=32)
+    whole_photo = next(rgb for rgb in judged if rgb.shape[:2] == (48, 64))
+    whole = original_weights(whole_photo, 10.0)
+    crops = [whole[t.top:t.bottom - 1, t.left:t.right - 1] for t in grid.tiles]
+    assert len(grid) > 2 and len(seen) == len(crops)
+    for factors, crop in zip(seen, crops):
+        np.testing.assert_allclose(factors, crop, rtol=1e-6)
+    # and judged alone, some tile would have been smoothed differently
+    assert any(not np.allclose(original_weights(whole_photo[t.slices], 10.0), crop, atol=0.5)
+               for t, crop in zip(grid.tiles, crops))
