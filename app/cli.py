@@ -112,7 +112,8 @@ def _add_transfer(sub) -> None:
 
 
 # Defaults as a person reads them, where the value itself says nothing (None, an empty list).
-DEFAULT_WORDS = {"seed": "random", "style_blend": "equal", "style_layer_weights": "1 each"}
+DEFAULT_WORDS = {"seed": "random", "style_blend": "equal",
+                 "style_layer_weights": "1,1,2,3 for the default layers, else 1 each"}
 
 
 def _default_text(name: str, default: Any) -> str:

@@ -433,7 +433,7 @@ def _make_loss_fn(features, content_targets, targets: StyleTargets | None, optio
     factors set for the photo), else a plain one."""
     norm = options.normalization
     content = losses.ContentLoss(content_targets, norm)
-    shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
+    shares = losses.layer_shares(options.style_layers, options.layer_weights())
     if style_loss is not None:  # masks: each painting's Gram targets in its own region
         style = style_loss
     elif options.style_loss == "wasserstein":

@@ -24,7 +24,7 @@ _local = threading.local()
 def program_key(vgg, options: Options, precision: str, image_hw: tuple[int, int], temporal: bool) -> tuple:
     """What a traced program bakes in: the weights, the precision, the shape, the loss settings."""
     settings = (options.content_weight, options.style_weight, options.tv_weight, options.temporal_weight,
-                options.content_layers, options.style_layers, options.style_layer_weights, options.style_loss,
+                options.content_layers, options.style_layers, options.layer_weights(), options.style_loss,
                 options.normalization, options.tv_exponent, options.flat_smoothing)
     return vgg.source, precision, tuple(image_hw), settings, temporal
 

@@ -32,6 +32,10 @@ STYLE_LOSS_CHOICES = ("gram", "wasserstein")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
 NEW_GROUND_CHOICES = ("paint", "photo")
 MAX_STYLES = 4
+DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
+# The default layers' own weights: the deeper ones count more, for broader strokes and a truer palette
+# (measured at 512 px: docs/benchmark.md, "Broad strokes"). Other layer choices weigh 1 each.
+DEPTH_WEIGHTS = (1.0, 1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,14 @@ def _opt(default: Any, spec: Spec) -> Any:
 class Options:
     """Every knob of one style transfer. Build with ``Options.from_mapping`` to validate input."""
 
-    content_weight: float = _opt(10.0, Spec(
+    content_weight: float = _opt(5.0, Spec(
         "Content weight α", "How strongly the result keeps the photo's shapes.", 0.0, 1e6, log_scale=True))
     style_weight: float = _opt(100.0, Spec(
         "Style weight β", "How strongly the result takes the painting's texture.", 0.0, 1e6, log_scale=True))
-    tv_weight: float = _opt(0.1, Spec(
+    tv_weight: float = _opt(0.15, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
-    flat_smoothing: float = _opt(10.0, Spec(
+    flat_smoothing: float = _opt(40.0, Spec(
         "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
         "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
         "skies; 0: the same smoothing everywhere.", 0.0, 1e3))
@@ -79,20 +83,20 @@ class Options:
     content_layers: tuple[str, ...] = _opt(("block4_conv2",), Spec(
         "Content layers", "VGG16 layers whose features the result must keep.", choices=VGG_LAYERS))
     style_layers: tuple[str, ...] = _opt(
-        ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1"),
+        DEFAULT_STYLE_LAYERS,
         Spec("Style layers", "VGG16 layers whose Gram matrices the result must match.", choices=VGG_LAYERS))
     style_layer_weights: tuple[float, ...] = _opt((), Spec(
-        "Style layer weights", "One factor per style layer on its share of the style term; empty means 1 "
-        "each. (The first layers' terms are naturally 100-1000× the deepest ones'.) More "
-        "weight on the deeper layers gives larger strokes and calmer skies, on the first ones finer "
-        "texture and the painting's exact colours.", 0.0, 1e3))
+        "Style layer weights", "One factor per style layer on its share of the style term; empty means "
+        "1, 1, 2, 3 for the default four layers and 1 each for any other choice. (The first layers' "
+        "terms are naturally 100-1000× the deepest ones'.) More weight on the deeper layers gives larger "
+        "strokes and calmer skies, on the first ones finer texture and the painting's exact colours.", 0.0, 1e3))
     style_loss: str = _opt("wasserstein", Spec(
         "Style loss", "'gram': match each layer's Gram matrix (Gatys et al.); 'wasserstein': match the "
         "mean and covariance of each layer's features (2-Wasserstein distance), which carries the "
         "painting's palette more faithfully.", choices=STYLE_LOSS_CHOICES))
     style_blend: tuple[float, ...] = _opt((), Spec(
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
-    style_scale: float = _opt(1.5, Spec(
+    style_scale: float = _opt(1.0, Spec(
         "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes and calmer "
         "skies, below 1 finer texture.", 0.1, 4.0))
     style_fit: str = _opt("longest", Spec(
@@ -113,7 +117,7 @@ class Options:
     scales: int = _opt(0, Spec(
         "Scales", "Coarse-to-fine scales, each twice the size of the one before; 0 picks by size "
         "(1 below 384 px, else down to about 256 px: 2 for 512 px, 3 for 1024 px).", 0, 4))
-    final_share: float = _opt(0.3, Spec(
+    final_share: float = _opt(0.15, Spec(
         "Final scale's share", "Share of the iterations spent at the final (full) size when there are "
         "several scales; the rest go to the coarser ones, which cost a quarter as much each and set the "
         "composition and the large strokes. Lower: calmer, broader strokes and a faster job; higher: more "
@@ -216,9 +220,18 @@ class Options:
         count = len(self.scale_sizes())
         if count == 1 or index != count - 1 or self.final_fine_texture == 1.0:
             return self
-        weights = list(self.style_layer_weights or (1.0,) * len(self.style_layers))
+        weights = list(self.layer_weights())
         weights[0] *= self.final_fine_texture
         return self.replace(style_layer_weights=tuple(weights))
+
+    def layer_weights(self) -> tuple[float, ...]:
+        """Each style layer's factor: style_layer_weights when given, else DEPTH_WEIGHTS for the default
+        layers and 1 each for any other choice (so choosing other layers never needs new weights)."""
+        if self.style_layer_weights:
+            return self.style_layer_weights
+        if self.style_layers == DEFAULT_STYLE_LAYERS:
+            return DEPTH_WEIGHTS
+        return (1.0,) * len(self.style_layers)
 
     def scale_iterations(self) -> list[int]:
         """How the iteration budget is shared between scales.
@@ -247,9 +260,9 @@ DEFAULTS = Options()
 # Named presets: partial overrides of the defaults. "article" is the design article exactly.
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
-    "strong-style": {"style_weight": 1000.0, "content_weight": 5.0, "style_scale": 2.0},
-    "keep-detail": {"style_weight": 30.0, "content_weight": 20.0, "tv_weight": 0.01, "style_scale": 1.0,
-                    "content_layers": ("block3_conv2",)},
+    "strong-style": {"style_weight": 1000.0, "content_weight": 2.5, "style_scale": 2.0},
+    "keep-detail": {"style_weight": 30.0, "content_weight": 20.0, "tv_weight": 0.01, "flat_smoothing": 10.0,
+                    "style_scale": 0.75, "content_layers": ("block3_conv2",)},
     "article": {
         "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
         "content_layers": ("block2_conv2",),

@@ -125,6 +125,6 @@ def region_style_loss(vgg, styles: list[np.ndarray], blend: np.ndarray, masks: l
         found = compute_style_targets(vgg, [style], np.ones(1), options, longest, precision, content_hw,
                                       max_pixels=style_pixels)
         targets.append(found.gaussians if options.style_loss == "wasserstein" else found.grams)
-    shares = losses.layer_shares(options.style_layers, options.style_layer_weights)
+    shares = losses.layer_shares(options.style_layers, options.layer_weights())
     return RegionStyleLoss(targets, masks, [float(w) * len(styles) for w in blend], tile_hw or content_hw,
                            shares, options.style_loss)

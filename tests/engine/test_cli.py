@@ -269,7 +269,8 @@ def test_version_and_help_read_as_a_person_would(capsys):
     transfer = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["transfer"].format_help().split())
     for text in ("--seed SEED", "(default: random)", "(default: equal)", "--init {content,noise,image}",
                  "--precision {auto,float32,bfloat16,float16}", "--normalization {gatys,blog}",
-                 "--style-fit {longest,content}", "(default: 100)", "(default: 0.1)",
+                 "--style-fit {longest,content}", "(default: 100)", "(default: 0.15)",
+                 "(default: 1,1,2,3 for the default layers, else 1 each)",
                  "{balanced,strong-style,keep-detail,article}"):
         assert text in transfer, text
     assert "None" not in transfer and "(default: )" not in transfer

@@ -90,8 +90,8 @@ def test_scales_and_iteration_split():
     assert Options(size=4096).scale_sizes() == [512, 1024, 2048, 4096]
     assert Options(size=512, scales=1).scale_sizes() == [512]
     assert Options(size=512, scales=3).scale_sizes() == [128, 256, 512]
-    assert Options(size=512, iterations=100).scale_iterations() == [70, 30]
-    assert Options(size=1024, iterations=100).scale_iterations() == [35, 35, 30]
+    assert Options(size=512, iterations=100).scale_iterations() == [85, 15]
+    assert Options(size=1024, iterations=100).scale_iterations() == [42, 43, 15]
     assert Options(size=1024, iterations=2).scale_iterations() == [1, 1, 1]
     assert Options(size=512, iterations=100, final_share=0.2).scale_iterations() == [80, 20]
     for iterations in (1, 7, 100, 999):
@@ -134,7 +134,16 @@ def test_final_fine_texture_weighs_the_first_style_layer_at_the_final_scale_only
     assert options.at_scale(0) is options  # the coarse scale paints as set
     assert options.at_scale(1).style_layer_weights == (0.5, 1.0, 1.0, 1.0)
     plain = Options(size=512, final_fine_texture=0.5)
-    assert plain.at_scale(1).style_layer_weights == (0.5, 1.0, 1.0, 1.0)  # empty weights mean 1 each
+    assert plain.at_scale(1).style_layer_weights == (0.5, 1.0, 2.0, 3.0)  # empty weights: the default layers' own
     single = Options(size=256, final_fine_texture=0.5)
     assert single.at_scale(0) is single  # one scale: it is the coarse and the final one, left as set
     assert Options(size=512).at_scale(1) == Options(size=512)
+
+
+def test_layer_weights_favour_the_deeper_default_layers_and_never_block_other_layers():
+    assert Options().layer_weights() == (1.0, 1.0, 2.0, 3.0)
+    assert Options(style_layer_weights=(1.0, 1.0, 1.0, 1.0)).layer_weights() == (1.0, 1.0, 1.0, 1.0)
+    # Other layers chosen without weights weigh 1 each: no "4 weights for 2 layers" error.
+    other = Options.from_mapping({"style_layers": "block1_conv1,block3_conv1"})
+    assert other.style_layer_weights == () and other.layer_weights() == (1.0, 1.0)
+    assert Options.from_mapping({"preset": "article"}).layer_weights() == (1.0,) * 5
