@@ -241,8 +241,9 @@ def test_seed_preset_stretches_the_painting_to_the_photo_as_the_article_does(vgg
     kept = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY.replace(style_scale=1.0), 64,
                                          "float32", (48, 64))
     assert stretched.style_sizes[0] == (48, 64) and kept.style_sizes[0] == (16, 64)
-    bigger = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY, 64, "float32", (48, 64))
-    assert bigger.style_sizes[0] == (24, 96)  # the default paints with the painting at 1.5× the result's size
+    bigger = targets.compute_style_targets(vgg, [wide_painting], np.ones(1), TINY.replace(style_scale=1.5), 64,
+                                           "float32", (48, 64))
+    assert bigger.style_sizes[0] == (24, 96)  # the painting at 1.5× the result's size
 
 
 def test_images_too_small_for_the_network_are_refused_clearly():
@@ -250,8 +251,8 @@ def test_images_too_small_for_the_network_are_refused_clearly():
     with pytest.raises(OptionError, match=r"the photo \(48×6 px\) becomes 40×5 px; the network needs at least "
                                           r"8 px on each side"):
         run(content=gradient_image(6, 48))
-    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 60×6 px"):  # style scale 1.5
-        run(style=stripes_image(4, 40))
+    with pytest.raises(OptionError, match=r"the painting \(40×4 px\) becomes 60×6 px"):
+        run(style=stripes_image(4, 40), options=TINY.replace(style_scale=1.5))
     with pytest.raises(OptionError, match=r"the photo \(48×12 px\) becomes 40×10 px; the network needs at least "
                                           r"16 px on each side: choose a size of at least 62"):
         run(content=gradient_image(12, 48), options=TINY.replace(style_layers=("block5_conv1",)))
@@ -270,3 +271,15 @@ def test_article_rounds_count_progress_by_round():
     assert seen[-1].total == 6
     assert [p.iteration for p in seen] == sorted(p.iteration for p in seen)
     assert seen[-1].iteration <= 6
+
+
+def test_the_default_layers_deeper_weights_reach_the_loss() -> None:
+    from app.nst.engine import objective
+
+    content, style = gradient_image(30, 40), stripes_image()  # 40 px: TINY's size, so scored as it is
+    start = gradient_image(30, 40, seed=1)
+    score = {name: objective(content, style, options=TINY.replace(style_layer_weights=weights),
+                             weights="untrained")(start)
+             for name, weights in {"default": (), "depth": (1.0, 1.0, 2.0, 3.0), "even": (1.0,) * 4}.items()}
+    assert score["default"] == pytest.approx(score["depth"], rel=1e-6)
+    assert abs(score["default"] - score["even"]) > 1e-3 * score["even"]

@@ -80,10 +80,10 @@ def test_bfloat16_paints_as_well_as_float32(pictures, real_weights):
                                        weights=real_weights).image)
               for precision in ("float32", "bfloat16")}
     assert scores["bfloat16"] < 1.1 * scores["float32"], scores
-    # and both really optimised (the loss falls to 12.4 % of the photo's here in 60 iterations,
+    # and both really optimised (the loss falls to 18 % of the photo's here in 60 iterations,
     # 5.8 % before the flat-area smoothing: the Wasserstein term keeps a floor a Gram loss does not,
-    # a mean and a spread to match exactly, and a TV ten times stronger in the sky adds to it)
-    assert scores["float32"] < 0.15 * score(content), scores
+    # a mean and a spread to match exactly, and a TV 41 times stronger in the sky adds to it)
+    assert scores["float32"] < 0.25 * score(content), scores
 
 
 def test_preserve_colors_keeps_the_photos_chroma(pictures, balanced, real_weights):
