@@ -261,8 +261,8 @@ DEFAULTS = Options()
 PRESETS: dict[str, dict[str, Any]] = {
     "balanced": {},
     "strong-style": {"style_weight": 1000.0, "content_weight": 2.5, "style_scale": 2.0},
-    "keep-detail": {"style_weight": 30.0, "content_weight": 20.0, "tv_weight": 0.01, "flat_smoothing": 10.0,
-                    "style_scale": 0.75, "content_layers": ("block3_conv2",)},
+    "keep-detail": {"content_weight": 20.0, "tv_weight": 0.01, "style_scale": 0.75,
+                    "content_layers": ("block3_conv2",)},
     "article": {
         "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
         "content_layers": ("block2_conv2",),
@@ -279,8 +279,8 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
                 "water (extra smoothing where the photo is flat).",
     "strong-style": "Ten times the style weight, half the content weight, the painting at twice the "
                     "result's size: the painting's big strokes take over, the photo's outlines remain.",
-    "keep-detail": "Content from a shallower layer, a lighter style with finer strokes and less smoothing: the "
-                   "photo's fine detail stays under the painting's texture.",
+    "keep-detail": "Content from a shallower layer at four times the weight, the painting smaller (finer "
+                   "strokes) and less smoothing: the photo's fine detail stays under the painting's texture.",
     "article": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
             "for comparison.",
 }
