@@ -97,8 +97,8 @@ class Options:
     style_blend: tuple[float, ...] = _opt((), Spec(
         "Style blend", "Weights of several style images (normalised to sum 1); empty means equal.", 0.0, 1e3))
     style_scale: float = _opt(1.0, Spec(
-        "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes and calmer "
-        "skies, below 1 finer texture.", 0.1, 4.0))
+        "Style scale", "Size of the painting relative to the result: above 1 gives bigger strokes, below 1 "
+        "finer texture.", 0.1, 4.0))
     style_fit: str = _opt("longest", Spec(
         "Style fit", "'longest': the painting keeps its shape, its longer side = size × style scale; "
         "'content': it is stretched to the photo's exact shape, as the design article does.",
