@@ -35,8 +35,8 @@ def finished(seconds: float, size: int = 256, precision: str = "auto", iteration
 def test_work_counts_each_scale_s_iterations_times_its_megapixels():
     one_scale = Options(size=256, iterations=100)
     assert work(one_scale, aspect=0.75) == pytest.approx(100 * 256 * 192 / 1e6)
-    two_scales = Options(size=512, iterations=100)  # 70 iterations at 256 px, 30 at 512 px
-    assert work(two_scales, aspect=0.75) == pytest.approx((70 * 256 * 192 + 30 * 512 * 384) / 1e6)
+    two_scales = Options(size=512, iterations=100)  # 85 iterations at 256 px, 15 at 512 px
+    assert work(two_scales, aspect=0.75) == pytest.approx((85 * 256 * 192 + 15 * 512 * 384) / 1e6)
     rounds = Options(size=256, iterations=10, round_evals=20, scales=1)  # the article's 10 × 20
     assert work(rounds, aspect=0.75) == pytest.approx(200 * 256 * 192 / 1e6)
 
