@@ -257,16 +257,17 @@ class _TiledScale:
         masks = [m[tile.slices] for m in self.masks]
         held = self.temporal and losses.TemporalTarget(self.temporal.warped_rgb[tile.slices],
                                                        self.temporal.mask[tile.slices])
+        flat = None if self.flat is None else self.flat[tile.top:tile.bottom - 1, tile.left:tile.right - 1]
         if self.program is None or content.shape != self.program_shape:
             vgg, images, options, precision, memory, longest = self.args
             self.program = _problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
                                     keys=images.keys, style_pixels=memory.style_pixels,
                                     whole_hw=self.content_rgb.shape[:2], temporal=held).program
             self.program_shape = content.shape
+            if flat is not None:
+                self.program.tv.set_factors(flat)
         else:
-            self.program.set_content(content, masks, held)
-        if self.flat is not None:
-            self.program.tv.set_factors(self.flat[tile.top:tile.bottom - 1, tile.left:tile.right - 1])
+            self.program.set_content(content, masks, held, flat)
         problem = _Problem(self.program, content)
         return run.optimize(problem, start_rgb, self.iterations, self.index,
                             _TileView(number, compose, self.content_rgb))
@@ -373,12 +374,16 @@ class _Program:
                                 style_loss, self.temporal, self.tv)
 
     def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
-                    temporal: losses.TemporalTarget | None = None) -> None:
+                    temporal: losses.TemporalTarget | None = None, flat_factors: np.ndarray | None = None) -> None:
         """Aim at another picture of the same shape (the next tile, the next frame): its content
-        features, its masks, its temporal target."""
+        features, its masks, its temporal target, its flat-area factors (a tile's crop of its whole
+        picture's, else computed from ``content_rgb``)."""
         for name, feats in self._content_features(content_rgb).items():
             self._content_targets[name].assign(feats)
-        self.tv.set(content_rgb)
+        if flat_factors is not None:
+            self.tv.set_factors(flat_factors)
+        else:
+            self.tv.set(content_rgb)
         if masks:
             self.style_loss.set_masks(list(masks))
         if temporal is not None:
