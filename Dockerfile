@@ -38,9 +38,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY app ./app
-COPY templates ./templates
-COPY static ./static
+COPY src ./src
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Same install as the README (`python3 -m venv .venv && .venv/bin/pip install .`), into /opt/venv.
@@ -93,5 +91,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
-# `impasto serve` execs gunicorn on app:create_app(), so gunicorn is PID 1 and gets SIGTERM directly.
+# `impasto serve` execs gunicorn on impasto:create_app(), so gunicorn is PID 1 and gets SIGTERM directly.
 CMD ["impasto", "serve", "--host", "0.0.0.0", "--port", "8000"]

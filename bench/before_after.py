@@ -1,8 +1,11 @@
 """The default before and after a change, on every benchmark pair, timed in one run.
 
-    git archive 1c5e191 app | tar -x -C /tmp/before          # the old engine, outside this checkout
-    python bench/before_after.py --before /tmp/before --label 1c5e191
-    python bench/before_after.py --before /tmp/before --pairs starry_night --size 256   # a quick look
+    git archive COMMIT src | tar -x -C /tmp/before          # the old engine, outside this checkout
+    python bench/before_after.py --before /tmp/before/src --label COMMIT
+    python bench/before_after.py --before /tmp/before/src --pairs starry_night --size 256   # a quick look
+
+``--before`` is the folder that holds the old package: ``src`` for a commit since the package moved
+to src/impasto/; for an older one (``git archive 80aaa5c app``), the folder that holds ``app/``.
 
 Each picture is painted in a fresh process (as a CLI job is), the old engine's and this checkout's
 one after the other for each pair, so that both meet the same load; the parent reads each child's
@@ -27,14 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness and its neighbours, when run from elsewhere
 
 import harness  # noqa: E402
-from harness import RESULTS, ROOT, log  # noqa: E402
+from harness import RESULTS, ROOT, SRC, log  # noqa: E402
 from quality import held_out_pairs, load_rgb, score_with_sheet, tuned_pairs  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = harness.argument_parser(__doc__)
     every = sorted({**tuned_pairs(), **held_out_pairs()})
-    parser.add_argument("--before", required=True, help="folder holding the old engine's app/ package")
+    parser.add_argument("--before", required=True,
+                        help="folder holding the old engine's package (impasto/, or app/ for older commits)")
     parser.add_argument("--label", default="before", help="what to call the old engine (e.g. its commit)")
     parser.add_argument("--pairs", nargs="*", default=every, choices=every, help="pairs (default: all seven)")
     parser.add_argument("--size", type=int, default=512)
@@ -49,8 +53,12 @@ CHILD = """
 import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 from PIL import Image
-from app.nst import Options, stylize
-from app.nst.images import load_image
+try:
+    from impasto.nst import Options, stylize
+    from impasto.nst.images import load_image
+except ImportError:  # an engine from before the package moved to src/impasto/ (80aaa5c and older)
+    from app.nst import Options, stylize
+    from app.nst.images import load_image
 photo, painting, out, size, weights = sys.argv[2:7]
 result = stylize(load_image(photo), load_image(painting), options=Options.from_mapping({"size": size, "seed": 0}),
                  weights=weights)
@@ -78,8 +86,8 @@ def run_pair(pair, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
     """Before and after for one pair: scores, facts and a sheet."""
 
     def painted():  # (label, picture, facts) of the old engine, then of this one
-        for label, tree in ((f"before ({args.label})", Path(args.before)), ("after", ROOT)):
-            png = out_dir / f"{pair.name}_{'before' if tree != ROOT else 'after'}.png"
+        for label, tree in ((f"before ({args.label})", Path(args.before)), ("after", SRC)):
+            png = out_dir / f"{pair.name}_{'before' if tree != SRC else 'after'}.png"
             log(f"{pair.name}: {label}")
             facts = paint(tree, pair.photo, pair.painting, png, args)
             image = load_rgb(png)

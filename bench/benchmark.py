@@ -249,8 +249,8 @@ def time_reference(content: np.ndarray, style: np.ndarray, size: int, plan: Plan
 
 def time_impasto(content: np.ndarray, style: np.ndarray, size: int, precision: str, plan: Plan,
                  weights: str) -> EvalRow:
-    from app.nst.engine import stylize
-    from app.nst.options import DEFAULTS
+    from impasto.nst.engine import stylize
+    from impasto.nst.options import DEFAULTS
 
     options = DEFAULTS.replace(size=size, scales=1, iterations=plan.warmup + plan.measured, seed=SEED,
                                precision=precision)
@@ -268,8 +268,8 @@ def time_impasto(content: np.ndarray, style: np.ndarray, size: int, precision: s
 def impasto_forward_cpu_seconds(content: np.ndarray, size: int, deepest: str, precision: str, weights: str) -> float:
     import tensorflow as tf
 
-    from app.nst.images import resize_longest
-    from app.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
+    from impasto.nst.images import resize_longest
+    from impasto.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
 
     features = tf.function(build_feature_fn(load_weights(weights), deepest, precision))
     x = tf.constant(rgb_to_caffe(resize_longest(content, size)))
@@ -278,7 +278,7 @@ def impasto_forward_cpu_seconds(content: np.ndarray, size: int, deepest: str, pr
 
 def precisions_to_time() -> list[str]:
     """'auto' (the default), plus float32 and bfloat16 where they differ from it and are available."""
-    from app.nst import hardware
+    from impasto.nst import hardware
 
     auto = hardware.choose_precision("auto")
     chosen = ["auto"]
@@ -312,9 +312,9 @@ def time_evaluations(content: np.ndarray, style: np.ndarray, plan: Plan, weights
 
 def default_result(content: np.ndarray, style: np.ndarray, plan: Plan, weights: str) -> tuple[dict, np.ndarray]:
     """Impasto with its default options at ``plan.result_size``, end to end (style targets included)."""
-    from app.nst import targets
-    from app.nst.engine import stylize
-    from app.nst.options import DEFAULTS
+    from impasto.nst import targets
+    from impasto.nst.engine import stylize
+    from impasto.nst.options import DEFAULTS
 
     options = DEFAULTS.replace(size=plan.result_size, seed=SEED)
     if plan.result_iterations:
@@ -346,7 +346,7 @@ def eta_check(marks: list[tuple[float, int, int, float | None]], finished: float
 
 
 def weights_load_seconds(weights: str) -> float:
-    from app.nst.vgg import load_weights
+    from impasto.nst.vgg import load_weights
 
     started = time.perf_counter()
     load_weights(weights)
@@ -365,7 +365,7 @@ def rss_bytes(field_name: str) -> float:
 
 
 def memory_probes(plan: Plan) -> list[tuple[str, int]]:
-    from app.nst import hardware
+    from impasto.nst import hardware
 
     probes = [("reference", plan.result_size), ("impasto", plan.result_size)]
     if hardware.choose_precision("auto") != "float32":
@@ -391,11 +391,11 @@ def measure_memory(plan: Plan, args: argparse.Namespace) -> list[dict]:
 
 def child_main(args: argparse.Namespace) -> None:
     """One memory probe: set up, run a few iterations, print peak RSS as one JSON line."""
-    from app.nst import hardware
-    from app.nst.engine import stylize
-    from app.nst.images import load_image
-    from app.nst.options import DEFAULTS
-    from app.nst.vgg import load_weights
+    from impasto.nst import hardware
+    from impasto.nst.engine import stylize
+    from impasto.nst.images import load_image
+    from impasto.nst.options import DEFAULTS
+    from impasto.nst.vgg import load_weights
 
     content, style = load_image(args.content), load_image(args.style)
     size, kind = args.child_size, args.child
@@ -455,7 +455,7 @@ def full_reference_run(content: np.ndarray, style: np.ndarray, plan: Plan, weigh
 def engine_objective(content: np.ndarray, style: np.ndarray, options, size: int,
                      weights: str) -> Callable[[np.ndarray], float]:
     """The engine's exact loss for ``options`` at ``size``, in float32, as a function of an RGB picture."""
-    from app.nst.engine import objective
+    from impasto.nst.engine import objective
 
     return objective(content, style, options=options.replace(size=size, scales=1), precision="float32",
                      weights=weights)
@@ -466,7 +466,7 @@ def compare_quality(content: np.ndarray, style: np.ndarray, pictures: dict[str, 
     """Every picture on every objective (lower is better; compare within a column only)."""
     from blog_reference import preprocess
 
-    from app.nst.options import DEFAULTS, Options
+    from impasto.nst.options import DEFAULTS, Options
 
     objectives = {
         "article (bench/blog_reference.py)": lambda rgb: transfer.loss_terms(preprocess(rgb))["total"],
@@ -628,7 +628,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_benchmark(args: argparse.Namespace) -> Report:
-    from app.nst.images import load_image
+    from impasto.nst.images import load_image
 
     plan = make_plan(args)
     report = Report(plan)

@@ -2,7 +2,7 @@
 line, the machine's facts and the JSON report.
 
 Each script imports it first (``sys.path.insert(0, <bench>)`` then ``import harness``), so that
-TensorFlow's start-up chatter is off before anything loads it and ``app`` and ``scripts`` import from
+TensorFlow's start-up chatter is off before anything loads it and ``impasto`` and ``scripts`` import from
 this checkout however the script was started.
 """
 
@@ -21,8 +21,10 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # app and scripts of this checkout, from any working directory
+SRC = ROOT / "src"
+for _folder in (SRC, ROOT):  # impasto and scripts of this checkout, from any working directory
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "samples"
@@ -57,7 +59,7 @@ def machine_facts() -> dict[str, Any]:
     import scipy
     import tensorflow as tf
 
-    from app.nst import hardware
+    from impasto.nst import hardware
 
     return {
         "cpu": hardware.cpu_model(), "cores": os.cpu_count(),

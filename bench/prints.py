@@ -39,9 +39,9 @@ def plan(size: int, budget_gb: float, scales: int = 0, iterations: int = 100) ->
     """Per scale: its size and how it is painted (whole, or tiles of a side) under the budget."""
     from PIL import Image
 
-    from app.nst import tiles
-    from app.nst.images import scaled_shape
-    from app.nst.options import Options
+    from impasto.nst import tiles
+    from impasto.nst.images import scaled_shape
+    from impasto.nst.options import Options
 
     options = Options(size=size, scales=scales, iterations=iterations)
     with Image.open(PHOTO) as photo:
@@ -74,7 +74,7 @@ def seam_ratios(picture: np.ndarray, borders: set[int], axis: int) -> tuple[floa
 
 def tile_borders(hw: tuple[int, int], side: int, axis: int) -> set[int]:
     """Every tile edge and every cross-fade's end of the top scale's grid, along one axis."""
-    from app.nst import tiles
+    from impasto.nst import tiles
 
     grid = tiles.plan(hw, "block5_conv1", 1e12, side=side)
     edges = set()

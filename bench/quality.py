@@ -37,7 +37,7 @@ from benchmark import side_by_side  # noqa: E402
 from harness import RESULTS, ROOT, SHARED, log  # noqa: E402
 from measures import picture_scores  # noqa: E402
 
-STYLES = ROOT / "app" / "styles"
+STYLES = ROOT / "src" / "impasto" / "styles"
 PHOTO = ROOT / "docs" / "gallery" / "photo.jpg"
 SAMPLE_PHOTO = SHARED / "samples" / "tubingen.jpg"
 # Reference file of jcjohnson/neural-style per built-in painting (../shared/references/README.md).
@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    from app.nst.images import load_image
+    from impasto.nst.images import load_image
 
     return load_image(str(path))
 
@@ -98,7 +98,7 @@ def load_rgb(path: Path) -> np.ndarray:
 def run_preset(photo: np.ndarray, painting: np.ndarray, preset: str, args: argparse.Namespace) -> tuple[np.ndarray,
                                                                                                          dict]:
     """One transfer with a fixed seed; the picture and the run's facts."""
-    from app.nst import Options, stylize
+    from impasto.nst import Options, stylize
 
     values: dict[str, Any] = {"preset": preset, "size": args.size, "seed": 0}
     if args.iterations:
@@ -142,7 +142,7 @@ def score_with_sheet(pair: Pair, photo: np.ndarray, painting: np.ndarray,
                      sheet: Path) -> dict[str, dict]:
     """Each (label, picture, facts) as it comes, scored, then jcjohnson/neural-style's output where
     ``--references`` has one; a row each, and one contact sheet (photo, painting, every picture) as JPEG."""
-    from app.nst.images import resize_longest
+    from impasto.nst.images import resize_longest
 
     rows: dict[str, dict] = {}
     shown = {"photo": resize_longest(photo, args.size), "painting": resize_longest(painting, args.size)}

@@ -11,7 +11,7 @@ Night with the default options (``temporal_weight``, ``frame_iterations``) and w
 every frame on its own from the photo with the full ``iterations``; and with new_ground 'photo'
 (Ruder et al.'s start for what the flow cannot give) against the default 'paint'.
 
-Flicker (app/nst/flow.py ``flicker``): the mean absolute difference (0-255) between each painted
+Flicker (src/impasto/nst/flow.py ``flicker``): the mean absolute difference (0-255) between each painted
 frame and the previous painted frame warped by the *input* clip's optical flow, over the pixels
 where that flow is reliable, averaged over the frames. Style strength: each later frame's style
 term (the engine's own, weighted) against the independent frames', which are single pictures.
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness, when run fr
 import harness  # noqa: E402
 from harness import RESULTS, SAMPLES, log  # noqa: E402
 
-from app.nst.clips import Clip, ClipInfo, write_clip  # noqa: E402
-from app.nst.flow import flicker  # noqa: E402
-from app.nst.options import DEFAULTS  # noqa: E402
+from impasto.nst.clips import Clip, ClipInfo, write_clip  # noqa: E402
+from impasto.nst.flow import flicker  # noqa: E402
+from impasto.nst.options import DEFAULTS  # noqa: E402
 from scripts.doc_tables import video_rows  # noqa: E402
 
 FPS = 12.0
@@ -126,7 +126,7 @@ def as_clip(frames: list[np.ndarray]) -> Clip:
 
 
 def paint(frames: list[np.ndarray], style: np.ndarray, args: argparse.Namespace, **changes: Any) -> dict[str, Any]:
-    from app.nst.video import stylize_clip
+    from impasto.nst.video import stylize_clip
 
     options = DEFAULTS.replace(size=max(frames[0].shape[:2]), seed=0, **changes)
     started = time.process_time()

@@ -20,10 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli import SWITCH_FLAGS, TRANSFER_FLAGS
-from app.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
-from app.nst.options import PRESET_DESCRIPTIONS, PRESETS, option_specs
-from app.text import format_number
+from impasto.cli import SWITCH_FLAGS, TRANSFER_FLAGS
+from impasto.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
+from impasto.nst.options import PRESET_DESCRIPTIONS, PRESETS, option_specs
+from impasto.text import format_number
 
 CLI_ONLY_AS_SWITCH = {name: "--" + name.replace("_", "-") for name in SWITCH_FLAGS}
 MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default", "impasto-float32": "Impasto"}

@@ -38,8 +38,8 @@ def large_print(weights: str, source: Path | None) -> dict:
     import numpy as np
     from PIL import Image
 
-    from app.nst import tiles
-    from app.nst.options import Options
+    from impasto.nst import tiles
+    from impasto.nst.options import Options
 
     out = gallery.OUT / "large-print.png"
     command = ["impasto", "transfer", str(gallery.PHOTO), str(gallery.STARRY), "--size", str(LARGE_SIZE),

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
                    IMPASTO_QUEUE_LIMIT=str(args.jobs + 10), IMPASTO_RATE_LIMIT="off",  # one client, many jobs
                    IMPASTO_MAX_QUEUED_PER_CLIENT="0", TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
                    PYTHONUNBUFFERED="1")
-        impasto = [sys.executable, "-m", "app.cli"]
+        impasto = [sys.executable, "-m", "impasto.cli"]
         workers = [procs.start(f"worker-{i}", [*impasto, "worker"], env) for i in range(args.workers)]
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -199,7 +199,7 @@ def _delete_keys(url: str, prefix: str) -> None:
 
 def measure(args: argparse.Namespace, base: str, redis_url: str, prefix: str,
             workers: list[tuple[subprocess.Popen, Path]]) -> int:
-    from app.jobs.redis_store import RedisJobStore
+    from impasto.jobs.redis_store import RedisJobStore
 
     content, style = sample_images()
     stats, ids, ids_lock = Stats(), [], threading.Lock()

@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
+from impasto import create_app  # noqa: E402
 from tests.helpers import CHROMIUM_ARGS  # noqa: E402
 
 SHARED_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_hed_notop.weights.h5"

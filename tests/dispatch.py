@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from app.jobs.runner import RunnerConfig, ThreadRunner, run_next
-from app.jobs.store import JobStore
+from impasto.jobs.runner import RunnerConfig, ThreadRunner, run_next
+from impasto.jobs.store import JobStore
 
 
 class Manual:

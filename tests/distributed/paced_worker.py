@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from app.config import Settings, SettingsError
-from app.jobs.celery_app import run_worker
+from impasto.config import Settings, SettingsError
+from impasto.jobs.celery_app import run_worker
 from tests.dispatch import paced
 from tests.distributed.procs import PACE
 

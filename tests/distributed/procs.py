@@ -45,7 +45,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 def impasto_command() -> list[str]:
     """The installed `impasto` script next to this Python, else the same entry point via -m."""
     script = venv_tool("impasto")
-    return [script] if script else [sys.executable, "-m", "app.cli"]
+    return [script] if script else [sys.executable, "-m", "impasto.cli"]
 
 
 def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
@@ -135,7 +135,7 @@ class Cluster:
             proc.kill_group()
 
     def store(self):
-        from app.jobs.redis_store import RedisJobStore
+        from impasto.jobs.redis_store import RedisJobStore
 
         return RedisJobStore(self.redis_url, prefix=self.prefix)
 
@@ -161,7 +161,7 @@ class Web:
     def start(self, timeout: float = 30) -> Web:
         command = [self.python, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
                    "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
-                   "app:create_app()"]
+                   "impasto:create_app()"]
         self.proc = spawn(command, self.env, self.log, self.root)
         wait_for(lambda: self._healthy() or not self.proc.alive(), timeout, "gunicorn to answer /healthz")
         assert self.proc.alive(), f"gunicorn exited:\n{self.proc.text()[-3000:]}"

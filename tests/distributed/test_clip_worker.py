@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.jobs.store import frame_files
-from app.nst.clips import ClipLimits, probe_clip
+from impasto.jobs.store import frame_files
+from impasto.nst.clips import ClipLimits, probe_clip
 from tests.clips import video_bytes
 from tests.distributed.procs import STALE_AFTER, Cluster, record, wait_for, worker_pid
 from tests.distributed.test_scale_out import FINISHED, STYLE, browser, poll, wait_state, web_app  # noqa: F401

@@ -18,9 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app import create_app
-from app.jobs.distributed import CeleryDispatcher
-from app.nst.images import encode_image
+from impasto import create_app
+from impasto.jobs.distributed import CeleryDispatcher
+from impasto.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
 from tests.distributed.procs import (
     REAP_SECONDS,

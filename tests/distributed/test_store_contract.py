@@ -9,9 +9,9 @@ from typing import Any, Callable
 
 import pytest
 
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.states import gave_up
-from app.jobs.store import ClientLimit, JobStore, QueueFull
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.states import gave_up
+from impasto.jobs.store import ClientLimit, JobStore, QueueFull
 from tests.helpers import Clock
 
 
@@ -25,7 +25,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> 
     """A factory: every call is another client of the same store (another process, in effect)."""
     if request.param == "sqlite":
         return lambda: SqliteJobStore(tmp_path, clock=clock)
-    from app.jobs.redis_store import RedisJobStore
+    from impasto.jobs.redis_store import RedisJobStore
 
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
     return lambda: RedisJobStore(url, prefix=prefix, clock=clock)
@@ -133,7 +133,7 @@ def test_stale_running_jobs_are_requeued_then_failed(store: JobStore, clock: Clo
             assert not store.update_progress(job_id, "dead", {"iteration": 4})  # the old runner lost it
     job = store.get(job_id)
     assert job.state == "failed" and job.error == gave_up(2) and job.attempts == 2
-    assert "(2 attempts); giving up" in job.error  # both stores: one message, from app/jobs/states.py
+    assert "(2 attempts); giving up" in job.error  # both stores: one message, from src/impasto/jobs/states.py
 
 
 def test_one_attempt_gives_up_in_the_singular(store: JobStore, clock: Clock) -> None:
@@ -330,7 +330,7 @@ def add_clip(store: JobStore) -> str:
 
 
 def test_frame_file_names_are_numbered_and_never_paths(store: JobStore) -> None:
-    from app.jobs.store import frame_file, frame_files
+    from impasto.jobs.store import frame_file, frame_files
 
     assert frame_file(0) == "frame_0001.png" and frame_file(9998) == "frame_9999.png"
     with pytest.raises(ValueError):

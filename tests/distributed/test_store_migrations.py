@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from app.jobs import redis_layout, sqlite_schema
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import JobStore, style_names
+from impasto.jobs import redis_layout, sqlite_schema
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import JobStore, style_names
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v0"
 
@@ -108,7 +108,7 @@ def test_sqlite_database_from_a_newer_version_is_refused(tmp_path: Path) -> None
 def test_redis_namespace_from_before_versioning_is_upgraded(redis_url: str, prefix: str) -> None:
     import redis
 
-    from app.jobs.redis_store import RedisJobStore
+    from impasto.jobs.redis_store import RedisJobStore
 
     client = redis.Redis.from_url(redis_url)
     ids = load_redis_fixture(client, prefix)
@@ -123,7 +123,7 @@ def test_redis_namespace_from_before_versioning_is_upgraded(redis_url: str, pref
 def test_redis_fresh_and_newer_namespaces(redis_url: str, prefix: str) -> None:
     import redis
 
-    from app.jobs.redis_store import RedisJobStore
+    from impasto.jobs.redis_store import RedisJobStore
 
     client = redis.Redis.from_url(redis_url)
     assert redis_layout.version(client, prefix) == 0

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.jobs.execute import EngineSettings, run_job
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import DONE, JobStore
-from app.nst.images import encode_image
+from impasto.jobs.execute import EngineSettings, run_job
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import DONE, JobStore
+from impasto.nst.images import encode_image
 from tests.conftest import stripes_image
 from tests.engine.test_transparency import rgba_photo
 
@@ -21,7 +21,7 @@ from tests.engine.test_transparency import rgba_photo
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
     if request.param == "sqlite":
         return SqliteJobStore(tmp_path)
-    from app.jobs.redis_store import RedisJobStore
+    from impasto.jobs.redis_store import RedisJobStore
 
     return RedisJobStore(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("prefix"))
 

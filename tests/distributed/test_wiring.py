@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings, SettingsError
-from app.jobs.distributed import DistributedConfig, Reaper
-from app.jobs.redis_store import RedisJobStore
+from impasto.config import Settings, SettingsError
+from impasto.jobs.distributed import DistributedConfig, Reaper
+from impasto.jobs.redis_store import RedisJobStore
 from tests.conftest import ROOT
 from tests.distributed.procs import impasto_command, scale_out_env
 from tests.helpers import Clock
@@ -24,7 +24,7 @@ def config(**environ) -> DistributedConfig:
 
 
 def test_celery_settings_are_the_reliable_ones() -> None:
-    from app.jobs.celery_app import celery_settings, create_celery
+    from impasto.jobs.celery_app import celery_settings, create_celery
 
     settings = celery_settings(config(IMPASTO_VISIBILITY_TIMEOUT="7200"))
     assert settings["accept_content"] == ["json"] and settings["task_serializer"] == "json"
@@ -61,7 +61,7 @@ def test_worker_without_a_broker_says_so_and_exits_2() -> None:
 
 
 def test_embedded_mode_imports_neither_redis_nor_celery(tmp_path: Path) -> None:
-    code = ("import sys; from app import create_app; "
+    code = ("import sys; from impasto import create_app; "
             f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}}}); "
             "bad = [m for m in ('redis', 'celery', 'kombu') if m in sys.modules]; "
             "print(type(app.extensions['impasto'].store).__name__, bad)")
@@ -125,7 +125,7 @@ def test_times_come_from_the_redis_server_clock(redis_url: str, prefix: str) -> 
 def test_messages_are_wake_ups_so_jobs_run_in_the_stores_order(redis_url: str, prefix: str, monkeypatch) -> None:
     """The reaper's new message for a recovered job joins the tail of the broker's queue; the job
     still runs first, because a message claims the oldest queued job, whichever it was sent for."""
-    from app.jobs import celery_app
+    from impasto.jobs import celery_app
 
     ran: list[str] = []
 

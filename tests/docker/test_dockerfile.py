@@ -184,8 +184,8 @@ def test_command_is_impasto_serve_under_gunicorn(final_stage):
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert cmd[cmd.index("--port") + 1] == "8000"
     # `impasto serve` really is gunicorn on the app factory.
-    cli = (ROOT / "app" / "cli.py").read_text(encoding="utf-8")
-    assert '"gunicorn"' in cli and "app:create_app()" in cli
+    cli = (ROOT / "src" / "impasto" / "cli.py").read_text(encoding="utf-8")
+    assert '"gunicorn"' in cli and "impasto:create_app()" in cli
 
 
 def test_exposes_port_8000(final_stage):
@@ -235,15 +235,15 @@ def test_dockerignore_keeps_junk_out_and_sources_in():
                 if line.strip() and not line.lstrip().startswith("#")}
     for junk in (".git", ".venv", "instance", "data", ".pytest_cache", "**/__pycache__"):
         assert junk in patterns, f".dockerignore should exclude {junk}"
-    for needed in ("app", "templates", "static", "pyproject.toml", "README.md", "*", "*.md"):
+    for needed in ("src", "pyproject.toml", "README.md", "*", "*.md"):
         assert needed not in patterns, f".dockerignore must not exclude {needed} (the build copies it)"
 
 
 def test_build_copies_every_folder_the_wheel_packages():
-    """pyproject maps top-level templates/ and static/ into the wheel: the build stage needs them."""
+    """The wheel is built from src/ (templates and static files inside the package): the build stage copies it."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    for folder in ("app", "templates", "static"):
-        assert f"COPY {folder} ./{folder}" in dockerfile
-        if folder != "app":
-            assert f'"app.{folder}" = "{folder}"' in pyproject
+    assert "COPY src ./src" in dockerfile
+    assert 'where = ["src"]' in pyproject
+    for assets in ("templates/*.html", "static/*.js", "styles/*.jpg"):
+        assert assets in pyproject, f"package-data must ship {assets}"

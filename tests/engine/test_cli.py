@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.cli import main
+from impasto.cli import main
 from tests.conftest import ROOT, gradient_image, stripes_image
 
 
@@ -26,8 +26,8 @@ def pictures(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _impasto(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
+    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -119,8 +119,8 @@ def test_wrong_weights_file_is_explained(pictures, tmp_path, capsys):
 def test_imagenet_download_failure_says_how_to_fix(monkeypatch):
     import keras
 
-    from app.nst import vgg
-    from app.nst.errors import WeightsError
+    from impasto.nst import vgg
+    from impasto.nst.errors import WeightsError
 
     def offline(*args, **kwargs):
         raise Exception("URL fetch failure: Name or service not known")
@@ -134,7 +134,7 @@ def test_imagenet_download_failure_says_how_to_fix(monkeypatch):
 
 
 def test_model_is_loaded_once_per_process():
-    from app.nst.vgg import load_weights
+    from impasto.nst.vgg import load_weights
 
     assert load_weights("untrained") is load_weights("untrained")
 
@@ -182,7 +182,7 @@ def test_serve_arguments_are_checked(capsys):
 
 def test_a_failed_write_keeps_the_result(monkeypatch, tmp_path, capsys):
     """Disk full at the very end: the picture is rescued to the temp folder, not lost."""
-    from app import cli
+    from impasto import cli
 
     monkeypatch.setattr(cli.tempfile, "gettempdir", lambda: str(tmp_path / "rescue"))
     (tmp_path / "rescue").mkdir()
@@ -201,7 +201,7 @@ def test_a_failed_write_keeps_the_result(monkeypatch, tmp_path, capsys):
 
 
 def test_written_files_are_readable_by_others(tmp_path):
-    from app.nst.images import save_image
+    from impasto.nst.images import save_image
 
     path = save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "p.png")
     assert path.stat().st_mode & 0o777 == 0o644
@@ -228,11 +228,11 @@ def test_impossible_shapes_are_refused_before_any_work(tmp_path, capsys):
 
 
 def test_serve_runs_threaded_workers(monkeypatch):
-    import app.cli as cli
+    import impasto.cli as cli
 
     args = cli.build_parser().parse_args(["serve", "--threads", "8"])
     options = cli.gunicorn_options(args)
-    assert options[options.index("--worker-class") + 1] == "app.web.worker.StudioWorker"  # gthread's subclass
+    assert options[options.index("--worker-class") + 1] == "impasto.web.worker.StudioWorker"  # gthread's subclass
     assert options[options.index("--threads") + 1] == "8"
     assert options[options.index("--limit-request-line") + 1] == "8190"  # never 0: no limit at all
     assert main(["serve", "--threads", "0"]) == 2
@@ -261,7 +261,7 @@ def test_the_article_preset_reports_iterations_as_rounds(pictures, tmp_path):
 
 
 def test_version_and_help_read_as_a_person_would(capsys):
-    from app import cli
+    from impasto import cli
 
     with pytest.raises(SystemExit) as done:
         main(["--version"])

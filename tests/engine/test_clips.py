@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.nst.clips import CLIP_FORMATS, ClipLimits, looks_like_clip, probe_clip, read_clip, write_clip
-from app.nst.errors import ImageError
+from impasto.nst.clips import CLIP_FORMATS, ClipLimits, looks_like_clip, probe_clip, read_clip, write_clip
+from impasto.nst.errors import ImageError
 from tests.conftest import ROOT
 from tests.engine.clip_helpers import encode, pan_frames
 
@@ -130,5 +130,5 @@ def test_limits_errors_say_too_large():
 
 
 def test_clips_module_imports_no_tensorflow():
-    code = "import sys, app.nst.clips, app.nst.flow; assert 'tensorflow' not in sys.modules"
+    code = "import sys, impasto.nst.clips, impasto.nst.flow; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import engine, lossfn, targets
-from app.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
-from app.nst.images import KeyedImage
-from app.nst.options import VGG_LAYERS, Options
-from app.nst.vgg import BGR_MEAN, build_feature_fn, load_weights, rgb_to_caffe
+from impasto.nst import engine, lossfn, targets
+from impasto.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
+from impasto.nst.images import KeyedImage
+from impasto.nst.options import VGG_LAYERS, Options
+from impasto.nst.vgg import BGR_MEAN, build_feature_fn, load_weights, rgb_to_caffe
 from tests.conftest import gradient_image, stripes_image
 
 TINY = Options(size=40, iterations=4, scales=1, precision="float32")
@@ -274,7 +274,7 @@ def test_article_rounds_count_progress_by_round():
 
 
 def test_the_default_layers_deeper_weights_reach_the_loss() -> None:
-    from app.nst.engine import objective
+    from impasto.nst.engine import objective
 
     content, style = gradient_image(30, 40), stripes_image()  # 40 px: TINY's size, so scored as it is
     start = gradient_image(30, 40, seed=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.nst import flow
+from impasto.nst import flow
 from tests.engine.clip_helpers import pan_frames, texture
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.nst.errors import ImageError
-from app.nst.images import check_writable, encode_image, load_image, save_image
+from impasto.nst.errors import ImageError
+from impasto.nst.images import check_writable, encode_image, load_image, save_image
 
 
 def _encode(image: Image.Image, fmt: str, **kw) -> bytes:

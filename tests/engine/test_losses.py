@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import losses
+from impasto.nst import losses
 
 
 def _np_gram(features: np.ndarray, normalization: str) -> np.ndarray:

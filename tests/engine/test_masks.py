@@ -7,12 +7,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from app.cli import main
-from app.nst import engine, losses, regions
-from app.nst.errors import ImageError, OptionError
-from app.nst.images import load_image, resize_longest
-from app.nst.masks import check_masks, downsample, fit_mask, keep_photo, load_mask
-from app.nst.options import Options
+from impasto.cli import main
+from impasto.nst import engine, losses, regions
+from impasto.nst.errors import ImageError, OptionError
+from impasto.nst.images import load_image, resize_longest
+from impasto.nst.masks import check_masks, downsample, fit_mask, keep_photo, load_mask
+from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
 
 TINY = Options(size=40, iterations=2, scales=1, precision="float32")

@@ -6,8 +6,8 @@ import typing
 
 import pytest
 
-from app.nst.errors import OptionError
-from app.nst.options import DEFAULTS, PRESETS, Options, option_specs
+from impasto.nst.errors import OptionError
+from impasto.nst.options import DEFAULTS, PRESETS, Options, option_specs
 
 
 def test_defaults_are_valid_and_documented():
@@ -107,7 +107,7 @@ def test_deepest_layer():
 
 
 def test_conversion_follows_the_real_field_types():
-    from app.nst.options import _kind
+    from impasto.nst.options import _kind
 
     assert _kind(int | None).convert("") is None and _kind(int | None).convert("7") == 7
     assert _kind(tuple[float, ...]).convert("0.5, 2") == (0.5, 2.0)
@@ -119,7 +119,7 @@ def test_conversion_follows_the_real_field_types():
 
 
 def test_seed_is_still_accepted_as_the_article_presets_name():
-    from app.nst.options import preset_name
+    from impasto.nst.options import preset_name
 
     assert "seed" not in PRESETS and preset_name("seed") == "article" == preset_name("article")
     assert Options.from_mapping({"preset": "seed"}) == Options.from_mapping({"preset": "article"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.cli import build_parser
-from app.nst import engine
-from app.nst.colors import match_palette
-from app.nst.options import Options, option_specs
+from impasto.cli import build_parser
+from impasto.nst import engine
+from impasto.nst.colors import match_palette
+from impasto.nst.options import Options, option_specs
 from tests.conftest import gradient_image, stripes_image
 
 

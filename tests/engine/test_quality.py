@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import losses
-from app.nst.colors import chroma
-from app.nst.engine import objective, stylize
-from app.nst.images import load_image, resize_longest, resize_to
-from app.nst.options import Options
-from app.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
+from impasto.nst import losses
+from impasto.nst.colors import chroma
+from impasto.nst.engine import objective, stylize
+from impasto.nst.images import load_image, resize_longest, resize_to
+from impasto.nst.options import Options
+from impasto.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
 
 pytestmark = pytest.mark.quality
 SIZE = 160

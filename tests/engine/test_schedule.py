@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.nst import schedule
-from app.nst.options import Options
+from impasto.nst import schedule
+from impasto.nst.options import Options
 
 R = schedule.RESTART_ITERATIONS
 

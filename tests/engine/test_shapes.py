@@ -1,4 +1,4 @@
-"""The one shape check (app.nst.shapes): what the network cannot take is refused from the shapes
+"""The one shape check (impasto.nst.shapes): what the network cannot take is refused from the shapes
 alone, naming what to change and a value that works; the web calls it without TensorFlow."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from app.nst.errors import OptionError
-from app.nst.options import Options
-from app.nst.shapes import check_shapes
+from impasto.nst.errors import OptionError
+from impasto.nst.options import Options
+from impasto.nst.shapes import check_shapes
 from tests.conftest import ROOT
 
 PAINTING = (640, 1024)  # Starry Night's (height, width)
@@ -67,6 +67,6 @@ def test_possible_jobs_pass() -> None:
 
 
 def test_the_check_imports_no_tensorflow() -> None:
-    code = "import sys, app.nst.shapes, app.web.submission; print('tensorflow' in sys.modules)"
+    code = "import sys, impasto.nst.shapes, impasto.web.submission; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.nst import engine, hardware, losses, lossfn, strips, tiles
-from app.nst.errors import Cancelled
-from app.nst.images import load_image, resize_longest
-from app.nst.options import Options
-from app.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
+from impasto.nst import engine, hardware, losses, lossfn, strips, tiles
+from impasto.nst.errors import Cancelled
+from impasto.nst.images import load_image, resize_longest
+from impasto.nst.options import Options
+from impasto.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
 from tests.conftest import gradient_image, stripes_image
 
 # -- the grid and the blend ---------------------------------------------------------------------
@@ -51,7 +51,7 @@ def test_blend_is_a_cross_fade_that_reproduces_a_constant() -> None:
 
 
 def test_memory_budget_too_small_even_for_tiles() -> None:
-    from app.nst.errors import ResourceError
+    from impasto.nst.errors import ResourceError
 
     with pytest.raises(ResourceError, match="even in 128-px tiles and 0.5 GB"):
         tiles.plan((1536, 2048), "block5_conv1", 0.5e9)

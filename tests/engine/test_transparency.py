@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.nst import engine
-from app.nst.images import attach_alpha, encode_image, load_image, split_alpha
-from app.nst.options import Options
+from impasto.nst import engine
+from impasto.nst.images import attach_alpha, encode_image, load_image, split_alpha
+from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
 
 TINY = Options(size=40, iterations=2, scales=1, precision="float32")
@@ -80,7 +80,7 @@ def test_opaque_photo_gives_rgb() -> None:
 
 
 def test_cli_keeps_alpha_in_png_and_says_so_for_jpeg(tmp_path, capsys) -> None:
-    from app.cli import main
+    from impasto.cli import main
 
     photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
     Image.fromarray(rgba_photo(), "RGBA").save(photo)

@@ -14,13 +14,13 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from app.cli import main
-from app.nst import engine, flow, losses, targets, video
-from app.nst.clips import ClipLimits, read_clip
-from app.nst.errors import Cancelled
-from app.nst.options import Options
-from app.nst.vgg import load_weights, rgb_to_caffe
-from app.nst.video import frame_options, stylize_clip
+from impasto.cli import main
+from impasto.nst import engine, flow, losses, targets, video
+from impasto.nst.clips import ClipLimits, read_clip
+from impasto.nst.errors import Cancelled
+from impasto.nst.options import Options
+from impasto.nst.vgg import load_weights, rgb_to_caffe
+from impasto.nst.video import frame_options, stylize_clip
 from tests.conftest import ROOT, stripes_image
 from tests.engine.clip_helpers import encode, pan_frames
 
@@ -76,7 +76,7 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
     def spy(content, style, **kw):
         calls.append(kw)
         return real(content, style, **kw)
-    monkeypatch.setattr("app.nst.video.stylize", spy)
+    monkeypatch.setattr("impasto.nst.video.stylize", spy)
     seen, done = [], []
     options = TINY.replace(new_ground="photo")  # as Ruder et al.: the new edge from the photo, unheld
     result = stylize_clip(tiny_clip(3), stripes_image(), options=options, weights="untrained",
@@ -101,7 +101,7 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
 def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
     calls = []
     real = engine.stylize
-    monkeypatch.setattr("app.nst.video.stylize", lambda c, s, **kw: calls.append((c, kw)) or real(c, s, **kw))
+    monkeypatch.setattr("impasto.nst.video.stylize", lambda c, s, **kw: calls.append((c, kw)) or real(c, s, **kw))
     clip = read_clip(encode(pan_frames(3, 48, 64, step=4), fps=8), LIMITS)
     stylize_clip(clip, stripes_image(), options=TINY, weights="untrained")
     assert [c.shape for c, _ in calls] == [(36, 48, 3), (36, 16, 3), (36, 48, 3), (36, 16, 3), (36, 48, 3)]
@@ -157,7 +157,7 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
 def test_temporal_weight_zero_paints_every_frame_on_its_own(monkeypatch):
     calls = []
     real = engine.stylize
-    monkeypatch.setattr("app.nst.video.stylize", lambda c, s, **kw: calls.append(kw) or real(c, s, **kw))
+    monkeypatch.setattr("impasto.nst.video.stylize", lambda c, s, **kw: calls.append(kw) or real(c, s, **kw))
     stylize_clip(tiny_clip(3), stripes_image(), options=TINY.replace(temporal_weight=0.0), weights="untrained")
     assert all(kw.get("temporal") is None and kw["options"].iterations == 4 for kw in calls)
 
@@ -194,8 +194,8 @@ def test_cancel_stops_within_a_frame_and_keeps_the_finished_ones():
 
 
 def _impasto(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
+    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
-from app.nst.images import encode_image
+from impasto import create_app
+from impasto.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
 from tests.dispatch import Manual
 from tests.helpers import CHROMIUM_ARGS

@@ -14,11 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.cli import main as cli
-from app.config import Settings, SettingsError
-from app.jobs.execute import EngineSettings, run_job
-from app.jobs.tokens import new_token
-from app.web.signin import MAX_FAILURES, WINDOW_SECONDS
+from impasto.cli import main as cli
+from impasto.config import Settings, SettingsError
+from impasto.jobs.execute import EngineSettings, run_job
+from impasto.jobs.tokens import new_token
+from impasto.web.signin import MAX_FAILURES, WINDOW_SECONDS
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes, style_bytes
 

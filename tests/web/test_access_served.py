@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from app.web.signin import MAX_FAILURES
+from impasto.web.signin import MAX_FAILURES
 from tests.helpers import free_port, stop_process, venv_tool
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import Browser, wait_until_up

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.styles import catalog
-from app.text import clock
+from impasto.styles import catalog
+from impasto.text import clock
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
 
@@ -275,7 +275,7 @@ def test_a_cross_site_submission_is_refused(app: Flask, client: FlaskClient) -> 
 
 
 def test_the_old_preset_name_seed_is_accepted_and_stored_as_article(app: Flask, client: FlaskClient) -> None:
-    from app.nst.options import Options
+    from impasto.nst.options import Options
 
     response = submit(client, content=png_bytes(), style=style_bytes(), preset="seed", iterations="2", size="48")
     assert response.status_code == 202, response.json

@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.nst.images import encode_image, load_image
-from app.nst.options import MAX_STYLES, Options, apply_preset
-from app.styles import catalog
+from impasto.nst.images import encode_image, load_image
+from impasto.nst.options import MAX_STYLES, Options, apply_preset
+from impasto.styles import catalog
 from tests.conftest import stripes_image
 from tests.dispatch import Inline
 from tests.web.conftest import TINY, no_js_form, nothing_stored, png_bytes, style_bytes, upload
@@ -30,16 +30,16 @@ OLD_STORE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v0"
 @pytest.fixture
 def engine_calls(monkeypatch) -> list[dict[str, Any]]:
     """Every stylize call of the jobs run meanwhile: its styles, options and start image."""
-    import app.nst.engine
+    import impasto.nst.engine
 
-    real = app.nst.engine.stylize
+    real = impasto.nst.engine.stylize
     calls: list[dict[str, Any]] = []
 
     def spy(content, style, *, options, init_image=None, **kwargs):
         calls.append({"styles": style, "options": options, "init_image": init_image})
         return real(content, style, options=options, init_image=init_image, **kwargs)
 
-    monkeypatch.setattr(app.nst.engine, "stylize", spy)
+    monkeypatch.setattr(impasto.nst.engine, "stylize", spy)
     return calls
 
 

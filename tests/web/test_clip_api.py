@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.jobs.store import frame_files
-from app.nst.clips import ClipLimits, probe_clip
+from impasto.jobs.store import frame_files
+from impasto.nst.clips import ClipLimits, probe_clip
 from tests.clips import audio_only_mp4, corrupt_mp4, truncated, video_bytes
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-import app.jobs.execute
-from app.jobs.execute import EngineSettings, run_job
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import JobStore, frame_files
-from app.nst.images import encode_image
-from app.nst.options import Options
+import impasto.jobs.execute
+from impasto.jobs.execute import EngineSettings, run_job
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import JobStore, frame_files
+from impasto.nst.images import encode_image
+from impasto.nst.options import Options
 from tests.clips import video_bytes
 from tests.conftest import stripes_image
 from tests.helpers import Clock
@@ -98,7 +98,7 @@ def test_a_run_that_dies_is_resumed_from_its_finished_frames(store: JobStore, cl
 
 
 def test_a_clip_job_is_cancelled_between_frames(store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
+    monkeypatch.setattr(impasto.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
     job_id = add_clip_job(store)
 
     def cancel_at_frame_2(progress: Any) -> None:
@@ -122,7 +122,7 @@ def test_the_frames_stay_when_done_cannot_be_recorded(store: JobStore, monkeypat
     """A runner that could not record 'done' leaves the job to the reaper, which re-queues it: the
     next run must find every frame, not paint the clip again."""
     job_id = add_clip_job(store)
-    monkeypatch.setattr(app.jobs.execute, "FINISH_TRIES", 1)
+    monkeypatch.setattr(impasto.jobs.execute, "FINISH_TRIES", 1)
     monkeypatch.setattr(store, "finish", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("store away")))
     run_job(store, claim(store, "w"), worker="w", engine=ENGINE)
     assert set(frame_files(store.get(job_id).files)) == {0, 1, 2, 3}

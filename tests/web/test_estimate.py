@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import DONE, Job
-from app.nst.options import Options
-from app.web.estimate import (
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import DONE, Job
+from impasto.nst.options import Options
+from impasto.web.estimate import (
     DEFAULT_SECONDS_PER_UNIT,
     FIXED_SECONDS,
     FLOAT32_FACTOR,
@@ -20,7 +20,7 @@ from app.web.estimate import (
     queue_ahead,
     work,
 )
-from app.web.views import duration
+from impasto.web.views import duration
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes
 

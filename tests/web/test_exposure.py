@@ -15,10 +15,10 @@ from flask import Flask, g, request, session
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.config import Settings, SettingsError, masked_url
-from app.jobs.execute import EngineSettings
-from app.web.hosts import is_trusted
-from app.web.limit_store import SqliteLimitStorage, storage_uri
+from impasto.config import Settings, SettingsError, masked_url
+from impasto.jobs.execute import EngineSettings
+from impasto.web.hosts import is_trusted
+from impasto.web.limit_store import SqliteLimitStorage, storage_uri
 from tests.conftest import ROOT
 from tests.dispatch import Inline
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
@@ -124,7 +124,7 @@ def test_security_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) 
                                                   ("127.0.0.1", "", False)])
 def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, capsys,
                                                                 host: str, trusted: str, note: bool) -> None:
-    from app import cli
+    from impasto import cli
 
     started: list[list[str]] = []
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
@@ -134,7 +134,7 @@ def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pyte
 
 
 def test_serve_stops_on_a_bad_trusted_hosts_list(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from app import cli
+    from impasto import cli
 
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: pytest.fail("gunicorn must not start"))
     monkeypatch.setenv("IMPASTO_TRUSTED_HOSTS", "https://studio.lan/")
@@ -311,7 +311,7 @@ def test_the_sqlite_counters_are_shared_and_expire(tmp_path: Path, monkeypatch: 
     # Two storages on one file stand for two gunicorn processes.
     one, two = SqliteLimitStorage(storage_uri(tmp_path)), SqliteLimitStorage(storage_uri(tmp_path))
     now = [1_000_000.0]
-    monkeypatch.setattr("app.web.limit_store.time.time", lambda: now[0])
+    monkeypatch.setattr("impasto.web.limit_store.time.time", lambda: now[0])
     assert one.incr("k", 60) == 1 and two.incr("k", 60) == 2 and one.get("k") == 2
     assert one.get_expiry("k") == now[0] + 60
     now[0] += 61

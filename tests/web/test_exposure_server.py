@@ -31,8 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
         env.pop(name, None)
     log_path = tmp / "server.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "impasto.cli", "serve", "--port", str(port), "--workers", "2"]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/healthz")
             yield port, log_path

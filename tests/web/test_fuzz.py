@@ -19,8 +19,8 @@ import pytest
 from flask import Flask
 from markupsafe import escape
 
-from app.nst.images import encode_image
-from app.web.labels import plain_message
+from impasto.nst.images import encode_image
+from impasto.web.labels import plain_message
 from tests.conftest import gradient_image
 from tests.dispatch import Manual
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
@@ -144,7 +144,7 @@ def _form(case: Case) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    from app import create_app
+    from impasto import create_app
 
     data = tmp_path_factory.mktemp("fuzz")
     # The rate limit off: one client sends the whole table (the limit has tests of its own).
@@ -175,7 +175,7 @@ def test_hostile_input_gets_a_clean_4xx(fuzz_app: Flask, case: Case) -> None:
 
 def _check_page(client, case: Case, api_body: dict) -> None:
     """The page without JavaScript refuses the same form, with every message of the API visible (in the
-    page's words: labels for field names, app/web/labels.py)."""
+    page's words: labels for field names, src/impasto/web/labels.py)."""
     TOTALS["tried"] += 1
     page = client.post("/", data=_form(case), content_type="multipart/form-data")
     TOTALS["5xx"] += page.status_code >= 500

@@ -20,7 +20,7 @@ def test_gunicorn_two_workers_share_the_jobs(tmp_path: Path) -> None:
     env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_VGG_WEIGHTS": "untrained",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     log_path = data / "server.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(port)], cwd=ROOT,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/healthz")

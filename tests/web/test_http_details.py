@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.styles import catalog
+from impasto.styles import catalog
 from tests.web.conftest import form, png_bytes, style_bytes
 
 
@@ -66,7 +66,7 @@ def test_download_is_a_switch(client: FlaskClient, done: dict, value: str, attac
 
 
 def test_the_jpeg_rendition_is_made_once(app: Flask, client: FlaskClient, done: dict, monkeypatch) -> None:
-    import app.web.api as api
+    import impasto.web.api as api
 
     made = []
     real = api._to_jpeg

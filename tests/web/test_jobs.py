@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.jobs.execute import EngineSettings, run_job
-from app.jobs.runner import RunnerConfig, housekeeping
-from app.jobs.sqlite_store import SqliteJobStore
-from app.nst.images import encode_image
-from app.nst.options import Options
+from impasto.jobs.execute import EngineSettings, run_job
+from impasto.jobs.runner import RunnerConfig, housekeeping
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.nst.images import encode_image
+from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
 from tests.dispatch import Inline, paced, threads
 from tests.helpers import Clock
@@ -77,11 +77,11 @@ def test_bad_stored_input_fails_with_the_engine_message(store: SqliteJobStore) -
 
 
 def test_unexpected_error_fails_with_a_short_reason(store: SqliteJobStore, monkeypatch, caplog) -> None:
-    import app.nst.engine
+    import impasto.nst.engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("tensor shapes exploded")
-    monkeypatch.setattr(app.nst.engine, "stylize", broken)
+    monkeypatch.setattr(impasto.nst.engine, "stylize", broken)
     job_id = new_job(store)
     assert run_job(store, job_id, worker=WORKER) == "failed"
     assert store.get(job_id).error == "internal error (RuntimeError); see the server log"
@@ -188,10 +188,10 @@ class FlakyStore(SqliteJobStore):
 
 @pytest.fixture
 def no_backoff(monkeypatch) -> None:
-    import app.jobs.execute
+    import impasto.jobs.execute
 
-    monkeypatch.setattr(app.jobs.execute, "FINISH_BACKOFF_SECONDS", 0.0)
-    monkeypatch.setattr(app.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
+    monkeypatch.setattr(impasto.jobs.execute, "FINISH_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(impasto.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
 
 
 def flaky_job(tmp_path: Path, **failures: int) -> tuple[FlakyStore, str]:
@@ -226,7 +226,7 @@ def test_the_final_state_is_retried_until_the_store_answers(tmp_path: Path, no_b
 def test_a_store_that_never_answers_leaves_the_job_to_the_reaper(tmp_path: Path, no_backoff, caplog) -> None:
     store, job_id = flaky_job(tmp_path, finish=-1)
     run_job(store, job_id, worker=WORKER, engine=UNTRAINED)
-    from app.jobs.execute import FINISH_TRIES
+    from impasto.jobs.execute import FINISH_TRIES
 
     assert store.calls["finish"] == FINISH_TRIES
     assert "could not record its final state 'done'" in caplog.text
@@ -237,7 +237,7 @@ def test_a_store_that_never_answers_leaves_the_job_to_the_reaper(tmp_path: Path,
 
 
 def test_a_heartbeat_that_keeps_failing_is_logged_once_per_outage(monkeypatch, caplog) -> None:
-    import app.jobs.execute as execute
+    import impasto.jobs.execute as execute
 
     class Store:
         calls, down = 0, True
@@ -252,7 +252,7 @@ def test_a_heartbeat_that_keeps_failing_is_logged_once_per_outage(monkeypatch, c
                 raise ConnectionError("store away")
 
     store = Store()
-    caplog.set_level(logging.INFO, logger="app.jobs.execute")
+    caplog.set_level(logging.INFO, logger="impasto.jobs.execute")
     monkeypatch.setattr(execute, "HEARTBEAT_SECONDS", 0.0)
     with execute._Heartbeat(store, "job-1", WORKER):
         wait_for(lambda: store.calls >= 12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.web.labels import field_label, plain_message
+from impasto.web.labels import field_label, plain_message
 
 
 @pytest.mark.parametrize("message, plain", [

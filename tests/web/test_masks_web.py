@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.nst.images import encode_image
+from impasto.nst.images import encode_image
 from tests.conftest import gradient_image
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes, upload
 

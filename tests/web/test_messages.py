@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from app.web.labels import plain_message
+from impasto.web.labels import plain_message
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
 

@@ -8,7 +8,7 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from app.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.sqlite_store import SqliteJobStore
 
 JOBS = 40
 

@@ -10,7 +10,7 @@ import sys
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.nst.options import DEFAULTS, PRESETS
+from impasto.nst.options import DEFAULTS, PRESETS
 from tests.conftest import ROOT
 from tests.web.conftest import form, no_js_form, png_bytes, style_bytes
 
@@ -135,7 +135,7 @@ def test_style_thumbnails_and_static_files(client: FlaskClient) -> None:
 def test_the_web_layer_never_imports_tensorflow(tmp_path) -> None:
     code = (
         "import sys, io\n"
-        "from app import create_app\n"
+        "from impasto import create_app\n"
         f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}}})\n"
         "client = app.test_client()\n"
         "assert client.get('/').status_code == 200\n"

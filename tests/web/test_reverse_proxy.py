@@ -77,7 +77,7 @@ def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, t
     check = subprocess.run([nginx, "-t", "-c", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     with (tmp_path / "studio.log").open("w") as log:
-        studio = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(studio_port)],
+        studio = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(studio_port)],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         proxy = subprocess.Popen([nginx, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
         try:

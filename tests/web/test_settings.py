@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.config import DOCUMENTED, Settings, SettingsError
+from impasto.config import DOCUMENTED, Settings, SettingsError
 
 ALL = [name for name, _, _ in DOCUMENTED]
 

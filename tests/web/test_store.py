@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.jobs.sqlite_store import SqliteJobStore
-from app.jobs.store import QueueFull
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import QueueFull
 from tests.helpers import Clock
 
 

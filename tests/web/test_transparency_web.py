@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.nst.images import encode_image
+from impasto.nst.images import encode_image
 from tests.engine.test_transparency import rgba_photo
 from tests.web.conftest import form, style_bytes
 

@@ -1,0 +1,96 @@
+"""Impasto: a self-hosted neural style transfer studio.
+
+``create_app()`` is the Flask application factory (gunicorn runs ``impasto:create_app()``). Settings
+come from IMPASTO_* environment variables (src/impasto/config.py); ``test_config`` overrides them (and
+Flask's own keys). A bad setting stops create_app with ``SettingsError``, one line naming the
+variable. ``test_config["DISPATCHER"]``, a callable (store, RunnerConfig) -> Dispatcher, replaces the
+runner threads of embedded mode: tests run jobs inline, by hand or paced with it.
+With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (src/impasto/jobs/distributed.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+from flask import Flask
+
+from impasto.config import Settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, job store (with start-up recovery), runners, blueprints.
+
+    Raises impasto.config.SettingsError (one line naming the variable) for a bad IMPASTO_* value.
+    """
+    from impasto.web.body import GuardedRequest
+
+    app = Flask(__name__)  # templates/ and static/ sit inside the package
+    app.request_class = GuardedRequest  # exact size limit, upload time limit, 400 for broken framing
+    overrides = dict(test_config or {})
+    settings = Settings.from_env(overrides=overrides)  # test_config's IMPASTO_* values are checked too
+    app.config.update(settings.as_flask_config())
+    app.config.update({k: v for k, v in overrides.items() if k not in settings.as_flask_config()})
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
+    _configure_logging()
+    _wire_jobs(app, settings)
+    _register_web(app)
+    return app
+
+
+def _configure_logging() -> None:
+    # Under gunicorn the root logger has no handler, and our INFO lines (job queued/claimed/done)
+    # would vanish; a host application or pytest that configured logging is left alone.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _wire_jobs(app: Flask, settings: Settings) -> None:
+    from impasto.web import Services
+
+    if settings.broker_url:
+        # Scale-out mode: jobs in Redis, run by Celery workers (src/impasto/jobs/distributed.py).
+        from impasto.jobs.distributed import build
+
+        store, dispatcher = build(settings)
+    else:
+        store, dispatcher = _embedded(settings, app.config.get("DISPATCHER") or _runner_threads)
+    app.extensions["impasto"] = Services(store, dispatcher)
+
+
+def _embedded(settings: Settings, make_dispatcher: Callable[[Any, Any], Any]) -> tuple[Any, Any]:
+    """The default: jobs in SQLite in the data dir, run by runner threads in each server process."""
+    from impasto.jobs.runner import RunnerConfig, housekeeping
+    from impasto.jobs.sqlite_store import SqliteJobStore
+
+    store = SqliteJobStore(settings.data_dir)
+    runner_config = RunnerConfig.from_settings(settings)
+    housekeeping(store, runner_config)  # jobs left running by a crash or restart; expired jobs
+    return store, make_dispatcher(store, runner_config)
+
+
+def _runner_threads(store: Any, config: Any) -> Any:
+    from impasto.jobs.runner import ThreadRunner
+
+    runner = ThreadRunner(store, config)
+    runner.start()
+    return runner
+
+
+def _register_web(app: Flask) -> None:
+    from impasto.web import api, auth, errors, headers, hosts, origin, pages, ratelimit, signin
+
+    # before_request hooks run in this order: the Host check first (400 before any other work),
+    # then who is asking (auth sets g.owner; with a password, sends others to /login or 401), then
+    # the origin check; the rate limit wraps the submission views, so it runs after them all and
+    # its key can use g.owner.
+    hosts.register(app)
+    auth.register(app)
+    origin.register(app)
+    signin.register(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.health_bp)
+    ratelimit.register(app)
+    headers.register(app)
+    errors.register(app)

@@ -1,0 +1,124 @@
+"""Runner threads: take queued jobs from the store in order and run them, in the server process.
+
+Every server process (each gunicorn worker) starts its own runners; the store's atomic claim
+decides who runs what and keeps the number of running jobs within the global limit. Runners also
+reap jobs whose process died (stale heartbeat) and delete old finished jobs.
+
+The web layer only talks to a ``Dispatcher``: ``submitted(job_id)`` after a job is stored. Here it
+wakes a local runner; the Celery dispatcher (src/impasto/jobs/distributed.py) sends a task. Tests hand
+create_app a dispatcher of their own (tests/web/conftest.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from impasto.jobs.execute import HEARTBEAT_SECONDS, Complaints, EngineSettings, ProgressHook, run_job
+from impasto.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    """How the web layer hands stored jobs to whatever runs them."""
+
+    def submitted(self, job_id: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    max_running: int = 1  # global: across all processes sharing the store
+    threads: int = 1  # runner threads in this process
+    engine: EngineSettings = EngineSettings()
+    poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
+    stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
+    max_attempts: int = 3  # re-queue a job whose runner died at most this often
+    retention_seconds: float = 7 * 24 * 3600
+    housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **changes: Any) -> RunnerConfig:
+        """From impasto.config.Settings: runners here and in all, recovery, retention, the engine's side."""
+        return cls(max_running=settings.runners, threads=settings.runners,
+                   engine=EngineSettings.from_settings(settings), stale_after=settings.stale_after,
+                   max_attempts=settings.max_attempts,
+                   retention_seconds=settings.retention_hours * 3600, **changes)
+
+
+def worker_name() -> str:
+    """A name unique to this runner: host, process and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def housekeeping(store: JobStore, config: RunnerConfig) -> None:
+    """Re-queue (or fail) jobs whose runner died, and delete expired finished jobs."""
+    store.recover_stale(config.stale_after, config.max_attempts)
+    store.delete_finished(config.retention_seconds)
+
+
+def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None,
+             progress_hook: ProgressHook | None = None) -> str | None:
+    """Claim the oldest queued job and run it here; return its id, or None if none could be claimed."""
+    worker = worker or worker_name()
+    job = store.claim(worker, config.max_running)
+    if job is None:
+        return None
+    run_job(store, job.id, worker=worker, engine=config.engine, progress_hook=progress_hook)
+    return job.id
+
+
+class ThreadRunner:
+    """Dispatcher with runner threads in this process."""
+
+    def __init__(self, store: JobStore, config: RunnerConfig, progress_hook: ProgressHook | None = None) -> None:
+        self.store, self.config, self.progress_hook = store, config, progress_hook
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.last_housekeeping = 0.0
+
+    def start(self) -> None:
+        for index in range(self.config.threads):
+            thread = threading.Thread(target=self._loop, name=f"impasto-runner-{index}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def submitted(self, job_id: str) -> None:
+        self.wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.wake.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        worker = worker_name()
+        problems = Complaints(f"runner {worker}: taking a job")
+        while not self.stopping.is_set():
+            try:
+                self._housekeeping_if_due()
+                ran = run_next(self.store, self.config, worker, self.progress_hook)
+            except Exception:  # noqa: BLE001 - a store hiccup must not kill the runner
+                problems.failed()
+            else:
+                problems.succeeded()
+                if ran:
+                    continue  # there may be more waiting
+            self.wake.wait(self.config.poll_seconds)
+            self.wake.clear()
+
+    def _housekeeping_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self.last_housekeeping >= self.config.housekeeping_seconds:
+            self.last_housekeeping = now
+            housekeeping(self.store, self.config)

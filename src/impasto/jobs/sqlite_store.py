@@ -1,0 +1,401 @@
+"""``SqliteJobStore``: the job store in one SQLite file, safe for several processes and threads.
+
+WAL mode lets readers (status polls) run while one writer holds the lock; ``busy_timeout`` makes a
+writer wait instead of failing with "database is locked"; claims run inside ``BEGIN IMMEDIATE`` so
+that checking the running count and taking a job is one atomic step across processes (measured:
+2 web + 3 worker processes, no job claimed twice; docs/design-notes.md). Files live under
+``data_dir/jobs/<id>/``, written atomically; the table keeps their paths. The schema is versioned
+(src/impasto/jobs/sqlite_schema.py): opening a store upgrades an older database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from impasto.jobs import sqlite_schema
+from impasto.jobs.states import gave_up
+from impasto.jobs.store import (
+    ACTIVE_STATES,
+    CANCELLED,
+    FAILED,
+    FINISHED_STATES,
+    OUTPUT_FILES,
+    PROGRESS_FIELDS,
+    QUEUED,
+    RUNNING,
+    ClientLimit,
+    Job,
+    JobStore,
+    QueueFull,
+    Token,
+    check_file_name,
+)
+from impasto.nst.images import write_atomic
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteJobStore(JobStore):
+    """Jobs in ``data_dir/jobs.sqlite3``, files in ``data_dir/jobs/<id>/``."""
+
+    def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.data_dir = Path(data_dir)
+        self.jobs_dir = self.data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.data_dir / "jobs.sqlite3"
+        self.clock = clock  # tests move time forward to test staleness and retention
+        self._local = threading.local()  # sqlite3 connections must not cross threads
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            steps = sqlite_schema.migrate(db)
+        if steps:
+            log.info("job database upgraded to schema version %d (steps %s)", sqlite_schema.VERSION, steps)
+
+    # -- connections ------------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            # isolation_level=None: autocommit, so every transaction below is explicit.
+            db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses at most the last commit
+            self._local.db = db
+        yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the lock at BEGIN so read-then-write steps are atomic.
+
+        Whatever fails inside, the COMMIT included, the transaction is rolled back; a connection
+        that cannot even roll back is dropped, so that this thread never stays inside a
+        transaction (holding the write lock) after an error.
+        """
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                self._abort(db)
+                raise
+
+    def _abort(self, db: sqlite3.Connection) -> None:
+        if not db.in_transaction:
+            return
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed; dropping this thread's database connection")
+            self.close()
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            try:
+                db.close()
+            except sqlite3.Error:
+                log.exception("closing the database connection failed")
+
+    # -- creating and reading ---------------------------------------------------------------
+
+    def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
+               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
+               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job:
+        for name in files:
+            check_file_name(name)
+        job_id = secrets.token_urlsafe(16)
+        folder = self.jobs_dir / job_id
+        try:
+            with self._write() as db:
+                self._check_limits(db, queue_limit, client, client_limit)
+                # Files first, inside the lock: a runner must never claim a job whose inputs are missing.
+                paths = self._write_files(folder, job_id, files)
+                db.execute(
+                    "INSERT INTO jobs (id, state, created, options, meta, seed, files, owner, client) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (job_id, QUEUED, self.clock(), json.dumps(dict(options)), json.dumps(dict(meta or {})),
+                     options.get("seed"), json.dumps(paths), owner, client))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        log.info("job %s queued", job_id)
+        return self.get(job_id)  # type: ignore[return-value]
+
+    @staticmethod
+    def _check_limits(db: sqlite3.Connection, queue_limit: int | None, client: str | None,
+                      client_limit: int | None) -> None:
+        if queue_limit is not None:
+            waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()[0]
+            if waiting >= queue_limit:
+                raise QueueFull(queue_limit)
+        if client is not None and client_limit is not None:
+            active = db.execute("SELECT COUNT(*) FROM jobs WHERE client=? AND state IN (?,?)",
+                                (client, *ACTIVE_STATES)).fetchone()[0]
+            if active >= client_limit:
+                raise ClientLimit(client_limit)
+
+    def _write_files(self, folder: Path, job_id: str, files: Mapping[str, bytes]) -> dict[str, str]:
+        if files:
+            folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, data in files.items():
+            write_atomic(folder / name, data)
+            paths[name] = f"jobs/{job_id}/{name}"
+        return paths
+
+    def get(self, job_id: str) -> Job | None:
+        with self._connection() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return _to_job(row) if row else None
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [_to_job(row) for row in rows]
+
+    def jobs_of(self, owner: str, limit: int = 50) -> list[Job]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM jobs WHERE owner=? ORDER BY seq DESC LIMIT ?", (owner, limit)).fetchall()
+        return [_to_job(row) for row in rows]
+
+    def queue_position(self, job_id: str) -> int | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT (SELECT COUNT(*) FROM jobs AS q WHERE q.state=? AND q.seq <= j.seq) "
+                "FROM jobs AS j WHERE j.id=? AND j.state=?", (QUEUED, job_id, QUEUED)).fetchone()
+        return row[0] if row else None
+
+    def counts(self) -> dict[str, int]:
+        with self._connection() as db:
+            rows = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    # -- running ----------------------------------------------------------------------------
+
+    def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
+        with self._connection() as db:
+            # Idle runners ask every second: answer "nothing queued" without taking the write lock.
+            if db.execute("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (QUEUED,)).fetchone() is None:
+                return None
+        with self._write() as db:
+            running = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (RUNNING,)).fetchone()[0]
+            if running >= max_running:
+                return None
+            if job_id is None:
+                row = db.execute("SELECT id FROM jobs WHERE state=? ORDER BY seq LIMIT 1", (QUEUED,)).fetchone()
+            else:
+                row = db.execute("SELECT id FROM jobs WHERE state=? AND id=?", (QUEUED, job_id)).fetchone()
+            if row is None:
+                return None
+            now = self.clock()
+            db.execute(
+                "UPDATE jobs SET state=?, worker=?, started=?, heartbeat=?, attempts=attempts+1 "
+                "WHERE id=? AND state=?", (RUNNING, worker, now, now, row["id"], QUEUED))
+        log.info("job %s claimed by %s", row["id"], worker)
+        return self.get(row["id"])
+
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        return self._owned_update(job_id, worker, {"heartbeat": self.clock()})
+
+    def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool:
+        values = {key: progress[key] for key in PROGRESS_FIELDS if key in progress}
+        values["heartbeat"] = self.clock()
+        return self._owned_update(job_id, worker, values)
+
+    def _owned_update(self, job_id: str, worker: str, values: Mapping[str, Any]) -> bool:
+        assignments = ", ".join(f"{key}=?" for key in values)  # keys come from our own lists only
+        with self._write() as db:
+            cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id=? AND state=? AND worker=?",
+                                (*values.values(), job_id, RUNNING, worker))
+        return cursor.rowcount == 1
+
+    def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
+               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
+        if state not in FINISHED_STATES:
+            raise ValueError(f"not a finished state: {state!r}")
+        values: dict[str, Any] = {"state": state, "finished": self.clock(), "error": error, "eta": None}
+        if summary is not None:
+            values["summary"] = json.dumps(dict(summary))
+        if seed is not None:
+            values["seed"] = seed
+        done = self._owned_update(job_id, worker, values)
+        if done:
+            log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
+        return done
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    def request_cancel(self, job_id: str) -> Job | None:
+        with self._write() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            if row["state"] == QUEUED:
+                db.execute("UPDATE jobs SET state=?, finished=?, cancel_requested=1 WHERE id=?",
+                           (CANCELLED, self.clock(), job_id))
+            elif row["state"] == RUNNING:
+                db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
+        return self.get(job_id)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._connection() as db:
+            row = db.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    # -- files ------------------------------------------------------------------------------
+
+    def delete(self, job_id: str) -> bool:
+        with self._write() as db:
+            deleted = db.execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount == 1
+        if deleted:
+            # After the commit: a put_file that takes the lock from now on finds no row and writes nothing.
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+            log.info("job %s deleted", job_id)
+        return deleted
+
+    def put_file(self, job_id: str, name: str, data: bytes) -> bool:
+        check_file_name(name)
+        folder = self.jobs_dir / job_id
+        # The file is written inside the write lock, after the row was seen: a job deleted meanwhile
+        # (by its owner or by retention) never gets its folder back.
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
+                return False
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / name, data)
+            db.execute("UPDATE jobs SET files=json_set(files, ?, ?) WHERE id=?",
+                       (f'$."{name}"', f"jobs/{job_id}/{name}", job_id))
+        return True
+
+    def get_file(self, job_id: str, name: str) -> bytes | None:
+        check_file_name(name)
+        job = self._files_of(job_id)
+        if name not in job:
+            return None
+        try:
+            return (self.data_dir / job[name]).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_files(self, job_id: str, names: Iterable[str]) -> int:
+        names = list(names)
+        for name in names:
+            check_file_name(name)
+        with self._write() as db:
+            row = db.execute("SELECT files FROM jobs WHERE id=?", (job_id,)).fetchone()
+            files = json.loads(row[0]) if row else {}
+            held = {name: files[name] for name in names if name in files}
+            for name in held:
+                db.execute("UPDATE jobs SET files=json_remove(files, ?) WHERE id=?", (f'$."{name}"', job_id))
+        # After the commit: the row no longer lists them, so no reader looks for them any more.
+        for path in held.values():
+            (self.data_dir / path).unlink(missing_ok=True)
+        return len(held)
+
+    def _files_of(self, job_id: str) -> dict[str, str]:
+        with self._connection() as db:
+            row = db.execute("SELECT files FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    # -- recovery and retention -------------------------------------------------------------
+
+    def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]:
+        cutoff = self.clock() - stale_after
+        recovered = []
+        with self._write() as db:
+            rows = db.execute("SELECT id, attempts, cancel_requested FROM jobs WHERE state=? AND heartbeat<?",
+                              (RUNNING, cutoff)).fetchall()
+            for row in rows:
+                recovered.append(row["id"])
+                if self._recover_one(db, row, max_attempts):
+                    # Inside the lock: no runner can claim the job and write new ones meanwhile.
+                    for name in OUTPUT_FILES:
+                        (self.jobs_dir / row["id"] / name).unlink(missing_ok=True)
+        return recovered
+
+    def _recover_one(self, db: sqlite3.Connection, row: sqlite3.Row, max_attempts: int) -> bool:
+        """Cancel, fail or re-queue one stale job; True when it went back to the queue."""
+        now = self.clock()
+        if row["cancel_requested"]:
+            db.execute("UPDATE jobs SET state=?, finished=?, worker=NULL WHERE id=?", (CANCELLED, now, row["id"]))
+            log.warning("job %s: its runner stopped while it was being cancelled; marked cancelled", row["id"])
+            return False
+        if row["attempts"] >= max_attempts:
+            reason = gave_up(row["attempts"])
+            db.execute("UPDATE jobs SET state=?, finished=?, error=?, worker=NULL WHERE id=?",
+                       (FAILED, now, reason, row["id"]))
+            log.warning("job %s failed: %s", row["id"], reason)
+            return False
+        # Back to the queue in its old place (seq is unchanged), as it was before its first run:
+        # no progress, no preview, result or thumbnail of the run that died.
+        progress = ", ".join(f"{key}=NULL" for key in PROGRESS_FIELDS)
+        outputs = ", ".join(f"'$.\"{name}\"'" for name in OUTPUT_FILES)
+        db.execute(f"UPDATE jobs SET state=?, worker=NULL, started=NULL, heartbeat=NULL, {progress}, "
+                   f"files=json_remove(files, {outputs}) WHERE id=?", (QUEUED, row["id"]))
+        log.warning("job %s: its runner stopped (stale heartbeat); re-queued", row["id"])
+        return True
+
+    def delete_finished(self, older_than: float) -> list[str]:
+        cutoff = self.clock() - older_than
+        placeholders = ",".join("?" * len(FINISHED_STATES))
+        with self._write() as db:
+            rows = db.execute(f"SELECT id FROM jobs WHERE state IN ({placeholders}) AND finished<?",
+                              (*FINISHED_STATES, cutoff)).fetchall()
+            ids = [row["id"] for row in rows]
+            db.executemany("DELETE FROM jobs WHERE id=?", [(job_id,) for job_id in ids])
+        for job_id in ids:
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        if ids:
+            log.info("retention: deleted %d finished job(s)", len(ids))
+        return ids
+
+
+    # -- API tokens ---------------------------------------------------------------------------
+
+    def add_token(self, name: str, digest: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO tokens (name, hash, created) VALUES (?,?,?)",
+                                (name, digest, self.clock()))
+        return cursor.rowcount == 1
+
+    def token_name(self, digest: str) -> str | None:
+        with self._connection() as db:
+            row = db.execute("SELECT name FROM tokens WHERE hash=?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def tokens(self) -> list[Token]:
+        with self._connection() as db:
+            rows = db.execute("SELECT name, created FROM tokens ORDER BY created, name").fetchall()
+        return [Token(row[0], row[1]) for row in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM tokens WHERE name=?", (name,)).rowcount == 1
+
+
+def _to_job(row: sqlite3.Row) -> Job:
+    progress = {key: row[key] for key in PROGRESS_FIELDS if row[key] is not None}
+    return Job(
+        id=row["id"], state=row["state"], created=row["created"], options=json.loads(row["options"]),
+        meta=json.loads(row["meta"]), started=row["started"], finished=row["finished"],
+        heartbeat=row["heartbeat"], worker=row["worker"], attempts=row["attempts"],
+        cancel_requested=bool(row["cancel_requested"]), seed=row["seed"], error=row["error"],
+        summary=json.loads(row["summary"]) if row["summary"] else None, progress=progress,
+        files=tuple(json.loads(row["files"])), owner=row["owner"], client=row["client"],
+    )
+

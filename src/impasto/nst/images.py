@@ -1,0 +1,249 @@
+"""Reading, resizing and writing images (Pillow and NumPy only, no TensorFlow).
+
+Everything the engine works on is an RGB uint8 array of shape (height, width, 3). A photo with
+transparency may also travel as RGBA (height, width, 4) when read with ``keep_alpha=True``: the
+engine paints its RGB composited on white and gives the alpha back to the result (``split_alpha``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from impasto.nst.errors import ImageError
+
+ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
+
+
+@dataclass(frozen=True)
+class KeyedImage:
+    """Pixels with a stable identity, e.g. a built-in painting's name and file hash. The engine
+    keys its style-target cache by ``key`` instead of hashing the pixels of every job."""
+
+    pixels: np.ndarray
+    key: str
+
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: a large camera photo, far from a decompression bomb
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
+               keep_alpha: bool = False) -> np.ndarray:
+    """Decode ``source`` into an RGB uint8 array, applying EXIF orientation.
+
+    With ``keep_alpha``, an image with transparency (RGBA, LA, palette with a transparent colour)
+    comes back as RGBA (height, width, 4) instead of composited on white.
+
+    Raises ImageError with a message naming ``name`` for anything that is not a whole, supported,
+    not-too-large image. The pixel limit is checked from the header, before decoding.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(_as_file(source, name))
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{name}: file not found: {source}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a directory, not an image: {source}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image is too large ({exc}); the limit here is {max_pixels:,} pixels",
+                         too_large=True) from None
+    except (UnidentifiedImageError, OSError, EOFError, SyntaxError):
+        raise ImageError(f"{name}: not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+    except (ValueError, struct.error) as exc:
+        # Pillow refuses some headers with ValueError: a truncated PNG IHDR, or a zTXt/iCCP text
+        # chunk that would inflate past its safety limit ("Decompressed data too large").
+        raise ImageError(f"{name}: not a readable image: {_reason(exc)} "
+                         "(accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+    with image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
+                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)")
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
+                             f"{max_pixels:,} pixels", too_large=True)
+        if width < 1 or height < 1:
+            raise ImageError(f"{name}: image has no pixels")
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+            raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's own words, short: they say which chunk or header is wrong (and carry no path)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def image_shape(data: bytes) -> tuple[int, int]:
+    """(height, width) of an image the studio stored itself (trusted bytes), from its header."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return height, width
+
+
+def _as_file(source: ImageSource, name: str) -> BinaryIO | str | os.PathLike:
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{name}: the file is empty (0 bytes)")
+        return io.BytesIO(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_file() and path.stat().st_size == 0:
+            raise ImageError(f"{name}: the file is empty (0 bytes): {source}")
+    return source
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to RGB: grey, palette, CMYK, 16-bit; alpha is composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or data.max() > 255 else 255.0
+        grey = np.clip(data / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def has_alpha(image: Image.Image) -> bool:
+    """Whether a Pillow image carries transparency (an alpha band or a transparent palette colour)."""
+    return image.mode in ALPHA_MODES or (image.mode in ("P", "L", "RGB") and "transparency" in image.info)
+
+
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def to_rgba_array(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGBA"), dtype=np.uint8).copy()
+
+
+def split_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(RGB composited on white, alpha (height, width) uint8) of an RGBA array; (array, None) for RGB."""
+    if array.ndim != 3 or array.shape[2] != 4:
+        return array, None
+    return flatten_on_white(array), array[:, :, 3].copy()
+
+
+def flatten_on_white(array: np.ndarray) -> np.ndarray:
+    """An RGBA array composited on white as RGB (an RGB array is returned as it is)."""
+    if array.shape[2] != 4:
+        return array
+    return to_rgb_array(Image.fromarray(np.asarray(array, np.uint8), "RGBA"))
+
+
+def attach_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """RGB plus ``alpha`` resized to the picture (RGBA); ``rgb`` itself where there is no alpha."""
+    if alpha is None:
+        return rgb
+    height, width = rgb.shape[:2]
+    if alpha.shape != (height, width):
+        alpha = np.asarray(Image.fromarray(alpha, "L").resize((width, height), Image.Resampling.LANCZOS))
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha])
+
+
+def scaled_shape(height: int, width: int, longest: int) -> tuple[int, int]:
+    """(height, width) with the longer side ``longest`` and the aspect ratio kept."""
+    scale = longest / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_longest(array: np.ndarray, longest: int) -> np.ndarray:
+    """Resize so that the longer side is ``longest`` pixels, keeping the aspect ratio."""
+    height, width = scaled_shape(*array.shape[:2], longest)
+    return resize_to(array, (width, height))
+
+
+def resize_to(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB or RGBA uint8 (or float) array to (width, height) with a high-quality filter
+    (Pillow resizes RGBA with premultiplied alpha: no dark fringes at transparent edges)."""
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).round().astype(np.uint8)
+    if (array.shape[1], array.shape[0]) == size:
+        return array.copy()
+    return np.asarray(Image.fromarray(array).resize(size, Image.Resampling.LANCZOS))
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """'PNG' or 'JPEG' from the file extension; ImageError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ImageError(f"output {path}: unsupported extension {suffix or '(none)'!r}; use .png, .jpg or .jpeg")
+    return OUTPUT_FORMATS[suffix]
+
+
+def encode_image(array: np.ndarray, fmt: str = "PNG", *, quality: int = 95) -> bytes:
+    """Encode an RGB (or RGBA) uint8 array as PNG or JPEG bytes; JPEG has no alpha: RGBA is
+    composited on white first."""
+    buffer = io.BytesIO()
+    if fmt.upper() == "JPEG":
+        array = flatten_on_white(np.asarray(array, dtype=np.uint8))
+    image = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    if fmt.upper() == "JPEG":
+        image.save(buffer, "JPEG", quality=quality, subsampling=0)
+    else:
+        image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def thumbnail(array: np.ndarray, size: int) -> bytes:
+    """A JPEG of an RGB (RGBA: on white) uint8 array shrunk to fit ``size`` × ``size`` (shape kept)."""
+    picture = Image.fromarray(flatten_on_white(np.asarray(array, dtype=np.uint8)))
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return encode_image(np.asarray(picture), "JPEG", quality=85)
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write atomically (temporary file, then rename) so no reader ever sees half a picture."""
+    path = Path(path)
+    data = encode_image(array, output_format(path))
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a picture is for reading by others too
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_writable(path: str | os.PathLike, picture: bool = True) -> None:
+    """Fail early (before minutes of work) if the output cannot be written (``picture``: and is
+    not a .png/.jpg; a clip's extension is checked by its caller)."""
+    path = Path(path)
+    if picture:
+        output_format(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ImageError(f"output {path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise ImageError(f"output {path}: is a directory")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ImageError(f"output {path}: not writable")

@@ -1,0 +1,276 @@
+"""The three loss terms of Gatys et al., in two normalisations, and a Wasserstein-2 style term.
+
+'gatys' (Impasto's default): every term is a mean, and each layer's Gram matrix is divided by its
+positions × channels, so all style layers count (with one constant for all layers the first layer
+is 97 % of the style term and the picture only changes colour; docs/design-notes.md).
+
+'blog': the design article's sums, kept exactly for the ``seed`` preset: content
+sum((F-P)²), style sum((S-C)²) / (4·3²·(h·w)²) with h, w the image size, TV sum((a+b)^1.25).
+
+'wasserstein' style (``style_loss``): each layer's features are summarised by their mean and
+covariance, and the term is the squared 2-Wasserstein distance between the two Gaussians with those
+moments, as crowsonkb/style-transfer-pytorch does. The mean is matched on its own (not folded into
+a Gram matrix), which carries the painting's palette and overall tone.
+
+Features arrive as (1, H, W, C) tensors in the network's compute dtype; every loss is float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from scipy import ndimage
+
+# The Wasserstein term is quadratic in the features where a 'gatys' Gram term is quartic; this
+# factor brings it to the Gram term's size at a photo start (measured on the three sample
+# paintings at 256 px), so that one style_weight means about as much style with either.
+WASSERSTEIN_SCALE = 0.1
+# Added to both covariances' diagonals (features in caffe units have variances of 10²-10⁴): a
+# layer's covariance from fewer positions than channels is singular, where tr(√M) has no gradient.
+COV_EPS = 1.0
+# Eigenvalues below this are treated as this in tr(√M)'s gradient: round-off can leave the
+# smallest of a 512×512 matrix near 0 or below, where ½·M^-½ would blow up.
+EIGEN_FLOOR = 1e-2
+
+
+def gram(features: tf.Tensor, normalization: str) -> tf.Tensor:
+    """Channel-by-channel float32 Gram matrix of one (1, H, W, C) feature map.
+
+    Features of a lower precision are widened first: float16 because a Gram sum over every
+    position overflows its range, bfloat16 because a Gram rounded to bfloat16 (0.2 % per entry)
+    made the loss too noisy for L-BFGS's line search: on Tübingen × The Shipwreck at 256 px the
+    first line search failed and the whole scale was skipped (the default 512 px job kept only its
+    last 30 iterations). Widening costs about 10 % per evaluation.
+    """
+    channels = tf.shape(features)[-1]
+    if features.dtype != tf.float32:
+        features = tf.cast(features, tf.float32)
+    flat = tf.reshape(features, (-1, channels))
+    g = tf.cast(_symmetric_gram(flat), tf.float32)
+    if normalization == "gatys":
+        positions = tf.cast(tf.shape(flat)[0], tf.float32)
+        g = g / (positions * tf.cast(channels, tf.float32))
+    return g
+
+
+@tf.custom_gradient
+def _symmetric_gram(flat: tf.Tensor):
+    """flatᵀ·flat, whose gradient needs one product, flat·(dG + dGᵀ), where autodiff makes two."""
+    def grad(dg: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(flat, dg + tf.transpose(dg))
+    return tf.matmul(flat, flat, transpose_a=True), grad
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str) -> tf.Tensor:
+    diff = tf.square(tf.cast(features, tf.float32) - target)
+    return tf.reduce_mean(diff) if normalization == "gatys" else tf.reduce_sum(diff)
+
+
+def style_layer_loss(g: tf.Tensor, target: tf.Tensor, normalization: str, image_hw: tuple[int, int]) -> tf.Tensor:
+    """Squared Gram difference for one layer (``image_hw`` is the image's size, used by 'blog')."""
+    diff = tf.square(g - target)
+    if normalization == "gatys":
+        return tf.reduce_mean(diff)
+    height, width = image_hw
+    return tf.reduce_sum(diff) / (4.0 * 3.0**2 * float(height * width) ** 2)
+
+
+def tv_loss(x: tf.Tensor, normalization: str, exponent: float, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """Total variation of a (1, H, W, 3) image: (dx² + dy²)^exponent, as a mean or a sum.
+    ``weights`` (1, H-1, W-1, 1), if given, multiplies each pixel's term (``flatness_weights``)."""
+    a = tf.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
+    b = tf.square(x[:, :-1, :-1, :] - x[:, :-1, 1:, :])
+    s = a + b
+    term = s if exponent == 1.0 else tf.pow(s, exponent)
+    if weights is not None:
+        term = term * weights
+    return tf.reduce_mean(term) if normalization == "gatys" else tf.reduce_sum(term)
+
+
+def flatness_weights(content_rgb: np.ndarray, boost: float) -> np.ndarray:
+    """Per-pixel TV factors (H-1, W-1), float32: 1 + boost where the photo is flat (sky, still
+    water), falling to 1 at its edges and textures. Flatness is exp(-(g/m)²), g the gradient
+    magnitude of the photo's slightly blurred luminance and m its median, so "flat" is relative to
+    the photo itself at any size; the map is blurred the same way so that it has no hard seams."""
+    # channel by channel in float32: a 4096 px print's photo in float64 at once is 0.3 GB
+    luminance = sum(weight * np.asarray(content_rgb[:, :, channel], np.float32)
+                    for channel, weight in enumerate((0.299, 0.587, 0.114)))
+    sigma = max(1.0, max(luminance.shape) / 256.0)
+    luminance = ndimage.gaussian_filter(luminance, sigma)
+    gradient = np.hypot(ndimage.sobel(luminance, axis=0), ndimage.sobel(luminance, axis=1))
+    flat = np.exp(-np.square(gradient / max(float(np.median(gradient)), 1e-6)))
+    flat = ndimage.gaussian_filter(flat, sigma)
+    return (1.0 + boost * flat[:-1, :-1]).astype(np.float32)
+
+
+def moments(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Float32 mean (C,) and covariance (C, C) of a (1, H, W, C) feature map over its positions."""
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(tf.cast(features, tf.float32), (-1, channels))
+    positions = tf.cast(tf.shape(flat)[0], tf.float32)
+    mean = tf.reduce_mean(flat, axis=0)
+    second = _symmetric_gram(flat) / positions
+    return mean, second - mean[:, None] * mean[None, :]
+
+
+@tf.custom_gradient
+def trace_sqrt(m: tf.Tensor):
+    """tr(√M) of a symmetric positive semi-definite M, from its eigenvalues; its gradient ½·M^-½
+    with the eigenvalues floored at EIGEN_FLOOR."""
+    values, vectors = tf.linalg.eigh(m)
+    def grad(dy: tf.Tensor) -> tf.Tensor:
+        inverse_root = tf.math.rsqrt(tf.maximum(values, EIGEN_FLOOR))
+        return dy * 0.5 * tf.matmul(vectors * inverse_root[None, :], vectors, transpose_b=True)
+    return tf.reduce_sum(tf.sqrt(tf.maximum(values, 0.0))), grad
+
+
+@dataclass(frozen=True)
+class GaussianTarget:
+    """A painting's features at one layer as a Gaussian: mean, covariance (+ COV_EPS·I) and its
+    square root, in float64."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    cov_sqrt: np.ndarray
+
+    @classmethod
+    def from_moments(cls, mean: np.ndarray, second: np.ndarray) -> GaussianTarget:
+        """From the mean and the second raw moment E[f·fᵀ] (these two blend linearly across
+        paintings; a covariance does not)."""
+        mean, second = mean.astype(np.float64), second.astype(np.float64)
+        cov = second - np.outer(mean, mean) + COV_EPS * np.eye(len(mean))
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        return cls(mean, cov, (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T)
+
+
+def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
+    """Squared 2-Wasserstein distance between the Gaussians of the result's and the painting's
+    features, per channel: (|μ-μₛ|² + tr Σ + tr Σₛ - 2·tr √(Σₛ^½ Σ Σₛ^½)) / C, both Σ + COV_EPS·I.
+
+    The traces are 10³-10⁴ times the distance they add up to, so this sum (and the eigenvalues
+    in it) is taken in float64: in float32 its round-off was noise enough to stop L-BFGS's line
+    search early. The C×C matrices make that cheap next to the network (~0.06 s per 512 channels).
+    """
+    return wasserstein_distance(*moments(features), target)
+
+
+def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
+    """``wasserstein_layer_loss`` of features with this float32 mean (C,) and covariance (C, C)
+    (the whole map's, or a masked region's: src/impasto/nst/regions.py)."""
+    channels = tf.shape(mean)[0]
+    cov = tf.cast(cov, tf.float64) + COV_EPS * tf.eye(channels, dtype=tf.float64)
+    root = tf.constant(target.cov_sqrt, tf.float64)
+    cross = trace_sqrt(tf.matmul(root, tf.matmul(cov, root)))
+    mean_term = tf.cast(tf.reduce_sum(tf.square(mean - target.mean.astype(np.float32))), tf.float64)
+    distance = mean_term + tf.linalg.trace(cov) + float(np.trace(target.cov)) - 2.0 * cross
+    return tf.cast(WASSERSTEIN_SCALE * distance / tf.cast(channels, tf.float64), tf.float32)
+
+
+# -- the terms as small objects, each holding its targets (as crowsonkb/style-transfer-pytorch does) --
+
+
+class ContentLoss:
+    """How far the result's features are from the photo's, summed over the content layers."""
+
+    def __init__(self, targets: dict[str, tf.Tensor], normalization: str) -> None:
+        self.targets, self.normalization = targets, normalization
+
+    def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([content_loss(features[name], target, self.normalization)
+                         for name, target in self.targets.items()])
+
+
+def layer_shares(layers: tuple[str, ...], weights: tuple[float, ...]) -> dict[str, float]:
+    """Each style layer's factor in the style term: its weight (1 when ``weights`` is empty) over
+    the number of layers. The article sums its layers; the mean keeps style_weight's meaning when
+    layers are added, and a weight stays a plain factor on its layer's term."""
+    raw = weights or (1.0,) * len(layers)
+    return {name: float(w) / len(layers) for name, w in zip(layers, raw)}
+
+
+class StyleLoss:
+    """How far the result's Gram matrices are from the painting's, over the style layers."""
+
+    def __init__(self, grams: dict[str, tf.Tensor], normalization: str, image_hw: tuple[int, int],
+                 shares: dict[str, float] | None = None) -> None:
+        self.grams, self.normalization, self.image_hw = grams, normalization, image_hw
+        self.shares = shares or {name: 1.0 / len(grams) for name in grams}
+
+    def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([self.shares[name] * style_layer_loss(gram(features[name], self.normalization), target,
+                                                              self.normalization, self.image_hw)
+                         for name, target in self.grams.items()])
+
+
+class WassersteinStyleLoss:
+    """How far the result's feature distributions (mean and covariance) are from the painting's."""
+
+    def __init__(self, targets: dict[str, GaussianTarget], shares: dict[str, float]) -> None:
+        self.targets, self.shares = targets, shares
+
+    def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([self.shares[name] * wasserstein_layer_loss(features[name], target)
+                         for name, target in self.targets.items()])
+
+
+class TVLoss:
+    """Total variation of the result: how much neighbouring pixels differ (smoothness). With a
+    ``flat_boost``, stronger where the photo is flat: its per-pixel factors sit in a variable,
+    set for each photo (``set``), so one traced loss serves every tile and frame of a shape."""
+
+    def __init__(self, normalization: str, exponent: float, image_hw: tuple[int, int] | None = None,
+                 flat_boost: float = 0.0) -> None:
+        self.normalization, self.exponent, self.flat_boost = normalization, exponent, flat_boost
+        self.weights = None
+        if flat_boost > 0 and image_hw is not None:
+            height, width = image_hw
+            self.weights = tf.Variable(tf.ones((1, height - 1, width - 1, 1), tf.float32), trainable=False)
+
+    def set(self, content_rgb: np.ndarray) -> None:
+        """Aim the per-pixel factors at this photo (no-op without a flat boost)."""
+        if self.weights is not None:
+            self.set_factors(flatness_weights(content_rgb, self.flat_boost))
+
+    def set_factors(self, factors: np.ndarray) -> None:
+        """Take ready per-pixel factors (H-1, W-1): a tile's crop of its whole picture's map."""
+        if self.weights is not None:
+            self.weights.assign(np.asarray(factors, np.float32)[None, :, :, None])
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tv_loss(x, self.normalization, self.exponent, self.weights)
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """What a video frame is held to (Ruder et al. 2016, eq. 7): the previous stylised frame warped
+    onto this one, as RGB (H, W, 3), and where that can be trusted, (H, W) in 0..1."""
+
+    warped_rgb: np.ndarray
+    mask: np.ndarray
+
+
+def temporal_loss(x: tf.Tensor, target: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """(1/D)·Σ c·(x - ω)² over the D = H·W·3 values of a (1, H, W, 3) image; ``mask`` (1, H, W, 1)
+    is c, ``target`` ω in the same (caffe) space as x. A mean, like the 'gatys' terms, so one
+    temporal_weight means the same at every size."""
+    return tf.reduce_mean(mask * tf.square(tf.cast(x, tf.float32) - target))
+
+
+class TemporalLoss:
+    """How far the result is from the previous frame's result, warped, where the flow is reliable.
+    The target and the mask are variables (``set`` per frame): one traced loss serves a whole clip."""
+
+    def __init__(self, image_hw: tuple[int, int]) -> None:
+        height, width = image_hw
+        self.target = tf.Variable(tf.zeros((1, height, width, 3), tf.float32), trainable=False)
+        self.mask = tf.Variable(tf.zeros((1, height, width, 1), tf.float32), trainable=False)
+
+    def set(self, target_caffe: np.ndarray, mask: np.ndarray) -> None:
+        """ω (caffe space, (1, H, W, 3) or (H, W, 3)) and c ((H, W) in 0..1)."""
+        self.target.assign(np.asarray(target_caffe, np.float32).reshape(self.target.shape))
+        self.mask.assign(np.asarray(mask, np.float32).reshape(self.mask.shape))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return temporal_loss(x, self.target, self.mask)

@@ -1,0 +1,55 @@
+"""Traced loss programs kept between problems of the same shape and settings.
+
+Tracing a loss ``tf.function`` and TensorFlow's graph optimisation at its first call cost 2-3 s
+each time, whatever the picture's size: for a clip's later frames (a few dozen iterations each)
+that was a third of a frame at 64-256 px. A program (src/impasto/nst/engine.py ``_Program``) holds its
+photo's content targets, and a video frame's temporal target, in variables, so the next problem
+with the same shape, loss settings and style targets (the clip's next frame, or the next job) aims
+the kept program at its own picture instead of tracing a new one. Programs are kept per thread:
+jobs running in other threads never see each other's variables.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from impasto.nst.options import Options
+
+KEPT_PER_THREAD = 4  # a two-scale job and a clip's first and later frames fit
+_local = threading.local()
+
+
+def program_key(vgg, options: Options, precision: str, image_hw: tuple[int, int], temporal: bool) -> tuple:
+    """What a traced program bakes in: the weights, the precision, the shape, the loss settings."""
+    settings = (options.content_weight, options.style_weight, options.tv_weight, options.temporal_weight,
+                options.content_layers, options.style_layers, options.layer_weights(), options.style_loss,
+                options.normalization, options.tv_exponent, options.flat_smoothing)
+    return vgg.source, precision, tuple(image_hw), settings, temporal
+
+
+def kept(key: tuple, targets: Any, build: Callable[[], Any]) -> tuple[Any, bool]:
+    """(program, fresh): this thread's program for ``key`` and these very style ``targets`` (the
+    targets cache hands out one object per painting and size), else a new one from ``build``."""
+    programs = _programs()
+    entry = programs.get(key)
+    if entry is not None and entry[0] is targets:
+        programs.move_to_end(key)
+        return entry[1], False
+    program = build()
+    programs[key] = (targets, program)  # the targets are held, so their identity stays theirs
+    while len(programs) > KEPT_PER_THREAD:
+        programs.popitem(last=False)
+    return program, True
+
+
+def _programs() -> OrderedDict:
+    if not hasattr(_local, "programs"):
+        _local.programs = OrderedDict()
+    return _local.programs
+
+
+def clear() -> None:
+    """Forget this thread's programs (tests that patch a loss term)."""
+    _programs().clear()

@@ -1,0 +1,287 @@
+"""``stylize_clip``: paint a clip frame by frame without flicker (Ruder, Dosovitskiy and Brox 2016).
+
+Frame 1 is painted like a picture. Each later frame starts from the previous painted frame carried
+onto it along the optical flow of the input frames (src/impasto/nst/flow.py) and is held to that warped
+frame, where the flow is reliable, by a temporal term (``options.temporal_weight``; 0 paints every
+frame on its own, which flickers), for ``options.frame_iterations`` iterations at full size. The
+style targets are computed once per clip (the engine's cache, src/impasto/nst/targets.py, keys them by
+painting and size, and every frame shares both).
+
+A frame is the unit of resumption: ``on_frame`` hands each one over as it is finished, and a run
+given those back as ``finished`` skips them and goes on from the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import cv2
+import numpy as np
+
+from impasto.nst import flow as flow_ops
+from impasto.nst.clips import Clip
+from impasto.nst.engine import Progress, stylize
+from impasto.nst.errors import ImageError
+from impasto.nst.images import resize_longest, resize_to
+from impasto.nst.losses import TemporalTarget
+from impasto.nst.options import DEFAULTS, Options, option_specs
+
+
+@dataclass
+class ClipProgress:
+    frame: int  # 1-based frame being painted
+    frames: int
+    progress: Progress  # the engine's Progress for this frame (iteration/total, losses, image())
+    eta: float | None  # seconds left for the whole clip
+    elapsed: float
+
+
+@dataclass
+class ClipResult:
+    frames: list[np.ndarray]
+    fps: float
+    seconds: float
+    frame_seconds: list[float]  # per frame painted in this run (resumed frames are not in it)
+    options: Options
+    resumed: int = 0  # frames taken from ``finished``
+    first_painted: bool = True  # whether frame 1 was painted in this run (it costs more)
+    losses: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready facts: frames, fps, seconds, seconds per first and per following frame."""
+        height, width = self.frames[0].shape[:2]
+        times = list(self.frame_seconds)
+        first = times.pop(0) if self.first_painted and times else None
+        return {
+            "frames": len(self.frames), "fps": round(self.fps, 3), "width": width, "height": height,
+            "seconds": round(self.seconds, 3), "resumed_frames": self.resumed,
+            "first_frame_seconds": None if first is None else round(first, 3),
+            "following_frame_seconds": round(float(np.mean(times)), 3) if times else None,
+            "temporal_weight": self.options.temporal_weight, "frame_iterations": self.options.frame_iterations,
+            "seed": self.options.seed,
+        }
+
+
+def frame_options(options: Options) -> Options:
+    """The options of a frame after the first: one scale at full size (the warped frame already has
+    the composition the coarse scales would set), frame_iterations, starting from the warped frame."""
+    return options.replace(scales=1, iterations=options.frame_iterations, init="image")
+
+
+def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None, precision="auto",
+                 memory_gb=None, on_progress: Callable[[ClipProgress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 finished: Mapping[int, np.ndarray] | None = None,
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> ClipResult:
+    """Paint every frame of ``clip`` in the style of ``style`` (as ``stylize`` takes it).
+
+    ``finished``: frames already painted (0-based index -> RGB uint8) by an earlier, interrupted run:
+    they are not painted again; the next frame starts from the last of them. ``on_frame(index, rgb)``
+    is called as each frame is finished. Raises Cancelled like ``stylize`` (checked at every
+    evaluation, so within a frame).
+    """
+    options.validate()
+    if options.seed is None:  # one seed for the whole clip (a noise start must not change per frame)
+        options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
+    started = time.perf_counter()
+    frames = [resize_longest(f, options.size) for f in clip.frames]
+    done = _check_finished(finished or {}, frames)
+    run = _ClipRun(len(frames), options, started, on_progress)
+    engine = {"weights": weights, "precision": precision, "memory_gb": memory_gb, "should_stop": should_stop}
+    results: list[np.ndarray] = []
+    for index, frame in enumerate(frames):
+        if index in done:
+            results.append(done[index])
+            continue
+        frame_started = time.perf_counter()
+        if index == 0:
+            result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
+        else:
+            result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index), engine)
+        rgb = result.image[..., :3]
+        results.append(rgb)
+        run.finished(index, time.perf_counter() - frame_started, result.losses)
+        if on_frame is not None:
+            on_frame(index, rgb)
+    return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
+                      frame_seconds=run.seconds, options=options, resumed=len(done),
+                      first_painted=0 not in done, losses=run.losses)
+
+
+def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
+                options: Options, reporter, engine: dict):
+    """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
+    what it is compared against); else from the previous result carried along the flow."""
+    if options.temporal_weight == 0:
+        return stylize(frame, style, options=options, on_progress=reporter, **engine)
+    warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
+    # Where the flow is not trusted (a pan's new edge, what a moving object uncovers) the warped
+    # picture is a smear of its neighbours. Started there from the photo, as Ruder et al. do, that
+    # ground stays half painted (measured: neither 100 iterations nor a painted-looking start change
+    # it, the optimum of a narrow strip beside held paint is near the photo); so by default it is
+    # painted first as a picture and the frame is held to that there too.
+    target, weight = warped, mask
+    start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
+    if options.new_ground == "paint":
+        painted = paint_new_ground(frame, start, TemporalTarget(warped, mask), style, options, engine, reporter)
+        if painted is not None:
+            fresh, where = painted
+            start = target = where[..., None] * fresh + (1.0 - where[..., None]) * start
+            weight = np.maximum(mask, where)
+    held = TemporalTarget(warped_rgb=target, mask=weight)
+    return stylize(frame, style, options=frame_options(options), init_image=start, temporal=held,
+                   on_progress=reporter, **engine)
+
+
+NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) are not painted apart
+CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
+CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
+NEW_GROUND_MIN = 0.001  # of the frame: smaller regions of new ground start from the photo, unheld
+WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
+
+
+def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
+                     engine: dict, reporter=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
+    around it, with some context: from ``start``, held to the warped previous frame where that is
+    reliable (so that its strokes go on from their neighbours'), with the first frame's iterations.
+    On a crop the new ground is a large share of the picture, so the style term, a statistic of
+    the whole picture, paints it as it paints a picture; on the whole frame it is a few per cent
+    and stays near the photo. The painting is as large as in the whole frame. Returns (H, W, 3)
+    float32 RGB and the (H, W) 0/1 map of where it applies; progress goes to ``reporter`` (the
+    frame's first stage). None when there is no new ground."""
+    new = cv2.morphologyEx((held.mask < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
+                           np.ones((NEW_GROUND_SPECK, NEW_GROUND_SPECK), np.uint8))
+    boxes = new_ground_boxes(new)
+    if not boxes:
+        return None
+    longest = max(new.shape)
+    fresh = np.zeros((*new.shape, 3), np.float32)
+    where = np.zeros(new.shape, np.float32)
+    for box in boxes:
+        crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
+        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
+        painted = stylize(frame[box], style, options=crop_options, init_image=start[box],
+                          temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
+                          **engine).image[..., :3]
+        fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
+        where[box] = new[box]
+    return fresh, where
+
+
+def new_ground_boxes(new: np.ndarray) -> list[tuple[slice, slice]]:
+    """Crops (row and column slices) around the regions of ``new`` (an (H, W) 0/1 uint8 map), with
+    context; overlapping crops merged; one crop, the whole frame, when they would cover most of it
+    (a scene cut). Regions smaller than NEW_GROUND_MIN of the frame are left out."""
+    height, width = new.shape
+    longest = max(height, width)
+    context = max(8, round(longest * CROP_CONTEXT))
+    # At least half the frame's longest side along one axis: the painting is scaled for a crop by
+    # style_scale × longest / the crop's longest side, which must stay within style_scale's range.
+    reach = max(32, -(-longest // 2))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
+    boxes = []
+    for x, y, w, h, area in stats[1:count]:
+        if area < NEW_GROUND_MIN * height * width:
+            continue
+        top, bottom = _span(y, y + h, context, height, CROP_STEP)
+        left, right = _span(x, x + w, context, width, CROP_STEP)
+        if max(bottom - top, right - left) < reach:
+            if height >= width:
+                top, bottom = _span(top, bottom, 0, height, reach)
+            else:
+                left, right = _span(left, right, 0, width, reach)
+        boxes.append((top, bottom, left, right))
+    boxes = _merged(boxes)
+    if sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) > WHOLE_FRAME_SHARE * height * width:
+        boxes = [(0, height, 0, width)]
+    return [(slice(top, bottom), slice(left, right)) for top, bottom, left, right in boxes]
+
+
+def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, bottom, left, right) with every overlapping pair replaced by their union."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _span(low: int, high: int, context: int, size: int, least: int) -> tuple[int, int]:
+    """[low, high) widened by ``context`` each way, to at least ``least`` and a multiple of
+    CROP_STEP where the frame allows, kept inside [0, size)."""
+    low, high = max(0, low - context), min(size, high + context)
+    want = min(size, max(least, high - low))
+    want = min(size, -(-want // CROP_STEP) * CROP_STEP)
+    low = max(0, min(low - (want - (high - low)) // 2, size - want))
+    return low, low + want
+
+
+def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Resumed frames: only an unbroken run from frame 0 counts (a later frame needs the one before
+    it); each brought to the clip's painted size."""
+    done: dict[int, np.ndarray] = {}
+    height, width = frames[0].shape[:2]
+    for index in range(len(frames)):
+        if index not in finished:
+            break
+        rgb = np.asarray(finished[index])
+        if rgb.ndim != 3 or rgb.shape[2] < 3:
+            raise ImageError(f"finished frame {index + 1} is not an RGB image", field="finished")
+        done[index] = resize_to(rgb[..., :3], (width, height))
+    return done
+
+
+class _ClipRun:
+    """Progress across frames: which frame, and the whole clip's ETA from the frames so far."""
+
+    def __init__(self, frames: int, options: Options, started: float, on_progress) -> None:
+        self.frames, self.options, self.started, self.on_progress = frames, options, started, on_progress
+        self.seconds: list[float] = []
+        self.losses: list[dict[str, float]] = []
+        self.painted: list[int] = []
+
+    def reporter(self, index: int) -> Callable[[Progress], None] | None:
+        if self.on_progress is None:
+            return None
+
+        def report(progress: Progress) -> None:
+            self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
+                                          eta=self._eta(index, progress), elapsed=time.perf_counter() - self.started))
+        return report
+
+    def finished(self, index: int, seconds: float, losses: dict[str, float]) -> None:
+        self.seconds.append(seconds)
+        self.painted.append(index)
+        self.losses.append(losses)
+
+    def _eta(self, index: int, progress: Progress) -> float | None:
+        """This frame's own ETA plus the frames after it, each costing what a following frame has
+        cost so far (before one has been timed: what this frame's iterations cost, scaled)."""
+        after = self.frames - index - 1
+        following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
+        if following:
+            per_frame = float(np.median(following))
+        else:  # from this frame's pace: seconds per iteration so far × a later frame's iterations
+            spent = max(progress.elapsed, 1e-3)  # since this frame's stylize began
+            iterations = self.options.frame_iterations if self.options.temporal_weight else self.options.iterations
+            per_frame = spent / max(progress.iteration, 1) * iterations
+        left_here = progress.eta
+        if left_here is None:  # the engine needs two iterations for its own: the frames before say it
+            if not following:
+                return None
+            left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
+        return left_here + after * per_frame

@@ -1,0 +1,128 @@
+"""How long a picture will take on this server, before it is submitted, and how long the queue is.
+
+The work of a job is counted in iteration-megapixels: each coarse-to-fine scale's iterations times
+that scale's picture size in megapixels (times the evaluations per round, when set). Time is a fixed
+part (loading the network, the style targets) plus the work times this server's speed, in seconds
+per iteration-megapixel: the median over the recent finished jobs, from their own start and end
+times, or a built-in default while there are none. The engine's live ETA takes over once a job runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Iterable
+
+from impasto.jobs.store import DONE, QUEUED, RUNNING, Job
+from impasto.nst.errors import OptionError
+from impasto.nst.options import Options
+
+# Built-in speed until this server has finished a job: the default 512 px job (100 iterations over
+# 256 and 512 px, 9.35 iteration-megapixels) took 48 s end to end on a 2-core CPU with bfloat16, and
+# about 8 s of a job is fixed cost whatever its size (docs/benchmark.md, docs/design-notes.md).
+DEFAULT_SECONDS_PER_UNIT = 4.3
+FIXED_SECONDS = 8.0
+FLOAT32_FACTOR = 1.9  # float32 per evaluation against bfloat16, on the benchmark's CPU
+# Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
+# what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
+# object a third of the height moving 8 % a frame 52 %): a guess between the two.
+NEW_GROUND_CROP_SHARE = 0.25
+DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
+LEARN_FROM = 30  # finished jobs the speed is learned from, at most
+RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
+
+
+def work(options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
+    """Iteration-megapixels of a job with these options, for a photo of this aspect (short/long); for
+    a clip of ``frames`` frames, the first frame's plus each later one's (impasto.nst.video: one scale at
+    full size, frame_iterations; with temporal_weight 0 each frame is painted like the first)."""
+    rounds = max(1, options.round_evals)
+    first = sum(its * rounds * size * size * aspect / 1e6
+                for size, its in zip(options.scale_sizes(), options.scale_iterations()))
+    later = first if options.temporal_weight == 0 else options.frame_iterations * options.size ** 2 * aspect / 1e6
+    if options.temporal_weight and options.new_ground == "paint":  # the crops around new ground, first
+        later += options.iterations * NEW_GROUND_CROP_SHARE * options.size ** 2 * aspect / 1e6
+    return first + (frames - 1) * later
+
+
+def job_frames(job: Job) -> int:
+    """How many frames a job paints: a clip's frame count, 1 for a picture."""
+    return int((job.meta.get("clip") or {}).get("frames") or 1)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Seconds per iteration-megapixel, by the precision a job asked for, learned from finished jobs."""
+
+    by_precision: dict[str, float]
+    jobs: int  # how many finished jobs the numbers come from (0: the built-in default)
+
+    def seconds_per_unit(self, precision: str) -> float:
+        if precision in self.by_precision:
+            return self.by_precision[precision]
+        base = self.by_precision.get("auto", DEFAULT_SECONDS_PER_UNIT)
+        return base * (FLOAT32_FACTOR if precision == "float32" else 1.0)
+
+    def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
+        """The whole run of one job (of a clip of ``frames`` frames), from its start to its result."""
+        return FIXED_SECONDS + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
+
+
+def learn(jobs: Iterable[Job]) -> Speed:
+    """This server's speed from its finished jobs (each job's own start-to-finish time)."""
+    samples: dict[str, list[float]] = {}
+    for job in [job for job in jobs if job.state == DONE][:LEARN_FROM]:
+        rate = _job_rate(job)
+        if rate is not None:
+            samples.setdefault(str(job.options.get("precision", "auto")), []).append(rate)
+    rates = {precision: statistics.median(values) for precision, values in samples.items()}
+    return Speed(rates, sum(map(len, samples.values())))
+
+
+def _job_rate(job: Job) -> float | None:
+    summary = job.summary or {}
+    if job.state != DONE or not job.started or not job.finished or not summary.get("width"):
+        return None
+    try:
+        options = Options.from_mapping(job.options)
+    except OptionError:  # options this engine version does not know
+        return None
+    aspect = min(summary["width"], summary["height"]) / max(summary["width"], summary["height"])
+    units = work(options, aspect, job_frames(job))
+    seconds = job.finished - job.started - FIXED_SECONDS
+    return seconds / units if units > 0.05 and seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class Queue:
+    """What is ahead of a new job: jobs waiting and running, and about how long until it starts."""
+
+    jobs_ahead: int
+    wait_seconds: float
+
+
+def queue_ahead(recent: list[Job], speed: Speed, runners: int, before: Job | None = None) -> Queue:
+    """The wait for a new job (or for ``before``, a queued one): the time left of the running jobs
+    plus the estimated time of the queued jobs ahead of it, shared by ``runners`` at once. ``recent``:
+    the store's recent jobs (RECENT of them), which hold every waiting and running one."""
+    running = [job for job in recent if job.state == RUNNING]
+    queued = sorted((job for job in recent if job.state == QUEUED), key=lambda job: job.created)
+    if before is not None:
+        queued = [job for job in queued if job.created < before.created and job.id != before.id]
+    left = sum(_time_left(job, speed) for job in running) + sum(_job_seconds(job, speed) for job in queued)
+    return Queue(len(running) + len(queued), left / max(1, runners))
+
+
+def _job_seconds(job: Job, speed: Speed) -> float:
+    try:
+        options = Options.from_mapping(job.options)
+    except OptionError:
+        return FIXED_SECONDS
+    return speed.seconds(options, frames=job_frames(job))
+
+
+def _time_left(job: Job, speed: Speed) -> float:
+    eta = (job.progress or {}).get("eta")
+    if eta is not None:
+        return float(eta)
+    return max(0.0, _job_seconds(job, speed) - (job.elapsed() or 0.0))

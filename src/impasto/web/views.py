@@ -1,0 +1,175 @@
+"""Jobs as the API and the pages show them: JSON-ready dicts with URLs, and display helpers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import current_app, g, url_for
+
+from impasto.jobs.paintings import job_paintings
+from impasto.jobs.store import CLIP_RESULTS, DONE, INIT_FILE, POSTER_FILE, QUEUED, Job, JobStore, is_clip, mask_files
+from impasto.nst.options import Options
+from impasto.text import clock, duration
+from impasto.web import auth, services
+from impasto.web.estimate import RECENT, Queue, Speed, learn, queue_ahead
+from impasto.web.submission import Limits, planned_iterations
+
+
+def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
+    """The public view of a job (GET /api/jobs/<id>)."""
+    now = time.time()
+    return {
+        "id": job.id,
+        "state": job.state,
+        "created": job.created,
+        "started": job.started,
+        "finished": job.finished,
+        "elapsed": _round(job.elapsed(now)),
+        "clock": {"elapsed": clock(job.elapsed(now)), "eta": clock(job.progress.get("eta"))},  # as pages show them
+        "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
+        **_queue_wait(job),
+        "progress": _progress(job),
+        "cancel_requested": job.cancel_requested,
+        "error": job.error,
+        "options": job.options,
+        "seed": job.seed,
+        "style_name": job.meta.get("style_name"),
+        "clip": job.meta.get("clip") if is_clip(job) else None,  # frames, fps, width, height, seconds, ...
+        "styles": [{key: p[key] for key in ("name", "weight", "url", "mask")} for p in paintings(job)],
+        "summary": job.summary,
+        "owned": auth.owns(job),  # the caller may cancel and delete it
+        "urls": job_urls(job),
+    }
+
+
+def _queue_wait(job: Job) -> dict[str, Any]:
+    """About how long a queued job waits before it starts (seconds, and as the page says it)."""
+    if job.state != QUEUED:
+        return {"queue_wait": None, "queue_wait_text": None}
+    wait = queue_for(server_speed(), job).wait_seconds
+    return {"queue_wait": _round(wait), "queue_wait_text": duration(wait) if wait > 0 else "a moment"}
+
+
+def _progress(job: Job) -> dict[str, Any]:
+    progress = dict(job.progress)
+    progress.setdefault("iteration", 0)
+    if "total" not in progress:  # only before the engine's first report: _planned_total parses options
+        progress["total"] = _planned_total(job)
+    if progress.get("eta") is not None:
+        progress["eta"] = _round(progress["eta"])
+    if is_clip(job):  # frame: the one being painted (0 before the first), of frames; eta: the whole clip's
+        progress.setdefault("frame", 0)
+        progress.setdefault("frames", (job.meta.get("clip") or {}).get("frames"))
+    return progress
+
+
+def _planned_total(job: Job) -> int:
+    """Iterations the engine will report as its total, known before it starts (every scale gets
+    at least one; with round_evals each counts that many)."""
+    return planned_iterations(Options.from_mapping(job.options))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def job_urls(job: Job) -> dict[str, str]:
+    """The job's links; ``result`` (and ``result_jpeg``; for a clip ``result_mp4``, ``result_webm``,
+    ``result_gif``) only once it is done, ``preview``, ``init``, ``poster`` and ``thumb`` when it
+    holds them; ``cancel`` and ``delete`` (the API's POST and DELETE) for its owner only."""
+    has = set(job.files)
+    urls = {
+        "self": url_for("api.get_job", job_id=job.id),
+        "page": url_for("pages.job_page", job_id=job.id),
+        "content": url_for("api.job_file", job_id=job.id, kind="content"),
+        "style": url_for("api.job_file", job_id=job.id, kind="style"),
+        "again": url_for("pages.studio", again=job.id),
+    }
+    if auth.owns(job):
+        urls["cancel"] = url_for("api.cancel_job", job_id=job.id)
+        urls["delete"] = url_for("api.delete_job", job_id=job.id)
+    if INIT_FILE in has:
+        urls["init"] = url_for("api.job_file", job_id=job.id, kind="init")
+    if "preview.jpg" in has:
+        urls["preview"] = url_for("api.job_file", job_id=job.id, kind="preview")
+    if job.state == DONE and "result.png" in has:
+        urls["result"] = url_for("api.job_result", job_id=job.id)
+        urls["result_jpeg"] = url_for("api.job_result", job_id=job.id, format="jpeg")
+    if POSTER_FILE in has:
+        urls["poster"] = url_for("api.job_file", job_id=job.id, kind="poster")
+    if job.state == DONE and CLIP_RESULTS["mp4"] in has:  # a clip: result is the MP4, with the other formats
+        urls["result"] = url_for("api.job_result", job_id=job.id)
+        urls.update({f"result_{fmt}": url_for("api.job_result", job_id=job.id, format=fmt)
+                     for fmt, name in CLIP_RESULTS.items() if name in has})
+    if "thumb.jpg" in has:
+        urls["thumb"] = url_for("api.job_file", job_id=job.id, kind="thumb")
+    return urls
+
+
+def paintings(job: Job) -> list[dict[str, Any]]:
+    """The job's paintings in blend order: built-in name (None for an upload), credit, URL,
+    weight (its share of the blend, 0-1) and its mask's URL (None: no masks)."""
+    items = job_paintings(job)
+    masks: list[str | None] = [*mask_files(job.files)]
+    masks += [None] * (len(items) - len(masks))
+    blend = job.options.get("style_blend") or []
+    weights = blend if len(blend) == len(items) and sum(blend) > 0 else [1.0] * len(items)
+    result = []
+    for painting, weight, mask in zip(items, weights, masks):
+        style = painting.builtin
+        result.append({"name": painting.name, "credit": style.credit if style else None,
+                       "weight": weight / sum(weights),
+                       "url": url_for("api.job_file", job_id=job.id, kind=painting.file.split(".")[0]),
+                       "mask": mask and url_for("api.job_file", job_id=job.id, kind=mask.split(".")[0])})
+    return result
+
+
+def painting_titles(job: Job) -> str:
+    """The job's paintings as a person names them: "The Starry Night + your painting"."""
+    titles = [p.builtin.title if p.builtin else "your painting" for p in job_paintings(job)]
+    text = " + ".join(titles)
+    return text[:1].upper() + text[1:]
+
+
+def _recent_jobs() -> list[Job]:
+    """The store's recent jobs, read once per request (a job list asks for every queued job's wait)."""
+    if "impasto_recent" not in g:
+        g.impasto_recent = services().store.recent(RECENT)
+    return g.impasto_recent
+
+
+def server_speed() -> Speed:
+    """This server's speed, learned from its recent finished jobs (see src/impasto/web/estimate.py)."""
+    return learn(_recent_jobs())
+
+
+def queue_for(speed: Speed, job: Job | None = None) -> Queue:
+    """The jobs ahead of a new job (or of ``job``, a queued one) and about how long they take."""
+    runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
+    return queue_ahead(_recent_jobs(), speed, runners, before=job)
+
+
+def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
+    """'Takes about 1 min on this server (measured on 3 finished pictures). No queue: it starts at once.'"""
+    basis = (f"measured on {measured} finished picture{'s' if measured != 1 else ''}" if measured
+             else "a first guess: no picture has finished here yet")
+    queue = ("No queue: it starts at once." if not ahead else
+             f"{ahead} job{'s' if ahead != 1 else ''} ahead: it starts in {wait}.")
+    return f"Takes {run} on this server ({basis}). {queue}"
+
+
+def too_much_work(options: Options, limits: Limits) -> str | None:
+    """Said before submitting when the settings ask for a larger picture, or plan more iterations in
+    all, than this server allows (every scale gets at least one; a look with evaluations per round
+    multiplies them)."""
+    if options.size > limits.max_size:
+        return f"Too large for this server: it paints at most {limits.max_size} px on the longest side."
+    if planned_iterations(options) <= limits.max_iterations:
+        return None
+    fitting = [n for n in range(1, options.iterations) if planned_iterations(options.replace(iterations=n))
+               <= limits.max_iterations]
+    most = f"at most {fitting[-1]} iterations with these settings" if fitting else "a simpler look"
+    return (f"Too long for this server: these settings plan {planned_iterations(options)} iterations in all, "
+            f"and it allows {limits.max_iterations}. Choose {most}.")
+
