@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from impasto.cli import main
-from impasto.nst import engine, losses, regions
+from impasto.nst import engine, losses, regions, vgg
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.images import load_image, resize_longest
 from impasto.nst.masks import check_masks, downsample, fit_mask, keep_photo, load_mask
@@ -129,9 +129,9 @@ def test_region_masks_can_be_set_again_for_the_next_tile() -> None:
 
 
 def test_layer_resolutions_follow_the_poolings() -> None:
-    assert regions.layer_hw("block1_conv1", (37, 50)) == (37, 50)
-    assert regions.layer_hw("block3_conv1", (37, 50)) == (9, 12)
-    assert regions.layer_hw("block5_conv1", (37, 50)) == (2, 3)
+    assert vgg.layer_hw("block1_conv1", (37, 50)) == (37, 50)
+    assert vgg.layer_hw("block3_conv1", (37, 50)) == (9, 12)
+    assert vgg.layer_hw("block5_conv1", (37, 50)) == (2, 3)
 
 
 def test_masks_are_resized_feathered_and_averaged_per_layer() -> None:

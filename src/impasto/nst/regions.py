@@ -21,21 +21,12 @@ import tensorflow as tf
 
 from impasto.nst import losses
 from impasto.nst import masks as mask_ops
-from impasto.nst.options import VGG_LAYERS
+from impasto.nst.targets import compute_style_targets
+from impasto.nst.vgg import layer_hw
 
 # A region smaller than this share of a layer's positions is left out of that layer (its Gram
 # would be the statistics of a handful of positions, mostly feathered edge).
 MIN_AREA = 1e-3
-
-
-def pool_factor(name: str) -> int:
-    """How many image pixels one position of a VGG16 layer spans per side: 2 per pooling before it."""
-    return 2 ** (int(VGG_LAYERS[VGG_LAYERS.index(name)].split("_")[0].removeprefix("block")) - 1)
-
-
-def layer_hw(name: str, image_hw: tuple[int, int]) -> tuple[int, int]:
-    """A VGG16 layer's feature-map size: each block after the first halves it (2×2 pooling, floor)."""
-    return image_hw[0] // pool_factor(name), image_hw[1] // pool_factor(name)
 
 
 @dataclass
@@ -118,7 +109,6 @@ def region_style_loss(vgg, styles: list[np.ndarray], blend: np.ndarray, masks: l
     """The style term of one scale with masks (already fitted to the picture optimised: the scale,
     or a tile of ``tile_hw`` in a scale of ``content_hw``): each painting's own targets of the
     whole painting (cached like the blended ones), weighted by its blend share."""
-    from impasto.nst.targets import compute_style_targets
 
     targets = []
     for style in styles:

@@ -17,9 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from impasto.nst import losses
-from impasto.nst.regions import layer_hw, pool_factor
 from impasto.nst.tiles import ALIGN, strips
-from impasto.nst.vgg import rgb_to_caffe
+from impasto.nst.vgg import layer_hw, pool_factor, rgb_to_caffe
 
 HALO = 96  # px of context each side of a strip (block4-5 features see ~100-200 px around them)
 

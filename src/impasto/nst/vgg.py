@@ -28,6 +28,17 @@ BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 # A 2×2 max-pool follows the last convolution of blocks 1-4.
 POOL_AFTER = {"block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"}
 
+
+def pool_factor(name: str) -> int:
+    """How many image pixels one position of a VGG16 layer spans per side: 2 per pooling before it."""
+    return 2 ** (int(VGG_LAYERS[VGG_LAYERS.index(name)].split("_")[0].removeprefix("block")) - 1)
+
+
+def layer_hw(name: str, image_hw: tuple[int, int]) -> tuple[int, int]:
+    """A VGG16 layer's feature-map size: each block after the first halves it (2×2 pooling, floor)."""
+    return image_hw[0] // pool_factor(name), image_hw[1] // pool_factor(name)
+
+
 _lock = threading.Lock()
 _cache: dict[str, VggWeights] = {}
 
