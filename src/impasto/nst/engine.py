@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
+from threadpoolctl import threadpool_limits
 
 from impasto.nst import hardware, losses, lossfn, regions, schedule, tiles
 from impasto.nst import masks as mask_ops
@@ -36,6 +37,7 @@ from impasto.nst.images import (
 from impasto.nst.options import DEFAULTS, Options, blend_weights
 from impasto.nst.shapes import check_shapes
 from impasto.nst.targets import StyleTargets, compute_style_targets
+from impasto.nst.timings import Timings
 from impasto.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class Result:
     device: str
     history: list[float] = field(default_factory=list)
     rounds: int = 0  # the article's L-BFGS rounds run (round_evals > 0), else 0
+    timings: Timings = field(default_factory=Timings)  # seconds per phase (weights, targets, trace, ...)
 
     def summary(self) -> dict:
         """JSON-ready facts about the run (what the CLI's --json prints). ``iterations`` counts in
@@ -94,6 +97,7 @@ class Result:
             "evaluations": self.evaluations, "losses": self.losses, "width": width, "height": height,
             "precision": self.precision, "device": self.device, "seed": self.options.seed,
             "transparent": self.image.shape[2] == 4,  # the photo's alpha kept (PNG; JPEG flattens on white)
+            "timings": self.timings.summary(),
         }
 
 
@@ -135,8 +139,10 @@ def stylize(
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
     memory = _Memory.plan(options, images, memory_gb, tile_size)
     precision = hardware.choose_precision(options.precision, precision)
-    vgg = load_weights(weights)
-    run = _Run(options, on_progress, should_stop, started, memory.grids)
+    timings = Timings()
+    with timings.phase("weights"):
+        vgg = load_weights(weights)
+    run = _Run(options, on_progress, should_stop, started, memory.grids, timings)
 
     current: np.ndarray | None = None  # the picture so far: upsampled from one scale to start the next
     for index, (longest, iterations) in enumerate(zip(options.scale_sizes(), options.scale_iterations())):
@@ -148,10 +154,10 @@ def stylize(
         grid = memory.grids[index]
         at_scale = options.at_scale(index)
         if grid is None:
-            current = run.optimize(_problem(vgg, scale_content, images.styles, images.blend, at_scale, longest,
-                                            precision, masks, keys=images.keys, style_pixels=memory.style_pixels,
-                                            temporal=held),
-                                   current, iterations, index)
+            with timings.phase(f"scale {index + 1} set-up"):  # style targets, content features, the program
+                problem = _problem(vgg, scale_content, images.styles, images.blend, at_scale, longest, precision,
+                                   masks, keys=images.keys, style_pixels=memory.style_pixels, temporal=held)
+            current = run.optimize(problem, current, iterations, index)
         else:
             scale = _TiledScale(vgg, images, at_scale, precision, memory, index, longest, iterations, scale_content,
                                 masks, held)
@@ -167,6 +173,7 @@ def stylize(
         image=attach_alpha(result_rgb, images.alpha), options=options, seconds=time.perf_counter() - started,
         iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
         precision=precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
+        timings=timings,
     )
 
 
@@ -361,6 +368,7 @@ class _Program:
                  precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None):
         self.options = options
         self.style_loss = style_loss
+        self.evaluated = False  # not yet called: the first call traces the loss function
         self._features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         self._content_targets = {name: tf.Variable(feats, trainable=False)
                                  for name, feats in self._content_features(content_rgb).items()}
@@ -486,8 +494,10 @@ class _Run:
     """Counts iterations and evaluations across scales, reports progress, honours stop checks."""
 
     def __init__(self, options: Options, on_progress, should_stop, started: float,
-                 grids: Sequence[tiles.Grid | None] = ()):
+                 grids: Sequence[tiles.Grid | None] = (), timings: Timings | None = None):
         self.options = options
+        self.timings = timings or Timings()
+        self._in_loop = 0.0  # seconds of evaluations and progress reports inside the current scipy call
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
         self.started = started
@@ -525,7 +535,7 @@ class _Run:
         bounds = scale.problem.bounds() if self.options.pixel_bounds else None  # once per scale, not per round
         for round_index in range(rounds):
             scale.run_base, scale.in_run = scale.done_before + round_index * self.round_evals, 0
-            x, _, _ = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxfun=self.round_evals, callback=self._callback)
+            x, _, _ = self._lbfgs(x, bounds, maxfun=self.round_evals)
             self.rounds += 1
         return x
 
@@ -541,16 +551,35 @@ class _Run:
         return self._minimize(problem.clip(x), problem.bounds(), left) if left > 0 else x
 
     def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
-        x, _, info = fmin_l_bfgs_b(self._func, x, bounds=bounds, maxiter=iterations,
-                                   maxfun=iterations * 3 + 20, callback=self._callback)
+        x, _, info = self._lbfgs(x, bounds, maxiter=iterations, maxfun=iterations * 3 + 20)
         log.debug("scale %d, %d iterations: %s", self.scale.index, iterations, info.get("task"))
         return x
+
+    def _lbfgs(self, x: np.ndarray, bounds, **limits):
+        """scipy's L-BFGS-B; its own seconds (not the evaluations' or the progress reports') are the
+        scale's "optimizer" phase. BLAS runs on one thread here: scipy's vector work is too small
+        to share, and a second BLAS thread fought TensorFlow's threads for the cores."""
+        started, self._in_loop = time.perf_counter(), 0.0
+        with threadpool_limits(limits=1, user_api="blas"):
+            found = fmin_l_bfgs_b(self._func, x, bounds=bounds, callback=self._callback, **limits)
+        self.timings.add(self._phase("optimizer"), time.perf_counter() - started - self._in_loop)
+        return found
+
+    def _phase(self, what: str) -> str:
+        return f"scale {self.scale.index + 1} {what}"
 
     def _func(self, x: np.ndarray):
         """scipy's objective: one evaluation (the stop check first: a cancel lands within one)."""
         if self.should_stop():
             raise Cancelled()
+        program = self.scale.problem.program
+        started = time.perf_counter()
         loss, grad, terms = self.scale.problem.evaluate(x)
+        seconds = time.perf_counter() - started
+        # A program's first call traces it and optimises its graph: that is its own phase.
+        self.timings.add(self._phase("evaluations" if program.evaluated else "trace"), seconds)
+        program.evaluated = True
+        self._in_loop += seconds
         self.evaluations += 1
         self.latest_terms = (loss, *terms)
         return loss, grad
@@ -568,7 +597,11 @@ class _Run:
         if self.should_stop():
             raise Cancelled()
         if self.on_progress is not None:
+            started = time.perf_counter()
             self.on_progress(self._progress(xk.copy()))
+            seconds = time.perf_counter() - started
+            self.timings.add("progress reports", seconds)
+            self._in_loop += seconds
 
     def _progress(self, x: np.ndarray) -> Progress:
         scale, (loss, c, s, t, h) = self.scale, self.latest_terms
