@@ -4,7 +4,7 @@
 # `impasto worker` (see docker-compose.yml).
 #
 #   docker build -t impasto .
-#   docker run -p 127.0.0.1:8000:8000 -v impasto-data:/data impasto   # this machine only (README: Docker)
+#   docker run -p 127.0.0.1:8000:8000 -v impasto-data:/data impasto   # this machine only (docs/deployment.md)
 #
 # Build arguments:
 #   FETCH_WEIGHTS=1  (default) download the ImageNet VGG16 weights at build time, so the container
@@ -21,7 +21,7 @@
 # Exposing it: the studio answers only to localhost and IP addresses in the Host header (a DNS-rebinding
 # defence); give the names people use, and say how many reverse proxies sit in front, e.g.
 #   docker run -p 8000:8000 -e IMPASTO_TRUSTED_HOSTS=studio.example.org -e IMPASTO_PROXY_COUNT=1 ... impasto
-# and set a password before publishing the port beyond this machine (README, "Security and sharing").
+# and set a password before publishing the port beyond this machine (docs/security.md, docs/deployment.md).
 #
 # GPU hosts, other notes: one job uses every core (or the whole GPU), so keep IMPASTO_RUNNERS=1 and scale out
 # with more worker containers instead (docker compose up --scale worker=N), one per GPU

@@ -18,7 +18,7 @@ term (the engine's own, weighted) against the independent frames', which are sin
 Seconds per frame are wall time of the whole frame (flow, targets, optimisation) on a shared
 machine: compare within one run.
 
-Writes bench/results/video/video.json, a markdown table on stdout, and (``--gifs``) the README's
+Writes bench/results/video/video.json, a markdown table on stdout, and (``--gifs``) docs/video.md's
 GIF pair: the input pan and its painted version.
 """
 
@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: 256x8 512x3)")
     harness.add_weights(parser)
     parser.add_argument("--style", default=str(SAMPLES / "starry_night.jpg"))
-    parser.add_argument("--gif", action="store_true", help="write the README's GIF pair: the first timing's pan, "
+    parser.add_argument("--gif", action="store_true", help="write docs/video.md's GIF pair: the first timing's pan, "
                         "as input and painted")
     parser.add_argument("--out-dir", default=str(RESULTS / "video"))
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Print README's tables from the code, so the docs say what the code does.
+"""Print the docs' tables from the code, so the docs say what the code does.
 
     python scripts/doc_tables.py options   # the engine options and their defaults
     python scripts/doc_tables.py presets   # the named presets
@@ -8,8 +8,8 @@
     python scripts/doc_tables.py scaleout  # the settings of scale-out mode (web and workers)
     python scripts/doc_tables.py videoflicker  # the video benchmark's flicker table
     python scripts/doc_tables.py --update             # rewrite the tables between their markers, in
-                                                      # README.md and docs/benchmark.md
-    python scripts/doc_tables.py --update README.md   # only in this file
+                                                      # README.md and docs/*.md
+    python scripts/doc_tables.py --update docs/cli.md # only in this file
 
 tests/test_docs.py checks that those files contain exactly these rows (each table in one of them).
 """
@@ -30,7 +30,8 @@ MEMORY_RUNS = {"reference": "article (batch of 3)", "impasto": "Impasto default"
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_RESULTS = ROOT / "bench" / "results" / "full.json"
 VIDEO_RESULTS = ROOT / "bench" / "results" / "video" / "video.json"
-DOC_FILES = (ROOT / "README.md", ROOT / "docs" / "benchmark.md")  # where the generated tables live
+# The pages that may hold the generated tables (each table in exactly one of them: tests/test_docs.py).
+DOC_FILES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 
 
 def _value(value) -> str:
@@ -78,7 +79,7 @@ def scaleout_table() -> list[str]:
 
 
 def bench_tables(path: Path = BENCH_RESULTS) -> list[str]:
-    """The results of ``python bench/benchmark.py --full``, as README shows them."""
+    """The results of ``python bench/benchmark.py --full``, as docs/benchmark.md shows them."""
     data = json.loads(path.read_text(encoding="utf-8"))
     m = data["machine"]
     matmul = ", ".join(f"{x['dtype']} {x['gflops']:.0f} GFLOP/s" for x in data["matmul"])
@@ -148,7 +149,7 @@ def video_table(path: Path = VIDEO_RESULTS) -> list[str]:
 
 
 def video_flicker_table(path: Path = VIDEO_RESULTS) -> list[str]:
-    """README's short form: flicker with the defaults against independent frames, per clip."""
+    """docs/video.md's short form: flicker with the defaults against independent frames, per clip."""
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = data["rows"]
     lines = ["| clip | flicker, independent frames | flicker, with the temporal term | ratio | style loss ratio "
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("table", nargs="?", choices=sorted(TABLES), help="print this table")
     parser.add_argument("--update", nargs="*", metavar="FILE", help="rewrite the tables in these files "
-                        "(default: README.md and docs/benchmark.md)")
+                        "(default: README.md and docs/*.md)")
     args = parser.parse_args(argv)
     if args.update is not None:
         for doc in [Path(name) for name in args.update] or DOC_FILES:

@@ -1,4 +1,4 @@
-"""Make README's gallery: real results of the CLI with the shared weights file.
+"""Make the gallery (docs/gallery.md): real results of the CLI with the shared weights file.
 
     python scripts/gallery.py [--only NAME ...]
 

@@ -1,4 +1,4 @@
-"""README's gallery rows for issue 13: a masked picture, a large print's crop at 100 %, a
+"""The gallery's rows (docs/gallery.md) for masks and prints: a masked picture, a large print's crop at 100 %, a
 transparent PNG on a checkerboard. Real runs of `impasto transfer`, as scripts/gallery.py makes
 the others (it is reused here).
 

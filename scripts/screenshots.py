@@ -1,4 +1,4 @@
-"""Take the README's screenshots: the studio form, a job being painted, a finished job.
+"""Take the studio's screenshots (docs/studio.md): the studio form, a job being painted, a finished job.
 
 Run once by hand (about a minute on 2 cores); it paints a real picture with the real weights:
 

@@ -135,7 +135,7 @@ def test_redis_snapshots_are_never_committed_or_sent_to_the_build():
 
 
 def test_the_weights_folder_and_the_password_file_are_never_committed_or_sent_to_the_build():
-    # docker-compose.offline.yml reads ./weights by default; README's secret example ./impasto_password.txt.
+    # docker-compose.offline.yml reads ./weights by default; docs/security.md's secret example ./impasto_password.txt.
     for name in (".gitignore", ".dockerignore"):
         patterns = [line.strip("/") for line in (ROOT / name).read_text(encoding="utf-8").split()]
         assert "weights" in patterns and "impasto_password.txt" in patterns, name

@@ -1,5 +1,5 @@
 """Issue 11's access flows against the real thing: `impasto serve` (gunicorn, two processes) with a
-password, a per-client cap of 1 and an API token made by `impasto token create`, as the README says."""
+password, a per-client cap of 1 and an API token made by `impasto token create`, as docs/security.md says."""
 
 from __future__ import annotations
 

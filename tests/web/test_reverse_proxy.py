@@ -1,4 +1,4 @@
-"""The README's reverse proxy example (docs/deploy/nginx-impasto.conf), run as written in front of
+"""The reverse proxy example of docs/deployment.md (docs/deploy/nginx-impasto.conf), run as written in front of
 `impasto serve`: uploads pass, stalled uploads end at nginx (closed after client_body_timeout) and
 never reach the studio.
 
