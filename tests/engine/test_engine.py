@@ -283,3 +283,22 @@ def test_the_default_layers_deeper_weights_reach_the_loss() -> None:
              for name, weights in {"default": (), "depth": (1.0, 1.0, 2.0, 3.0), "even": (1.0,) * 4}.items()}
     assert score["default"] == pytest.approx(score["depth"], rel=1e-6)
     assert abs(score["default"] - score["even"]) > 1e-3 * score["even"]
+
+
+@pytest.mark.parametrize("style_loss", ["wasserstein", "gram"])
+def test_a_kept_program_aimed_at_another_painting_paints_what_a_new_one_does(monkeypatch, style_loss):
+    """A warm runner's next job with another painting reuses the traced program of its shape."""
+    options = TINY.replace(style_loss=style_loss, seed=3)
+    other = 255 - stripes_image()
+    lossfn.clear()
+    run(options=options)  # keeps a program aimed at the stripes
+    built = []
+    original = engine._Program
+    monkeypatch.setattr(engine, "_Program", lambda *args, **kw: built.append(1) or original(*args, **kw))
+    reused = run(style=other, options=options)
+    assert built == []  # re-aimed, not traced again
+    lossfn.clear()
+    fresh = run(style=other, options=options)
+    assert built == [1]
+    np.testing.assert_array_equal(reused.image, fresh.image)
+    assert reused.losses == fresh.losses

@@ -367,7 +367,6 @@ class _Program:
     def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options,
                  precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None):
         self.options = options
-        self.style_loss = style_loss
         self.evaluated = False  # not yet called: the first call traces the loss function
         self._features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
         self._content_targets = {name: tf.Variable(feats, trainable=False)
@@ -378,8 +377,14 @@ class _Program:
         self.tv = losses.TVLoss(options.normalization, options.tv_exponent, content_rgb.shape[:2],
                                 options.flat_smoothing)
         self.tv.set(content_rgb)
-        self.fn = _make_loss_fn(self._features, self._content_targets, targets, options, content_rgb.shape[:2],
-                                style_loss, self.temporal, self.tv)
+        # masks: each painting's targets in its own region (src/impasto/nst/regions.py)
+        self.style_loss = style_loss or _style_term(targets, options, content_rgb.shape[:2])
+        self.fn = _make_loss_fn(self._features, self._content_targets, self.style_loss, options, self.temporal,
+                                self.tv)
+
+    def set_style(self, targets: StyleTargets) -> None:
+        """Aim at another painting's targets (the next job's): the traced loss reads them from variables."""
+        self.style_loss.set(targets.gaussians if self.options.style_loss == "wasserstein" else targets.grams)
 
     def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
                     temporal: losses.TemporalTarget | None = None, flat_factors: np.ndarray | None = None) -> None:
@@ -437,24 +442,23 @@ class _Problem:
         return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
 
 
-def _make_loss_fn(features, content_targets, targets: StyleTargets | None, options: Options, image_hw,
-                  style_loss=None, temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
-    """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
-    tf.function: the weighted sum of the named terms (src/impasto/nst/losses.py). ``style_loss`` replaces
-    the blended style term (masks: src/impasto/nst/regions.py); ``temporal`` is a video frame's term
-    (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV term (its per-pixel
-    factors set for the photo), else a plain one."""
-    norm = options.normalization
-    content = losses.ContentLoss(content_targets, norm)
+def _style_term(targets: StyleTargets, options: Options, image_hw: tuple[int, int]):
+    """The style term for one blend of paintings: Wasserstein on the layers' Gaussians, or Gram matrices."""
     shares = losses.layer_shares(options.style_layers, options.layer_weights())
-    if style_loss is not None:  # masks: each painting's Gram targets in its own region
-        style = style_loss
-    elif options.style_loss == "wasserstein":
-        style = losses.WassersteinStyleLoss(targets.gaussians, shares)
-    else:
-        style = losses.StyleLoss({name: tf.constant(targets.grams[name]) for name in options.style_layers}, norm,
-                                 image_hw, shares)
-    tv = tv or losses.TVLoss(norm, options.tv_exponent)
+    if options.style_loss == "wasserstein":
+        return losses.WassersteinStyleLoss(targets.gaussians, shares)
+    return losses.StyleLoss({name: targets.grams[name] for name in options.style_layers}, options.normalization,
+                            image_hw, shares)
+
+
+def _make_loss_fn(features, content_targets, style, options: Options,
+                  temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
+    """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
+    tf.function: the weighted sum of the named terms (src/impasto/nst/losses.py). ``temporal`` is a
+    video frame's term (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV
+    term (its per-pixel factors set for the photo), else a plain one."""
+    content = losses.ContentLoss(content_targets, options.normalization)
+    tv = tv or losses.TVLoss(options.normalization, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)
     tv_w = tf.constant(options.tv_weight, tf.float32)

@@ -157,6 +157,25 @@ class GaussianTarget:
         values, vectors = np.linalg.eigh((cov + cov.T) / 2)
         return cls(mean, cov, (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T)
 
+    @property
+    def cov_trace(self) -> float:
+        return float(np.trace(self.cov))
+
+
+class GaussianSlot:
+    """A layer's Gaussian target held in variables, so that one traced loss serves every painting
+    (``assign`` re-aims it): float32 mean, float64 covariance root and trace, as GaussianTarget's."""
+
+    def __init__(self, target: GaussianTarget) -> None:
+        self.mean = tf.Variable(target.mean.astype(np.float32), trainable=False)
+        self.cov_sqrt = tf.Variable(target.cov_sqrt, trainable=False)
+        self.cov_trace = tf.Variable(target.cov_trace, dtype=tf.float64, trainable=False)
+
+    def assign(self, target: GaussianTarget) -> None:
+        self.mean.assign(target.mean.astype(np.float32))
+        self.cov_sqrt.assign(target.cov_sqrt)
+        self.cov_trace.assign(target.cov_trace)
+
 
 def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
     """Squared 2-Wasserstein distance between the Gaussians of the result's and the painting's
@@ -169,15 +188,15 @@ def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget) -> tf.Te
     return wasserstein_distance(*moments(features), target)
 
 
-def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
+def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget | GaussianSlot) -> tf.Tensor:
     """``wasserstein_layer_loss`` of features with this float32 mean (C,) and covariance (C, C)
     (the whole map's, or a masked region's: src/impasto/nst/regions.py)."""
     channels = tf.shape(mean)[0]
     cov = tf.cast(cov, tf.float64) + COV_EPS * tf.eye(channels, dtype=tf.float64)
-    root = tf.constant(target.cov_sqrt, tf.float64)
+    root = tf.convert_to_tensor(target.cov_sqrt, tf.float64)
     cross = trace_sqrt(tf.matmul(root, tf.matmul(cov, root)))
-    mean_term = tf.cast(tf.reduce_sum(tf.square(mean - target.mean.astype(np.float32))), tf.float64)
-    distance = mean_term + tf.linalg.trace(cov) + float(np.trace(target.cov)) - 2.0 * cross
+    mean_term = tf.cast(tf.reduce_sum(tf.square(mean - tf.cast(target.mean, tf.float32))), tf.float64)
+    distance = mean_term + tf.linalg.trace(cov) + tf.cast(target.cov_trace, tf.float64) - 2.0 * cross
     return tf.cast(WASSERSTEIN_SCALE * distance / tf.cast(channels, tf.float64), tf.float32)
 
 
@@ -204,12 +223,18 @@ def layer_shares(layers: tuple[str, ...], weights: tuple[float, ...]) -> dict[st
 
 
 class StyleLoss:
-    """How far the result's Gram matrices are from the painting's, over the style layers."""
+    """How far the result's Gram matrices are from the painting's, over the style layers. The
+    targets sit in variables: ``set`` aims the traced loss at another painting."""
 
-    def __init__(self, grams: dict[str, tf.Tensor], normalization: str, image_hw: tuple[int, int],
+    def __init__(self, grams: dict[str, np.ndarray], normalization: str, image_hw: tuple[int, int],
                  shares: dict[str, float] | None = None) -> None:
-        self.grams, self.normalization, self.image_hw = grams, normalization, image_hw
+        self.grams = {name: tf.Variable(np.asarray(g, np.float32), trainable=False) for name, g in grams.items()}
+        self.normalization, self.image_hw = normalization, image_hw
         self.shares = shares or {name: 1.0 / len(grams) for name in grams}
+
+    def set(self, grams: dict[str, np.ndarray]) -> None:
+        for name, variable in self.grams.items():
+            variable.assign(np.asarray(grams[name], np.float32))
 
     def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.add_n([self.shares[name] * style_layer_loss(gram(features[name], self.normalization), target,
@@ -218,10 +243,16 @@ class StyleLoss:
 
 
 class WassersteinStyleLoss:
-    """How far the result's feature distributions (mean and covariance) are from the painting's."""
+    """How far the result's feature distributions (mean and covariance) are from the painting's.
+    The targets sit in variables: ``set`` aims the traced loss at another painting."""
 
     def __init__(self, targets: dict[str, GaussianTarget], shares: dict[str, float]) -> None:
-        self.targets, self.shares = targets, shares
+        self.targets = {name: GaussianSlot(target) for name, target in targets.items()}
+        self.shares = shares
+
+    def set(self, targets: dict[str, GaussianTarget]) -> None:
+        for name, slot in self.targets.items():
+            slot.assign(targets[name])
 
     def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.add_n([self.shares[name] * wasserstein_layer_loss(features[name], target)

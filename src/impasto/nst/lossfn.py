@@ -3,10 +3,10 @@
 Tracing a loss ``tf.function`` and TensorFlow's graph optimisation at its first call cost 2-3 s
 each time, whatever the picture's size: for a clip's later frames (a few dozen iterations each)
 that was a third of a frame at 64-256 px. A program (src/impasto/nst/engine.py ``_Program``) holds its
-photo's content targets, and a video frame's temporal target, in variables, so the next problem
-with the same shape, loss settings and style targets (the clip's next frame, or the next job) aims
-the kept program at its own picture instead of tracing a new one. Programs are kept per thread:
-jobs running in other threads never see each other's variables.
+photo's content targets, its paintings' style targets and a video frame's temporal target in
+variables, so the next problem with the same shape and loss settings (the clip's next frame, or the
+next job, with any painting) aims the kept program at its own pictures instead of tracing a new
+one. Programs are kept per thread: jobs running in other threads never see each other's variables.
 """
 
 from __future__ import annotations
@@ -30,13 +30,18 @@ def program_key(vgg, options: Options, precision: str, image_hw: tuple[int, int]
 
 
 def kept(key: tuple, targets: Any, build: Callable[[], Any]) -> tuple[Any, bool]:
-    """(program, fresh): this thread's program for ``key`` and these very style ``targets`` (the
-    targets cache hands out one object per painting and size), else a new one from ``build``."""
+    """(program, fresh): this thread's program for ``key``, aimed at these style ``targets`` (the
+    targets cache hands out one object per painting and size, so the same object needs no new
+    aim), else a new one from ``build``."""
     programs = _programs()
     entry = programs.get(key)
-    if entry is not None and entry[0] is targets:
+    if entry is not None:
+        aimed, program = entry
+        if aimed is not targets:
+            program.set_style(targets)
+        programs[key] = (targets, program)
         programs.move_to_end(key)
-        return entry[1], False
+        return program, False
     program = build()
     programs[key] = (targets, program)  # the targets are held, so their identity stays theirs
     while len(programs) > KEPT_PER_THREAD:
