@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from impasto.nst import engine, lossfn, targets
+from impasto.nst import engine, lossfn, optimizer, program, targets
 from impasto.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
 from impasto.nst.images import KeyedImage
 from impasto.nst.options import VGG_LAYERS, Options
@@ -50,7 +50,7 @@ def test_gradient_matches_finite_differences(vgg, preset, style_loss):
                                     "style_loss": style_loss})
     content = gradient_image(24, 32)
     style = targets.compute_style_targets(vgg, [stripes_image(24, 32)], np.ones(1), options, 32, "float32")
-    problem = engine._Problem(engine._Program(vgg, content, style, options, "float32"), content)
+    problem = program.Problem(program.Program(vgg, content, style, options, "float32"), content)
     rng = np.random.default_rng(0)
     x = rgb_to_caffe(np.clip(content + rng.normal(0, 20, content.shape), 0, 255)).astype(np.float64).ravel()
     loss, grad, _ = problem.evaluate(x)
@@ -122,7 +122,7 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
     """Run; return the pixel range of every evaluated image, that of the optimised image before the
     final uint8 conversion, and (bounded?, maxiter) of every L-BFGS call."""
     evaluated, final, calls = [], [], []
-    evaluate, to_rgb, lbfgs = engine._Problem.evaluate, engine.caffe_to_rgb, engine.fmin_l_bfgs_b
+    evaluate, to_rgb, lbfgs = program.Problem.evaluate, optimizer.caffe_to_rgb, optimizer.fmin_l_bfgs_b
 
     def pixel_range(x):
         values = np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
@@ -140,9 +140,9 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
         calls.append((kw.get("bounds") is not None, kw.get("maxiter")))
         return lbfgs(func, x0, **kw)
 
-    monkeypatch.setattr(engine._Problem, "evaluate", spy_evaluate)
-    monkeypatch.setattr(engine, "caffe_to_rgb", spy_to_rgb)
-    monkeypatch.setattr(engine, "fmin_l_bfgs_b", spy_lbfgs)
+    monkeypatch.setattr(program.Problem, "evaluate", spy_evaluate)
+    monkeypatch.setattr(optimizer, "caffe_to_rgb", spy_to_rgb)
+    monkeypatch.setattr(optimizer, "fmin_l_bfgs_b", spy_lbfgs)
     run(options=options)
     return evaluated, final[-1], calls
 
@@ -293,8 +293,8 @@ def test_a_kept_program_aimed_at_another_painting_paints_what_a_new_one_does(mon
     lossfn.clear()
     run(options=options)  # keeps a program aimed at the stripes
     built = []
-    original = engine._Program
-    monkeypatch.setattr(engine, "_Program", lambda *args, **kw: built.append(1) or original(*args, **kw))
+    original = program.Program
+    monkeypatch.setattr(program, "Program", lambda *args, **kw: built.append(1) or original(*args, **kw))
     reused = run(style=other, options=options)
     assert built == []  # re-aimed, not traced again
     lossfn.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from impasto.cli import build_parser
-from impasto.nst import engine
+from impasto.nst import inputs
 from impasto.nst.colors import match_palette
 from impasto.nst.options import Options, option_specs
 from tests.conftest import gradient_image, stripes_image
@@ -45,8 +45,8 @@ def test_a_one_colour_painting_does_not_break_it() -> None:
 
 def test_the_engine_paints_with_the_matched_painting() -> None:
     photo, painting = gradient_image(), noisy_painting()
-    on = engine._paintings(painting, photo, Options(match_palette=True))
-    off = engine._paintings(painting, photo, Options())
+    on = inputs.paintings(painting, photo, Options(match_palette=True))
+    off = inputs.paintings(painting, photo, Options())
     assert np.array_equal(on[0], match_palette(painting, photo)) and np.array_equal(off[0], painting)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from impasto.nst import engine, hardware, losses, lossfn, strips, tiles
+from impasto.nst import engine, hardware, losses, lossfn, optimizer, program, strips, tiles
 from impasto.nst.errors import Cancelled
 from impasto.nst.images import load_image, resize_longest
 from impasto.nst.options import Options
@@ -182,13 +182,13 @@ def test_all_tiles_of_a_scale_share_one_traced_loss_function(monkeypatch) -> Non
     """A new tf.function per tile kept each tile's graph and a copy of the network's kernels alive:
     the resident size grew ~15 MB a tile (2.53 GB at 2048 px under a 2 GB budget)."""
     made = []
-    original = engine._make_loss_fn
+    original = program.make_loss_fn
 
     def recording(*args, **kwargs):
         made.append(original(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(engine, "_make_loss_fn", recording)
+    monkeypatch.setattr(program, "make_loss_fn", recording)
     options = Options(size=64, iterations=2, scales=1, precision="float32")
     mask = np.ones((48, 64), np.float32)
     mask[:, :20] = 0.0  # the first tile column has no part of the painting: its region's weight is 0
@@ -208,7 +208,7 @@ def test_each_tile_smooths_by_its_crop_of_the_whole_pictures_flatness(monkeypatc
     photo[:, 40:][:, np.arange(24) % 6 < 3] = 240  # stripes on the right, an even sky on the left
     photo[:, :40] += np.arange(40, dtype=np.uint8)[None, :, None] // 8  # a faint ramp in the sky
     judged, seen = [], []
-    original_weights, original_optimize = losses.flatness_weights, engine._Run.optimize
+    original_weights, original_optimize = losses.flatness_weights, optimizer.Run.optimize
 
     def judging(rgb, boost):
         judged.append(np.array(rgb))
@@ -219,7 +219,7 @@ def test_each_tile_smooths_by_its_crop_of_the_whole_pictures_flatness(monkeypatc
         return original_optimize(run, problem, *args, **kwargs)
 
     monkeypatch.setattr(losses, "flatness_weights", judging)
-    monkeypatch.setattr(engine._Run, "optimize", recording)
+    monkeypatch.setattr(optimizer.Run, "optimize", recording)
     lossfn.clear()
     options = Options(size=64, iterations=1, scales=1, precision="float32", flat_smoothing=10.0)
     engine.stylize(photo, stripes_image(), options=options, weights="untrained", tile_size=32)

@@ -15,7 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from impasto.cli import main
-from impasto.nst import engine, flow, losses, targets, video
+from impasto.nst import engine, flow, losses, program, targets, video
 from impasto.nst.clips import ClipLimits, read_clip
 from impasto.nst.errors import Cancelled
 from impasto.nst.options import Options
@@ -53,8 +53,8 @@ def test_temporal_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     held = losses.TemporalTarget(np.clip(content + rng.normal(0, 30, content.shape), 0, 255).astype(np.float32),
                                  (rng.uniform(size=(24, 32)) > 0.3).astype(np.float32))
-    problem = engine._Problem(engine._Program(vgg, content, style, options, "float32", temporal=held), content)
-    plain = engine._Problem(engine._Program(vgg, content, style, options, "float32"), content)
+    problem = program.Problem(program.Program(vgg, content, style, options, "float32", temporal=held), content)
+    plain = program.Problem(program.Program(vgg, content, style, options, "float32"), content)
     x = rgb_to_caffe(np.clip(content + rng.normal(0, 20, content.shape), 0, 255)).astype(np.float64).ravel()
     loss, grad, terms = problem.evaluate(x)
     # the temporal term is the only difference from the same problem without it

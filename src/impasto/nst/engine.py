@@ -16,59 +16,23 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-import tensorflow as tf
-from scipy.optimize import fmin_l_bfgs_b
-from threadpoolctl import threadpool_limits
 
-from impasto.nst import hardware, losses, lossfn, regions, schedule, tiles
+from impasto.nst import hardware, losses, tiles
 from impasto.nst import masks as mask_ops
-from impasto.nst.colors import match_palette, preserve_colors
-from impasto.nst.errors import Cancelled, NumericalError, OptionError
-from impasto.nst.images import (
-    ImageSource,
-    KeyedImage,
-    attach_alpha,
-    load_image,
-    resize_longest,
-    resize_to,
-    scaled_shape,
-    split_alpha,
-)
+from impasto.nst.colors import preserve_colors
+from impasto.nst.images import ImageSource, attach_alpha, resize_longest, scaled_shape, split_alpha
+from impasto.nst.inputs import Images, as_array, fit_temporal, keep_photo, paintings, read_masks, scale_start
+from impasto.nst.optimizer import Progress, Run, TileView
 from impasto.nst.options import DEFAULTS, Options, blend_weights
+from impasto.nst.program import Problem, Program, build_problem
 from impasto.nst.shapes import check_shapes
-from impasto.nst.targets import StyleTargets, compute_style_targets
 from impasto.nst.timings import Timings
-from impasto.nst.vgg import BGR_MEAN, build_feature_fn, caffe_to_rgb, load_weights, rgb_to_caffe
+from impasto.nst.vgg import VggWeights, load_weights, rgb_to_caffe
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[["Progress"], None]
+ProgressCallback = Callable[[Progress], None]
 StopCheck = Callable[[], bool]
-
-
-@dataclass
-class Progress:
-    """State after one L-BFGS iteration. Loss terms are weighted: they add up to ``loss``."""
-
-    iteration: int
-    total: int
-    evaluations: int
-    loss: float
-    content_loss: float
-    style_loss: float
-    tv_loss: float
-    elapsed: float
-    eta: float | None
-    scale: int
-    scales: int
-    width: int
-    height: int
-    _image: Callable[[], np.ndarray] = field(repr=False)
-    temporal_loss: float = 0.0  # a video frame's temporal term (0 for a picture)
-
-    def image(self) -> np.ndarray:
-        """The current result as an RGB uint8 array (computed on demand: call it only for previews)."""
-        return self._image()
 
 
 @dataclass
@@ -133,90 +97,71 @@ def stylize(
     """
     options.validate()
     started = time.perf_counter()
-    images = _Images.read(content, style, init_image, options)
-    images.masks = _read_masks(masks, images, options)
+    images = Images.read(content, style, init_image, options)
+    images.masks = read_masks(masks, images, options)
     if options.seed is None:
         options = options.replace(seed=int(np.random.default_rng().integers(0, 2**31 - 1)))
     memory = _Memory.plan(options, images, memory_gb, tile_size)
-    precision = hardware.choose_precision(options.precision, precision)
     timings = Timings()
     with timings.phase("weights"):
         vgg = load_weights(weights)
-    run = _Run(options, on_progress, should_stop, started, memory.grids, timings)
-
+    job = _Job(vgg, images, hardware.choose_precision(options.precision, precision), memory, temporal, timings)
+    run = Run(options, on_progress, should_stop, started, memory.grids, timings)
     current: np.ndarray | None = None  # the picture so far: upsampled from one scale to start the next
     for index, (longest, iterations) in enumerate(zip(options.scale_sizes(), options.scale_iterations())):
-        scale_content = resize_longest(images.content, longest)
-        current = _scale_start(options, scale_content, current, images.start)
-        hw = scale_content.shape[:2]
-        masks = [mask_ops.fit_mask(m, hw) for m in images.masks]
-        held = _fit_temporal(temporal, hw)
-        grid = memory.grids[index]
-        at_scale = options.at_scale(index)
-        if grid is None:
-            with timings.phase(f"scale {index + 1} set-up"):  # style targets, content features, the program
-                problem = _problem(vgg, scale_content, images.styles, images.blend, at_scale, longest, precision,
-                                   masks, keys=images.keys, style_pixels=memory.style_pixels, temporal=held)
-            current = run.optimize(problem, current, iterations, index)
-        else:
-            scale = _TiledScale(vgg, images, at_scale, precision, memory, index, longest, iterations, scale_content,
-                                masks, held)
-            current = tiles.paint_in_tiles(grid, current, functools.partial(scale.solve, run))
-            del scale
-        run.scale = None
+        current = _paint_scale(job, run, options, index, longest, iterations, current)
         gc.collect()  # the scale's graph and tensors go before the next, larger scale allocates
-
-    result_rgb = preserve_colors(current, images.content) if options.preserve_colors else current
-    if images.masks:
-        result_rgb = _keep_photo(result_rgb, images)
-    return Result(
-        image=attach_alpha(result_rgb, images.alpha), options=options, seconds=time.perf_counter() - started,
-        iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
-        precision=precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
-        timings=timings,
-    )
+    return _result(job, run, options, current, started)
 
 
 @dataclass
-class _Images:
-    """The job's pictures as RGB arrays, with the paintings' blend weights."""
+class _Job:
+    """What every scale of one job paints with."""
 
-    content: np.ndarray  # RGB; a transparent photo composited on white (the network sees no alpha)
-    styles: list[np.ndarray]
-    keys: list  # per painting: a built-in's name and hash (KeyedImage), else None
-    blend: np.ndarray
-    start: np.ndarray | None  # the init image (init='image'), else None
-    alpha: np.ndarray | None = None  # the photo's alpha channel, given back to the result
-    masks: list[np.ndarray] = field(default_factory=list)  # one per painting, 0..1, the photo's shape
-
-    @classmethod
-    def read(cls, content, style, init_image, options: Options) -> _Images:
-        content_rgb, alpha = split_alpha(_as_array(content, "content", keep_alpha=True))
-        sources = _as_list(style)
-        styles = _paintings(sources, content_rgb, options)
-        # A recoloured painting is no longer the built-in its key names: it gets no shared cache entry.
-        keys = [s.key if isinstance(s, KeyedImage) and not options.match_palette else None for s in sources]
-        blend = np.asarray(blend_weights(options, len(styles)))
-        if options.init == "image" and init_image is None:
-            raise OptionError("init", "init is 'image' but no init image was given")
-        start = _as_array(init_image, "init image") if options.init == "image" else None
-        return cls(content_rgb, styles, keys, blend, start, alpha)
+    vgg: VggWeights
+    images: Images
+    precision: str
+    memory: _Memory
+    temporal: losses.TemporalTarget | None
+    timings: Timings
 
 
-def _read_masks(masks, images: _Images, options: Options) -> list[np.ndarray]:
-    """The masks read, checked against the photo and the paintings, resized to the photo."""
-    if not masks:
-        return []
-    read = [mask_ops.load_mask(m, "mask" if len(masks) == 1 else f"mask {i + 1}") for i, m in enumerate(masks)]
-    mask_ops.check_masks(read, images.content.shape[:2], len(images.styles), options.normalization)
-    return [mask_ops.fit_mask(m, images.content.shape[:2], feather=0.0) for m in read]
+def _paint_scale(job: _Job, run: Run, options: Options, index: int, longest: int, iterations: int,
+                 previous: np.ndarray | None) -> np.ndarray:
+    """One scale: its photo, start, masks and temporal target at its size, then L-BFGS on the whole
+    picture or tile by tile."""
+    content = resize_longest(job.images.content, longest)
+    start = scale_start(options, content, previous, job.images.start)
+    hw = content.shape[:2]
+    masks = [mask_ops.fit_mask(m, hw) for m in job.images.masks]
+    held = fit_temporal(job.temporal, hw)
+    at_scale, grid = options.at_scale(index), job.memory.grids[index]
+    try:
+        if grid is not None:
+            scale = _TiledScale(job.vgg, job.images, at_scale, job.precision, job.memory, index, longest, iterations,
+                                content, masks, held)
+            return tiles.paint_in_tiles(grid, start, functools.partial(scale.solve, run))
+        with job.timings.phase(f"scale {index + 1} set-up"):  # style targets, content features, the program
+            problem = build_problem(job.vgg, content, job.images.styles, job.images.blend, at_scale, longest,
+                                    job.precision, masks, keys=job.images.keys,
+                                    style_pixels=job.memory.style_pixels, temporal=held)
+        return run.optimize(problem, start, iterations, index)
+    finally:
+        run.scale = None
 
 
-def _keep_photo(result_rgb: np.ndarray, images: _Images) -> np.ndarray:
-    """The photo where no mask covers, feathered masks at the result's size."""
-    hw = result_rgb.shape[:2]
-    content = resize_to(images.content, (hw[1], hw[0]))
-    return mask_ops.keep_photo(result_rgb, content, [mask_ops.fit_mask(m, hw) for m in images.masks])
+def _result(job: _Job, run: Run, options: Options, painted: np.ndarray, started: float) -> Result:
+    """The picture delivered: the photo's colours kept if asked, the photo where no mask paints, its alpha."""
+    images = job.images
+    rgb = preserve_colors(painted, images.content) if options.preserve_colors else painted
+    if images.masks:
+        rgb = keep_photo(rgb, images)
+    return Result(
+        image=attach_alpha(rgb, images.alpha), options=options, seconds=time.perf_counter() - started,
+        iterations=run.iterations, evaluations=run.evaluations, losses=run.last_terms,
+        precision=job.precision, device=hardware.device_name(), history=run.history, rounds=run.rounds,
+        timings=job.timings,
+    )
 
 
 @dataclass
@@ -228,7 +173,7 @@ class _Memory:
     style_pixels: int | None  # None: no limit
 
     @classmethod
-    def plan(cls, options: Options, images: _Images, memory_gb: float | None, tile_size: int | None) -> _Memory:
+    def plan(cls, options: Options, images: Images, memory_gb: float | None, tile_size: int | None) -> _Memory:
         """Checked before any work: pictures too small for the network, or too large for even the
         smallest tiles, are refused (OptionError, ResourceError)."""
         check_shapes(options, images.content.shape[:2], [s.shape[:2] for s in images.styles])
@@ -247,18 +192,18 @@ class _Memory:
 class _TiledScale:
     """One scale painted in tiles: one loss program (one trace) for all its tiles, which share a shape."""
 
-    def __init__(self, vgg, images: _Images, options: Options, precision: str, memory: _Memory, index: int,
+    def __init__(self, vgg, images: Images, options: Options, precision: str, memory: _Memory, index: int,
                  longest: int, iterations: int, content_rgb: np.ndarray, masks: list[np.ndarray],
                  temporal: losses.TemporalTarget | None = None):
         self.args = (vgg, images, options, precision, memory, longest)
         self.index, self.iterations, self.content_rgb, self.masks = index, iterations, content_rgb, masks
         self.temporal = temporal
-        self.program: _Program | None = None
+        self.program: Program | None = None
         self.program_shape: tuple[int, ...] = ()
         # Flatness is judged on the whole picture: a tile of sky alone would call its own ripples edges.
         self.flat = losses.flatness_weights(content_rgb, options.flat_smoothing) if options.flat_smoothing else None
 
-    def solve(self, run: _Run, tile: tiles.Tile, number: int, start_rgb: np.ndarray,
+    def solve(self, run: Run, tile: tiles.Tile, number: int, start_rgb: np.ndarray,
               compose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         content = self.content_rgb[tile.slices]
         masks = [m[tile.slices] for m in self.masks]
@@ -267,7 +212,7 @@ class _TiledScale:
         flat = None if self.flat is None else self.flat[tile.top:tile.bottom - 1, tile.left:tile.right - 1]
         if self.program is None or content.shape != self.program_shape:
             vgg, images, options, precision, memory, longest = self.args
-            self.program = _problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
+            self.program = build_problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
                                     keys=images.keys, style_pixels=memory.style_pixels,
                                     whole_hw=self.content_rgb.shape[:2], temporal=held).program
             self.program_shape = content.shape
@@ -275,37 +220,9 @@ class _TiledScale:
                 self.program.tv.set_factors(flat)
         else:
             self.program.set_content(content, masks, held, flat)
-        problem = _Problem(self.program, content)
+        problem = Problem(self.program, content)
         return run.optimize(problem, start_rgb, self.iterations, self.index,
-                            _TileView(number, compose, self.content_rgb))
-
-
-@dataclass
-class _TileView:
-    """Where a tile's optimisation sits in the whole picture: for progress and previews."""
-
-    number: int
-    compose: Callable[[np.ndarray], np.ndarray]  # the tile's picture -> the whole picture
-    content_rgb: np.ndarray  # the whole scale's photo
-
-
-def _fit_temporal(temporal: losses.TemporalTarget | None, hw: tuple[int, int]) -> losses.TemporalTarget | None:
-    """The temporal target at one scale's size (a coarse scale gets it downsampled)."""
-    if temporal is None or temporal.mask.shape[:2] == hw:
-        return temporal
-    height, width = hw
-    return losses.TemporalTarget(resize_to(temporal.warped_rgb, (width, height)),
-                                 mask_ops.fit_mask(temporal.mask, hw, feather=0.0))
-
-
-def _scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
-                 start_rgb: np.ndarray | None) -> np.ndarray:
-    """Where a scale starts: the first from the photo, noise or the init image; each later one from
-    the picture of the scale before, resized to this scale's shape."""
-    if previous is None:
-        return _initial_image(options, scale_content, start_rgb)
-    height, width = scale_content.shape[:2]
-    return resize_to(previous, (width, height))
+                            TileView(number, compose, self.content_rgb))
 
 
 def objective(
@@ -319,368 +236,11 @@ def objective(
     """The loss ``stylize`` minimises at ``options.size`` (its last scale), as a function of an RGB
     picture of that size: to score any picture, as delivered, on the engine's own objective."""
     options.validate()
-    content_rgb = resize_longest(split_alpha(_as_array(content, "content", keep_alpha=True))[0], options.size)
-    styles = _paintings(style, content_rgb, options)
+    content_rgb = resize_longest(split_alpha(as_array(content, "content", keep_alpha=True))[0], options.size)
+    styles = paintings(style, content_rgb, options)
     blend = np.asarray(blend_weights(options, len(styles)))
     precision = precision or hardware.choose_precision(options.precision)
-    problem = _problem(load_weights(weights), content_rgb, styles, blend, options, options.size, precision)
+    problem = build_problem(load_weights(weights), content_rgb, styles, blend, options, options.size, precision)
     return lambda rgb: problem.evaluate(rgb_to_caffe(rgb).astype(np.float64).ravel())[0]
 
 
-# -- the loss for one scale ---------------------------------------------------------------------
-
-
-def _problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-             longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
-             keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
-             whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None) -> _Problem:
-    """One scale's loss: the (cached) style targets for this size, and the content's own. With
-    masks (fitted to ``content_rgb``), each painting's targets are matched in its own region
-    instead of one blend. A tile passes the whole picture's ``whole_hw``: the targets are the
-    whole painting's; ``style_pixels`` caps a painting's pass through the network (strips).
-    ``temporal`` (fitted to ``content_rgb``) adds a video frame's temporal term. Without masks, the
-    program is this thread's kept one for the same shape and settings when there is one (a clip's
-    next frame, the next job: src/impasto/nst/lossfn.py), aimed at this picture."""
-    whole_hw = whole_hw or content_rgb.shape[:2]
-    if masks:
-        style_loss = regions.region_style_loss(vgg, styles, blend, list(masks), options, longest, precision,
-                                               whole_hw, content_rgb.shape[:2], style_pixels)
-        return _Problem(_Program(vgg, content_rgb, None, options, precision, style_loss, temporal), content_rgb)
-    targets = compute_style_targets(vgg, styles, blend, options, longest, precision, whole_hw, keys=keys,
-                                    max_pixels=style_pixels)
-    key = lossfn.program_key(vgg, options, precision, content_rgb.shape[:2], temporal is not None)
-    program, fresh = lossfn.kept(key, targets,
-                                 lambda: _Program(vgg, content_rgb, targets, options, precision, temporal=temporal))
-    if not fresh:
-        program.set_content(content_rgb, (), temporal)
-    return _Problem(program, content_rgb)
-
-
-class _Program:
-    """Loss and gradient for pictures of one shape: one traced tf.function. The content targets
-    (and the masks of a masked style term) sit in variables, so every tile of a tiled scale (all of
-    one shape) reuses the one trace: a new trace per tile kept its graph and a copy of the
-    network's kernels alive, and the resident size grew by ~15 MB a tile (2.53 GB at 2048 px
-    under a 2 GB budget). A video frame's temporal target sits in variables too: a clip's frames
-    share one program (tracing and the first call's graph optimisation cost 2-3 s per frame)."""
-
-    def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options,
-                 precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None):
-        self.options = options
-        self.evaluated = False  # not yet called: the first call traces the loss function
-        self._features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
-        self._content_targets = {name: tf.Variable(feats, trainable=False)
-                                 for name, feats in self._content_features(content_rgb).items()}
-        self.temporal = losses.TemporalLoss(content_rgb.shape[:2]) if temporal is not None else None
-        if temporal is not None:
-            self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
-        self.tv = losses.TVLoss(options.normalization, options.tv_exponent, content_rgb.shape[:2],
-                                options.flat_smoothing)
-        self.tv.set(content_rgb)
-        # masks: each painting's targets in its own region (src/impasto/nst/regions.py)
-        self.style_loss = style_loss or _style_term(targets, options, content_rgb.shape[:2])
-        self.fn = _make_loss_fn(self._features, self._content_targets, self.style_loss, options, self.temporal,
-                                self.tv)
-
-    def set_style(self, targets: StyleTargets) -> None:
-        """Aim at another painting's targets (the next job's): the traced loss reads them from variables."""
-        self.style_loss.set(targets.gaussians if self.options.style_loss == "wasserstein" else targets.grams)
-
-    def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
-                    temporal: losses.TemporalTarget | None = None, flat_factors: np.ndarray | None = None) -> None:
-        """Aim at another picture of the same shape (the next tile, the next frame): its content
-        features, its masks, its temporal target, its flat-area factors (a tile's crop of its whole
-        picture's, else computed from ``content_rgb``)."""
-        for name, feats in self._content_features(content_rgb).items():
-            self._content_targets[name].assign(feats)
-        if flat_factors is not None:
-            self.tv.set_factors(flat_factors)
-        else:
-            self.tv.set(content_rgb)
-        if masks:
-            self.style_loss.set_masks(list(masks))
-        if temporal is not None:
-            self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
-
-    def _content_features(self, content_rgb: np.ndarray) -> dict[str, tf.Tensor]:
-        feats = self._features(tf.constant(rgb_to_caffe(content_rgb)))
-        return {name: tf.cast(feats[name], tf.float32) for name in self.options.content_layers}
-
-
-class _Problem:
-    """Loss and gradient at one image size, as a float64 function for scipy."""
-
-    def __init__(self, program: _Program, content_rgb: np.ndarray):
-        self.height, self.width = content_rgb.shape[:2]
-        self.shape = (1, self.height, self.width, 3)
-        self.options = program.options
-        self.content_rgb = content_rgb
-        self.program = program
-        self._fn = program.fn
-
-    def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, tuple[float, float, float, float]]:
-        """(loss, gradient, weighted (content, style, tv, temporal) terms)."""
-        x32 = tf.constant(x.reshape(self.shape), dtype=tf.float32)
-        total, c, s, t, h, grad = self._fn(x32)
-        loss = float(total)
-        if not np.isfinite(loss):
-            raise NumericalError(
-                f"the loss became {loss} (content {float(c):g}, style {float(s):g}, tv {float(t):g}); "
-                "stopped instead of returning a broken picture. Lower the weights or use float32 precision.")
-        return loss, grad.numpy().astype(np.float64).ravel(), (float(c), float(s), float(t), float(h))
-
-    def bounds(self) -> list[tuple[float, float]]:
-        """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there)."""
-        low = self._low()
-        return list(zip(low, low + 255.0))
-
-    def clip(self, x: np.ndarray) -> np.ndarray:
-        low = self._low()
-        return np.clip(x, low, low + 255.0)
-
-    def _low(self) -> np.ndarray:
-        return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)
-
-
-def _style_term(targets: StyleTargets, options: Options, image_hw: tuple[int, int]):
-    """The style term for one blend of paintings: Wasserstein on the layers' Gaussians, or Gram matrices."""
-    shares = losses.layer_shares(options.style_layers, options.layer_weights())
-    if options.style_loss == "wasserstein":
-        return losses.WassersteinStyleLoss(targets.gaussians, shares)
-    return losses.StyleLoss({name: targets.grams[name] for name in options.style_layers}, options.normalization,
-                            image_hw, shares)
-
-
-def _make_loss_fn(features, content_targets, style, options: Options,
-                  temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
-    """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
-    tf.function: the weighted sum of the named terms (src/impasto/nst/losses.py). ``temporal`` is a
-    video frame's term (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV
-    term (its per-pixel factors set for the photo), else a plain one."""
-    content = losses.ContentLoss(content_targets, options.normalization)
-    tv = tv or losses.TVLoss(options.normalization, options.tv_exponent)
-    alpha = tf.constant(options.content_weight, tf.float32)
-    beta = tf.constant(options.style_weight, tf.float32)
-    tv_w = tf.constant(options.tv_weight, tf.float32)
-    temporal_w = tf.constant(options.temporal_weight, tf.float32)
-
-    @tf.function(reduce_retracing=False)
-    def loss_and_grad(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            feats = features(x)
-            wc, ws, wt = alpha * content(feats), beta * style(feats), tv_w * tv(x)
-            wh = temporal_w * temporal(x) if temporal is not None else tf.zeros((), tf.float32)
-            total = wc + ws + wt + wh
-        return total, wc, ws, wt, wh, tape.gradient(total, x)
-
-    return loss_and_grad
-
-
-# -- the L-BFGS loop with progress and stop checks ----------------------------------------------
-
-
-@dataclass
-class _Scale:
-    """Where the run stands within one scale: its problem, the progress count before it, the
-    current L-BFGS run's place, and when each of its iterations ended (for the ETA)."""
-
-    index: int
-    problem: _Problem
-    done_before: int  # progress units (iterations; with round_evals, evaluations) of earlier scales
-    marks: list[float]  # the scale's start, then each iteration's end (perf_counter seconds)
-    run_base: int = 0  # progress count where the current L-BFGS run (a round, the free run) began
-    in_run: int = 0  # iterations of the current L-BFGS run so far
-    tile: _TileView | None = None  # a tiled scale's current tile
-
-
-class _Run:
-    """Counts iterations and evaluations across scales, reports progress, honours stop checks."""
-
-    def __init__(self, options: Options, on_progress, should_stop, started: float,
-                 grids: Sequence[tiles.Grid | None] = (), timings: Timings | None = None):
-        self.options = options
-        self.timings = timings or Timings()
-        self._in_loop = 0.0  # seconds of evaluations and progress reports inside the current scipy call
-        self.on_progress = on_progress
-        self.should_stop = should_stop or (lambda: False)
-        self.started = started
-        # A tiled scale counts every tile's iterations, and costs per iteration what a tile does.
-        grids = list(grids) or [None] * len(options.scale_sizes())
-        self.sizes = [grid.side if grid else size for grid, size in zip(grids, options.scale_sizes())]
-        self.plan = [n * (len(grid) if grid else 1) for grid, n in zip(grids, options.scale_iterations())]
-        self.round_evals = options.round_evals
-        self.total = sum(self.plan) * (self.round_evals or 1)
-        self.iterations = 0
-        self.rounds = 0
-        self.evaluations = 0
-        self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
-        self.history: list[float] = []
-        self.scale: _Scale | None = None
-        self.latest_terms = (float("nan"),) * 5  # (loss, content, style, tv, temporal) of the latest evaluation
-
-    def optimize(self, problem: _Problem, start_rgb: np.ndarray, iterations: int, index: int,
-                 tile: _TileView | None = None) -> np.ndarray:
-        """Run one scale's (or one tile's) L-BFGS from ``start_rgb``; return its picture."""
-        done_before = (sum(self.plan[:index]) + (tile.number * iterations if tile else 0)) * (self.round_evals or 1)
-        self.scale = _Scale(index, problem, done_before, [time.perf_counter()], run_base=done_before, tile=tile)
-        x = rgb_to_caffe(start_rgb).astype(np.float64).ravel()
-        if self.round_evals:
-            x = self._rounds(x, iterations)
-        elif self.options.pixel_bounds:
-            x = self._minimize(x, problem.bounds(), iterations)
-        else:
-            x = self._free_then_polish(x, iterations)
-        return caffe_to_rgb(x.reshape(problem.shape))
-
-    def _rounds(self, x: np.ndarray, rounds: int) -> np.ndarray:
-        """The article's rounds: L-BFGS restarted every round_evals evaluations."""
-        scale = self.scale
-        bounds = scale.problem.bounds() if self.options.pixel_bounds else None  # once per scale, not per round
-        for round_index in range(rounds):
-            scale.run_base, scale.in_run = scale.done_before + round_index * self.round_evals, 0
-            x, _, _ = self._lbfgs(x, bounds, maxfun=self.round_evals)
-            self.rounds += 1
-        return x
-
-    def _free_then_polish(self, x: np.ndarray, iterations: int) -> np.ndarray:
-        """Unbounded L-BFGS moves fastest but leaves ~4 % of the values outside 0..255, and
-        clipping them alone made the delivered picture's loss 2-3× worse (default 512 px job: 137
-        against 62 before the clip). A bounded polish from the clipped picture brings it back
-        (73.8; bounded all the way: 68.1 but 30 % more evaluations). Starting the polish earlier,
-        far from the optimum, stalls like bounds from the photo do."""
-        problem = self.scale.problem
-        x = self._minimize(x, None, iterations - schedule.polish_iterations(iterations))
-        left = iterations - self.scale.in_run  # the free run may have converged early: keep the budget
-        return self._minimize(problem.clip(x), problem.bounds(), left) if left > 0 else x
-
-    def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
-        x, _, info = self._lbfgs(x, bounds, maxiter=iterations, maxfun=iterations * 3 + 20)
-        log.debug("scale %d, %d iterations: %s", self.scale.index, iterations, info.get("task"))
-        return x
-
-    def _lbfgs(self, x: np.ndarray, bounds, **limits):
-        """scipy's L-BFGS-B; its own seconds (not the evaluations' or the progress reports') are the
-        scale's "optimizer" phase. BLAS runs on one thread here: scipy's vector work is too small
-        to share, and a second BLAS thread fought TensorFlow's threads for the cores."""
-        started, self._in_loop = time.perf_counter(), 0.0
-        with threadpool_limits(limits=1, user_api="blas"):
-            found = fmin_l_bfgs_b(self._func, x, bounds=bounds, callback=self._callback, **limits)
-        self.timings.add(self._phase("optimizer"), time.perf_counter() - started - self._in_loop)
-        return found
-
-    def _phase(self, what: str) -> str:
-        return f"scale {self.scale.index + 1} {what}"
-
-    def _func(self, x: np.ndarray):
-        """scipy's objective: one evaluation (the stop check first: a cancel lands within one)."""
-        if self.should_stop():
-            raise Cancelled()
-        program = self.scale.problem.program
-        started = time.perf_counter()
-        loss, grad, terms = self.scale.problem.evaluate(x)
-        seconds = time.perf_counter() - started
-        # A program's first call traces it and optimises its graph: that is its own phase.
-        self.timings.add(self._phase("evaluations" if program.evaluated else "trace"), seconds)
-        program.evaluated = True
-        self._in_loop += seconds
-        self.evaluations += 1
-        self.latest_terms = (loss, *terms)
-        return loss, grad
-
-    def _callback(self, xk: np.ndarray) -> None:
-        """scipy's per-iteration callback: count, remember the loss, stop if asked, report."""
-        self.iterations += 1
-        self.scale.in_run += 1
-        self.scale.marks.append(time.perf_counter())
-        loss, c, s, t, h = self.latest_terms
-        self.last_terms = {"total": loss, "content": c, "style": s, "tv": t}
-        if self.scale.problem.program.temporal is not None:
-            self.last_terms["temporal"] = h
-        self.history.append(loss)
-        if self.should_stop():
-            raise Cancelled()
-        if self.on_progress is not None:
-            started = time.perf_counter()
-            self.on_progress(self._progress(xk.copy()))
-            seconds = time.perf_counter() - started
-            self.timings.add("progress reports", seconds)
-            self._in_loop += seconds
-
-    def _progress(self, x: np.ndarray) -> Progress:
-        scale, (loss, c, s, t, h) = self.scale, self.latest_terms
-        # In the article's rounds progress counts evaluations: a round that stops short ends at its last.
-        step = scale.in_run if not self.round_evals else min(scale.in_run, self.round_evals - 1)
-        iteration = min(scale.run_base + step, self.total)
-        scale_start = sum(self.plan[:scale.index]) * (self.round_evals or 1)  # a tile's scale began before it
-        eta = schedule.eta(np.diff(scale.marks), self.plan, self.sizes, scale.index, iteration - scale_start,
-                           round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds)
-        height, width = scale.tile.content_rgb.shape[:2] if scale.tile else (scale.problem.height, scale.problem.width)
-        return Progress(
-            iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,
-            content_loss=c, style_loss=s, tv_loss=t, elapsed=time.perf_counter() - self.started,
-            eta=eta, scale=scale.index + 1, scales=len(self.sizes),
-            width=width, height=height, _image=self._preview(x, scale), temporal_loss=h)
-
-    def _preview(self, x: np.ndarray, scale: _Scale) -> Callable[[], np.ndarray]:
-        """The whole picture so far (a tile's progress blended into the rest)."""
-        problem, tile = scale.problem, scale.tile
-
-        def render() -> np.ndarray:
-            rgb = caffe_to_rgb(x.reshape(problem.shape))
-            rgb, content = (tile.compose(rgb), tile.content_rgb) if tile else (rgb, problem.content_rgb)
-            return preserve_colors(rgb, content) if self.options.preserve_colors else rgb
-        return render
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _as_list(style) -> list:
-    if isinstance(style, (np.ndarray, KeyedImage)) or isinstance(style, (str, bytes)) or hasattr(style, "read"):
-        return [style]
-    if hasattr(style, "__fspath__"):
-        return [style]
-    styles = list(style)
-    if not styles:
-        raise OptionError("style", "at least one style image is needed")
-    return styles
-
-
-def _paintings(style, content_rgb: np.ndarray, options: Options) -> list[np.ndarray]:
-    """The paintings as RGB arrays; recoloured to the photo's palette where match_palette is set."""
-    styles = [_as_array(s, f"style {i + 1}") for i, s in enumerate(_as_list(style))]
-    return [match_palette(s, content_rgb) for s in styles] if options.match_palette else styles
-
-
-def _as_array(source, name: str, keep_alpha: bool = False) -> np.ndarray:
-    """An RGB uint8 array (RGBA for a transparent photo where ``keep_alpha``)."""
-    if isinstance(source, KeyedImage):
-        source = source.pixels
-    if isinstance(source, np.ndarray):
-        channels = (3, 4) if keep_alpha else (3,)
-        if source.ndim != 3 or source.shape[2] not in channels:
-            shape = "(height, width, 3) or (height, width, 4)" if keep_alpha else "(height, width, 3)"
-            raise OptionError(name, f"{name} array must be {shape}, got {source.shape}")
-        return np.clip(source, 0, 255).astype(np.uint8)
-    return load_image(source, name=name, keep_alpha=keep_alpha)
-
-
-def _initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:
-    height, width = content_rgb.shape[:2]
-    if options.init == "content":
-        return content_rgb.copy()
-    if options.init == "image":
-        return resize_to(start_rgb, (width, height))
-    # The article's start: uniform(0, 255) - 128 in caffe space, converted to RGB for our pipeline.
-    rng = np.random.default_rng(options.seed)
-    noise = rng.uniform(0, 255, (1, height, width, 3)) - 128.0
-    if options.pixel_bounds:
-        return caffe_to_rgb(noise)
-    return _unclipped_rgb(noise)
-
-
-def _unclipped_rgb(caffe: np.ndarray) -> np.ndarray:
-    """Keep out-of-range noise exactly (as a float array) for the unbounded article preset."""
-    bgr = caffe.reshape(caffe.shape[-3:]).astype(np.float32) + BGR_MEAN
-    return bgr[:, :, ::-1]

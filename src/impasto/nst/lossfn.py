@@ -2,7 +2,7 @@
 
 Tracing a loss ``tf.function`` and TensorFlow's graph optimisation at its first call cost 2-3 s
 each time, whatever the picture's size: for a clip's later frames (a few dozen iterations each)
-that was a third of a frame at 64-256 px. A program (src/impasto/nst/engine.py ``_Program``) holds its
+that was a third of a frame at 64-256 px. A program (src/impasto/nst/program.py ``Program``) holds its
 photo's content targets, its paintings' style targets and a video frame's temporal target in
 variables, so the next problem with the same shape and loss settings (the clip's next frame, or the
 next job, with any painting) aims the kept program at its own pictures instead of tracing a new

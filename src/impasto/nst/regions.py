@@ -9,7 +9,7 @@ painting's own target. With ``style_loss='gram'`` the statistic is the Gram matr
 unmasked term does (src/impasto/nst/losses.py). Always the per-layer normalisation ('gatys').
 
 The masks sit in variables: every tile of a tiled scale sets its own part and reuses one traced
-loss function (src/impasto/nst/engine.py).
+loss function (src/impasto/nst/program.py).
 """
 
 from __future__ import annotations
