@@ -47,10 +47,30 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     Raises ImageError with a message naming ``name`` for anything that is not a whole, supported,
     not-too-large image. The pixel limit is checked from the header, before decoding.
     """
+    with _open(source, name, max_pixels) as image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
+                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)")
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
+                             f"{max_pixels:,} pixels", too_large=True)
+        if width < 1 or height < 1:
+            raise ImageError(f"{name}: image has no pixels")
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+            raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
+
+
+def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
+    """Pillow's lazy open (the header only), every failure as an ImageError naming ``name``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(_as_file(source, name))
+            return Image.open(_as_file(source, name))
     except ImageError:
         raise
     except FileNotFoundError:
@@ -67,22 +87,6 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         # chunk that would inflate past its safety limit ("Decompressed data too large").
         raise ImageError(f"{name}: not a readable image: {_reason(exc)} "
                          "(accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
-    with image:
-        if image.format not in ACCEPTED_FORMATS:
-            raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
-                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)")
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageError(f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
-                             f"{max_pixels:,} pixels", too_large=True)
-        if width < 1 or height < 1:
-            raise ImageError(f"{name}: image has no pixels")
-        try:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
-        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
-            raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
 
 
 def _reason(exc: BaseException) -> str:

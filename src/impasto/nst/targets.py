@@ -46,42 +46,54 @@ def compute_style_targets(vgg: VggWeights, styles: list[np.ndarray], blend: np.n
     through the network at once) goes through in strips.
     """
     shapes = [style_shape(s.shape[:2], options, longest, content_hw) for s in styles]
-    keys = list(keys or [None] * len(styles))
-    key = (
-        tuple(k or hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest() for k, s in zip(keys, styles)),
-        tuple(np.round(blend, 6)), tuple(shapes), options.style_layers, options.normalization,
-        options.style_loss, precision, vgg.source,
-    )
+    key = _cache_key(vgg, styles, blend, options, shapes, precision, keys)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
     features = build_feature_fn(vgg, options.style_layers, precision)
-    mixed: dict[str, np.ndarray] = {}
-    means: dict[str, np.ndarray] = {}
-    sizes = []
-    for weight, style, (height, width) in zip(blend, styles, shapes):
-        resized = resize_to(style, (width, height))
-        sizes.append(resized.shape[:2])
-        if options.style_loss == "wasserstein":
-            for name, (mean, second) in _moments(features, resized, options, max_pixels).items():
-                g, mu = second * weight, mean * weight  # moments blend linearly
-                means[name] = means[name] + mu if name in means else mu
-                mixed[name] = mixed[name] + g if name in mixed else g
-            continue
-        for name, layer_gram in _grams(features, resized, options, max_pixels).items():
-            g = layer_gram.numpy() * weight
-            mixed[name] = mixed[name] + g if name in mixed else g
+    resized = [resize_to(style, (width, height)) for style, (height, width) in zip(styles, shapes)]
+    sizes = tuple(r.shape[:2] for r in resized)
     if options.style_loss == "wasserstein":
-        gaussians = {name: losses.GaussianTarget.from_moments(means[name], mixed[name]) for name in mixed}
-        targets = StyleTargets({}, tuple(sizes), gaussians)
+        targets = StyleTargets({}, sizes, _blended_gaussians(features, resized, blend, options, max_pixels))
     else:
-        targets = StyleTargets({k: v.astype(np.float32) for k, v in mixed.items()}, tuple(sizes))
+        targets = StyleTargets(_blended_grams(features, resized, blend, options, max_pixels), sizes)
     with _lock:
         _cache[key] = targets
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return targets
+
+
+def _cache_key(vgg: VggWeights, styles: list[np.ndarray], blend: np.ndarray, options: Options, shapes: list,
+               precision: str, keys: Sequence[str | None] | None) -> tuple:
+    names = tuple(k or hashlib.sha1(s.tobytes() + str(s.shape).encode()).hexdigest()
+                  for k, s in zip(list(keys or [None] * len(styles)), styles))
+    return (names, tuple(np.round(blend, 6)), tuple(shapes), options.style_layers, options.normalization,
+            options.style_loss, precision, vgg.source)
+
+
+def _blended_gaussians(features, resized: list[np.ndarray], blend: np.ndarray, options: Options,
+                       max_pixels: int | None) -> dict[str, losses.GaussianTarget]:
+    """Each layer's Gaussian of the paintings' mixture: means and second moments blend linearly."""
+    means: dict[str, np.ndarray] = {}
+    seconds: dict[str, np.ndarray] = {}
+    for weight, style in zip(blend, resized):
+        for name, (mean, second) in _moments(features, style, options, max_pixels).items():
+            g, mu = second * weight, mean * weight
+            means[name] = means[name] + mu if name in means else mu
+            seconds[name] = seconds[name] + g if name in seconds else g
+    return {name: losses.GaussianTarget.from_moments(means[name], seconds[name]) for name in seconds}
+
+
+def _blended_grams(features, resized: list[np.ndarray], blend: np.ndarray, options: Options,
+                   max_pixels: int | None) -> dict[str, np.ndarray]:
+    mixed: dict[str, np.ndarray] = {}
+    for weight, style in zip(blend, resized):
+        for name, layer_gram in _grams(features, style, options, max_pixels).items():
+            g = layer_gram.numpy() * weight
+            mixed[name] = mixed[name] + g if name in mixed else g
+    return {name: g.astype(np.float32) for name, g in mixed.items()}
 
 
 def _grams(features, style_rgb: np.ndarray, options: Options, max_pixels: int | None) -> dict[str, tf.Tensor]:
