@@ -31,7 +31,9 @@ def render_refused(errors: dict[str, str], status: int, headers: Mapping[str, st
 
 
 def studio_form(form: MultiDict, files: MultiDict) -> MultiDict:
-    """Without JavaScript the first painting slot sends both its file and its checked built-in
+    """The studio form as the service should read it.
+
+    Without JavaScript the first painting slot sends both its file and its checked built-in
     (the page comes with one checked), so an uploaded painting would be blended with it. The slot
     holds one painting: an upload replaces the pick, unless a style_blend says the person meant both."""
     uploaded = any(upload.filename for upload in files.getlist("style"))

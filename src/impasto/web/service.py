@@ -8,7 +8,7 @@ handlers answer as JSON or as a page. Nothing here reads the request or builds a
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
@@ -81,11 +81,11 @@ def delete(store: JobStore, job_id: str, owner: str | None) -> None:
         raise NoSuchJob(job_id)
 
 
-def estimate(query: Mapping[str, str], limits: Limits, recent: list[Job], runners: int) -> dict[str, Any]:
+def estimate(query: MultiDict, limits: Limits, recent: list[Job], runners: int) -> dict[str, Any]:
     """How long a job with these options (as for a submission, plus ``aspect``: the photo's shorter
     side over its longer side, and ``frames`` for a clip) would take here, and the wait before it
     starts; ``recent``: the store's recent jobs, which the speed and the queue are learned from."""
-    values = option_values(query)  # type: ignore[arg-type]
+    values = option_values(query)
     values.pop("aspect", None)
     frames = _frames_asked(values.pop("frames", None), limits.clip.max_frames)
     try:
