@@ -50,7 +50,7 @@ def _wire_jobs(app: Flask, settings: Settings) -> None:
 
     if settings.broker_url:
         # Scale-out mode: jobs in Redis, run by Celery workers (src/impasto/jobs/distributed.py).
-        from impasto.jobs.distributed import build
+        from impasto.jobs.celery_app import build
 
         store, dispatcher = build(settings)
     else:

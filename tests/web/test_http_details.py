@@ -115,6 +115,16 @@ def test_a_413_names_the_limit_it_hit(client: FlaskClient) -> None:
     assert page.status_code == 413 and "A text field is larger" in page.get_data(as_text=True)
 
 
+def test_a_field_too_large_in_a_form_at_the_parts_limit_is_told_as_the_field(client: FlaskClient) -> None:
+    # 1000 parts (the limit), the last a text field over its limit: the field, not the parts
+    fields = {**{f"x{n}": "1" for n in range(998)}, "size": "4" * 600_000}
+    response = client.post("/api/jobs", data={"content": (io.BytesIO(png_bytes()), "photo.png"), **fields})
+    assert response.status_code == 413 and "a text field is larger than the limit" in response.json["error"]
+    fewer = client.post("/api/jobs", data={"content": (io.BytesIO(png_bytes()), "photo.png"),
+                                           **{f"x{n}": "1" for n in range(999)}})
+    assert fewer.status_code == 400 and "unknown" in fewer.json["error"]  # 1000 parts: read, then refused
+
+
 def test_the_api_says_it_takes_multipart(client: FlaskClient) -> None:
     response = client.post("/api/jobs", json={"size": 48})
     assert response.status_code == 415

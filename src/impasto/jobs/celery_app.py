@@ -1,4 +1,5 @@
-"""The Celery side of scale-out mode: the app's settings, the task, and ``impasto worker``.
+"""The Celery side of scale-out mode: the app's settings, the task, create_app's wiring (``build``)
+and ``impasto worker``.
 
 The task carries a job id, but the message is only a wake-up: the task claims the OLDEST queued
 job, so jobs run in the store's order (a job re-queued by the reaper keeps its place at the front,
@@ -20,8 +21,8 @@ from typing import Any
 
 from celery import Celery
 
-from impasto.config import Settings
-from impasto.jobs.distributed import TASK_NAME, DistributedConfig, Reaper, Sender, make_store
+from impasto.config import Settings, masked_url
+from impasto.jobs.distributed import TASK_NAME, CeleryDispatcher, DistributedConfig, Reaper, Sender, make_store
 from impasto.jobs.execute import ProgressHook, run_job
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,16 @@ def create_celery(config: DistributedConfig, progress_hook: ProgressHook | None 
         return execute(config, job_id, progress_hook)
 
     return celery
+
+
+def build(settings: Settings) -> tuple[Any, CeleryDispatcher]:
+    """create_app's scale-out wiring: (store, dispatcher with its reaper running)."""
+    config = DistributedConfig.from_settings(settings)
+    store = make_store(config)
+    dispatcher = CeleryDispatcher(create_celery(config), store, config)
+    dispatcher.start()
+    log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, masked_url(config.broker_url))
+    return store, dispatcher
 
 
 def task_worker_name() -> str:

@@ -2,8 +2,8 @@
 
 - ``DistributedConfig``: what this mode needs of impasto.config.Settings (the web's, or the one
   `impasto worker` builds), plus its fixed reliability constants.
-- ``build(settings)``: what create_app wires up in this mode: a RedisJobStore and a
-  CeleryDispatcher. No runner threads run in the web process.
+- ``make_store(config)``: the RedisJobStore of this mode (create_app's wiring, with a Celery app,
+  is ``impasto.jobs.celery_app.build``). No runner threads run in the web process.
 - ``CeleryDispatcher``: ``submitted(job_id)`` sends the Celery task for that job.
 - ``Reaper``: every few seconds, running jobs whose heartbeat went stale (their worker died) go
   back to the queue and get a new task message, so they continue on another worker within about
@@ -11,7 +11,8 @@
   which must be longer than the longest job (docs/design-notes.md, "Celery and Redis"). The store's claim
   makes any duplicate message harmless: a job runs once per claim, never twice at the same time.
 
-Celery and redis are imported only here and in the modules this one loads, never in embedded mode.
+Celery and redis are imported only in this mode (this module never imports Celery: it is handed a
+Celery app), never in embedded mode.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from impasto.config import REDIS_SCHEMES, Settings, masked_url
+from impasto.config import REDIS_SCHEMES, Settings
 from impasto.jobs.execute import Complaints, EngineSettings
 from impasto.jobs.store import QUEUED
 
@@ -70,18 +71,6 @@ def make_store(config: DistributedConfig) -> Any:
     from impasto.jobs.redis_store import RedisJobStore
 
     return RedisJobStore(config.store_url, prefix=config.prefix)
-
-
-def build(settings: Settings) -> tuple[Any, CeleryDispatcher]:
-    """create_app's scale-out wiring: (store, dispatcher with its reaper running)."""
-    from impasto.jobs.celery_app import create_celery
-
-    config = DistributedConfig.from_settings(settings)
-    store = make_store(config)
-    dispatcher = CeleryDispatcher(create_celery(config), store, config)
-    dispatcher.start()
-    log.info("scale-out mode: jobs go to Celery queue %r on %s", config.queue, masked_url(config.broker_url))
-    return store, dispatcher
 
 
 class Sender:

@@ -38,7 +38,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from impasto.jobs.store import Job
 from impasto.jobs.tokens import digest
 from impasto.web import services
-from impasto.web.errors import error_response
+from impasto.web.replies import error_response
 
 log = logging.getLogger(__name__)
 

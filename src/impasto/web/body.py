@@ -10,18 +10,22 @@ Flask reads the body through ``Request.stream``; ``GuardedRequest`` wraps that s
   thread instead of holding it for ever;
 - a malformed chunked body (a chunk size ``zz``) or a client gone mid-body is a 400.
 
-Which of Flask's limits a 413 hit (the whole body, one text field, the number of parts) is told by
-``too_large_message``, so the answer names the limit that applies.
+Which of Flask's limits a 413 hit is raised as its own type where it is known: ``BodyTooLarge`` (the
+whole body), ``TooManyParts`` (the form's parts, counted as they are read; Werkzeug raises the same
+exception for that and for one text field too large), else one text field. ``too_large_message``
+names the limit from the type.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
 from typing import IO, Any, Callable
 
 from flask import Request, current_app
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
+from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.sansio.multipart import File
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
@@ -37,12 +41,62 @@ class BodyTooLarge(RequestEntityTooLarge):
     """The whole request body is over MAX_CONTENT_LENGTH (not a per-field or part-count limit)."""
 
 
+class TooManyParts(RequestEntityTooLarge):
+    """The form has more parts (fields and files) than MAX_FORM_PARTS."""
+
+
 class UploadTimeout(RequestTimeout):
     """The body did not arrive within IMPASTO_UPLOAD_TIMEOUT seconds."""
 
 
+class CountingMultiPartParser(MultiPartParser):
+    """Werkzeug's multipart parser, counting the parts it has read. Werkzeug refuses a part beyond
+    max_form_parts as it reads its headers, so a 413 once max_form_parts parts were read whole is
+    the parts limit (TooManyParts); any other comes from a text field over max_form_memory_size."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parts_read = 0
+
+    def get_part_charset(self, headers: Headers) -> str:  # called once for each text field read
+        self.parts_read += 1
+        return super().get_part_charset(headers)
+
+    def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
+        self.parts_read += 1  # called once for each file part
+        return super().start_file_streaming(event, total_content_length)
+
+    def parse(self, stream: IO[bytes], boundary: bytes, content_length: int | None) -> Any:
+        try:
+            return super().parse(stream, boundary, content_length)
+        except BodyTooLarge:
+            raise
+        except RequestEntityTooLarge:
+            if self.max_form_parts is not None and self.parts_read >= self.max_form_parts:
+                raise TooManyParts() from None
+            raise
+
+
+class GuardedFormParser(FormDataParser):
+    """Werkzeug's form parser with the counting multipart parser (as Werkzeug's own method, with
+    that one class changed)."""
+
+    def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                         options: dict[str, str]) -> tuple[IO[bytes], Any, Any]:
+        parser = CountingMultiPartParser(stream_factory=self.stream_factory,
+                                         max_form_memory_size=self.max_form_memory_size,
+                                         max_form_parts=self.max_form_parts, cls=self.cls)
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
 class GuardedRequest(Request):
-    """Flask's Request with the body stream of this module (set as ``app.request_class``)."""
+    """Flask's Request with the body stream and form parser of this module (``app.request_class``)."""
+
+    form_data_parser_class = GuardedFormParser
 
     @cached_property
     def stream(self) -> IO[bytes]:  # type: ignore[override]
@@ -113,9 +167,7 @@ def too_large_message(exc: RequestEntityTooLarge, config: Any) -> str:
         limit = int(config["MAX_CONTENT_LENGTH"])
         return (f"the upload is larger than the limit of {config['IMPASTO_MAX_UPLOAD_MB']:g} MB "
                 f"({limit:,} bytes, IMPASTO_MAX_UPLOAD_MB) for all files of one request together")
-    # Werkzeug raises the same exception for both form limits; where it was raised tells which.
-    frames = {frame.f_code.co_name for frame, _ in traceback.walk_tb(exc.__traceback__)}
-    if "next_event" in frames:
+    if isinstance(exc, TooManyParts):
         return (f"the form has more than {config.get('MAX_FORM_PARTS') or 1000} parts (fields and files), "
                 "the limit on parts per request")
     size = config.get("MAX_FORM_MEMORY_SIZE") or 500_000

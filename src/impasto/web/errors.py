@@ -1,16 +1,24 @@
-"""Errors outside a view's own handling: JSON for the API, a page for people, never a traceback."""
+"""Errors, answered: JSON for the API, a page (or the studio form again) for people, never a traceback.
+
+The job service's typed errors (src/impasto/web/service_errors.py, and the store's QueueFull and
+ClientLimit) are answered here in each audience's form, as are HTTP errors and anything unexpected."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, abort, render_template, request
 from flask.globals import request_ctx
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from impasto.jobs.store import ClientLimit, QueueFull
 from impasto.web.body import too_large_message
+from impasto.web.labels import plain_errors
+from impasto.web.render import render_refused, render_studio
+from impasto.web.replies import error_response
+from impasto.web.service_errors import RETRY_AFTER_SECONDS, InvalidSubmission, NoSuchJob, NotYours, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +27,9 @@ log = logging.getLogger(__name__)
 MAX_URL_LENGTH = 8190
 # What an HTTP error may pass on from Werkzeug's own answer (Allow on a 405, Retry-After ...).
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    """The API's error answer: JSON {"error": message, ...extra} with this status and headers."""
-    response = jsonify({"error": message, **extra})
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
+# The job page's buttons (cancel, delete) for a job that is unknown or another's.
+NOT_YOURS_PAGE = ("There is no such job, or it is not yours: only the browser or API token that made a job "
+                  "may cancel or delete it.")
 
 
 def _wants_json() -> bool:
@@ -47,10 +50,12 @@ def register(app: Flask) -> None:
         if _wants_json():
             return error_response(413, message)
         if request.path == "/" and request.method == "POST":
-            from impasto.web.pages import render_studio  # the form again, with the message on top
-
             return render_studio({}, errors={"form": message}, status=413)
         return _page(413, "Too large", message)
+
+    app.register_error_handler(ServiceError, _refused)
+    app.register_error_handler(QueueFull, _busy)
+    app.register_error_handler(ClientLimit, _busy)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -68,6 +73,31 @@ def register(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         message = "internal error; the server log has the details"
         return error_response(500, message) if _wants_json() else _page(500, "Something broke", message)
+
+
+def _refused(exc: ServiceError) -> Any:
+    """A refusal of the job service: JSON for the API; for the pages, the studio form again (a
+    submission) or the error page (the job page's buttons)."""
+    if request.blueprint != "pages":
+        body = exc.to_dict()
+        if isinstance(exc, InvalidSubmission):  # every field's message, also in the page's words
+            body.update(errors=exc.errors, messages=plain_errors(exc.errors))
+        return error_response(exc.status, body.pop("error"), exc.headers, **body)
+    if isinstance(exc, InvalidSubmission):
+        return render_refused(exc.errors, exc.status)
+    if isinstance(exc, (NoSuchJob, NotYours)):
+        return _page(404, "Not Found", NOT_YOURS_PAGE)
+    return _page(exc.status, "Refused", exc.message)
+
+
+def _busy(exc: QueueFull | ClientLimit) -> Any:
+    """The queue is full (503) or the client has its most jobs waiting (429): try again later."""
+    status = 503 if isinstance(exc, QueueFull) else 429
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.blueprint == "pages":
+        return render_refused({"form": str(exc)}, status, headers)
+    facts = {"limit": exc.limit} if isinstance(exc, ClientLimit) else {}
+    return error_response(status, str(exc), headers, **facts)
 
 
 def _page(status: int, title: str, message: str) -> Any:

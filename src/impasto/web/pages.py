@@ -4,28 +4,21 @@ scripts in static/ add drag-and-drop, live sliders, in-page errors and live prog
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
 
 from impasto.jobs import states
-from impasto.jobs.store import FINISHED_STATES, INIT_FILE, ClientLimit, Job, QueueFull, is_clip
-from impasto.nst.errors import OptionError
-from impasto.nst.options import PRESET_ALIASES, Options
+from impasto.jobs.store import FINISHED_STATES
 from impasto.styles import catalog, thumbnail
-from impasto.text import clock, duration, parse_yes_no
-from impasto.web import auth, services
-from impasto.web.api import ApiError, delete_owned
-from impasto.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
-from impasto.web.labels import field_label, plain_errors
-from impasto.web.submission import RETRY_AFTER_SECONDS, Limits, SubmissionError, option_values, submit
-from impasto.web.views import estimate_line, job_dict, painting_titles, paintings, queue_for, server_speed
+from impasto.text import clock, duration
+from impasto.web import auth, service, services
+from impasto.web.labels import field_label
+from impasto.web.render import Page, render_studio, studio_form
+from impasto.web.submission import Limits
+from impasto.web.views import job_dict, painting_titles, paintings
 
 bp = Blueprint("pages", __name__)
-
-# What a view returns when it renders a page: (html, status, headers).
-Page = tuple[str, int, dict[str, str]]
 
 
 @bp.get("/")
@@ -41,118 +34,13 @@ def studio() -> Page:
 
 
 @bp.post("/")
-def studio_submit() -> Response | Page:
-    """The form posted without JavaScript (the page's script posts to the API instead)."""
-    form = _without_default_pick(request.form, request.files)
-    try:
-        job = submit(form, request.files)
-    except SubmissionError as exc:
-        return render_studio(_typed(form), errors=exc.errors, status=exc.status, form=form)
-    except (QueueFull, ClientLimit) as exc:
-        return render_studio(_typed(form), errors={"form": str(exc)}, status=503 if isinstance(exc, QueueFull) else 429,
-                             form=form, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+def studio_submit() -> Response:
+    """The form posted without JavaScript (the page's script posts to the API instead). A refusal
+    is answered by src/impasto/web/errors.py: this form again, with the messages."""
+    job = service.submit(services(), studio_form(request.form, request.files), request.files,
+                         owner=auth.job_owner(), client=auth.client_key(),
+                         limits=Limits.from_config(current_app.config))
     return redirect(url_for("pages.job_page", job_id=job.id), code=303)
-
-
-def _without_default_pick(form: MultiDict, files: MultiDict) -> MultiDict:
-    """Without JavaScript the first painting slot sends both its file and its checked built-in
-    (the page comes with one checked), so an uploaded painting would be blended with it. The slot
-    holds one painting: an upload replaces the pick, unless a style_blend says the person meant both."""
-    uploaded = any(upload.filename for upload in files.getlist("style"))
-    if not uploaded or not form.getlist("style_name") or (form.get("style_blend") or "").strip():
-        return form
-    form = form.copy()
-    form.poplist("style_name")
-    return form
-
-
-def _typed(form: Mapping[str, Any]) -> dict[str, Any]:
-    """What the person typed, to show again after an error (as text; the template prints it)."""
-    values = option_values(form)  # type: ignore[arg-type]
-    if "preserve_colors" in values:
-        try:
-            values["preserve_colors"] = parse_yes_no(values["preserve_colors"])
-        except ValueError:
-            values["preserve_colors"] = False  # the error message says what was wrong with it
-    return values
-
-
-def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
-                  source: Job | None = None, form: Mapping[str, Any] | None = None,
-                  headers: Mapping[str, str] | None = None) -> Page:
-    config = current_app.config
-    limits = Limits.from_config(config)
-    form = form or {}
-    if source is None and form.get("source_job"):
-        source = services().store.get(form["source_job"])
-    preset = (source.meta.get("preset") if source and not form else None) or form.get("preset") or ""
-    preset = PRESET_ALIASES.get(preset, preset)  # the button of a job from before the rename
-    blend = values.get("style_blend", "")
-    html = render_template(
-        "studio.html",
-        sections=form_sections(values, limits), presets=preset_table(), preset=preset,
-        extras=hidden_extras(source.options, preset) if source else {},
-        styles=list(catalog().values()), slots=_painting_slots(source, form), source_id=source.id if source else None,
-        style_blend=",".join(map(str, blend)) if isinstance(blend, (list, tuple)) else blend,
-        blend_percent=_second_share(blend),
-        source_init=source is not None and INIT_FILE in source.files,
-        source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
-        max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
-        errors=plain_errors(errors or {}), other_errors=_unplaced(plain_errors(errors or {})),
-        estimate=_estimate(values, preset),
-        max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
-        max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
-    )
-    return html, status, dict(headers or {})
-
-
-# Fields whose errors the page shows beside their input (and the form-wide box).
-PLACED_ERRORS = {"form", "source_job", "preset", "content", "style", "style_2", "style_blend", "init_image",
-                 *(name for names in FORM_FIELDS.values() for name in names)}
-
-
-def _unplaced(errors: Mapping[str, str]) -> list[str]:
-    """Errors of fields that have no place on the page (options only the API or a preset sets,
-    unknown fields): shown in the form-wide box, so that no error goes unseen."""
-    return [message for name, message in errors.items() if name not in PLACED_ERRORS]
-
-
-def _estimate(values: Mapping[str, Any], preset: str) -> dict[str, Any] | None:
-    """The run time and queue wait the page shows under its button (its script keeps it current)."""
-    try:
-        options = Options.from_mapping({**values, "preset": preset or None})
-    except (OptionError, TypeError, ValueError):
-        return None
-    speed = server_speed()
-    queue = queue_for(speed)
-    return {"line": estimate_line(duration(speed.seconds(options)), speed.jobs, queue.jobs_ahead,
-                                  duration(queue.wait_seconds))}
-
-
-def _painting_slots(source: Job | None, form: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What the page's painting slots show, in order (the page has two; the second may be empty).
-
-    Each slot: ``name`` (a built-in picked on the page) or ``earlier`` (the URL of a painting of
-    the earlier job, reused unless the person changes a painting) with ``earlier_name`` (its
-    built-in name, if it was one) and ``credit``."""
-    names = form.getlist("style_name") if hasattr(form, "getlist") else []
-    if names or (form and source is None):  # the person's own picks, shown again after an error
-        return [{"name": name} for name in names[:2]] or [{}]
-    if source is None:
-        return [{"name": next(iter(catalog()))}]  # a painting ready to go: the photo is the only must
-    return [{"earlier": p["url"], "earlier_name": p["name"] or "", "credit": p["credit"]}
-            for p in paintings(source)]
-
-
-def _second_share(blend: Any) -> int:
-    """The blend slider's position: the second painting's share in %, from a style_blend value."""
-    try:
-        weights = [float(w) for w in (blend.split(",") if isinstance(blend, str) else blend) if str(w).strip()]
-    except ValueError:
-        return 50
-    if len(weights) != 2 or sum(weights) <= 0:
-        return 50
-    return round(100 * weights[1] / sum(weights))
 
 
 @bp.get("/jobs/<job_id>")
@@ -169,25 +57,17 @@ def job_page(job_id: str) -> str:
 
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_page(job_id: str) -> Response:
-    job = services().store.get(job_id)
-    if job is None or not auth.owns(job) or services().store.request_cancel(job_id) is None:
-        abort(404, description=_NOT_YOURS)
+    """The job page's cancel button, without JavaScript (a refusal: 404, src/impasto/web/errors.py)."""
+    service.cancel(services().store, job_id, g.owner)
     return redirect(url_for("pages.job_page", job_id=job_id), code=303)
 
 
 @bp.post("/jobs/<job_id>/delete")
 def delete_page(job_id: str) -> Response:
     """The job page's delete button, without JavaScript."""
-    try:
-        delete_owned(job_id)
-    except ApiError:
-        abort(404, description=_NOT_YOURS)
+    service.delete(services().store, job_id, g.owner)
     target = "pages.history" if current_app.config["IMPASTO_HISTORY"] else "pages.studio"
     return redirect(url_for(target), code=303)
-
-
-_NOT_YOURS = ("There is no such job, or it is not yours: only the browser or API token that made a job "
-              "may cancel or delete it.")
 
 
 @bp.get("/history")

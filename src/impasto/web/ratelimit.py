@@ -27,8 +27,9 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from impasto.web.auth import client_key
-from impasto.web.errors import error_response
 from impasto.web.limit_store import storage_uri
+from impasto.web.render import render_studio
+from impasto.web.replies import error_response
 
 LIMITED_VIEWS = ("api.create_job", "pages.studio_submit")
 PROBE_VIEWS = ("api.probe",)
@@ -84,6 +85,4 @@ def _too_many(exc: RateLimitExceeded) -> Any:
     headers = {"Retry-After": str(wait)}
     if request.path.startswith("/api/"):
         return error_response(429, message, headers, limit=str(exc.limit.limit), retry_after=wait)
-    from impasto.web.pages import render_studio  # the form again, with the message above it
-
     return render_studio({}, errors={"form": message}, status=429, headers=headers)

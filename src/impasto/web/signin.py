@@ -19,7 +19,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
 
 from impasto.web import auth
-from impasto.web.pages import Page
+from impasto.web.render import Page
 
 bp = Blueprint("signin", __name__)
 

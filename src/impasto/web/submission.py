@@ -7,7 +7,7 @@ first, so decompression bombs never expand), then their shapes (impasto.nst.shap
 check, so a job the network could not run is refused here). Unknown fields, text or file, are
 refused by name. Uploads are stored re-encoded as PNG, downscaled to what the engine could ever
 use; built-in paintings are referenced by name and hash (impasto.jobs.paintings), never copied.
-``submit`` is the service both the API and the page call.
+``parse_submission`` is what the job service (src/impasto/web/service.py) checks a submission with.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from flask import current_app
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from impasto.jobs.paintings import job_paintings, reference_meta
@@ -38,25 +37,14 @@ from impasto.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_
 from impasto.nst.shapes import check_shapes
 from impasto.styles import catalog
 from impasto.text import format_number
-from impasto.web import auth, services
 from impasto.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip
+from impasto.web.service_errors import InvalidSubmission
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
 RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
 MAX_REPORTED_ERRORS = 20  # a form of 1000 unknown fields gets the first few named, not a 1000-line answer
-RETRY_AFTER_SECONDS = 60  # what a 503 for a full queue (or a 429 for a busy client) tells the client to wait
-
-
-class SubmissionError(Exception):
-    """One or more fields are wrong. ``errors`` maps field name → message; ``status`` is HTTP."""
-
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
-        self.errors = errors
-        self.status = status
-        self.field = next(iter(errors))
-        super().__init__(errors[self.field])
 
 
 @dataclass(frozen=True)
@@ -67,11 +55,14 @@ class Limits:
     max_iterations: int
     max_pixels: int
     clip: ClipLimits = ClipLimits(max_frames=240, max_seconds=10.0, max_side=1920)  # a clip as the content
+    queue_limit: int = 20  # jobs waiting at most (IMPASTO_QUEUE_LIMIT)
+    per_client: int | None = None  # jobs queued or running per client at most (None: no cap)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
         return cls(config["IMPASTO_MAX_SIZE"], config["IMPASTO_MAX_ITERATIONS"], config["IMPASTO_MAX_PIXELS"],
-                   clip_limits(config))
+                   clip_limits(config), config["IMPASTO_QUEUE_LIMIT"],
+                   config["IMPASTO_MAX_QUEUED_PER_CLIENT"] or None)
 
     @property
     def maxima(self) -> dict[str, int]:
@@ -87,25 +78,8 @@ class Submission:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def submit(form: MultiDict, files: MultiDict) -> Job:
-    """Validate and store a job, hand it to the runners; shared by the API and the HTML form.
-
-    Raises SubmissionError (400/413), the store's QueueFull (the API answers 503 with Retry-After:
-    RETRY_AFTER_SECONDS) or ClientLimit (429, the caller has IMPASTO_MAX_QUEUED_PER_CLIENT jobs
-    queued or running). Nothing is stored for a refused submission. The job belongs to the caller.
-    """
-    svc = services()
-    config = current_app.config
-    submission = parse_submission(form, files, Limits.from_config(config), svc.store)
-    job = svc.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
-                           queue_limit=config["IMPASTO_QUEUE_LIMIT"], owner=auth.job_owner(),
-                           client=auth.client_key(), client_limit=config["IMPASTO_MAX_QUEUED_PER_CLIENT"] or None)
-    svc.dispatcher.submitted(job.id)
-    return svc.store.get(job.id) or job
-
-
 def parse_submission(form: MultiDict, files: MultiDict, limits: Limits, store: JobStore) -> Submission:
-    """Validate a multipart submission; raise SubmissionError naming every bad field.
+    """Validate a multipart submission; raise InvalidSubmission naming every bad field.
 
     The paintings, in blend order: the ``style`` uploads in the order sent, then the ``style_name``
     built-ins in the order sent; ``style_blend`` gives one weight per painting in that order. With
@@ -166,7 +140,7 @@ class _Parser:
         if options is not None and content is not None and paintings and not self.errors:
             self._check_shapes(options, content, paintings)
         if self.errors:
-            raise SubmissionError(self.errors, 413 if self.too_large else 400)
+            raise InvalidSubmission(self.errors, 413 if self.too_large else 400)
         clip = content.clip  # type: ignore[union-attr]
         files = {CLIP_FILE: clip.data, POSTER_FILE: clip.poster} if clip else {"content.png": content.png}  # type: ignore
         files.update({slot: p.image.png for slot, p in zip(STYLE_FILES, paintings) if p.image is not None})

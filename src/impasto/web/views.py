@@ -13,7 +13,7 @@ from impasto.nst.options import Options
 from impasto.text import clock, duration
 from impasto.web import auth, services
 from impasto.web.estimate import RECENT, Queue, Speed, learn, queue_ahead
-from impasto.web.submission import Limits, planned_iterations
+from impasto.web.submission import planned_iterations
 
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def painting_titles(job: Job) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _recent_jobs() -> list[Job]:
+def recent_jobs() -> list[Job]:
     """The store's recent jobs, read once per request (a job list asks for every queued job's wait)."""
     if "impasto_recent" not in g:
         g.impasto_recent = services().store.recent(RECENT)
@@ -141,35 +141,10 @@ def _recent_jobs() -> list[Job]:
 
 def server_speed() -> Speed:
     """This server's speed, learned from its recent finished jobs (see src/impasto/web/estimate.py)."""
-    return learn(_recent_jobs())
+    return learn(recent_jobs())
 
 
 def queue_for(speed: Speed, job: Job | None = None) -> Queue:
     """The jobs ahead of a new job (or of ``job``, a queued one) and about how long they take."""
     runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
-    return queue_ahead(_recent_jobs(), speed, runners, before=job)
-
-
-def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
-    """'Takes about 1 min on this server (measured on 3 finished pictures). No queue: it starts at once.'"""
-    basis = (f"measured on {measured} finished picture{'s' if measured != 1 else ''}" if measured
-             else "a first guess: no picture has finished here yet")
-    queue = ("No queue: it starts at once." if not ahead else
-             f"{ahead} job{'s' if ahead != 1 else ''} ahead: it starts in {wait}.")
-    return f"Takes {run} on this server ({basis}). {queue}"
-
-
-def too_much_work(options: Options, limits: Limits) -> str | None:
-    """Said before submitting when the settings ask for a larger picture, or plan more iterations in
-    all, than this server allows (every scale gets at least one; a look with evaluations per round
-    multiplies them)."""
-    if options.size > limits.max_size:
-        return f"Too large for this server: it paints at most {limits.max_size} px on the longest side."
-    if planned_iterations(options) <= limits.max_iterations:
-        return None
-    fitting = [n for n in range(1, options.iterations) if planned_iterations(options.replace(iterations=n))
-               <= limits.max_iterations]
-    most = f"at most {fitting[-1]} iterations with these settings" if fitting else "a simpler look"
-    return (f"Too long for this server: these settings plan {planned_iterations(options)} iterations in all, "
-            f"and it allows {limits.max_iterations}. Choose {most}.")
-
+    return queue_ahead(recent_jobs(), speed, runners, before=job)

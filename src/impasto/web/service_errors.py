@@ -1,0 +1,69 @@
+"""What the job service refuses, as typed errors that carry their facts.
+
+The service raises these; it never builds a response. The error handlers (src/impasto/web/errors.py)
+answer each one in its audience's form: JSON on the API, the form again or an error page for people.
+The store's own refusals, ``QueueFull`` and ``ClientLimit`` (impasto.jobs.store), pass through as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# What a 503 for a full queue (or a 429 for a busy client) tells the client to wait, in seconds.
+RETRY_AFTER_SECONDS = 60
+
+
+class ServiceError(Exception):
+    """A refusal with its HTTP status; ``field`` names the input at fault (None: none in particular);
+    ``facts`` are further fields of the API's JSON answer; ``headers`` go with the answer."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None, field: str | None = None,
+                 headers: dict[str, str] | None = None, **facts: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status or self.status
+        self.field = field
+        self.headers = headers or {}
+        self.facts = facts
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's JSON body: {"error": message, "field": ..., ...facts}."""
+        named = {"field": self.field} if self.field is not None else {}
+        return {"error": self.message, **named, **self.facts}
+
+
+class NoSuchJob(ServiceError):
+    """No job has this id (never had, or it was deleted)."""
+
+    status = 404
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {short_id(job_id)!r} (unknown, or deleted)")
+        self.job_id = job_id
+
+
+class NotYours(ServiceError):
+    """The job exists but belongs to another browser or token: answered as 404, like an unknown one."""
+
+    status = 404
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {short_id(job_id)!r} is not yours: only the browser or API token that made it "
+                         "may change it")
+        self.job_id = job_id
+
+
+class InvalidSubmission(ServiceError):
+    """One or more fields are wrong. ``errors`` maps field name → message; ``field`` is the first."""
+
+    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
+        field = next(iter(errors))
+        super().__init__(errors[field], status=status, field=field)
+        self.errors = errors
+
+
+def short_id(job_id: str) -> str:
+    """A job id as echoed in messages: never a whole 9,000-character one."""
+    return job_id if len(job_id) <= 48 else job_id[:45] + "..."
