@@ -43,4 +43,4 @@ def test_console_script_and_factory_point_at_impasto(wheel_names: list[str]) -> 
     assert any(name.endswith(".dist-info/entry_points.txt") for name in wheel_names)
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'impasto = "impasto.cli:main"' in text
-    assert "impasto:create_app()" in (Path(ROOT) / "src" / "impasto" / "cli.py").read_text(encoding="utf-8")
+    assert "impasto:create_app()" in (Path(ROOT) / "src" / "impasto" / "cli_server.py").read_text(encoding="utf-8")

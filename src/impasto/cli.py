@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from impasto import cli_video
+from impasto import cli_server, cli_video
 from impasto.config import Settings, SettingsError
+from impasto.exit_codes import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED
 from impasto.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from impasto.nst.images import check_writable, load_image, output_format, save_image
 from impasto.nst.masks import check_masks, load_mask
@@ -37,13 +38,7 @@ if TYPE_CHECKING:
 # Quiet TensorFlow's C++ start-up logging before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
-EXIT_CANCELLED = 130
-SERVE_THREADS = 32  # per gunicorn process: 20 stalled uploads on one process still leave 12 free
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-# Options exposed as flags of `transfer`, with the flag spelling the issue asked for.
+# Options exposed as flags of `transfer`.
 TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
     "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
@@ -71,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_transfer(sub)
-    _add_serve(sub)
-    _add_worker(sub)
-    _add_token(sub)
+    cli_server.add_serve(sub)
+    cli_server.add_worker(sub)
+    cli_server.add_token(sub)
     return parser
 
 
@@ -131,33 +126,6 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="run the web studio under gunicorn")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=SERVE_THREADS,
-                   help=f"request threads per process (default {SERVE_THREADS}): a slow upload holds one thread, "
-                        "never the process")
-
-
-def _add_worker(sub) -> None:
-    p = sub.add_parser("worker", help="run a Celery worker (needs IMPASTO_BROKER_URL)")
-    p.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1: a job uses all cores)")
-    p.add_argument("--loglevel", default="info", choices=LOG_LEVELS, metavar="{" + ",".join(LOG_LEVELS) + "}",
-                   help="how much the worker logs (default: info)")
-
-
-def _add_token(sub) -> None:
-    p = sub.add_parser("token", help="API tokens (Authorization: Bearer TOKEN)", description=(
-        "API tokens, kept in the job store (IMPASTO_DATA_DIR, or Redis with IMPASTO_BROKER_URL) as a hash "
-        "only. A job submitted with a token belongs to that token's name."))
-    actions = p.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    actions.add_parser("create", help="make a token; it is printed once, on the last line").add_argument("name")
-    actions.add_parser("list", help="names and creation times (never the tokens)")
-    actions.add_parser("revoke", help="the token stops working at once").add_argument("name")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -174,10 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "transfer":
         return transfer(args, settings)
     if args.command == "serve":
-        return serve(args, settings)
+        return cli_server.serve(args, settings)
     if args.command == "token":
-        return token(args, settings)
-    return worker(args, settings)
+        return cli_server.token(args, settings)
+    return cli_server.worker(args, settings)
 
 
 def transfer(args: argparse.Namespace, settings: Settings) -> int:
@@ -367,100 +335,6 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the studio under gunicorn: the same command the README and the Dockerfile use."""
-    if not 1 <= args.port <= 65535:
-        print(f"impasto: error: --port must be from 1 to 65535, got {args.port}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not 1 <= args.workers <= 64:
-        print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.trusted_hosts:
-        print("impasto: note: the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to "
-              "the host names people use to reach it (see README, \"Exposing Impasto\")", file=sys.stderr)
-    if not 1 <= args.threads <= 1000:
-        print(f"impasto: error: --threads must be from 1 to 1000, got {args.threads}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    command = [sys.executable, "-m", "gunicorn", *gunicorn_options(args), "impasto:create_app()"]
-    print(f"Impasto studio on http://{args.host}:{args.port}/", file=sys.stderr)
-    os.execv(sys.executable, command)
-    return 0  # not reached
-
-
-def gunicorn_options(args: argparse.Namespace) -> list[str]:
-    """How `impasto serve` runs gunicorn.
-
-    gthread workers: each request has a thread of its own, so uploads that stall mid-body (each
-    dropped after IMPASTO_UPLOAD_TIMEOUT by the app) hold threads, never a whole process, and the
-    process's main thread keeps telling gunicorn it is alive: a slow client can never get a process
-    (with its job runner threads) killed by --timeout. The worker class is gthread answering a
-    request line over gunicorn's 8,190-byte limit with JSON (src/impasto/web/worker.py).
-    """
-    from impasto.web.worker import MAX_REQUEST_LINE, StudioWorker
-
-    worker_class = f"{StudioWorker.__module__}.{StudioWorker.__name__}"
-    return ["--workers", str(args.workers), "--worker-class", worker_class, "--threads", str(args.threads),
-            "--bind", f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
-            "--limit-request-line", str(MAX_REQUEST_LINE), "--access-logfile", "-"]
-
-
-def worker(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        from impasto.jobs.celery_app import run_worker
-    except ImportError as exc:
-        print(f"impasto: error: the distributed extra is not installed ({exc}); "
-              "pip install 'impasto[distributed]'", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
-
-
-def token(args: argparse.Namespace, settings: Settings) -> int:
-    """impasto token create NAME | list | revoke NAME, against the store the server uses."""
-    from impasto.jobs import tokens
-
-    name = getattr(args, "name", None)
-    problem = tokens.check_name(name) if name is not None else None
-    if problem:
-        print(f"impasto: error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        store = _job_store(settings)
-    except (ValueError, ImportError) as exc:
-        print(f"impasto: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.token_command == "list":
-        listed = store.tokens()
-        for entry in listed:
-            print(f"{entry.name}\tcreated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(entry.created))}")
-        if not listed:
-            print("no API tokens", file=sys.stderr)
-        return 0
-    if args.token_command == "revoke":
-        if not store.revoke_token(name):
-            print(f"impasto: error: there is no token named {name!r} (impasto token list shows them)", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(f"revoked token {name!r}", file=sys.stderr)
-        return 0
-    secret, digest = tokens.new_token()
-    if not store.add_token(name, digest):
-        print(f"impasto: error: a token named {name!r} exists; revoke it first or pick another name", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"token {name!r} created; it is shown only this once:", file=sys.stderr)
-    print(secret)
-    return 0
-
-
-def _job_store(settings: Settings):
-    """The job store of the configured server: SQLite in IMPASTO_DATA_DIR, or Redis in scale-out mode."""
-    if settings.broker_url:
-        from impasto.jobs.distributed import DistributedConfig, make_store
-
-        return make_store(DistributedConfig.from_settings(settings))
-    from impasto.jobs.sqlite_store import SqliteJobStore
-
-    return SqliteJobStore(settings.data_dir)
 
 
 if __name__ == "__main__":

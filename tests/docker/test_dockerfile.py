@@ -184,7 +184,7 @@ def test_command_is_impasto_serve_under_gunicorn(final_stage):
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert cmd[cmd.index("--port") + 1] == "8000"
     # `impasto serve` really is gunicorn on the app factory.
-    cli = (ROOT / "src" / "impasto" / "cli.py").read_text(encoding="utf-8")
+    cli = (ROOT / "src" / "impasto" / "cli_server.py").read_text(encoding="utf-8")
     assert '"gunicorn"' in cli and "impasto:create_app()" in cli
 
 

@@ -229,9 +229,10 @@ def test_impossible_shapes_are_refused_before_any_work(tmp_path, capsys):
 
 def test_serve_runs_threaded_workers(monkeypatch):
     import impasto.cli as cli
+    import impasto.cli_server as cli_server
 
     args = cli.build_parser().parse_args(["serve", "--threads", "8"])
-    options = cli.gunicorn_options(args)
+    options = cli_server.gunicorn_options(args)
     assert options[options.index("--worker-class") + 1] == "impasto.web.worker.StudioWorker"  # gthread's subclass
     assert options[options.index("--threads") + 1] == "8"
     assert options[options.index("--limit-request-line") + 1] == "8190"  # never 0: no limit at all

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from impasto.nst.errors import OptionError
+from impasto.nst.values import sent_text, to_float, to_int, to_tuple
 from impasto.text import format_number, parse_yes_no
 
 # VGG16 convolution layers in network order; the engine truncates the net at the deepest one used.
@@ -326,9 +326,6 @@ def apply_preset(options: Options, name: str) -> Options:
 
 # -- conversion and checks ----------------------------------------------------------------------
 
-SHOWN_LENGTH = 40  # longest value text quoted back in a message
-
-
 @dataclass(frozen=True)
 class _Kind:
     """How to read one field's values from text or JSON, and what to call them in a message."""
@@ -341,11 +338,11 @@ def _kind(hint: Any) -> _Kind:
     """The _Kind of a field's real type (from typing.get_type_hints); TypeError for any other type,
     so that a new field of a new type fails at import, not by falling through to text."""
     if hint is float:
-        return _Kind(_to_float, "a number")
+        return _Kind(to_float, "a number")
     if hint is bool:
         return _Kind(parse_yes_no, "true or false")
     if hint is int:
-        return _Kind(_to_int, "a whole number")
+        return _Kind(to_int, "a whole number")
     if hint is str:
         return _Kind(lambda raw: str(raw).strip(), None)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -354,7 +351,7 @@ def _kind(hint: Any) -> _Kind:
         return _Kind(lambda raw: None if raw in (None, "") else inner.convert(raw), inner.noun)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _kind(args[0])
-        return _Kind(lambda raw: _to_tuple(raw, item.convert), "a comma-separated list")
+        return _Kind(lambda raw: to_tuple(raw, item.convert), "a comma-separated list")
     raise TypeError(f"no option converter for the type {hint!r}; add one to src/impasto/nst/options.py")
 
 
@@ -362,41 +359,7 @@ def _convert(name: str, raw: Any) -> Any:
     try:
         return _KINDS[name].convert(raw)
     except (TypeError, ValueError):
-        raise OptionError(name, f"{name} must be {_describe(name)}, got {_sent(raw)}") from None
-
-
-# Numbers as people type them, in ASCII digits only: Python's float() and int() would also take
-# "3_2" and other scripts' digits ("٣٢") as 32, which nobody means in a form field.
-_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
-_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
-
-
-def _to_float(raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise TypeError
-    if isinstance(raw, str) and not _FLOAT_TEXT.fullmatch(raw):
-        raise ValueError
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError
-    return value
-
-
-def _to_int(raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise TypeError
-    if isinstance(raw, float):
-        if not raw.is_integer():
-            raise ValueError
-        return int(raw)
-    if not _INT_TEXT.fullmatch(str(raw)):
-        raise ValueError
-    return int(str(raw).strip())
-
-
-def _to_tuple(raw: Any, item: Callable[[Any], Any]) -> tuple:
-    parts = raw.split(",") if isinstance(raw, str) else list(raw)
-    return tuple(item(p.strip() if isinstance(p, str) else p) for p in parts if str(p).strip() != "")
+        raise OptionError(name, f"{name} must be {_describe(name)}, got {sent_text(raw)}") from None
 
 
 _KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(Options).items()}
@@ -412,16 +375,6 @@ def _describe(name: str) -> str:
     return noun
 
 
-def _sent(raw: Any) -> str:
-    """A value as it was sent: text as typed ('1e7', not 1e+07), quoted unless a plain number."""
-    if not isinstance(raw, str):
-        return format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else repr(raw)
-    text = raw.strip()
-    if len(text) > SHOWN_LENGTH:  # a 5,000-digit "number" is named, not echoed
-        return repr(text[:SHOWN_LENGTH]) + f"… ({len(text):,} characters)"
-    return text if _INT_TEXT.fullmatch(text) or re.fullmatch(r"\d*\.\d+", text, re.ASCII) else repr(raw)
-
-
 def _check(name: str, value: Any, sent: Any = None) -> None:
     spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
     items = value if isinstance(value, tuple) else (value,)
@@ -433,7 +386,7 @@ def _check(name: str, value: Any, sent: Any = None) -> None:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             low, high = spec.minimum, spec.maximum
             if (low is not None and item < low) or (high is not None and item > high):
-                shown = _sent(sent) if sent is not None and not isinstance(value, tuple) else format_number(item)
+                shown = sent_text(sent) if sent is not None and not isinstance(value, tuple) else format_number(item)
                 raise OptionError(name, f"{name} must be {_describe(name)}, got {shown}")
     if name == "style_blend" and len(value) > MAX_STYLES:
         raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")
