@@ -10,15 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from tests.helpers import free_port, venv_tool
+from tests.helpers import free_port, venv_tool, wait_for
 
 PACE = 0.3  # seconds of sleep per iteration in test workers (paced_worker.py): a 20-iteration job lasts ~6 s
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
@@ -28,18 +27,6 @@ MEASUREMENTS: list[str] = []  # printed at the end of the run by conftest (redel
 
 def record(line: str) -> None:
     MEASUREMENTS.append(line)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def impasto_command() -> list[str]:

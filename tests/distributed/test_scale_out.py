@@ -30,9 +30,9 @@ from tests.distributed.procs import (
     Web,
     record,
     scale_out_env,
-    wait_for,
     worker_pid,
 )
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.redis
 
