@@ -19,8 +19,9 @@ from tests.clips import video_bytes
 from tests.conftest import stripes_image
 from tests.dispatch import watching
 from tests.helpers import Clock
+from tests.weights import UNTRAINED_WEIGHTS
 
-ENGINE = EngineSettings(weights="untrained")
+ENGINE = EngineSettings(weights=UNTRAINED_WEIGHTS)
 FRAMES = 4
 
 
@@ -116,7 +117,7 @@ def test_a_clip_job_is_cancelled_between_frames(store: JobStore, monkeypatch: py
 
 def test_a_runner_with_lower_limits_fails_the_clip_with_the_reason(store: JobStore) -> None:
     job_id = add_clip_job(store)
-    engine = EngineSettings(weights="untrained", max_clip_frames=3)
+    engine = EngineSettings(weights=UNTRAINED_WEIGHTS, max_clip_frames=3)
     assert run_job(store, claim(store, "w"), worker="w", engine=engine) == "failed"
     assert store.get(job_id).error == "the clip has more than 3 frames; at most 3"
 

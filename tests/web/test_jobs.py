@@ -18,9 +18,10 @@ from tests.conftest import gradient_image, stripes_image
 from tests.dispatch import Held, Inline, threads
 from tests.helpers import Clock, wait_for
 from tests.web.conftest import form, png_bytes
+from tests.weights import UNTRAINED_WEIGHTS
 
 WORKER = "test-worker"
-UNTRAINED = EngineSettings(weights="untrained")
+UNTRAINED = EngineSettings(weights=UNTRAINED_WEIGHTS)
 
 
 def new_job(store: SqliteJobStore, content: bytes | None = None, **options) -> str:
