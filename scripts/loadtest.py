@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import free_port  # noqa: E402
+from tests.weights import untrained_weights  # noqa: E402
 
 log = logging.getLogger("loadtest")
 FINISHED = ("done", "failed", "cancelled")
@@ -317,11 +318,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--iterations", type=int, default=5, help="iterations per job (32 px)")
-    parser.add_argument("--weights", default="untrained", help="IMPASTO_VGG_WEIGHTS for the workers")
+    parser.add_argument("--weights", default=None,
+                        help="IMPASTO_VGG_WEIGHTS for the workers (default: the tests' seeded random weights)")
     parser.add_argument("--redis-url", help="use this Redis instead of starting redis-server")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
+    args.weights = args.weights or untrained_weights()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     return run(args)
 

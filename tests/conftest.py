@@ -1,4 +1,4 @@
-"""Shared fixtures: project paths, the real weights file, sample images, CI strictness.
+"""Shared fixtures: project paths, the real and the random weights files, sample images, CI strictness.
 
 In CI (CI=true) a test that needs Chromium, redis-server or the real weights file fails instead of
 being skipped, so a missing install step can never hide behind a green run.
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests import weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -35,6 +37,14 @@ def require(condition: bool, reason: str) -> None:
 def real_weights() -> str:
     require(REAL_WEIGHTS.is_file(), f"real VGG16 weights file not found at {REAL_WEIGHTS}")
     return str(REAL_WEIGHTS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def untrained_weights() -> str:
+    """Seeded random VGG16 weights (tests/weights.py) for the tests of plumbing, not pictures: written
+    once, before the first test, at weights.UNTRAINED_WEIGHTS, the path the tests and their
+    subprocesses use."""
+    return weights.untrained_weights()
 
 
 @pytest.fixture(scope="session")

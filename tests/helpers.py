@@ -9,7 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 # Debian's Chromium with the launch flags that work on a machine with no outside network (without
 # the background-networking flags it keeps dialling out and is refused); never `playwright install`.
@@ -30,6 +32,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "the condition",
+             interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy, and return that; fail after ``timeout``
+    seconds. For what a test cannot be told about (another process, a served page); within one
+    process, prefer an event set by an injected painter."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 class Clock:

@@ -87,7 +87,7 @@ def switch(name: str, raw: Any) -> bool:
 
 
 def weights_source(name: str, raw: str | None) -> str | None:
-    """None (the ImageNet download), 'imagenet', 'untrained' (tests), or a weights file that
+    """None (the ImageNet download), 'imagenet', or a weights file that
     exists and holds VGG16's convolutions (checked now, not at the first job)."""
     if raw is None:
         return None

@@ -17,8 +17,8 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT, require
-from tests.distributed.procs import MEASUREMENTS, Cluster, wait_for
-from tests.helpers import free_port, stop_process
+from tests.distributed.procs import MEASUREMENTS, Cluster
+from tests.helpers import free_port, stop_process, wait_for
 
 
 @pytest.fixture(scope="session")

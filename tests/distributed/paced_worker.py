@@ -1,6 +1,8 @@
-"""`impasto worker` for the scale-out tests: the same worker, with every job paced by a progress hook
-(PACE seconds of sleep per iteration) so that a tiny job lasts long enough to cancel, kill and
-restart around it. Run as ``python -m tests.distributed.paced_worker [--concurrency N] [--loglevel L]``."""
+"""`impasto worker` for the scale-out tests: the same worker, painting with the real engine paced
+(PACE seconds of sleep after every progress report, tests.dispatch.paced) so that a tiny job lasts
+long enough to cancel, kill and restart around it from another process. The pacing is injected
+here, at the worker's painter, not through any setting. Run as
+``python -m tests.distributed.paced_worker [--concurrency N] [--loglevel L]``."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"paced worker: {exc}", file=sys.stderr)
         return 2
-    return run_worker(settings, loglevel=loglevel, progress_hook=paced(PACE))
+    return run_worker(settings, loglevel=loglevel, painter=paced(PACE))
 
 
 if __name__ == "__main__":

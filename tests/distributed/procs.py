@@ -10,15 +10,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from tests.helpers import free_port, venv_tool
+from tests.helpers import free_port, venv_tool, wait_for
+from tests.weights import UNTRAINED_WEIGHTS
 
 PACE = 0.3  # seconds of sleep per iteration in test workers (paced_worker.py): a 20-iteration job lasts ~6 s
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
@@ -30,18 +30,6 @@ def record(line: str) -> None:
     MEASUREMENTS.append(line)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 def impasto_command() -> list[str]:
     """The installed `impasto` script next to this Python, else the same entry point via -m."""
     script = venv_tool("impasto")
@@ -51,7 +39,7 @@ def impasto_command() -> list[str]:
 def scale_out_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "IMPASTO_BROKER_URL": redis_url, "IMPASTO_REDIS_PREFIX": prefix, "IMPASTO_VGG_WEIGHTS": "untrained",
+        "IMPASTO_BROKER_URL": redis_url, "IMPASTO_REDIS_PREFIX": prefix, "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
         "IMPASTO_STALE_AFTER": str(STALE_AFTER),
         "IMPASTO_REAP_SECONDS": str(REAP_SECONDS), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
         "PYTHONUNBUFFERED": "1", "IMPASTO_MAX_QUEUED_PER_CLIENT": "0",

@@ -15,8 +15,9 @@ from flask import Flask
 from impasto.jobs.store import frame_files
 from impasto.nst.clips import ClipLimits, probe_clip
 from tests.clips import video_bytes
-from tests.distributed.procs import STALE_AFTER, Cluster, record, wait_for, worker_pid
+from tests.distributed.procs import STALE_AFTER, Cluster, record, worker_pid
 from tests.distributed.test_scale_out import FINISHED, STYLE, browser, poll, wait_state, web_app  # noqa: F401
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.redis
 

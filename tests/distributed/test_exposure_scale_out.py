@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import ROOT
-from tests.distributed.procs import impasto_command, scale_out_env, spawn, wait_for
-from tests.helpers import free_port
+from tests.distributed.procs import impasto_command, scale_out_env, spawn
+from tests.helpers import free_port, wait_for
 from tests.web.netclient import wait_until_up
 
 pytestmark = pytest.mark.redis

@@ -30,9 +30,10 @@ from tests.distributed.procs import (
     Web,
     record,
     scale_out_env,
-    wait_for,
     worker_pid,
 )
+from tests.helpers import wait_for
+from tests.weights import UNTRAINED_WEIGHTS
 
 pytestmark = pytest.mark.redis
 
@@ -46,7 +47,7 @@ def web_app(cluster: Cluster, tmp_path: Path) -> Iterator[Flask]:
     """create_app in broker mode on the cluster's queue (this test process is the web process)."""
     app = create_app({"TESTING": True, "IMPASTO_BROKER_URL": cluster.redis_url, "IMPASTO_REDIS_PREFIX": cluster.prefix,
                       "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_STALE_AFTER": STALE_AFTER,
-                      "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_MAX_QUEUED_PER_CLIENT": 0})
+                      "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "IMPASTO_MAX_QUEUED_PER_CLIENT": 0})
     yield app
     app.extensions["impasto"].dispatcher.stop()
 

@@ -181,6 +181,30 @@ def test_a_fresh_heartbeat_is_not_stale(store: JobStore, clock: Clock) -> None:
     assert store.get(job_id).state == "running"
 
 
+@pytest.mark.parametrize("meanwhile", ["heartbeat", "cancel"])
+def test_a_stale_job_that_changes_while_the_reaper_decides_is_left_alone(
+        store: JobStore, clock: Clock, monkeypatch: pytest.MonkeyPatch, meanwhile: str) -> None:
+    """The reaper reads the stale jobs, decides, then writes only if each is still that stale run:
+    a runner that beats again (or a cancel) between the read and the write wins."""
+    job_id = add(store)
+    store.claim("slow", 1)
+    clock.now += 100
+    read_stale = store._stale_jobs
+
+    def change_after_reading(stale_after: float) -> Any:
+        found = read_stale(stale_after)
+        if meanwhile == "heartbeat":
+            store.heartbeat(job_id, "slow")
+        else:
+            store.request_cancel(job_id)
+        return found
+
+    monkeypatch.setattr(store, "_stale_jobs", change_after_reading)
+    assert store.recover_stale(stale_after=30, max_attempts=3) == []
+    job = store.get(job_id)
+    assert job.state == "running" and job.worker == "slow" and job.cancel_requested == (meanwhile == "cancel")
+
+
 def test_retention_deletes_old_finished_jobs_only(store: JobStore, clock: Clock) -> None:
     old_done, running, queued = add(store), add(store), add(store)
     store.claim("w", 1)

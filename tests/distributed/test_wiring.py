@@ -15,6 +15,7 @@ from impasto.jobs.redis_store import RedisJobStore
 from tests.conftest import ROOT
 from tests.distributed.procs import impasto_command, scale_out_env
 from tests.helpers import Clock
+from tests.weights import UNTRAINED_WEIGHTS
 
 
 def config(**environ) -> DistributedConfig:
@@ -40,9 +41,9 @@ def test_celery_settings_are_the_reliable_ones() -> None:
 
 def test_scale_out_config_comes_from_the_settings() -> None:
     cfg = config(IMPASTO_REAP_SECONDS="2", IMPASTO_REDIS_PREFIX="studio", IMPASTO_STALE_AFTER="12",
-                 IMPASTO_VGG_WEIGHTS="untrained", IMPASTO_PRECISION="float32", IMPASTO_MAX_MEMORY_GB="6")
+                 IMPASTO_VGG_WEIGHTS=UNTRAINED_WEIGHTS, IMPASTO_PRECISION="float32", IMPASTO_MAX_MEMORY_GB="6")
     assert (cfg.prefix, cfg.queue, cfg.reap_seconds, cfg.stale_after) == ("studio", "studio", 2.0, 12.0)
-    assert (cfg.engine.weights, cfg.engine.precision, cfg.engine.memory_gb) == ("untrained", "float32", 6.0)
+    assert (cfg.engine.weights, cfg.engine.precision, cfg.engine.memory_gb) == (UNTRAINED_WEIGHTS, "float32", 6.0)
     assert cfg.store_url == cfg.broker_url
     with pytest.raises(SettingsError, match="IMPASTO_STORE_URL"):
         config(IMPASTO_BROKER_URL="amqp://host//")

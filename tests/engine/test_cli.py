@@ -15,6 +15,7 @@ from PIL import Image
 
 from impasto.cli import main
 from tests.conftest import ROOT, gradient_image, stripes_image
+from tests.weights import UNTRAINED_WEIGHTS
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def pictures(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _impasto(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -136,14 +137,14 @@ def test_imagenet_download_failure_says_how_to_fix(monkeypatch):
 def test_model_is_loaded_once_per_process():
     from impasto.nst.vgg import load_weights
 
-    assert load_weights("untrained") is load_weights("untrained")
+    assert load_weights(UNTRAINED_WEIGHTS) is load_weights(UNTRAINED_WEIGHTS)
 
 
 def test_result_is_not_all_black(pictures, tmp_path):
     content, style = pictures
     out = tmp_path / "o.png"
     assert main(["transfer", str(content), str(style), "-o", str(out), "--size", "40", "--iterations", "2",
-                 "--weights", "untrained", "--quiet"]) == 0
+                 "--weights", UNTRAINED_WEIGHTS, "--quiet"]) == 0
     assert np.asarray(Image.open(out)).mean() > 20
 
 

@@ -12,20 +12,21 @@ from impasto.nst.images import KeyedImage
 from impasto.nst.options import VGG_LAYERS, Options
 from impasto.nst.vgg import BGR_MEAN, build_feature_fn, load_weights, rgb_to_caffe
 from tests.conftest import gradient_image, stripes_image
+from tests.weights import UNTRAINED_WEIGHTS
 
 TINY = Options(size=40, iterations=4, scales=1, precision="float32")
 
 
 @pytest.fixture(scope="module")
 def vgg():
-    return load_weights("untrained")
+    return load_weights(UNTRAINED_WEIGHTS)
 
 
 def run(content=None, style=None, **kw):
     options = kw.pop("options", TINY)
     return engine.stylize(gradient_image() if content is None else content,
                           stripes_image() if style is None else style,
-                          options=options, weights="untrained", **kw)
+                          options=options, weights=UNTRAINED_WEIGHTS, **kw)
 
 
 def test_truncated_features_equal_keras_vgg16(vgg):
@@ -279,7 +280,7 @@ def test_the_default_layers_deeper_weights_reach_the_loss() -> None:
     content, style = gradient_image(30, 40), stripes_image()  # 40 px: TINY's size, so scored as it is
     start = gradient_image(30, 40, seed=1)
     score = {name: objective(content, style, options=TINY.replace(style_layer_weights=weights),
-                             weights="untrained")(start)
+                             weights=UNTRAINED_WEIGHTS)(start)
              for name, weights in {"default": (), "depth": (1.0, 1.0, 2.0, 3.0), "even": (1.0,) * 4}.items()}
     assert score["default"] == pytest.approx(score["depth"], rel=1e-6)
     assert abs(score["default"] - score["even"]) > 1e-3 * score["even"]

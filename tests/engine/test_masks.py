@@ -14,6 +14,7 @@ from impasto.nst.images import load_image, resize_longest
 from impasto.nst.masks import check_masks, downsample, fit_mask, keep_photo, load_mask
 from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
+from tests.weights import UNTRAINED_WEIGHTS
 
 TINY = Options(size=40, iterations=2, scales=1, precision="float32")
 
@@ -164,7 +165,7 @@ def test_bad_masks_say_what_is_wrong(tmp_path) -> None:
 
 def test_engine_refuses_a_wrong_mask_before_any_work() -> None:
     with pytest.raises(OptionError, match="mask"):
-        engine.stylize(gradient_image(), stripes_image(), options=TINY, weights="untrained",
+        engine.stylize(gradient_image(), stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS,
                        masks=[np.ones((10, 40), np.float32)])
 
 
@@ -219,7 +220,7 @@ def test_cli_mask_flag(tmp_path, capsys) -> None:
     Image.fromarray(stripes_image()).save(painting)
     Image.fromarray((half_mask(24, 32, 0.0) * 255).astype(np.uint8)).save(tmp_path / "mask.png")  # keep left
     common = ["transfer", str(photo), str(painting), "-o", str(out), "--size", "64", "--iterations", "3",
-              "--weights", "untrained", "--quiet"]
+              "--weights", UNTRAINED_WEIGHTS, "--quiet"]
     assert main([*common, "--mask", str(tmp_path / "mask.png")]) == 0
     result = np.asarray(Image.open(out)).astype(int)
     assert np.abs(result[:, :20] - gradient_image(48, 64)[:, :20]).mean() < 1.0

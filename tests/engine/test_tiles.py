@@ -13,6 +13,7 @@ from impasto.nst.images import load_image, resize_longest
 from impasto.nst.options import Options
 from impasto.nst.vgg import build_feature_fn, load_weights, rgb_to_caffe
 from tests.conftest import gradient_image, stripes_image
+from tests.weights import UNTRAINED_WEIGHTS
 
 # -- the grid and the blend ---------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ def test_memory_budget_too_small_even_for_tiles() -> None:
 # -- the painting in strips ---------------------------------------------------------------------
 
 def test_strip_grams_equal_the_whole_painting_grams() -> None:
-    vgg = load_weights("untrained")
+    vgg = load_weights(UNTRAINED_WEIGHTS)
     layers = ("block1_conv1", "block3_conv1", "block5_conv1")
     features = build_feature_fn(vgg, layers, "float32")
     painting = np.asarray(resize_longest(stripes_image(300, 200, period=9), 300))
@@ -77,7 +78,7 @@ def test_a_wide_painting_goes_in_blocks_within_the_pixel_limit() -> None:
     """A painting too wide for full-width strips (as a print's, enlarged by the style scale) goes
     through in blocks with halos on four sides: the same Gram matrices, never more than max_pixels
     at once (full-width strips of 16 rows plus two halos would send 208 × 1200 px per pass)."""
-    vgg = load_weights("untrained")
+    vgg = load_weights(UNTRAINED_WEIGHTS)
     layers = ("block1_conv1", "block3_conv1", "block5_conv1")
     features = build_feature_fn(vgg, layers, "float32")
     painting = np.asarray(resize_longest(stripes_image(1200, 400, period=9), 1200))
@@ -155,7 +156,7 @@ def test_tiled_run_agrees_with_the_untiled_one_without_seams(photo, painting, re
 def test_progress_preview_and_cancel_across_tiles() -> None:
     reports = []
     options = Options(size=64, iterations=3, scales=1, precision="float32")
-    result = engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights="untrained",
+    result = engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS,
                             tile_size=32, on_progress=lambda p: reports.append((p.iteration, p.total, p.width,
                                                                                    p.image().shape, p.eta)))
     grid = tiles.plan((48, 64), "block5_conv1", 1e12, side=32)
@@ -173,8 +174,8 @@ def test_progress_preview_and_cancel_across_tiles() -> None:
 
     reports.clear()
     with pytest.raises(Cancelled):
-        engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights="untrained", tile_size=32,
-                       on_progress=lambda p: reports.append(p.iteration), should_stop=stop_in_second_tile)
+        engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS,
+                       tile_size=32, on_progress=lambda p: reports.append(p.iteration), should_stop=stop_in_second_tile)
     assert 0 < max(reports) < total
 
 
@@ -195,8 +196,8 @@ def test_all_tiles_of_a_scale_share_one_traced_loss_function(monkeypatch) -> Non
     for masks in ([], [mask]):
         made.clear()
         lossfn.clear()  # a program kept by an earlier test of the same shape would be reused: nothing traced
-        engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights="untrained", tile_size=32,
-                       masks=masks)
+        engine.stylize(gradient_image(48, 64), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS,
+                       tile_size=32, masks=masks)
         assert len(tiles.plan((48, 64), "block5_conv1", 1e12, side=32)) > 2
         assert len(made) == 1 and made[0].experimental_get_tracing_count() == 1
 
@@ -222,7 +223,7 @@ def test_each_tile_smooths_by_its_crop_of_the_whole_pictures_flatness(monkeypatc
     monkeypatch.setattr(optimizer.Run, "optimize", recording)
     lossfn.clear()
     options = Options(size=64, iterations=1, scales=1, precision="float32", flat_smoothing=10.0)
-    engine.stylize(photo, stripes_image(), options=options, weights="untrained", tile_size=32)
+    engine.stylize(photo, stripes_image(), options=options, weights=UNTRAINED_WEIGHTS, tile_size=32)
     grid = tiles.plan((48, 64), "block5_conv1", 1e12, side=32)
     whole_photo = next(rgb for rgb in judged if rgb.shape[:2] == (48, 64))
     whole = original_weights(whole_photo, 10.0)

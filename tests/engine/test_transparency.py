@@ -12,6 +12,7 @@ from impasto.nst import engine
 from impasto.nst.images import attach_alpha, encode_image, load_image, split_alpha
 from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
+from tests.weights import UNTRAINED_WEIGHTS
 
 TINY = Options(size=40, iterations=2, scales=1, precision="float32")
 
@@ -64,7 +65,7 @@ def test_jpeg_of_rgba_is_on_white() -> None:
 @pytest.mark.parametrize("size", [40, 64])
 def test_stylize_gives_the_alpha_back_at_the_result_size(size: int) -> None:
     rgba = rgba_photo()
-    result = engine.stylize(rgba, stripes_image(), options=TINY.replace(size=size), weights="untrained")
+    result = engine.stylize(rgba, stripes_image(), options=TINY.replace(size=size), weights=UNTRAINED_WEIGHTS)
     height, width = result.image.shape[:2]
     assert result.image.shape[2] == 4 and max(height, width) == size
     expected = np.asarray(Image.fromarray(rgba[:, :, 3]).resize((width, height), Image.Resampling.LANCZOS))
@@ -75,7 +76,7 @@ def test_stylize_gives_the_alpha_back_at_the_result_size(size: int) -> None:
 
 
 def test_opaque_photo_gives_rgb() -> None:
-    result = engine.stylize(gradient_image(), stripes_image(), options=TINY, weights="untrained")
+    result = engine.stylize(gradient_image(), stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS)
     assert result.image.shape[2] == 3 and result.summary()["transparent"] is False
 
 
@@ -85,7 +86,7 @@ def test_cli_keeps_alpha_in_png_and_says_so_for_jpeg(tmp_path, capsys) -> None:
     photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
     Image.fromarray(rgba_photo(), "RGBA").save(photo)
     Image.fromarray(stripes_image()).save(painting)
-    common = [str(photo), str(painting), "--size", "40", "--iterations", "2", "--weights", "untrained"]
+    common = [str(photo), str(painting), "--size", "40", "--iterations", "2", "--weights", UNTRAINED_WEIGHTS]
     assert main(["transfer", *common, "-o", str(tmp_path / "out.png")]) == 0
     out = Image.open(tmp_path / "out.png")
     assert out.mode == "RGBA" and np.asarray(out)[:, :10, 3].max() < 8

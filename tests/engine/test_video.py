@@ -23,6 +23,7 @@ from impasto.nst.vgg import load_weights, rgb_to_caffe
 from impasto.nst.video import frame_options, stylize_clip
 from tests.conftest import ROOT, stripes_image
 from tests.engine.clip_helpers import encode, pan_frames
+from tests.weights import UNTRAINED_WEIGHTS
 
 TINY = Options(size=48, iterations=4, frame_iterations=2, scales=1, precision="float32", seed=3)
 LIMITS = ClipLimits(max_frames=50, max_seconds=10.0, max_side=512)
@@ -46,7 +47,7 @@ def test_temporal_loss_matches_numpy():
 
 
 def test_temporal_gradient_matches_finite_differences():
-    vgg = load_weights("untrained")
+    vgg = load_weights(UNTRAINED_WEIGHTS)
     options = TINY.replace(size=32, temporal_weight=50.0)
     content = pan_frames(1, 24, 32)[0]
     style = targets.compute_style_targets(vgg, [stripes_image(24, 32)], np.ones(1), options, 32, "float32")
@@ -79,7 +80,7 @@ def test_a_clip_is_painted_frame_by_frame_from_the_warped_result(monkeypatch):
     monkeypatch.setattr("impasto.nst.video.stylize", spy)
     seen, done = [], []
     options = TINY.replace(new_ground="photo")  # as Ruder et al.: the new edge from the photo, unheld
-    result = stylize_clip(tiny_clip(3), stripes_image(), options=options, weights="untrained",
+    result = stylize_clip(tiny_clip(3), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS,
                           on_progress=seen.append, on_frame=lambda i, rgb: done.append((i, rgb.shape)))
     assert done == [(0, (36, 48, 3)), (1, (36, 48, 3)), (2, (36, 48, 3))]
     assert len(result.frames) == 3 and result.fps == pytest.approx(8.0)
@@ -103,7 +104,7 @@ def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
     real = engine.stylize
     monkeypatch.setattr("impasto.nst.video.stylize", lambda c, s, **kw: calls.append((c, kw)) or real(c, s, **kw))
     clip = read_clip(encode(pan_frames(3, 48, 64, step=4), fps=8), LIMITS)
-    stylize_clip(clip, stripes_image(), options=TINY, weights="untrained")
+    stylize_clip(clip, stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS)
     assert [c.shape for c, _ in calls] == [(36, 48, 3), (36, 16, 3), (36, 48, 3), (36, 16, 3), (36, 48, 3)]
     crop, picture = calls[1]
     # the crop around the pan's new edge, painted with the first frame's iterations, held to the
@@ -151,23 +152,23 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
     reliable[10, 10] = 0  # a speck of flow noise
     held = losses.TemporalTarget(frames[0].astype(np.float32), reliable)
     assert video.paint_new_ground(frames[1], held.warped_rgb, held, stripes_image(), TINY,
-                                  {"weights": "untrained"}) is None
+                                  {"weights": UNTRAINED_WEIGHTS}) is None
 
 
 def test_temporal_weight_zero_paints_every_frame_on_its_own(monkeypatch):
     calls = []
     real = engine.stylize
     monkeypatch.setattr("impasto.nst.video.stylize", lambda c, s, **kw: calls.append(kw) or real(c, s, **kw))
-    stylize_clip(tiny_clip(3), stripes_image(), options=TINY.replace(temporal_weight=0.0), weights="untrained")
+    stylize_clip(tiny_clip(3), stripes_image(), options=TINY.replace(temporal_weight=0.0), weights=UNTRAINED_WEIGHTS)
     assert all(kw.get("temporal") is None and kw["options"].iterations == 4 for kw in calls)
 
 
 def test_resume_skips_finished_frames_and_starts_from_the_last():
     clip = tiny_clip(4)
-    first = stylize_clip(clip, stripes_image(), options=TINY, weights="untrained")
+    first = stylize_clip(clip, stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS)
     painted = []
     finished = {0: first.frames[0], 1: first.frames[1], 3: first.frames[3]}  # 3 is not after an unbroken run
-    resumed = stylize_clip(clip, stripes_image(), options=TINY, weights="untrained", finished=finished,
+    resumed = stylize_clip(clip, stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS, finished=finished,
                            on_frame=lambda i, rgb: painted.append(i))
     assert painted == [2, 3]
     assert resumed.resumed == 2 and len(resumed.frame_seconds) == 2
@@ -185,7 +186,7 @@ def test_cancel_stops_within_a_frame_and_keeps_the_finished_ones():
         return len(checks_since) > 3
 
     with pytest.raises(Cancelled):
-        stylize_clip(tiny_clip(3), stripes_image(), options=TINY, weights="untrained", should_stop=stop,
+        stylize_clip(tiny_clip(3), stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS, should_stop=stop,
                      on_frame=lambda i, rgb: painted.append(i))
     assert painted == [0]  # frame 2 was stopped during its optimisation; frame 3 never began
 
@@ -194,7 +195,7 @@ def test_cancel_stops_within_a_frame_and_keeps_the_finished_ones():
 
 
 def _impasto(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": "untrained", "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -232,7 +233,7 @@ def _bad(capsys, *args) -> str:
 
 
 def test_cli_bad_clips_exit_2_with_one_line(clip_files, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("IMPASTO_VGG_WEIGHTS", "untrained")
+    monkeypatch.setenv("IMPASTO_VGG_WEIGHTS", UNTRAINED_WEIGHTS)
     clip, style = clip_files
     out = str(tmp_path / "o.mp4")
     assert "the clip has more than 2 frames; at most 2" in _bad(capsys, str(clip), str(style), "-o", out,

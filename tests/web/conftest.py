@@ -16,6 +16,7 @@ from impasto.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
 from tests.dispatch import Manual
 from tests.helpers import CHROMIUM_ARGS
+from tests.weights import UNTRAINED_WEIGHTS
 
 TINY = {"size": "48", "iterations": "3"}
 
@@ -38,7 +39,7 @@ def make_app(tmp_path: Path) -> Callable[..., Flask]:
 
     def factory(**overrides: Any) -> Flask:
         config = {"TESTING": True, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "DISPATCHER": Manual,
-                  "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_MAX_QUEUED_PER_CLIENT": 0, **overrides}
+                  "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "IMPASTO_MAX_QUEUED_PER_CLIENT": 0, **overrides}
         app = create_app(config)
         apps.append(app)
         return app

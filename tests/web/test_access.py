@@ -21,6 +21,7 @@ from impasto.jobs.tokens import new_token
 from impasto.web.signin import MAX_FAILURES, WINDOW_SECONDS
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes, style_bytes
+from tests.weights import UNTRAINED_WEIGHTS
 
 PASSWORD = "correct horse battery staple"
 
@@ -138,7 +139,7 @@ def test_deleting_a_running_job_stops_it_and_its_runner_writes_nothing(app: Flas
         return original(job, worker, progress)
 
     store.update_progress = delete_midway  # type: ignore[method-assign]
-    assert run_job(store, job_id, worker="runner", engine=EngineSettings(weights="untrained")) == "deleted"
+    assert run_job(store, job_id, worker="runner", engine=EngineSettings(weights=UNTRAINED_WEIGHTS)) == "deleted"
     assert deleted == [200]
     assert store.get(job_id) is None and not job_folder(app, job_id).exists()
     assert store.counts() == {}

@@ -16,6 +16,7 @@ from impasto.web.signin import MAX_FAILURES
 from tests.helpers import free_port, stop_process, venv_tool
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import Browser, wait_until_up
+from tests.weights import UNTRAINED_WEIGHTS
 
 PASSWORD = "served studio password"
 JOB = {"size": "48", "iterations": "500"}  # long enough to stay queued or running while the test looks
@@ -52,7 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("served")
     data = root / "data"
     port = free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": "untrained",
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
            "IMPASTO_PASSWORD": PASSWORD, "IMPASTO_MAX_QUEUED_PER_CLIENT": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     log_path = root / "server.log"
     with log_path.open("w") as log:

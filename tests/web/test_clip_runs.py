@@ -1,5 +1,6 @@
 """A clip job in the runner: progress as frame i of N, each frame stored as it finishes, cancel,
-and a run that dies resuming from its finished frames (driven by the progress hook, no sleeps)."""
+and a run that dies resuming from its finished frames (driven by a painter that watches the real
+engine's progress, no sleeps)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from impasto.nst.images import encode_image
 from impasto.nst.options import Options
 from tests.clips import video_bytes
 from tests.conftest import stripes_image
+from tests.dispatch import watching
 from tests.helpers import Clock
+from tests.weights import UNTRAINED_WEIGHTS
 
-ENGINE = EngineSettings(weights="untrained")
+ENGINE = EngineSettings(weights=UNTRAINED_WEIGHTS)
 FRAMES = 4
 
 
@@ -57,7 +60,7 @@ def test_progress_says_frame_i_of_n_and_each_frame_is_stored_as_it_finishes(stor
         job = store.get(job_id)
         seen.append({**job.progress, "stored": sorted(frame_files(job.files))})
 
-    assert run_job(store, claim(store, "w"), worker="w", engine=ENGINE, progress_hook=hook) == "done"
+    assert run_job(store, claim(store, "w"), worker="w", engine=ENGINE, painter=watching(hook)) == "done"
     assert {entry["frames"] for entry in seen} == {FRAMES}
     assert sorted({entry["frame"] for entry in seen}) == [1, 2, 3, 4]
     for entry in seen:  # while frame i is painted, frames 1 … i-1 are stored and the preview is the last of them
@@ -80,7 +83,7 @@ def test_a_run_that_dies_is_resumed_from_its_finished_frames(store: JobStore, cl
             raise Crash()
 
     with pytest.raises(Crash):
-        run_job(store, claim(store, "w1"), worker="w1", engine=ENGINE, progress_hook=die_at_frame_3)
+        run_job(store, claim(store, "w1"), worker="w1", engine=ENGINE, painter=watching(die_at_frame_3))
     assert set(frame_files(store.get(job_id).files)) == {0, 1}
 
     clock.now += 1000  # the dead runner's heartbeat goes stale; the reaper re-queues the job
@@ -89,7 +92,7 @@ def test_a_run_that_dies_is_resumed_from_its_finished_frames(store: JobStore, cl
 
     painted: set[int] = set()
     assert run_job(store, claim(store, "w2"), worker="w2", engine=ENGINE,
-                   progress_hook=lambda progress: painted.add(progress.frame)) == "done"
+                   painter=watching(lambda progress: painted.add(progress.frame))) == "done"
     job = store.get(job_id)
     assert painted == {3, 4}  # frames 1 and 2 were not painted again
     assert job.summary["resumed_frames"] == 2 and job.summary["frames"] == FRAMES and job.attempts == 2
@@ -105,7 +108,8 @@ def test_a_clip_job_is_cancelled_between_frames(store: JobStore, monkeypatch: py
         if progress.frame == 2:
             store.request_cancel(job_id)
 
-    assert run_job(store, claim(store, "w"), worker="w", engine=ENGINE, progress_hook=cancel_at_frame_2) == "cancelled"
+    state = run_job(store, claim(store, "w"), worker="w", engine=ENGINE, painter=watching(cancel_at_frame_2))
+    assert state == "cancelled"
     job = store.get(job_id)
     assert job.state == "cancelled" and set(frame_files(job.files)) == {0}  # frame 1 kept (not done), frame 2 stopped
     assert "result.mp4" not in job.files and job.progress["preview_frame"] == 1
@@ -113,7 +117,7 @@ def test_a_clip_job_is_cancelled_between_frames(store: JobStore, monkeypatch: py
 
 def test_a_runner_with_lower_limits_fails_the_clip_with_the_reason(store: JobStore) -> None:
     job_id = add_clip_job(store)
-    engine = EngineSettings(weights="untrained", max_clip_frames=3)
+    engine = EngineSettings(weights=UNTRAINED_WEIGHTS, max_clip_frames=3)
     assert run_job(store, claim(store, "w"), worker="w", engine=engine) == "failed"
     assert store.get(job_id).error == "the clip has more than 3 frames; at most 3"
 

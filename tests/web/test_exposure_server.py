@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import free_port, stop_process
 from tests.web.netclient import wait_until_up
+from tests.weights import UNTRAINED_WEIGHTS
 
 LIMIT = 5  # submissions per minute for this server
 
@@ -25,7 +26,7 @@ LIMIT = 5  # submissions per minute for this server
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     tmp = tmp_path_factory.mktemp("exposure")
     port = free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp / "data"), "IMPASTO_VGG_WEIGHTS": "untrained",
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp / "data"), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
            "IMPASTO_RATE_LIMIT": f"{LIMIT}/minute", "TF_CPP_MIN_LOG_LEVEL": "2"}
     for name in ("IMPASTO_TRUSTED_HOSTS", "IMPASTO_PROXY_COUNT", "IMPASTO_BROKER_URL"):
         env.pop(name, None)

@@ -24,6 +24,7 @@ from impasto.web.labels import plain_message
 from tests.conftest import gradient_image
 from tests.dispatch import Manual
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
+from tests.weights import UNTRAINED_WEIGHTS
 
 TOTALS = {"tried": 0, "clean 4xx": 0, "5xx": 0, "stored on reject": 0}
 
@@ -149,7 +150,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     data = tmp_path_factory.mktemp("fuzz")
     # The rate limit off: one client sends the whole table (the limit has tests of its own).
     app = create_app({"TESTING": True, "IMPASTO_DATA_DIR": str(data), "DISPATCHER": Manual,
-                      "IMPASTO_VGG_WEIGHTS": "untrained", "IMPASTO_RATE_LIMIT": "off"})
+                      "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "IMPASTO_RATE_LIMIT": "off"})
     yield app
     print("\nfuzz totals: " + ", ".join(f"{key} {value}" for key, value in TOTALS.items()))
 

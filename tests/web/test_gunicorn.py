@@ -13,11 +13,12 @@ from tests.conftest import ROOT
 from tests.helpers import free_port, stop_process
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import get_json, post_multipart, request, wait_until_up
+from tests.weights import UNTRAINED_WEIGHTS
 
 
 def test_gunicorn_two_workers_share_the_jobs(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_VGG_WEIGHTS": "untrained",
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,

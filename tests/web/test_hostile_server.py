@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import free_port, stop_process
 from tests.web.netclient import request, wait_until_up
+from tests.weights import UNTRAINED_WEIGHTS
 
 STALLED = 20
 UPLOAD_TIMEOUT = 3  # seconds: IMPASTO_UPLOAD_TIMEOUT for this server
@@ -33,7 +34,7 @@ UPLOAD_LIMIT = int(0.05 * 1024 * 1024)  # IMPASTO_MAX_UPLOAD_MB=0.05: 52,428 byt
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     data = tmp_path_factory.mktemp("hostile")
     port = free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": "untrained",
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
            "IMPASTO_UPLOAD_TIMEOUT": str(UPLOAD_TIMEOUT), "IMPASTO_MAX_UPLOAD_MB": "0.05",
            "IMPASTO_RATE_LIMIT": "off",  # 20 uploads from one address: the limit is tested elsewhere
            "TF_CPP_MIN_LOG_LEVEL": "2"}

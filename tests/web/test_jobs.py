@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,13 @@ from impasto.jobs.sqlite_store import SqliteJobStore
 from impasto.nst.images import encode_image
 from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
-from tests.dispatch import Inline, paced, threads
-from tests.helpers import Clock
+from tests.dispatch import Held, Inline, threads
+from tests.helpers import Clock, wait_for
 from tests.web.conftest import form, png_bytes
+from tests.weights import UNTRAINED_WEIGHTS
 
 WORKER = "test-worker"
-UNTRAINED = EngineSettings(weights="untrained")
+UNTRAINED = EngineSettings(weights=UNTRAINED_WEIGHTS)
 
 
 def new_job(store: SqliteJobStore, content: bytes | None = None, **options) -> str:
@@ -31,16 +31,6 @@ def new_job(store: SqliteJobStore, content: bytes | None = None, **options) -> s
     job_id = store.create(opts, files).id
     assert store.claim(WORKER, 1, job_id=job_id)
     return job_id
-
-
-def wait_for(condition, timeout: float = 60.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -57,14 +47,18 @@ def test_run_job_writes_progress_preview_result(store: SqliteJobStore) -> None:
     assert job.summary["seed"] == 3 == job.seed and job.finished >= job.started
 
 
-def test_cancel_stops_a_running_job(store: SqliteJobStore) -> None:
+def test_cancel_stops_a_running_job(store: SqliteJobStore, monkeypatch) -> None:
+    import impasto.jobs.execute
+
+    monkeypatch.setattr(impasto.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
     job_id = new_job(store, iterations=200)
-    outcome = {}
+    held, outcome = Held(), {}
     thread = threading.Thread(target=lambda: outcome.update(state=run_job(
-        store, job_id, worker=WORKER, engine=UNTRAINED, progress_hook=paced(0.05))))
+        store, job_id, worker=WORKER, engine=UNTRAINED, painter=held.painter)))
     thread.start()
-    wait_for(lambda: store.get(job_id).progress.get("iteration", 0) >= 1)
+    assert held.reported.wait(60) and store.get(job_id).progress["iteration"] >= 1
     store.request_cancel(job_id)
+    held.release()
     thread.join(30)
     assert outcome["state"] == "cancelled" and store.get(job_id).state == "cancelled"
     assert store.get_file(job_id, "result.png") is None

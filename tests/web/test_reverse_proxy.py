@@ -25,6 +25,7 @@ from tests.web import netclient
 from tests.web.conftest import png_bytes
 from tests.web.netclient import request, wait_until_up
 from tests.web.test_hostile_server import _read_all, multipart, post
+from tests.weights import UNTRAINED_WEIGHTS
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = ROOT / "docs" / "deploy" / "nginx-impasto.conf"
@@ -71,7 +72,7 @@ http {{
 
 def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, tmp_path: Path) -> None:
     studio_port, proxy_port = free_port(), free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": "untrained",
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
            "TF_CPP_MIN_LOG_LEVEL": "2", "IMPASTO_PROXY_COUNT": "1"}  # as the example's header says
     config = _nginx_config(tmp_path, proxy_port, studio_port)
     check = subprocess.run([nginx, "-t", "-c", str(config)], capture_output=True, text=True)

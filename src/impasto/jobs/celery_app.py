@@ -23,7 +23,7 @@ from celery import Celery
 
 from impasto.config import Settings, masked_url
 from impasto.jobs.distributed import TASK_NAME, CeleryDispatcher, DistributedConfig, Reaper, Sender, make_store
-from impasto.jobs.execute import ProgressHook, run_job
+from impasto.jobs.execute import Painter, run_job
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,15 @@ def celery_settings(config: DistributedConfig) -> dict[str, Any]:
     return settings
 
 
-def create_celery(config: DistributedConfig, progress_hook: ProgressHook | None = None) -> Celery:
-    """A Celery app with the settings above and the job task registered (``progress_hook``: run_job's)."""
+def create_celery(config: DistributedConfig, painter: Painter = Painter()) -> Celery:
+    """A Celery app with the settings above and the job task registered (``painter``: run_job's)."""
     celery = Celery("impasto", set_as_current=False)
     celery.conf.update(celery_settings(config))
 
     # shared=False: the task belongs to this app (and its config) only, not to every Celery app.
     @celery.task(name=TASK_NAME, ignore_result=True, shared=False)
     def run_job_task(job_id: str) -> str:
-        return execute(config, job_id, progress_hook)
+        return execute(config, job_id, painter)
 
     return celery
 
@@ -97,7 +97,7 @@ def store_for_this_process(config: DistributedConfig) -> Any:
     return store
 
 
-def execute(config: DistributedConfig, job_id: str, progress_hook: ProgressHook | None = None) -> str:
+def execute(config: DistributedConfig, job_id: str, painter: Painter = Painter()) -> str:
     """The task body: claim the oldest queued job and run it; 'skipped' when none is queued.
 
     ``job_id`` is the job the message was sent for; it may run under another message (an older
@@ -116,7 +116,7 @@ def execute(config: DistributedConfig, job_id: str, progress_hook: ProgressHook 
         return "skipped"
     if job.id != job_id:
         log.info("message for job %s: running job %s first (older in the queue)", job_id, job.id)
-    return run_job(store, job.id, worker=worker, engine=config.engine, progress_hook=progress_hook)
+    return run_job(store, job.id, worker=worker, engine=config.engine, painter=painter)
 
 
 def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:
@@ -127,10 +127,10 @@ def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> l
 
 
 def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
-               progress_hook: ProgressHook | None = None) -> int:
+               painter: Painter = Painter()) -> int:
     """`impasto worker`: a Celery worker for the job queue, plus a reaper thread. Returns the exit code.
 
-    ``progress_hook`` goes to every job's run_job (tests pace their jobs with it; the CLI passes none)."""
+    ``painter`` paints every job (the real engine unless a caller wraps it)."""
     global _main_pid
     try:
         config = DistributedConfig.from_settings(settings)
@@ -142,7 +142,7 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
         print("impasto: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
     _main_pid = os.getpid()
-    celery = create_celery(config, progress_hook)
+    celery = create_celery(config, painter)
     # The reaper lives in the main process (its own Redis client); pool children run the jobs.
     reaper_store = make_store(config)
     reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config))

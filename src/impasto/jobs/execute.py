@@ -1,7 +1,7 @@
 """``run_job``: run one claimed job with the engine, whatever the job backend.
 
 Reads the inputs from the store (the photo, every painting in blend order, the start image of an
-init='image' job), calls ``stylize`` with callbacks that write progress (and a
+init='image' job), calls ``stylize`` (through a ``Painter``) with callbacks that write progress (and a
 JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
 the final state. A clip job (its content is a video) calls ``stylize_clip`` instead, with the store's
 side in src/impasto/jobs/clip_job.py (frames stored as they finish, resumed after a crash). The in-process
@@ -46,8 +46,31 @@ FINISH_BACKOFF_SECONDS = 0.5  # wait before the 2nd try; doubled before each fur
 WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
                   "(its operator should check IMPASTO_VGG_WEIGHTS)")
 
-# Called with the engine's Progress after it is written to the store (tests pace jobs with one).
-ProgressHook = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Painter:
+    """What ``run_job`` paints with: ``picture`` takes the arguments of impasto.nst.engine.stylize,
+    ``clip`` those of impasto.nst.video.stylize_clip. None (the default) means those very functions,
+    imported when a job runs (TensorFlow only in the thread that runs jobs). The runners and the
+    Celery worker take one, so that a caller can wrap the engine (to watch or hold a job)."""
+
+    picture: Callable[..., Any] | None = None
+    clip: Callable[..., Any] | None = None
+
+    def stylize(self, *args: Any, **kwargs: Any) -> Any:
+        if self.picture is not None:
+            return self.picture(*args, **kwargs)
+        from impasto.nst.engine import stylize
+
+        return stylize(*args, **kwargs)
+
+    def stylize_clip(self, *args: Any, **kwargs: Any) -> Any:
+        if self.clip is not None:
+            return self.clip(*args, **kwargs)
+        from impasto.nst.video import stylize_clip
+
+        return stylize_clip(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -78,18 +101,18 @@ class EngineSettings:
 
 
 def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings = EngineSettings(),
-            progress_hook: ProgressHook | None = None) -> str:
+            painter: Painter = Painter()) -> str:
     """Run job ``job_id``, already claimed by ``worker``; return its final state ('deleted' when its
     owner deleted it meanwhile).
 
-    ``engine`` goes to the engine as it is; ``progress_hook`` is called after each progress write.
+    ``engine`` goes to the engine as it is; ``painter`` is the engine itself.
     """
     job = store.get(job_id)
     if job is None or job.state != RUNNING or job.worker != worker:
         log.warning("job %s is not running under %s; not running it", job_id, worker)
         return job.state if job else "missing"
     with _Heartbeat(store, job_id, worker):
-        state, error, extra = _run(store, job, worker, engine, progress_hook)
+        state, error, extra = _run(store, job, worker, engine, painter)
     if _deleted(store, job_id):
         # Its owner deleted it while it ran: the engine stopped at its next cancel check, and every
         # write since (progress, files) was refused. Nothing left to record.
@@ -156,20 +179,18 @@ class Complaints:
 
 
 def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
-         progress_hook: ProgressHook | None) -> tuple[str, str | None, dict[str, Any]]:
+         painter: Painter) -> tuple[str, str | None, dict[str, Any]]:
     """The engine call with its error mapping: (state, error text, finish() keyword arguments)."""
     watcher = _Watcher(store, job.id, worker)
     try:
         options = Options.from_mapping(job.options)
         if is_clip(job):
-            return _run_clip(store, job, worker, engine, options, watcher, progress_hook)
+            return _run_clip(store, job, worker, engine, painter, options, watcher)
         content, styles, init_image = _inputs(store, job, options)
-        from impasto.nst.engine import stylize  # TensorFlow: only in the thread that runs jobs
-
         masks = [store.get_file(job.id, name) for name in mask_files(job.files)]
-        result = stylize(content, styles, options=options, init_image=init_image, masks=masks, weights=engine.weights,
-                         precision=engine.precision, memory_gb=engine.memory_gb,
-                         on_progress=_Reporter(store, job.id, worker, progress_hook), should_stop=watcher)
+        result = painter.stylize(content, styles, options=options, init_image=init_image, masks=masks,
+                                 weights=engine.weights, precision=engine.precision, memory_gb=engine.memory_gb,
+                                 on_progress=_Reporter(store, job.id, worker), should_stop=watcher)
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
     except Cancelled:
@@ -189,20 +210,18 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
 
 
-def _run_clip(store: JobStore, job: Job, worker: str, engine: EngineSettings, options: Options,
-              watcher: _Watcher, progress_hook: ProgressHook | None) -> tuple[str, str | None, dict[str, Any]]:
+def _run_clip(store: JobStore, job: Job, worker: str, engine: EngineSettings, painter: Painter, options: Options,
+              watcher: _Watcher) -> tuple[str, str | None, dict[str, Any]]:
     """A clip job: every frame painted in turn (the finished ones of an earlier run skipped), each
     stored as it finishes; the results written at the end. Errors are mapped by ``_run``."""
     clip = clip_job.read_job_clip(store, job, engine.clip_limits())
     styles = _styles(store, job)
     finished = clip_job.finished_frames(store, job, len(clip.frames))
-    reporter = _ClipReporter(store, job.id, worker, progress_hook)
+    reporter = _ClipReporter(store, job.id, worker)
     keeper = clip_job.FrameKeeper(store, job.id, worker, reporter.preview_problems.failed)
-    from impasto.nst.video import stylize_clip  # TensorFlow: only in the thread that runs jobs
-
-    result = stylize_clip(clip, styles, options=options, weights=engine.weights, precision=engine.precision,
-                          memory_gb=engine.memory_gb, on_progress=reporter, should_stop=watcher,
-                          finished=finished, on_frame=keeper)
+    result = painter.stylize_clip(clip, styles, options=options, weights=engine.weights, precision=engine.precision,
+                                  memory_gb=engine.memory_gb, on_progress=reporter, should_stop=watcher,
+                                  finished=finished, on_frame=keeper)
     clip_job.store_clip_result(store, job.id, result.frames, result.fps, clip.source)
     return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
 
@@ -261,8 +280,8 @@ class _Reporter:
     """on_progress: progress to the store after every iteration, a preview every few. Best-effort:
     a failed write is logged and the job goes on (the next iteration writes again)."""
 
-    def __init__(self, store: JobStore, job_id: str, worker: str, hook: ProgressHook | None) -> None:
-        self.store, self.job_id, self.worker, self.hook = store, job_id, worker, hook
+    def __init__(self, store: JobStore, job_id: str, worker: str) -> None:
+        self.store, self.job_id, self.worker = store, job_id, worker
         self.preview_time = 0.0
         self.preview_iteration: int | None = None
         self.preview_problems = Complaints(f"job {job_id}: writing the preview")
@@ -285,18 +304,16 @@ class _Reporter:
                 self.preview_problems.succeeded()
                 self.preview_time, self.preview_iteration = time.monotonic(), progress.iteration
         values["preview_iteration"] = self.preview_iteration
-        self._write(values, progress)
+        self._write(values)
 
-    def _write(self, values: dict[str, Any], progress: Any) -> None:
-        """The progress line to the store (best-effort), then the hook."""
+    def _write(self, values: dict[str, Any]) -> None:
+        """The progress line to the store (best-effort)."""
         try:
             self.store.update_progress(self.job_id, self.worker, values)
         except Exception:  # noqa: BLE001 - nor is one lost progress line
             self.progress_problems.failed()
         else:
             self.progress_problems.succeeded()
-        if self.hook is not None:
-            self.hook(progress)
 
     def _preview_due(self, iteration: int, total: int) -> bool:
         if self.preview_iteration is None or iteration >= total:
@@ -313,7 +330,7 @@ class _ClipReporter(_Reporter):
         values = clip_job.clip_progress_values(progress)
         for key in ("loss", "content_loss", "style_loss", "tv_loss"):
             values[key] = _finite(values[key])
-        self._write(values, progress)
+        self._write(values)
 
 
 def _finite(value: float) -> float | None:

@@ -13,8 +13,11 @@ jobs (as src/impasto/jobs/sqlite_schema.py does for SQLite); never edit one that
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable
+
+from impasto.jobs.migrations import add_style_names, upgrade
 
 
 def _v1_before_versioning(client: Any, prefix: str) -> None:
@@ -28,13 +31,11 @@ def _v2_owners_and_tokens(client: Any, prefix: str) -> None:
 
 
 def _v3_style_names(client: Any, prefix: str) -> None:
-    """Jobs from before blending kept one built-in name as meta.style_name: give every job the
-    list meta.style_names, so that readers need no fallback."""
+    """Every job lists its built-in style names (migrations.add_style_names)."""
     for job_id in client.zrange(f"{prefix}:all", 0, -1):
         key = f"{prefix}:job:{job_id.decode()}"
         meta = json.loads(client.hget(key, "meta") or b"{}")
-        if "style_names" not in meta:
-            meta["style_names"] = [meta.get("style_name")]
+        if add_style_names(meta):
             client.hset(key, "meta", json.dumps(meta))
 
 
@@ -67,15 +68,10 @@ def version(client: Any, prefix: str) -> int:
 
 def migrate(client: Any, prefix: str, *, wait: float = 60.0) -> list[int]:
     """Bring the namespace ``prefix`` to ``VERSION``; return the steps run (often none)."""
-    if version(client, prefix) == VERSION:  # the common case, without the lock
-        return []
-    with client.lock(f"{prefix}:layout-lock", timeout=LOCK_SECONDS, blocking_timeout=wait):
-        current = version(client, prefix)  # again, under the lock: another process may have migrated
-        if current > VERSION:
-            raise LayoutError(f"the Redis job store (prefix {prefix!r}) has layout version {current}, but this "
-                              f"Impasto knows versions up to {VERSION}; run the newer Impasto")
-        steps = list(range(current + 1, VERSION + 1))
-        for step in steps:
-            MIGRATIONS[step - 1][1](client, prefix)
-        client.set(f"{prefix}:layout", VERSION)
-    return steps
+    return upgrade(known=VERSION, steps=[functools.partial(step, client, prefix) for _, step in MIGRATIONS],
+                   version=lambda: version(client, prefix),
+                   lock=lambda: client.lock(f"{prefix}:layout-lock", timeout=LOCK_SECONDS, blocking_timeout=wait),
+                   set_version=lambda known: client.set(f"{prefix}:layout", known),
+                   too_new=lambda current: LayoutError(
+                       f"the Redis job store (prefix {prefix!r}) has layout version {current}, but this "
+                       f"Impasto knows versions up to {VERSION}; run the newer Impasto"))

@@ -1,8 +1,10 @@
 """``RedisJobStore``: the JobStore interface in Redis, for web processes and Celery workers on
 different machines (scale-out mode, IMPASTO_BROKER_URL).
 
-Every step that reads and then writes (create with the queue limit, claim, owner-only writes,
-cancel, recovery, retention) is one Lua script, so it is atomic across all clients without locks.
+The logic both backends share lives in src/impasto/jobs/store_core.py; here are its storage
+primitives. Every step that reads and then writes (create with the queue limit, claim, owner-only
+writes, cancel, settling a stale job, retention) is one Lua script, so it is atomic across all
+clients without locks.
 Files are bytes in Redis, so a worker needs nothing but the Redis URL and the weights.
 
 Keys, all under ``<prefix>:`` (IMPASTO_REDIS_PREFIX, default ``impasto``):
@@ -27,23 +29,19 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from impasto.jobs import redis_layout
 from impasto.jobs.states import lua_table
-from impasto.jobs.store import (
-    FINISHED_STATES,
-    OUTPUT_FILES,
-    PROGRESS_FIELDS,
-    QUEUED,
-    STATES,
-    ClientLimit,
-    Job,
-    JobStore,
-    QueueFull,
-    Token,
-    check_file_name,
+from impasto.jobs.store import OUTPUT_FILES, PROGRESS_FIELDS, QUEUED, RUNNING, STATES, Job, Token
+from impasto.jobs.store_core import (
+    REFUSED_CLIENT_LIMIT,
+    REFUSED_QUEUE_FULL,
+    Final,
+    NewJob,
+    StaleJob,
+    StoreCore,
+    Verdict,
 )
 
 log = logging.getLogger(__name__)
@@ -154,33 +152,32 @@ end
 return state
 """
 
-# ARGV: prefix, now, stale_after, max_attempts → ids of the jobs it changed
-_RECOVER = _PRELUDE + """
-local stale = redis.call('ZRANGEBYSCORE', P .. 'state:' .. S.running, '-inf', '(' .. (now - tonumber(ARGV[3])))
-for _, id in ipairs(stale) do
-  local key = P .. 'job:' .. id
-  local attempts = tonumber(redis.call('HGET', key, 'attempts') or '0')
-  redis.call('ZREM', P .. 'state:' .. S.running, id)
-  if redis.call('HGET', key, 'cancel') == '1' then
-    redis.call('HSET', key, 'state', S.cancelled, 'finished', now_s)
-    redis.call('HDEL', key, 'worker')
-    redis.call('ZADD', P .. 'state:' .. S.cancelled, now, id)
-  elseif attempts >= tonumber(ARGV[4]) then
-    local reason = M.gave_up_one
-    if attempts ~= 1 then reason = string.gsub(M.gave_up_many, '{n}', tostring(attempts)) end
-    redis.call('HSET', key, 'state', S.failed, 'finished', now_s, 'error', reason)
-    redis.call('HDEL', key, 'worker')
-    redis.call('ZADD', P .. 'state:' .. S.failed, now, id)
-  else
-    -- Back to the queue in its old place (same seq), as before its first run: no progress, no
-    -- preview, result or thumbnail of the run that died.
-    redis.call('HSET', key, 'state', S.queued)
-    redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', unpack(PROGRESS_KEYS))
-    redis.call('HDEL', P .. 'files:' .. id, unpack(OUTPUT_FILES))
-    redis.call('ZADD', P .. 'state:' .. S.queued, tonumber(redis.call('HGET', key, 'seq')), id)
-  end
+# ARGV: prefix, now, id, worker, attempts, cancel flag, stale_after, state, error ('' = none) → 1 when
+# the job was still that stale run and now has the state the core decided (stale_verdict), else 0.
+_SETTLE_STALE = _PRELUDE + """
+local id = ARGV[3]
+local key = P .. 'job:' .. id
+local running = P .. 'state:' .. S.running
+local beat = redis.call('ZSCORE', running, id)
+if not beat or tonumber(beat) >= now - tonumber(ARGV[7]) then return 0 end
+local run = redis.call('HMGET', key, 'worker', 'attempts', 'cancel')
+if (run[1] or '') ~= ARGV[4] or (run[2] or '0') ~= ARGV[5] or (run[3] or '0') ~= ARGV[6] then return 0 end
+redis.call('ZREM', running, id)
+local state = ARGV[8]
+if state == S.queued then
+  -- Back to the queue in its old place (same seq), as before its first run: no progress, no
+  -- preview, result or thumbnail of the run that died.
+  redis.call('HSET', key, 'state', S.queued)
+  redis.call('HDEL', key, 'worker', 'started', 'heartbeat', 'sent', unpack(PROGRESS_KEYS))
+  redis.call('HDEL', P .. 'files:' .. id, unpack(OUTPUT_FILES))
+  redis.call('ZADD', P .. 'state:' .. S.queued, tonumber(redis.call('HGET', key, 'seq')), id)
+else
+  redis.call('HSET', key, 'state', state, 'finished', now_s)
+  if ARGV[9] ~= '' then redis.call('HSET', key, 'error', ARGV[9]) end
+  redis.call('HDEL', key, 'worker')
+  redis.call('ZADD', P .. 'state:' .. state, now, id)
 end
-return stale
+return 1
 """
 
 # ARGV: prefix, now, older_than, batch → deleted ids
@@ -249,7 +246,7 @@ return 1
 """
 
 
-class RedisJobStore(JobStore):
+class RedisJobStore(StoreCore):
     """Jobs and their files in one Redis database, under ``prefix``."""
 
     def __init__(self, url_or_client: Any, *, prefix: str = "impasto",
@@ -266,7 +263,7 @@ class RedisJobStore(JobStore):
         self.clock = clock
         self._scripts = {name: self.redis.register_script(source) for name, source in (
             ("create", _CREATE), ("claim", _CLAIM), ("owned", _OWNED_UPDATE), ("cancel", _CANCEL),
-            ("recover", _RECOVER), ("delete_finished", _DELETE_FINISHED), ("delete", _DELETE),
+            ("settle_stale", _SETTLE_STALE), ("delete_finished", _DELETE_FINISHED), ("delete", _DELETE),
             ("put_file", _PUT_FILE), ("mark_sent", _MARK_SENT), ("add_token", _ADD_TOKEN),
             ("revoke_token", _REVOKE_TOKEN))}
         steps = redis_layout.migrate(self.redis, prefix)
@@ -282,28 +279,19 @@ class RedisJobStore(JobStore):
         now = "" if self.clock is None else repr(float(self.clock()))
         return self._scripts[script](keys=[], args=[self.prefix, now, *args])
 
+    def _now(self) -> float:
+        return self.clock() if self.clock is not None else _server_time(self.redis)
+
     def close(self) -> None:
         self.redis.close()
 
     # -- creating and reading ---------------------------------------------------------------
 
-    def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
-               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
-               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job:
-        for name in files:
-            check_file_name(name)
-        job_id = secrets.token_urlsafe(16)
-        seed = options.get("seed")
-        file_args = [part for name, data in files.items() for part in (name, bytes(data))]
-        created = self._run("create", _blank(queue_limit), job_id, json.dumps(dict(options)),
-                            json.dumps(dict(meta or {})), _blank(seed), owner or "", client or "",
-                            _blank(client_limit), *file_args)
-        if created == 0:
-            raise QueueFull(int(queue_limit or 0))
-        if created == -1:
-            raise ClientLimit(int(client_limit or 0))
-        log.info("job %s queued", job_id)
-        return self.get(job_id)  # type: ignore[return-value]
+    def _insert(self, job: NewJob, queue_limit: int | None, client_limit: int | None) -> str | None:
+        file_args = [part for name, data in job.files.items() for part in (name, bytes(data))]
+        created = self._run("create", _blank(queue_limit), job.id, json.dumps(job.options), json.dumps(job.meta),
+                            _blank(job.seed), job.owner or "", job.client or "", _blank(client_limit), *file_args)
+        return {0: REFUSED_QUEUE_FULL, -1: REFUSED_CLIENT_LIMIT}.get(created)
 
     def get(self, job_id: str) -> Job | None:
         pipe = self.redis.pipeline(transaction=True)  # MULTI: the job and its file list as one snapshot
@@ -339,81 +327,61 @@ class RedisJobStore(JobStore):
 
     # -- running ----------------------------------------------------------------------------
 
-    def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
-        claimed = self._run("claim", worker, int(max_running), job_id or "")
-        if not claimed:
-            return None
-        claimed = claimed.decode()
-        log.info("job %s claimed by %s", claimed, worker)
-        return self.get(claimed)
+    def _claim(self, worker: str, max_running: int, job_id: str | None) -> str | None:
+        claimed = self._run("claim", worker, max_running, job_id or "")
+        return claimed.decode() if claimed else None
 
-    def heartbeat(self, job_id: str, worker: str) -> bool:
-        return bool(self._run("owned", job_id, worker, ""))
-
-    def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool:
-        pairs = [part for key in PROGRESS_FIELDS if key in progress
-                 for part in (f"p:{key}", "" if progress[key] is None else json.dumps(progress[key]))]
-        return bool(self._run("owned", job_id, worker, "", *pairs))
-
-    def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
-               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
-        if state not in FINISHED_STATES:
-            raise ValueError(f"not a finished state: {state!r}")
-        pairs = ["error", error or "", "p:eta", ""]
-        if summary is not None:
-            pairs += ["summary", json.dumps(dict(summary))]
-        if seed is not None:
-            pairs += ["seed", str(int(seed))]
-        done = bool(self._run("owned", job_id, worker, state, *pairs))
-        if done:
-            log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
-        return done
+    def _owned_write(self, job_id: str, worker: str, progress: Mapping[str, Any], final: Final | None) -> bool:
+        pairs = [part for key, value in progress.items()
+                 for part in (f"p:{key}", "" if value is None else json.dumps(value))]
+        if final is not None:
+            pairs += ["error", final.error or ""]
+            if final.summary is not None:
+                pairs += ["summary", json.dumps(final.summary)]
+            if final.seed is not None:
+                pairs += ["seed", str(final.seed)]
+        return bool(self._run("owned", job_id, worker, final.state if final else "", *pairs))
 
     # -- cancelling -------------------------------------------------------------------------
 
-    def request_cancel(self, job_id: str) -> Job | None:
-        if not self._run("cancel", job_id):
-            return None
-        return self.get(job_id)
+    def _request_cancel(self, job_id: str) -> bool:
+        return bool(self._run("cancel", job_id))
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.redis.hget(self._key("job", job_id), "cancel") == b"1"
 
     # -- files ------------------------------------------------------------------------------
 
-    def delete(self, job_id: str) -> bool:
-        deleted = bool(self._run("delete", job_id))
-        if deleted:
-            log.info("job %s deleted", job_id)
-        return deleted
+    def _delete(self, job_id: str) -> bool:
+        return bool(self._run("delete", job_id))
 
-    def put_file(self, job_id: str, name: str, data: bytes) -> bool:
-        check_file_name(name)
-        return bool(self._run("put_file", job_id, name, bytes(data)))  # deleted or unknown: never resurrect it
+    def _put_file(self, job_id: str, name: str, data: bytes) -> bool:
+        return bool(self._run("put_file", job_id, name, data))  # deleted or unknown: never resurrect it
 
-    def get_file(self, job_id: str, name: str) -> bytes | None:
-        check_file_name(name)
+    def _get_file(self, job_id: str, name: str) -> bytes | None:
         return self.redis.hget(self._key("files", job_id), name)
 
-    def delete_files(self, job_id: str, names: Iterable[str]) -> int:
-        names = list(names)
-        for name in names:
-            check_file_name(name)
-        return int(self.redis.hdel(self._key("files", job_id), *names)) if names else 0
+    def _delete_files(self, job_id: str, names: list[str]) -> int:
+        return int(self.redis.hdel(self._key("files", job_id), *names))
 
     # -- recovery and retention -------------------------------------------------------------
 
-    def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]:
-        ids = [job_id.decode() for job_id in self._run("recover", float(stale_after), int(max_attempts))]
+    def _stale_jobs(self, stale_after: float) -> list[StaleJob]:
+        cutoff = self._now() - stale_after
+        ids = [job_id.decode() for job_id in
+               self.redis.zrangebyscore(self._key("state", RUNNING), "-inf", f"({cutoff!r}")]
+        pipe = self.redis.pipeline(transaction=False)
         for job_id in ids:
-            log.warning("job %s: its worker stopped (stale heartbeat); recovered", job_id)
-        return ids
+            pipe.hmget(self._key("job", job_id), "worker", "attempts", "cancel")
+        return [StaleJob(job_id, (worker or b"").decode(), int(attempts or 0), cancel == b"1")
+                for job_id, (worker, attempts, cancel) in zip(ids, pipe.execute())]
 
-    def delete_finished(self, older_than: float) -> list[str]:
-        ids = [job_id.decode() for job_id in self._run("delete_finished", float(older_than), DELETE_BATCH)]
-        if ids:
-            log.info("retention: deleted %d finished job(s)", len(ids))
-        return ids
+    def _settle_stale(self, job: StaleJob, stale_after: float, verdict: Verdict) -> bool:
+        return bool(self._run("settle_stale", job.id, job.worker, job.attempts, int(job.cancel_requested),
+                              stale_after, verdict.state, verdict.error or ""))
+
+    def _delete_finished(self, older_than: float) -> list[str]:
+        return [job_id.decode() for job_id in self._run("delete_finished", older_than, DELETE_BATCH)]
 
     # -- API tokens ---------------------------------------------------------------------------
 
@@ -441,7 +409,7 @@ class RedisJobStore(JobStore):
     def unsent_queued(self, grace: float, resend_after: float) -> list[str]:
         """Queued jobs with no task message sent (older than ``grace`` seconds: the web process is
         sending it right now) or whose last message is older than ``resend_after`` seconds."""
-        now = self.clock() if self.clock is not None else _server_time(self.redis)
+        now = self._now()
         ids = [job_id.decode() for job_id in self.redis.zrange(self._key("state", QUEUED), 0, -1)]
         pipe = self.redis.pipeline(transaction=False)
         for job_id in ids:

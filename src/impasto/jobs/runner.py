@@ -6,7 +6,8 @@ reap jobs whose process died (stale heartbeat) and delete old finished jobs.
 
 The web layer only talks to a ``Dispatcher``: ``submitted(job_id)`` after a job is stored. Here it
 wakes a local runner; the Celery dispatcher (src/impasto/jobs/distributed.py) sends a task. Tests hand
-create_app a dispatcher of their own (tests/web/conftest.py).
+create_app a dispatcher of their own (tests/web/conftest.py), whose runners may paint with a
+``Painter`` of their own (``RunnerConfig.painter``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from impasto.jobs.execute import HEARTBEAT_SECONDS, Complaints, EngineSettings, ProgressHook, run_job
+from impasto.jobs.execute import HEARTBEAT_SECONDS, Complaints, EngineSettings, Painter, run_job
 from impasto.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class RunnerConfig:
     max_running: int = 1  # global: across all processes sharing the store
     threads: int = 1  # runner threads in this process
     engine: EngineSettings = EngineSettings()
+    painter: Painter = Painter()  # the engine itself: the real one, or a caller's wrapper
     poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
     stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
     max_attempts: int = 3  # re-queue a job whose runner died at most this often
@@ -65,22 +67,21 @@ def housekeeping(store: JobStore, config: RunnerConfig) -> None:
     store.delete_finished(config.retention_seconds)
 
 
-def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None,
-             progress_hook: ProgressHook | None = None) -> str | None:
+def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None) -> str | None:
     """Claim the oldest queued job and run it here; return its id, or None if none could be claimed."""
     worker = worker or worker_name()
     job = store.claim(worker, config.max_running)
     if job is None:
         return None
-    run_job(store, job.id, worker=worker, engine=config.engine, progress_hook=progress_hook)
+    run_job(store, job.id, worker=worker, engine=config.engine, painter=config.painter)
     return job.id
 
 
 class ThreadRunner:
     """Dispatcher with runner threads in this process."""
 
-    def __init__(self, store: JobStore, config: RunnerConfig, progress_hook: ProgressHook | None = None) -> None:
-        self.store, self.config, self.progress_hook = store, config, progress_hook
+    def __init__(self, store: JobStore, config: RunnerConfig) -> None:
+        self.store, self.config = store, config
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -107,7 +108,7 @@ class ThreadRunner:
         while not self.stopping.is_set():
             try:
                 self._housekeeping_if_due()
-                ran = run_next(self.store, self.config, worker, self.progress_hook)
+                ran = run_next(self.store, self.config, worker)
             except Exception:  # noqa: BLE001 - a store hiccup must not kill the runner
                 problems.failed()
             else:

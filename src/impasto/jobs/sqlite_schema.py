@@ -15,9 +15,13 @@ fallback for "a job from an older version". Never edit a step that has shipped; 
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from impasto.jobs.migrations import add_style_names, upgrade
 
 # Step 1: the schema as it was before versioning (CREATE ... IF NOT EXISTS: a no-op on those databases).
 _V1_JOBS = """
@@ -60,13 +64,11 @@ CREATE TABLE tokens (
 
 
 def _v3_style_names(db: sqlite3.Connection) -> None:
-    """Jobs from before blending kept one built-in name as meta.style_name: give every job the
-    list meta.style_names, so that readers need no fallback."""
+    """Every job lists its built-in style names (migrations.add_style_names)."""
     rows = db.execute("SELECT id, meta FROM jobs").fetchall()
     for job_id, text in rows:
         meta = json.loads(text or "{}")
-        if "style_names" not in meta:
-            meta["style_names"] = [meta.get("style_name")]
+        if add_style_names(meta):
             db.execute("UPDATE jobs SET meta=? WHERE id=?", (json.dumps(meta), job_id))
 
 
@@ -110,20 +112,24 @@ def version(db: sqlite3.Connection) -> int:
 
 def migrate(db: sqlite3.Connection) -> list[int]:
     """Bring ``db`` (autocommit connection) to ``VERSION``; return the steps run (often none)."""
-    if version(db) == VERSION:  # the common case, without taking the write lock
-        return []
+    return upgrade(known=VERSION, steps=[functools.partial(step, db) for _, step in MIGRATIONS],
+                   version=lambda: version(db), lock=lambda: _transaction(db),
+                   # no placeholders for PRAGMA; an int of ours
+                   set_version=lambda known: db.execute(f"PRAGMA user_version={int(known)}"),
+                   too_new=_too_new)
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("BEGIN IMMEDIATE")
     try:
-        current = version(db)  # again, under the lock: another process may have just migrated
-        if current > VERSION:
-            raise SchemaError(f"the job database has schema version {current}, but this Impasto knows "
-                              f"versions up to {VERSION}; run the newer Impasto (or a fresh IMPASTO_DATA_DIR)")
-        steps = list(range(current + 1, VERSION + 1))
-        for step in steps:
-            MIGRATIONS[step - 1][1](db)
-        db.execute(f"PRAGMA user_version={VERSION}")  # no placeholders for PRAGMA; an int of ours
+        yield
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    return steps
+
+
+def _too_new(current: int) -> SchemaError:
+    return SchemaError(f"the job database has schema version {current}, but this Impasto knows "
+                       f"versions up to {VERSION}; run the newer Impasto (or a fresh IMPASTO_DATA_DIR)")

@@ -5,39 +5,42 @@ writer wait instead of failing with "database is locked"; claims run inside ``BE
 that checking the running count and taking a job is one atomic step across processes (measured:
 2 web + 3 worker processes, no job claimed twice; docs/design-notes.md). Files live under
 ``data_dir/jobs/<id>/``, written atomically; the table keeps their paths. The schema is versioned
-(src/impasto/jobs/sqlite_schema.py): opening a store upgrades an older database.
+(src/impasto/jobs/sqlite_schema.py): opening a store upgrades an older database. The logic both
+backends share lives in src/impasto/jobs/store_core.py; here are its storage primitives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import shutil
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from impasto.jobs import sqlite_schema
-from impasto.jobs.states import gave_up
 from impasto.jobs.store import (
     ACTIVE_STATES,
     CANCELLED,
-    FAILED,
     FINISHED_STATES,
     OUTPUT_FILES,
     PROGRESS_FIELDS,
     QUEUED,
     RUNNING,
-    ClientLimit,
     Job,
-    JobStore,
-    QueueFull,
     Token,
-    check_file_name,
+)
+from impasto.jobs.store_core import (
+    REFUSED_CLIENT_LIMIT,
+    REFUSED_QUEUE_FULL,
+    Final,
+    NewJob,
+    StaleJob,
+    StoreCore,
+    Verdict,
 )
 from impasto.nst.images import write_atomic
 
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 
-class SqliteJobStore(JobStore):
+class SqliteJobStore(StoreCore):
     """Jobs in ``data_dir/jobs.sqlite3``, files in ``data_dir/jobs/<id>/``."""
 
     def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -113,41 +116,38 @@ class SqliteJobStore(JobStore):
 
     # -- creating and reading ---------------------------------------------------------------
 
-    def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
-               meta: Mapping[str, Any] | None = None, queue_limit: int | None = None,
-               owner: str | None = None, client: str | None = None, client_limit: int | None = None) -> Job:
-        for name in files:
-            check_file_name(name)
-        job_id = secrets.token_urlsafe(16)
-        folder = self.jobs_dir / job_id
+    def _insert(self, job: NewJob, queue_limit: int | None, client_limit: int | None) -> str | None:
+        folder = self.jobs_dir / job.id
         try:
             with self._write() as db:
-                self._check_limits(db, queue_limit, client, client_limit)
+                refused = self._refusal(db, queue_limit, job.client, client_limit)
+                if refused:
+                    return refused
                 # Files first, inside the lock: a runner must never claim a job whose inputs are missing.
-                paths = self._write_files(folder, job_id, files)
+                paths = self._write_files(folder, job.id, job.files)
                 db.execute(
                     "INSERT INTO jobs (id, state, created, options, meta, seed, files, owner, client) "
                     "VALUES (?,?,?,?,?,?,?,?,?)",
-                    (job_id, QUEUED, self.clock(), json.dumps(dict(options)), json.dumps(dict(meta or {})),
-                     options.get("seed"), json.dumps(paths), owner, client))
+                    (job.id, QUEUED, self.clock(), json.dumps(job.options), json.dumps(job.meta),
+                     job.seed, json.dumps(paths), job.owner, job.client))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        log.info("job %s queued", job_id)
-        return self.get(job_id)  # type: ignore[return-value]
+        return None
 
     @staticmethod
-    def _check_limits(db: sqlite3.Connection, queue_limit: int | None, client: str | None,
-                      client_limit: int | None) -> None:
+    def _refusal(db: sqlite3.Connection, queue_limit: int | None, client: str | None,
+                 client_limit: int | None) -> str | None:
         if queue_limit is not None:
             waiting = db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()[0]
             if waiting >= queue_limit:
-                raise QueueFull(queue_limit)
-        if client is not None and client_limit is not None:
+                return REFUSED_QUEUE_FULL
+        if client_limit is not None:
             active = db.execute("SELECT COUNT(*) FROM jobs WHERE client=? AND state IN (?,?)",
                                 (client, *ACTIVE_STATES)).fetchone()[0]
             if active >= client_limit:
-                raise ClientLimit(client_limit)
+                return REFUSED_CLIENT_LIMIT
+        return None
 
     def _write_files(self, folder: Path, job_id: str, files: Mapping[str, bytes]) -> dict[str, str]:
         if files:
@@ -187,7 +187,7 @@ class SqliteJobStore(JobStore):
 
     # -- running ----------------------------------------------------------------------------
 
-    def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
+    def _claim(self, worker: str, max_running: int, job_id: str | None) -> str | None:
         with self._connection() as db:
             # Idle runners ask every second: answer "nothing queued" without taking the write lock.
             if db.execute("SELECT 1 FROM jobs WHERE state=? LIMIT 1", (QUEUED,)).fetchone() is None:
@@ -206,51 +206,37 @@ class SqliteJobStore(JobStore):
             db.execute(
                 "UPDATE jobs SET state=?, worker=?, started=?, heartbeat=?, attempts=attempts+1 "
                 "WHERE id=? AND state=?", (RUNNING, worker, now, now, row["id"], QUEUED))
-        log.info("job %s claimed by %s", row["id"], worker)
-        return self.get(row["id"])
+        return row["id"]
 
-    def heartbeat(self, job_id: str, worker: str) -> bool:
-        return self._owned_update(job_id, worker, {"heartbeat": self.clock()})
-
-    def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool:
-        values = {key: progress[key] for key in PROGRESS_FIELDS if key in progress}
-        values["heartbeat"] = self.clock()
-        return self._owned_update(job_id, worker, values)
-
-    def _owned_update(self, job_id: str, worker: str, values: Mapping[str, Any]) -> bool:
+    def _owned_write(self, job_id: str, worker: str, progress: Mapping[str, Any], final: Final | None) -> bool:
+        values = dict(progress)
+        if final is None:
+            values["heartbeat"] = self.clock()
+        else:
+            values.update(state=final.state, finished=self.clock(), error=final.error)
+            if final.summary is not None:
+                values["summary"] = json.dumps(final.summary)
+            if final.seed is not None:
+                values["seed"] = final.seed
         assignments = ", ".join(f"{key}=?" for key in values)  # keys come from our own lists only
         with self._write() as db:
             cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id=? AND state=? AND worker=?",
                                 (*values.values(), job_id, RUNNING, worker))
         return cursor.rowcount == 1
 
-    def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
-               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
-        if state not in FINISHED_STATES:
-            raise ValueError(f"not a finished state: {state!r}")
-        values: dict[str, Any] = {"state": state, "finished": self.clock(), "error": error, "eta": None}
-        if summary is not None:
-            values["summary"] = json.dumps(dict(summary))
-        if seed is not None:
-            values["seed"] = seed
-        done = self._owned_update(job_id, worker, values)
-        if done:
-            log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
-        return done
-
     # -- cancelling -------------------------------------------------------------------------
 
-    def request_cancel(self, job_id: str) -> Job | None:
+    def _request_cancel(self, job_id: str) -> bool:
         with self._write() as db:
             row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
-                return None
+                return False
             if row["state"] == QUEUED:
                 db.execute("UPDATE jobs SET state=?, finished=?, cancel_requested=1 WHERE id=?",
                            (CANCELLED, self.clock(), job_id))
             elif row["state"] == RUNNING:
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
-        return self.get(job_id)
+        return True
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._connection() as db:
@@ -259,17 +245,15 @@ class SqliteJobStore(JobStore):
 
     # -- files ------------------------------------------------------------------------------
 
-    def delete(self, job_id: str) -> bool:
+    def _delete(self, job_id: str) -> bool:
         with self._write() as db:
             deleted = db.execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount == 1
         if deleted:
             # After the commit: a put_file that takes the lock from now on finds no row and writes nothing.
             shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
-            log.info("job %s deleted", job_id)
         return deleted
 
-    def put_file(self, job_id: str, name: str, data: bytes) -> bool:
-        check_file_name(name)
+    def _put_file(self, job_id: str, name: str, data: bytes) -> bool:
         folder = self.jobs_dir / job_id
         # The file is written inside the write lock, after the row was seen: a job deleted meanwhile
         # (by its owner or by retention) never gets its folder back.
@@ -282,20 +266,16 @@ class SqliteJobStore(JobStore):
                        (f'$."{name}"', f"jobs/{job_id}/{name}", job_id))
         return True
 
-    def get_file(self, job_id: str, name: str) -> bytes | None:
-        check_file_name(name)
-        job = self._files_of(job_id)
-        if name not in job:
+    def _get_file(self, job_id: str, name: str) -> bytes | None:
+        path = self._files_of(job_id).get(name)
+        if path is None:
             return None
         try:
-            return (self.data_dir / job[name]).read_bytes()
+            return (self.data_dir / path).read_bytes()
         except FileNotFoundError:
             return None
 
-    def delete_files(self, job_id: str, names: Iterable[str]) -> int:
-        names = list(names)
-        for name in names:
-            check_file_name(name)
+    def _delete_files(self, job_id: str, names: list[str]) -> int:
         with self._write() as db:
             row = db.execute("SELECT files FROM jobs WHERE id=?", (job_id,)).fetchone()
             files = json.loads(row[0]) if row else {}
@@ -314,43 +294,40 @@ class SqliteJobStore(JobStore):
 
     # -- recovery and retention -------------------------------------------------------------
 
-    def recover_stale(self, stale_after: float, max_attempts: int) -> list[str]:
-        cutoff = self.clock() - stale_after
-        recovered = []
-        with self._write() as db:
-            rows = db.execute("SELECT id, attempts, cancel_requested FROM jobs WHERE state=? AND heartbeat<?",
-                              (RUNNING, cutoff)).fetchall()
-            for row in rows:
-                recovered.append(row["id"])
-                if self._recover_one(db, row, max_attempts):
-                    # Inside the lock: no runner can claim the job and write new ones meanwhile.
-                    for name in OUTPUT_FILES:
-                        (self.jobs_dir / row["id"] / name).unlink(missing_ok=True)
-        return recovered
+    def _stale_jobs(self, stale_after: float) -> list[StaleJob]:
+        with self._connection() as db:
+            rows = db.execute("SELECT id, worker, attempts, cancel_requested FROM jobs WHERE state=? AND heartbeat<?",
+                              (RUNNING, self.clock() - stale_after)).fetchall()
+        return [StaleJob(row["id"], row["worker"], row["attempts"], bool(row["cancel_requested"])) for row in rows]
 
-    def _recover_one(self, db: sqlite3.Connection, row: sqlite3.Row, max_attempts: int) -> bool:
-        """Cancel, fail or re-queue one stale job; True when it went back to the queue."""
+    def _settle_stale(self, job: StaleJob, stale_after: float, verdict: Verdict) -> bool:
         now = self.clock()
-        if row["cancel_requested"]:
-            db.execute("UPDATE jobs SET state=?, finished=?, worker=NULL WHERE id=?", (CANCELLED, now, row["id"]))
-            log.warning("job %s: its runner stopped while it was being cancelled; marked cancelled", row["id"])
-            return False
-        if row["attempts"] >= max_attempts:
-            reason = gave_up(row["attempts"])
-            db.execute("UPDATE jobs SET state=?, finished=?, error=?, worker=NULL WHERE id=?",
-                       (FAILED, now, reason, row["id"]))
-            log.warning("job %s failed: %s", row["id"], reason)
-            return False
-        # Back to the queue in its old place (seq is unchanged), as it was before its first run:
-        # no progress, no preview, result or thumbnail of the run that died.
+        with self._write() as db:
+            same_run = db.execute(
+                "SELECT 1 FROM jobs WHERE id=? AND state=? AND worker=? AND attempts=? AND cancel_requested=? "
+                "AND heartbeat<?", (job.id, RUNNING, job.worker, job.attempts, int(job.cancel_requested),
+                                    now - stale_after)).fetchone()
+            if same_run is None:
+                return False
+            if verdict.state == QUEUED:
+                self._requeue(db, job.id)
+            else:
+                db.execute("UPDATE jobs SET state=?, finished=?, error=?, worker=NULL WHERE id=?",
+                           (verdict.state, now, verdict.error, job.id))
+        return True
+
+    def _requeue(self, db: sqlite3.Connection, job_id: str) -> None:
+        """Back to the queue in its old place (seq is unchanged), as it was before its first run:
+        no progress, no preview, result or thumbnail of the run that died."""
         progress = ", ".join(f"{key}=NULL" for key in PROGRESS_FIELDS)
         outputs = ", ".join(f"'$.\"{name}\"'" for name in OUTPUT_FILES)
         db.execute(f"UPDATE jobs SET state=?, worker=NULL, started=NULL, heartbeat=NULL, {progress}, "
-                   f"files=json_remove(files, {outputs}) WHERE id=?", (QUEUED, row["id"]))
-        log.warning("job %s: its runner stopped (stale heartbeat); re-queued", row["id"])
-        return True
+                   f"files=json_remove(files, {outputs}) WHERE id=?", (QUEUED, job_id))
+        # Inside the lock: no runner can claim the job and write new ones meanwhile.
+        for name in OUTPUT_FILES:
+            (self.jobs_dir / job_id / name).unlink(missing_ok=True)
 
-    def delete_finished(self, older_than: float) -> list[str]:
+    def _delete_finished(self, older_than: float) -> list[str]:
         cutoff = self.clock() - older_than
         placeholders = ",".join("?" * len(FINISHED_STATES))
         with self._write() as db:
@@ -360,10 +337,7 @@ class SqliteJobStore(JobStore):
             db.executemany("DELETE FROM jobs WHERE id=?", [(job_id,) for job_id in ids])
         for job_id in ids:
             shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
-        if ids:
-            log.info("retention: deleted %d finished job(s)", len(ids))
         return ids
-
 
     # -- API tokens ---------------------------------------------------------------------------
 

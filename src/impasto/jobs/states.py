@@ -1,9 +1,9 @@
 """One vocabulary for job states and the messages the stores write into jobs.
 
-Both stores use it: the SQLite store through these constants, the Redis store's Lua scripts through
-``lua_table()``, a table generated from the same names and prepended to every script (the scripts
-never spell a state or a message themselves). The web passes it to the templates and, through a
-data attribute, to the job page's script.
+Both stores use it: the shared store core (src/impasto/jobs/store_core.py) and the SQLite store
+through these constants, the Redis store's Lua scripts through ``lua_table()``, a table generated
+from the same names and prepended to every script (the scripts never spell a state themselves).
+The web passes it to the templates and, through a data attribute, to the job page's script.
 
 States: queued → running → done | failed | cancelled (queued → cancelled too).
 """
@@ -22,23 +22,20 @@ ACTIVE_STATES = (QUEUED, RUNNING)  # what the per-client limit counts
 TITLES = {QUEUED: "Waiting for its turn", RUNNING: "Painting…", DONE: "Finished",
           FAILED: "Something went wrong", CANCELLED: "Cancelled"}
 
-# A job whose runner died too often ({n}: its number of runs). Lua fills {n} in the same way.
-GAVE_UP_ONE = "the server stopped while this job was running (1 attempt); giving up"
-GAVE_UP_MANY = "the server stopped while this job was running ({n} attempts); giving up"
 
 
 def gave_up(attempts: int) -> str:
     """The error of a job failed after ``attempts`` runs that each died."""
-    return GAVE_UP_ONE if attempts == 1 else GAVE_UP_MANY.replace("{n}", str(attempts))
+    runs = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return f"the server stopped while this job was running ({runs}); giving up"
 
 
 def lua_table(progress_keys: Iterable[str], output_files: Iterable[str]) -> str:
-    """Lua locals for the Redis scripts: S (state names), FINISHED, M (messages), PROGRESS_KEYS
-    (the job hash's progress fields) and OUTPUT_FILES (what a run writes)."""
+    """Lua locals for the Redis scripts: S (state names), FINISHED, PROGRESS_KEYS (the job hash's
+    progress fields) and OUTPUT_FILES (what a run writes)."""
     states = ", ".join(f"{name}={_lua(name)}" for name in STATES)
     return (f"local S = {{{states}}}\n"
             f"local FINISHED = {_lua_list(FINISHED_STATES)}\n"
-            f"local M = {{gave_up_one={_lua(GAVE_UP_ONE)}, gave_up_many={_lua(GAVE_UP_MANY)}}}\n"
             f"local PROGRESS_KEYS = {_lua_list(progress_keys)}\n"
             f"local OUTPUT_FILES = {_lua_list(output_files)}\n")
 

@@ -40,8 +40,11 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   the name is taken; ``token_name(digest)`` → name or None; ``tokens()`` → [Token]; ``revoke_token(name)``.
 
 ``SqliteJobStore`` (src/impasto/jobs/sqlite_store.py) is the default backend, ``RedisJobStore``
-(src/impasto/jobs/redis_store.py) the scale-out one; each keeps a version of its layout and upgrades older
-data at start (src/impasto/jobs/sqlite_schema.py, src/impasto/jobs/redis_layout.py).
+(src/impasto/jobs/redis_store.py) the scale-out one. Both build on ``StoreCore``
+(src/impasto/jobs/store_core.py), which holds what they share (name and state checks, ids, log
+lines, the stale-job policy) and leaves them small atomic storage primitives. Each keeps a version
+of its layout and upgrades older data at start (src/impasto/jobs/sqlite_schema.py,
+src/impasto/jobs/redis_layout.py, their shared steps in src/impasto/jobs/migrations.py).
 
 States and the messages the stores write come from src/impasto/jobs/states.py (re-exported here). The
 engine is run by ``impasto.jobs.execute.run_job`` on a claimed job, whatever the backend.

@@ -84,7 +84,7 @@ def stylize(
 
     Images are paths, bytes, file objects or RGB uint8 arrays. The machine's side comes as plain
     arguments (the callers take them from impasto.config.Settings): ``weights`` a VGG16 weights file
-    (None: the ImageNet download; 'untrained' for plumbing tests), ``precision`` the one used
+    (None: the ImageNet download), ``precision`` the one used
     where ``options.precision`` is 'auto', ``memory_gb`` the memory one job may use (None: what the
     OS reports available). ``masks``: one grey image per painting (white = paint here, black = keep
     the photo), each painting's style matched inside its own region (src/impasto/nst/regions.py).

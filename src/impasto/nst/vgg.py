@@ -22,7 +22,6 @@ from impasto.nst.options import VGG_LAYERS
 log = logging.getLogger(__name__)
 
 WEIGHTS_ENV = "IMPASTO_VGG_WEIGHTS"  # named in messages only: src/impasto/config.py reads it
-UNTRAINED = "untrained"  # random weights: for plumbing tests only, never for pictures
 # Caffe preprocessing (what ImageNet VGG16 was trained on): BGR order, minus these channel means.
 BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 # A 2×2 max-pool follows the last convolution of blocks 1-4.
@@ -53,7 +52,7 @@ class VggWeights:
 
 
 def load_weights(weights: str | os.PathLike | None = None) -> VggWeights:
-    """Load (once per process) the VGG16 weights: a file, 'untrained', or (None) 'imagenet'.
+    """Load (once per process) the VGG16 weights: a file, or (None) 'imagenet'.
 
     Raises WeightsError with a message that says what failed and how to fix it.
     """
@@ -67,12 +66,7 @@ def load_weights(weights: str | os.PathLike | None = None) -> VggWeights:
 def _load_uncached(source: str) -> VggWeights:
     import keras
 
-    if source == UNTRAINED:
-        keras_arg = None
-    elif source == "imagenet":
-        keras_arg = "imagenet"
-    else:
-        keras_arg = _check_weights_file(source)
+    keras_arg = "imagenet" if source == "imagenet" else _check_weights_file(source)
     try:
         model = keras.applications.VGG16(include_top=False, weights=keras_arg, input_shape=(None, None, 3))
     except Exception as exc:  # Keras raises many types for download and file errors
@@ -80,19 +74,8 @@ def _load_uncached(source: str) -> VggWeights:
     layers = [model.get_layer(name) for name in VGG_LAYERS]
     kernels = tuple(np.asarray(layer.kernel.numpy(), dtype=np.float32) for layer in layers)
     biases = tuple(np.asarray(layer.bias.numpy(), dtype=np.float32) for layer in layers)
-    if source == UNTRAINED:
-        kernels, biases = _seeded_untrained(kernels, biases)
     log.info("loaded VGG16 weights from %s", source)
     return VggWeights(source, kernels, biases)
-
-
-def _seeded_untrained(kernels, biases) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """The same random weights in every process (He-normal, seed 0), so plumbing tests repeat exactly:
-    Keras's own initialisation differs per process, and with it how soon L-BFGS converges."""
-    rng = np.random.default_rng(0)
-    kernels = tuple((rng.standard_normal(k.shape) * np.sqrt(2.0 / np.prod(k.shape[:3]))).astype(np.float32)
-                    for k in kernels)
-    return kernels, tuple(np.zeros_like(b) for b in biases)
 
 
 def _check_weights_file(source: str) -> str:
@@ -113,12 +96,12 @@ KERNEL_SHAPES = ((3, 3, 3, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128
 
 
 def check_weights(source: str | os.PathLike) -> str:
-    """'imagenet' and 'untrained' as they are; else the path of a weights file that exists, ends as
+    """'imagenet' as it is; else the path of a weights file that exists, ends as
     Keras needs and holds VGG16's 13 kernels (read from the HDF5 index, without TensorFlow:
     milliseconds), or WeightsError (one line)."""
     import h5py
 
-    if str(source) in ("imagenet", UNTRAINED):
+    if str(source) == "imagenet":
         return str(source)
     path = _check_weights_file(str(source))
     shapes: list[tuple[int, ...]] = []
