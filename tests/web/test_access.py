@@ -91,6 +91,14 @@ def test_a_job_is_shared_by_its_link_but_only_its_owner_changes_it(app: Flask, c
     assert 'id="delete"' in client.get(f"/jobs/{job_id}").text
 
 
+def test_a_first_submission_without_a_cookie_is_its_senders_at_once(client: FlaskClient) -> None:
+    """The 202 to a client's very first request says the job is its own, with the cookie that proves it."""
+    answer = submit(client)
+    assert "impasto_session=" in answer.headers["Set-Cookie"]
+    assert answer.json["owned"] and answer.json["urls"]["cancel"] == f"/api/jobs/{answer.json['id']}/cancel"
+    assert client.post(answer.json["urls"]["cancel"]).json["state"] == "cancelled"
+
+
 def test_only_the_owner_cancels(client: FlaskClient, bob: FlaskClient) -> None:
     job_id = submit(client).json["id"]
     bob.get("/")

@@ -172,11 +172,10 @@ def _identify() -> Response | None:
         return None
     if not signed_in():
         return None if request.endpoint in OPEN_ENDPOINTS else _sign_in_first()
-    if SESSION_ID in session:
-        g.owner = f"browser:{session[SESSION_ID]}"
-    else:
+    if SESSION_ID not in session:
         session[SESSION_ID] = secrets.token_urlsafe(16)  # the cookie comes with this answer
         session.permanent = True
+    g.owner = f"browser:{session[SESSION_ID]}"  # a first request's job is already its own
     return None
 
 

@@ -33,8 +33,9 @@ from impasto.nst.clips import ClipLimits
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.images import encode_image, image_shape, load_image, resize_longest
 from impasto.nst.masks import check_masks, load_mask, mask_png
-from impasto.nst.options import MAX_STYLES, Options, _sent, apply_preset, blend_weights, option_specs, preset_name
+from impasto.nst.options import MAX_STYLES, Options, apply_preset, blend_weights, option_specs, preset_name
 from impasto.nst.shapes import check_shapes
+from impasto.nst.values import sent_text
 from impasto.styles import catalog
 from impasto.text import format_number
 from impasto.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip
@@ -390,7 +391,7 @@ def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
 
 def _shown(raw: Any) -> str:
     """A value as it was sent: numbers as written (5000, 64.0), other text quoted ('1e309', 'abc')."""
-    return _sent(raw)
+    return sent_text(raw)
 
 
 def planned_iterations(options: Options) -> int:
