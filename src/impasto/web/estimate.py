@@ -16,7 +16,8 @@ from typing import Iterable
 from impasto.jobs.store import DONE, QUEUED, RUNNING, Job
 from impasto.nst.errors import OptionError
 from impasto.nst.options import Options
-from impasto.web.submission import Limits, planned_iterations
+from impasto.web.option_fields import planned_iterations
+from impasto.web.submission import Limits
 
 # Built-in speed until this server has finished a job: the default 512 px job (100 iterations over
 # 256 and 512 px, 9.35 iteration-megapixels) took 48 s end to end on a 2-core CPU with bfloat16, and

@@ -17,7 +17,8 @@ from impasto.web import services
 from impasto.web.estimate import estimate_line
 from impasto.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
 from impasto.web.labels import plain_errors
-from impasto.web.submission import Limits, option_values
+from impasto.web.option_fields import option_values
+from impasto.web.submission import Limits
 from impasto.web.views import paintings, queue_for, server_speed
 
 # What a view returns when it renders a page: (html, status, headers).

@@ -20,8 +20,9 @@ from impasto.text import duration
 from impasto.web import Services
 from impasto.web.clip_input import clip_setting, wants_clip
 from impasto.web.estimate import DEFAULT_ASPECT, estimate_line, learn, queue_ahead, too_much_work
+from impasto.web.option_fields import option_values
 from impasto.web.service_errors import NoSuchJob, NotYours, ServiceError
-from impasto.web.submission import Limits, option_values, parse_submission
+from impasto.web.submission import Limits, parse_submission
 
 
 def submit(jobs: Services, form: MultiDict, files: MultiDict, *, owner: str, client: str, limits: Limits) -> Job:

@@ -33,19 +33,17 @@ from impasto.nst.clips import ClipLimits
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.images import encode_image, image_shape, load_image, resize_longest
 from impasto.nst.masks import check_masks, load_mask, mask_png
-from impasto.nst.options import MAX_STYLES, Options, apply_preset, blend_weights, option_specs, preset_name
+from impasto.nst.options import MAX_STYLES, Options, blend_weights, option_specs, preset_name
 from impasto.nst.shapes import check_shapes
-from impasto.nst.values import sent_text
 from impasto.styles import catalog
-from impasto.text import format_number
 from impasto.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip
+from impasto.web.option_fields import (
+    option_values,
+    parse_options,
+)
 from impasto.web.service_errors import InvalidSubmission
 
-# Form fields that are not engine options. style_name_2 is the page's pick for its second
-# painting; the page's script sends it as a style_name and never posts it.
-RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
 STYLE_SCALE_MAX = option_specs()["style_scale"][1].maximum or 4.0
-MAX_REPORTED_ERRORS = 20  # a form of 1000 unknown fields gets the first few named, not a 1000-line answer
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,8 @@ class _Parser:
         init_upload = _uploaded(self.files, "init_image")
         if init_upload is not None and not values.get("init"):
             values["init"] = "image"  # a start image implies init=image, as --init-image does
-        options = _parse_options(values, self.form.get("preset") or "", self.limits, self.errors)
+        options = parse_options(values, self.form.get("preset") or "", self.limits.maxima,
+                                self.limits.max_iterations, self.errors)
         self.source = self._source_job()
         content = self._content_image()
         paintings = self._paintings()
@@ -348,73 +347,3 @@ def _uploaded(files: MultiDict, name: str) -> FileStorage | None:
     upload = files.get(name)
     # A form with no file chosen sends a part with an empty file name: that is "nothing", not "empty".
     return upload if upload is not None and upload.filename else None
-
-
-# -- options ------------------------------------------------------------------------------------
-
-def option_values(form: MultiDict) -> dict[str, str]:
-    """The option fields of a form; the last value wins (a hidden '0' before a checkbox)."""
-    return {key: form.getlist(key)[-1] for key in form if key not in RESERVED_FIELDS}
-
-
-def _parse_options(values: dict[str, str], preset: str, limits: Limits, errors: dict[str, str]) -> Options | None:
-    base = Options()
-    if preset:
-        try:
-            base = apply_preset(base, preset)
-        except OptionError as exc:
-            errors["preset"] = f"{exc}"
-            return None
-    for name, raw in values.items():  # one at a time, so that the form can flag every bad field
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            break
-        try:
-            Options.from_mapping({name: raw}, base=base)
-        except OptionError as exc:
-            errors[exc.field] = _web_range(exc.field, raw, limits) or str(exc)
-    if errors:
-        return None
-    options = Options.from_mapping(values, base=base)
-    _check_web_limits(options, limits, errors)
-    return None if errors else options
-
-
-def _web_range(name: str, raw: Any, limits: Limits) -> str | None:
-    """The message for size and iterations, whose allowed range here is the web's, not the engine's:
-    "size must be a whole number from 32 to 1024, got 5000" (text that is no number: got 'abc')."""
-    maximum = limits.maxima.get(name)
-    if maximum is None:
-        return None
-    minimum = option_specs()[name][1].minimum
-    return f"{name} must be a whole number from {format_number(minimum)} to {format_number(maximum)}, got {_shown(raw)}"
-
-
-def _shown(raw: Any) -> str:
-    """A value as it was sent: numbers as written (5000, 64.0), other text quoted ('1e309', 'abc')."""
-    return sent_text(raw)
-
-
-def planned_iterations(options: Options) -> int:
-    """L-BFGS iterations the engine will run in all (what its progress counts to): every scale gets
-    its share of ``iterations``, at least one each; with round_evals, each counts that many."""
-    return sum(options.scale_iterations()) * max(1, options.round_evals)
-
-
-def _check_web_limits(options: Options, limits: Limits, errors: dict[str, str]) -> None:
-    for name, maximum in limits.maxima.items():
-        if getattr(options, name) > maximum:
-            errors[name] = _web_range(name, getattr(options, name), limits)  # type: ignore[assignment]
-    if errors:  # the plan depends on the size and the iterations: judge it once both are right
-        return
-    planned = planned_iterations(options)
-    if planned <= limits.max_iterations:
-        return
-    limit = f"this server allows at most {limits.max_iterations} (IMPASTO_MAX_ITERATIONS)"
-    if options.round_evals:
-        errors["round_evals"] = (f"round_evals {options.round_evals} with {options.iterations} iterations "
-                                 f"plans {planned} iterations in all; {limit}")
-    else:
-        scales = len(options.scale_sizes())
-        errors["iterations"] = (f"iterations {options.iterations} over {scales} scales (at least one each) "
-                                f"plans {planned} iterations in all; {limit}")
-

@@ -13,7 +13,7 @@ from impasto.nst.options import Options
 from impasto.text import clock, duration
 from impasto.web import auth, services
 from impasto.web.estimate import RECENT, Queue, Speed, learn, queue_ahead
-from impasto.web.submission import planned_iterations
+from impasto.web.option_fields import planned_iterations
 
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
