@@ -124,18 +124,18 @@ class _Reader:
     def check_size(self, width: int, height: int) -> None:
         if max(width, height) > self.limits.max_side:
             raise ImageError(f"the clip is {width}×{height} px; at most {self.limits.max_side} px on the longest "
-                             "side", field="content", too_large=True)
+                             "side", field="content", too_large=True, limit="max_side")
 
     def check_seconds(self, seconds: float) -> None:
         if seconds > self.limits.max_seconds + 1e-6:
             raise ImageError(f"the clip is {seconds:.1f} s long; at most {_number(self.limits.max_seconds)} s",
-                             field="content", too_large=True)
+                             field="content", too_large=True, limit="max_seconds")
 
     def check_frames(self, frames: int) -> None:
         if frames > self.limits.max_frames:
             more = "more than " if frames == self.limits.max_frames + 1 else ""  # counting stopped there
             raise ImageError(f"the clip has {more}{frames - (1 if more else 0)} frames; at most "
-                             f"{self.limits.max_frames}", field="content", too_large=True)
+                             f"{self.limits.max_frames}", field="content", too_large=True, limit="max_frames")
 
     def collect(self, frames: Iterator, keep: bool, to_rgb) -> tuple[int, list[np.ndarray]]:
         """Count (and keep) frames, stopping one past the limit."""

@@ -16,12 +16,15 @@ class OptionError(ImpastoError, ValueError):
 
 
 class ImageError(ImpastoError, ValueError):
-    """An input image cannot be read, or is too large."""
+    """An input image cannot be read, or is too large. ``limit`` names the ClipLimits field a clip
+    went over ('max_frames', 'max_seconds', 'max_side'), so each caller can name its own setting."""
 
-    def __init__(self, message: str, *, field: str | None = None, too_large: bool = False) -> None:
+    def __init__(self, message: str, *, field: str | None = None, too_large: bool = False,
+                 limit: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.too_large = too_large
+        self.limit = limit
 
 
 class WeightsError(ImpastoError, RuntimeError):

@@ -71,14 +71,14 @@ def first_frame(data: bytes) -> np.ndarray:
     raise ImageError(CORRUPT, field="content")
 
 
-# The setting behind each clip limit, told by its message (the web names its limits' settings).
-_CLIP_SETTINGS = {"frames; at most": "IMPASTO_MAX_CLIP_FRAMES", " s long; at most": "IMPASTO_MAX_CLIP_SECONDS",
-                  "px on the longest side": "IMPASTO_MAX_CLIP_SIDE"}
+# The setting behind each clip limit (the web names its limits' settings; the CLI its flags).
+CLIP_SETTINGS = {"max_frames": "IMPASTO_MAX_CLIP_FRAMES", "max_seconds": "IMPASTO_MAX_CLIP_SECONDS",
+                 "max_side": "IMPASTO_MAX_CLIP_SIDE"}
 
 
-def clip_setting(message: str) -> str:
+def clip_setting(error: ImageError) -> str:
     """' (IMPASTO_MAX_CLIP_FRAMES)' for a refusal by that limit, else ''."""
-    return next((f" ({name})" for words, name in _CLIP_SETTINGS.items() if words in message), "")
+    return f" ({CLIP_SETTINGS[error.limit]})" if error.limit in CLIP_SETTINGS else ""
 
 
 def clip_limits(config: Any) -> ClipLimits:

@@ -126,5 +126,5 @@ def probe(upload: FileStorage | None, limits: Limits) -> dict[str, Any]:
     try:
         info = probe_clip(data, limits.clip)
     except ImageError as exc:
-        raise ServiceError(f"content: {exc}{clip_setting(str(exc))}", field="content") from None
+        raise ServiceError(f"content: {exc}{clip_setting(exc)}", field="content") from None
     return {"clip": True, **info.to_dict()}

@@ -207,7 +207,7 @@ class _Parser:
         try:
             return read_clip_upload(data, self.limits.clip)
         except ImageError as exc:
-            self.errors["content"] = f"content: {exc}{clip_setting(str(exc))}"
+            self.errors["content"] = f"content: {exc}{clip_setting(exc)}"
             return None
 
     def _stored_clip(self, job: Job) -> ClipUpload | None:
