@@ -294,3 +294,15 @@ def test_the_owner_deletes_a_job_from_its_page_after_confirming(page: Page, idle
     expect(page.locator("#title")).to_have_text("Waiting for its turn")
     expect(page.locator("#delete")).to_have_count(0)
     expect(page.locator("#cancel")).to_have_count(0)
+
+
+def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server: str) -> None:
+    """The first preview of a coarse-to-fine job comes from its small first scale: the page says so."""
+    answer = page.request.post(live_server + "/api/jobs", multipart={
+        "content": {"name": "photo.png", "mimeType": "image/png", "buffer": png_bytes(48, 64)},
+        "style": {"name": "painting.jpg", "mimeType": "image/jpeg", "buffer": style_bytes()},
+        "size": "64", "iterations": "12", "scales": "2"})
+    assert answer.status == 202, answer.text()
+    page.goto(live_server + answer.json()["urls"]["page"])
+    expect(page.locator("#preview-caption")).to_contain_text("First pass (scale 1 of 2", timeout=60_000)
+    expect(page.locator("#preview-caption")).to_contain_text("Live preview after iteration", timeout=60_000)

@@ -62,8 +62,17 @@
       const img = $("preview");
       img.src = data.urls.preview + "?v=" + previewIteration;
       img.hidden = false;
-      $("preview-caption").textContent = "Live preview after iteration " + previewIteration;
+      $("preview-caption").textContent = previewCaption(p);
     }
+  }
+
+  // A coarse scale's preview is a first pass: say so, so nobody takes its soft strokes for the result.
+  function previewCaption(p) {
+    if (p.scales > 1 && p.scale < p.scales) {
+      return "First pass (scale " + p.scale + " of " + p.scales + ", at a smaller size), iteration "
+        + previewIteration + ": the last scale paints the detail";
+    }
+    return "Live preview after iteration " + previewIteration;
   }
 
   // A clip: frame i of N (the bar counts frames, the current one by its share of iterations) and
