@@ -1,11 +1,13 @@
-"""Settings from environment variables (IMPASTO_*), each with a documented default.
+"""Settings from environment variables (IMPASTO_*), each declared once with its default and help.
 
 This is the only module that reads IMPASTO_* variables. ``Settings.from_env()`` reads and checks
 every one of them once per process (create_app, `impasto transfer`, `impasto worker`); the rest of
 the code gets the values passed down (the engine as plain arguments: weights, precision, memory).
 A bad value raises ``SettingsError`` with one line naming the variable, what it must be, and what
 it got (create_app, and so gunicorn, stops on it; the CLI prints it and exits 2).
-README.md's configuration tables are generated from DOCUMENTED and SCALE_OUT_DOCUMENTED.
+Each setting is one field of ``Settings`` (type, default, check with its bounds, help); reading the
+environment, ``default(name)`` for code handed no Settings, and the docs' configuration tables
+(DOCUMENTED and SCALE_OUT_DOCUMENTED, rendered by scripts/doc_tables.py) all come from those fields.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from impasto.nst.errors import WeightsError
@@ -25,8 +28,6 @@ from impasto.text import NO, parse_yes_no
 from impasto.text import format_number as _fmt
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
-DEFAULT_RATE_LIMIT = "10/minute"
-DEFAULT_PROBE_RATE_LIMIT = "60/minute"  # the studio probes each chosen file once
 
 
 class SettingsError(ValueError):
@@ -167,47 +168,133 @@ def password(raw: Any, file: Any) -> str | None:
     return lines[0]
 
 
-def secret_key(raw: Any) -> str | None:
+def secret_key(name: str, raw: Any) -> str | None:
     if raw is not None and len(str(raw)) < MIN_SECRET_KEY_LENGTH:
-        raise SettingsError(f"IMPASTO_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters (e.g. the "
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_KEY_LENGTH} characters (e.g. the "
                             f"output of: python -c 'import secrets; print(secrets.token_hex(32))'), "
                             f"got {len(str(raw))} characters")
     return raw
 
 
+# Each setting is declared once, below, as a field of Settings: its type, its default (as the
+# environment would hold it), its check with its bounds, and the line the docs' tables show.
+Parser = Callable[[str, Any], Any]  # (variable name, raw text) -> the value, or SettingsError
+GENERAL, SCALE_OUT, BOTH = "general", "scale-out", "both"  # which docs table shows a setting
+
+
+@dataclass(frozen=True)
+class Declared:
+    default: str | None  # None: unset (the value is None, or what the help says happens then)
+    parse: Parser
+    help: str
+    shown: str | None  # the docs' default column, where it is not ``default`` itself
+    table: str
+
+
+def setting(default: str | None, parse: Parser, help: str, *, shown: str | None = None, table: str = GENERAL,
+            secret: bool = False) -> Any:
+    """A field of Settings, read from IMPASTO_<FIELD NAME> by ``parse``; ``default`` when unset or empty."""
+    return field(repr=not secret, metadata={"setting": Declared(default, parse, help, shown, table)})
+
+
+def whole(minimum: int | None = None, maximum: int | None = None) -> Parser:
+    return partial(whole_number, minimum=minimum, maximum=maximum)
+
+
+def at_least(minimum: float) -> Parser:
+    return partial(number, minimum=minimum)
+
+
+def positive(name: str, raw: Any) -> float:
+    return number(name, raw, above=0)
+
+
+def one_of(choices: tuple[str, ...]) -> Parser:
+    return partial(choice, choices=choices)
+
+
+def verbatim(name: str, raw: Any) -> Any:
+    return raw
+
+
+def stripped(name: str, raw: Any) -> str:
+    return str(raw).strip()
+
+
+def folder(name: str, raw: Any) -> Path:
+    return Path(str(raw)).expanduser().resolve()
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    vgg_weights: str | None
-    max_upload_mb: float
-    max_pixels: int
-    max_size: int
-    max_iterations: int
-    queue_limit: int
-    runners: int
-    retention_hours: float
-    history: bool
-    broker_url: str | None
-    precision: str
-    max_memory_gb: float | None
-    stale_after: float
-    max_attempts: int
-    trusted_hosts: tuple[str, ...]
-    proxy_count: int
-    rate_limit: str | None
-    probe_rate_limit: str | None
-    upload_timeout: float
-    # Scale-out mode only (IMPASTO_BROKER_URL set); checked whether or not it is.
-    store_url: str | None
-    redis_prefix: str
-    visibility_timeout: float
-    reap_seconds: float
-    max_queued_per_client: int
-    max_clip_frames: int = 240
-    max_clip_seconds: float = 10.0
-    max_clip_side: int = 1920
-    password: str | None = field(default=None, repr=False)  # never printed
-    secret_key: str | None = field(default=None, repr=False)
+    data_dir: Path = setting("instance", folder, "Folder for the job database, uploads, previews and results.")
+    vgg_weights: str | None = setting(None, weights_source, "Path of a local VGG16 notop weights file.",
+                                      shown="(unset: ImageNet download)")
+    max_upload_mb: float = setting("20", positive, "Largest upload (all files of one request together), in MB.")
+    upload_timeout: float = setting("60", positive, "Seconds a request's whole body may take to arrive; a slower "
+                                    "or stalled upload gets 408 and its connection is dropped (20 MB in 60 s "
+                                    "needs about 350 kB/s).")
+    max_pixels: int = setting("40000000", whole(1), "Largest input image in pixels (width × height).")
+    max_size: int = setting("1024", whole(32, 8192), "Largest result size (longest side, px) the web and API accept.")
+    max_iterations: int = setting("1000", whole(1), "Most iterations a web or API job may plan in all (at least "
+                                  "one per scale; with round_evals, iterations × round_evals).")
+    queue_limit: int = setting("20", whole(1), "Most jobs waiting; beyond it submissions get 503 with Retry-After.")
+    max_queued_per_client: int = setting("3", whole(0), "Most jobs one client (API token or signed-in browser, "
+                                         "else address) may have queued or running; beyond it submissions get 429 "
+                                         "with Retry-After. 0 turns the limit off.")
+    max_clip_frames: int = setting("240", whole(1, MAX_CLIP_FRAMES), "Most frames of a clip (the content of a "
+                                   f"video job) the web and API accept, at most {MAX_CLIP_FRAMES}; each frame is "
+                                   "painted in turn (see *Video*).")
+    max_clip_seconds: float = setting("10", positive, "Longest clip the web and API accept, in seconds.")
+    max_clip_side: int = setting("1920", whole(32, 8192), "Largest clip the web and API accept (longest side of "
+                                 "its frames, px); a runner holds every frame of a clip in memory (240 frames at "
+                                 "1920×1080 ≈ 1.5 GB).")
+    runners: int = setting("1", whole(1), "Jobs running at once across all server processes (one job uses every "
+                           "core: keep 1 on a CPU).")
+    retention_hours: float = setting("168", at_least(0), "Finished jobs older than this are deleted (never a "
+                                     "running one).")
+    history: bool = setting("1", switch, "Show the history page of recent jobs; 0 turns it off for public sites.")
+    precision: str = setting("auto", one_of(PRECISION_CHOICES), "auto, float32, bfloat16 or float16 for the "
+                             "network's convolutions.")
+    max_memory_gb: float | None = setting(None, positive, "Memory one job may use: larger pictures are painted in "
+                                          "tiles that fit it (see *Large prints*).",
+                                          shown="(what the OS reports available)")
+    password: str | None = setting(None, verbatim, "Password that every page and API call needs (see *Security "
+                                   "and sharing*).", shown="(unset: no sign-in)", secret=True)
+    password_file: str | None = setting(None, verbatim, "File whose first line is the password (a Docker "
+                                        "secret); instead of IMPASTO_PASSWORD.", shown="(unset)", secret=True)
+    secret_key: str | None = setting(None, secret_key, "Key that signs session cookies, at least "
+                                     f"{MIN_SECRET_KEY_LENGTH} characters; set the same one on every web container "
+                                     "that shares a store.", shown="(generated into the data dir)", secret=True)
+    trusted_hosts: tuple[str, ...] = setting(
+        "", host_list, "Comma list of the host names the studio answers to (`.example.org` for every name under "
+        "it, `*` for any); other `Host` headers get 400. localhost, 127.0.0.1 and [::1] are always trusted (see "
+        "*Trusted hosts and proxies*).", shown="(unset: localhost and IP addresses)")
+    proxy_count: int = setting("0", whole(0, 5), "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host "
+                               "(0 to 5): the studio then sees the client's address, the https scheme and the "
+                               "public host name.")
+    rate_limit: str | None = setting("10/minute", rate, "Job submissions per client (API token or signed-in "
+                                     "browser, else address), e.g. 30/hour; `off` turns it off; beyond it 429 with "
+                                     "Retry-After (see *Rate limits*).")
+    # the studio probes each chosen file once
+    probe_rate_limit: str | None = setting("60/minute", rate, "Clip checks (`POST /api/probe`, which reads and "
+                                           "opens an upload) per client, counted apart from submissions; `off` "
+                                           "turns it off; beyond it 429 with Retry-After.")
+    stale_after: float = setting("30", positive, "Seconds without a heartbeat before a running job counts as dead "
+                                 "and is re-queued.", table=BOTH)
+    max_attempts: int = setting("3", whole(1), "Runs of one job (crashes included) before it is marked failed.",
+                                table=BOTH)
+    # Scale-out mode (IMPASTO_BROKER_URL set), read by the web and by `impasto worker`; checked whether or not it is.
+    broker_url: str | None = setting(None, verbatim, "Redis URL: run jobs on Celery workers instead of in the "
+                                     "server (see *When one machine is not enough*).", shown="(unset)", table=BOTH)
+    store_url: str | None = setting(None, verbatim, "Redis URL of the job store (jobs, uploads, previews, "
+                                    "results).", shown="(the broker URL)", table=SCALE_OUT)
+    redis_prefix: str = setting("impasto", stripped, "Prefix of the store's Redis keys, also the Celery queue "
+                                "name.", table=SCALE_OUT)
+    visibility_timeout: float = setting("21600", positive, "Seconds before Redis hands an unacknowledged task to "
+                                        "another worker; keep it above the longest job.", table=SCALE_OUT)
+    reap_seconds: float = setting("5", positive, "How often web and workers look for jobs whose worker died.",
+                                  table=SCALE_OUT)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
@@ -217,52 +304,33 @@ class Settings:
         SettingsError names the first bad variable; an unset or empty one takes its default."""
         env = {**(os.environ if environ is None else environ),
                **{name: _as_text(value) for name, value in (overrides or {}).items() if name.startswith("IMPASTO_")}}
-
-        def raw(name: str, default: Any = None) -> Any:
-            value = env.get(name)
-            return default if value is None or str(value).strip() == "" else value
-
-        memory = raw("IMPASTO_MAX_MEMORY_GB")
-        broker = raw("IMPASTO_BROKER_URL")
-        return cls(
-            data_dir=Path(raw("IMPASTO_DATA_DIR", "instance")).expanduser().resolve(),
-            vgg_weights=weights_source("IMPASTO_VGG_WEIGHTS", raw("IMPASTO_VGG_WEIGHTS")),
-            max_upload_mb=number("IMPASTO_MAX_UPLOAD_MB", raw("IMPASTO_MAX_UPLOAD_MB", "20"), above=0),
-            max_pixels=whole_number("IMPASTO_MAX_PIXELS", raw("IMPASTO_MAX_PIXELS", "40000000"), 1),
-            max_size=whole_number("IMPASTO_MAX_SIZE", raw("IMPASTO_MAX_SIZE", "1024"), 32, 8192),
-            max_iterations=whole_number("IMPASTO_MAX_ITERATIONS", raw("IMPASTO_MAX_ITERATIONS", "1000"), 1),
-            queue_limit=whole_number("IMPASTO_QUEUE_LIMIT", raw("IMPASTO_QUEUE_LIMIT", "20"), 1),
-            runners=whole_number("IMPASTO_RUNNERS", raw("IMPASTO_RUNNERS", "1"), 1),
-            retention_hours=number("IMPASTO_RETENTION_HOURS", raw("IMPASTO_RETENTION_HOURS", "168"), 0),
-            history=switch("IMPASTO_HISTORY", raw("IMPASTO_HISTORY", "1")),
-            broker_url=broker,
-            precision=choice("IMPASTO_PRECISION", raw("IMPASTO_PRECISION", "auto"), PRECISION_CHOICES),
-            max_memory_gb=None if memory is None else number("IMPASTO_MAX_MEMORY_GB", memory, above=0),
-            stale_after=number("IMPASTO_STALE_AFTER", raw("IMPASTO_STALE_AFTER", "30"), above=0),
-            max_attempts=whole_number("IMPASTO_MAX_ATTEMPTS", raw("IMPASTO_MAX_ATTEMPTS", "3"), 1),
-            store_url=_store_url(raw("IMPASTO_STORE_URL", broker), broker),
-            redis_prefix=str(raw("IMPASTO_REDIS_PREFIX", "impasto")).strip(),
-            visibility_timeout=number("IMPASTO_VISIBILITY_TIMEOUT", raw("IMPASTO_VISIBILITY_TIMEOUT", "21600"),
-                                      above=0),
-            reap_seconds=number("IMPASTO_REAP_SECONDS", raw("IMPASTO_REAP_SECONDS", "5"), above=0),
-            trusted_hosts=host_list("IMPASTO_TRUSTED_HOSTS", raw("IMPASTO_TRUSTED_HOSTS", "")),
-            proxy_count=whole_number("IMPASTO_PROXY_COUNT", raw("IMPASTO_PROXY_COUNT", "0"), 0, 5),
-            rate_limit=rate("IMPASTO_RATE_LIMIT", raw("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
-            probe_rate_limit=rate("IMPASTO_PROBE_RATE_LIMIT",
-                                  raw("IMPASTO_PROBE_RATE_LIMIT", DEFAULT_PROBE_RATE_LIMIT)),
-            upload_timeout=number("IMPASTO_UPLOAD_TIMEOUT", raw("IMPASTO_UPLOAD_TIMEOUT", "60"), above=0),
-            max_queued_per_client=whole_number("IMPASTO_MAX_QUEUED_PER_CLIENT",
-                                               raw("IMPASTO_MAX_QUEUED_PER_CLIENT", "3"), 0),
-            max_clip_frames=whole_number("IMPASTO_MAX_CLIP_FRAMES", raw("IMPASTO_MAX_CLIP_FRAMES", "240"), 1,
-                                         MAX_CLIP_FRAMES),
-            max_clip_seconds=number("IMPASTO_MAX_CLIP_SECONDS", raw("IMPASTO_MAX_CLIP_SECONDS", "10"), above=0),
-            max_clip_side=whole_number("IMPASTO_MAX_CLIP_SIDE", raw("IMPASTO_MAX_CLIP_SIDE", "1920"), 32, 8192),
-            password=password(raw("IMPASTO_PASSWORD"), raw("IMPASTO_PASSWORD_FILE")),
-            secret_key=secret_key(raw("IMPASTO_SECRET_KEY")),
-        )
+        values = {name: _read(name, declared, env.get(variable(name))) for name, declared in DECLARED.items()}
+        values["store_url"] = _store_url(values["store_url"] or values["broker_url"], values["broker_url"])
+        values["password"] = password(values["password"], values["password_file"])
+        return cls(**values)
 
     def as_flask_config(self) -> dict[str, Any]:
-        return {f"IMPASTO_{f.name.upper()}": getattr(self, f.name) for f in fields(self)}
+        return {variable(f.name): getattr(self, f.name) for f in fields(self)}
+
+
+DECLARED: dict[str, Declared] = {f.name: f.metadata["setting"] for f in fields(Settings)}
+
+
+def variable(name: str) -> str:
+    """The environment variable of a Settings field: max_size -> IMPASTO_MAX_SIZE."""
+    return f"IMPASTO_{name.upper()}"
+
+
+def _read(name: str, declared: Declared, raw: Any) -> Any:
+    if raw is None or str(raw).strip() == "":
+        raw = declared.default
+    return None if raw is None else declared.parse(variable(name), raw)
+
+
+def default(name: str) -> Any:
+    """A setting's declared default as its field holds it (default("max_attempts") == 3): for code
+    that is handed no Settings (a test's RunnerConfig(), a store opened by hand)."""
+    return _read(name, DECLARED[name], None)
 
 
 def _as_text(value: Any) -> str:
@@ -278,63 +346,10 @@ def _store_url(store: str | None, broker: str | None) -> str | None:
     return store
 
 
-# name, default, meaning: rendered into README.md by scripts/doc_tables.py (a test keeps them in step).
-DOCUMENTED = [
-    ("IMPASTO_DATA_DIR", "instance", "Folder for the job database, uploads, previews and results."),
-    ("IMPASTO_VGG_WEIGHTS", "(unset: ImageNet download)", "Path of a local VGG16 notop weights file."),
-    ("IMPASTO_MAX_UPLOAD_MB", "20", "Largest upload (all files of one request together), in MB."),
-    ("IMPASTO_UPLOAD_TIMEOUT", "60", "Seconds a request's whole body may take to arrive; a slower or stalled "
-     "upload gets 408 and its connection is dropped (20 MB in 60 s needs about 350 kB/s)."),
-    ("IMPASTO_MAX_PIXELS", "40000000", "Largest input image in pixels (width × height)."),
-    ("IMPASTO_MAX_SIZE", "1024", "Largest result size (longest side, px) the web and API accept."),
-    ("IMPASTO_MAX_ITERATIONS", "1000", "Most iterations a web or API job may plan in all (at least one per "
-     "scale; with round_evals, iterations × round_evals)."),
-    ("IMPASTO_QUEUE_LIMIT", "20", "Most jobs waiting; beyond it submissions get 503 with Retry-After."),
-    ("IMPASTO_MAX_QUEUED_PER_CLIENT", "3", "Most jobs one client (API token or signed-in browser, else address) "
-     "may have queued or running; beyond it submissions get 429 with Retry-After. 0 turns the limit off."),
-    ("IMPASTO_MAX_CLIP_FRAMES", "240", "Most frames of a clip (the content of a video job) the web and API "
-     f"accept, at most {MAX_CLIP_FRAMES}; each frame is painted in turn (see *Video*)."),
-    ("IMPASTO_MAX_CLIP_SECONDS", "10", "Longest clip the web and API accept, in seconds."),
-    ("IMPASTO_MAX_CLIP_SIDE", "1920", "Largest clip the web and API accept (longest side of its frames, px); "
-     "a runner holds every frame of a clip in memory (240 frames at 1920×1080 ≈ 1.5 GB)."),
-    ("IMPASTO_RUNNERS", "1", "Jobs running at once across all server processes (one job uses every core: "
-     "keep 1 on a CPU)."),
-    ("IMPASTO_RETENTION_HOURS", "168", "Finished jobs older than this are deleted (never a running one)."),
-    ("IMPASTO_HISTORY", "1", "Show the history page of recent jobs; 0 turns it off for public sites."),
-    ("IMPASTO_STALE_AFTER", "30", "Seconds without a heartbeat before a running job counts as dead and is re-queued."),
-    ("IMPASTO_MAX_ATTEMPTS", "3", "Runs of one job (crashes included) before it is marked failed."),
-    ("IMPASTO_PRECISION", "auto", "auto, float32, bfloat16 or float16 for the network's convolutions."),
-    ("IMPASTO_MAX_MEMORY_GB", "(what the OS reports available)", "Memory one job may use: larger pictures are "
-     "painted in tiles that fit it (see *Large prints*)."),
-    ("IMPASTO_PASSWORD", "(unset: no sign-in)", "Password that every page and API call needs (see *Security "
-     "and sharing*)."),
-    ("IMPASTO_PASSWORD_FILE", "(unset)", "File whose first line is the password (a Docker secret); instead of "
-     "IMPASTO_PASSWORD."),
-    ("IMPASTO_SECRET_KEY", "(generated into the data dir)", "Key that signs session cookies, at least 32 "
-     "characters; set the same one on every web container that shares a store."),
-    ("IMPASTO_BROKER_URL", "(unset)", "Redis URL: run jobs on Celery workers instead of in the server "
-     "(see *When one machine is not enough*)."),
-    ("IMPASTO_TRUSTED_HOSTS", "(unset: localhost and IP addresses)", "Comma list of the host names the studio "
-     "answers to (`.example.org` for every name under it, `*` for any); other `Host` headers get 400. "
-     "localhost, 127.0.0.1 and [::1] are always trusted (see *Trusted hosts and proxies*)."),
-    ("IMPASTO_PROXY_COUNT", "0", "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0 to 5): "
-     "the studio then sees the client's address, the https scheme and the public host name."),
-    ("IMPASTO_RATE_LIMIT", DEFAULT_RATE_LIMIT, "Job submissions per client (API token or signed-in browser, else "
-     "address), e.g. 30/hour; `off` turns it off; beyond it 429 with Retry-After (see *Rate limits*)."),
-    ("IMPASTO_PROBE_RATE_LIMIT", DEFAULT_PROBE_RATE_LIMIT, "Clip checks (`POST /api/probe`, which reads and opens "
-     "an upload) per client, counted apart from submissions; `off` turns it off; beyond it 429 with Retry-After."),
-]
+# The docs' two tables (scripts/doc_tables.py renders them): variable, default, meaning.
+def _rows(*tables: str) -> list[tuple[str, str, str]]:
+    return [(variable(name), d.shown or d.default or "", d.help) for name, d in DECLARED.items() if d.table in tables]
 
-# Read only in scale-out mode (IMPASTO_BROKER_URL set), by the web and by `impasto worker`; the
-# rows shared with DOCUMENTED (broker URL, stale-after, attempts) are taken from there, not repeated.
-_SHARED = {row[0]: row for row in DOCUMENTED}
-SCALE_OUT_DOCUMENTED = [
-    _SHARED["IMPASTO_BROKER_URL"],
-    ("IMPASTO_STORE_URL", "(the broker URL)", "Redis URL of the job store (jobs, uploads, previews, results)."),
-    ("IMPASTO_REDIS_PREFIX", "impasto", "Prefix of the store's Redis keys, also the Celery queue name."),
-    ("IMPASTO_VISIBILITY_TIMEOUT", "21600", "Seconds before Redis hands an unacknowledged task to another "
-     "worker; keep it above the longest job."),
-    _SHARED["IMPASTO_STALE_AFTER"],
-    _SHARED["IMPASTO_MAX_ATTEMPTS"],
-    ("IMPASTO_REAP_SECONDS", "5", "How often web and workers look for jobs whose worker died."),
-]
+
+DOCUMENTED = _rows(GENERAL, BOTH)
+SCALE_OUT_DOCUMENTED = _rows(SCALE_OUT, BOTH)

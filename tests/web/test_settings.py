@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impasto.config import DOCUMENTED, Settings, SettingsError
+from impasto.config import DOCUMENTED, SCALE_OUT_DOCUMENTED, Settings, SettingsError, default
+from impasto.jobs.distributed import DistributedConfig
+from impasto.jobs.execute import EngineSettings
+from impasto.jobs.redis_store import RedisJobStore
+from impasto.jobs.runner import RunnerConfig
+from impasto.nst.clips import ClipLimits
+from impasto.web.submission import Limits
 
 ALL = [name for name, _, _ in DOCUMENTED]
 
@@ -105,3 +111,25 @@ def test_memory_budget_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings.from_env().max_memory_gb is None  # what the OS reports, at each job
     monkeypatch.setenv("IMPASTO_MAX_MEMORY_GB", "6.5")
     assert Settings.from_env().max_memory_gb == 6.5
+
+
+def test_code_handed_no_settings_gets_the_declared_defaults() -> None:
+    """EngineSettings(), RunnerConfig(), DistributedConfig(…) and Limits(…) without values hold what
+    an empty environment gives: no default is written a second time."""
+    settings = Settings.from_env({})
+    assert EngineSettings() == EngineSettings.from_settings(settings)
+    assert RunnerConfig() == RunnerConfig.from_settings(settings)
+    url = "redis://127.0.0.1:1/0"
+    scale_out = Settings.from_env({"IMPASTO_BROKER_URL": url})
+    assert DistributedConfig(broker_url=url, store_url=url) == DistributedConfig.from_settings(scale_out)
+    configured = Limits.from_config(settings.as_flask_config())
+    bare = Limits(configured.max_size, configured.max_iterations, configured.max_pixels)
+    assert (bare.clip, bare.queue_limit) == (configured.clip, configured.queue_limit) == (ClipLimits(240, 10, 1920), 20)
+    assert RedisJobStore.__init__.__kwdefaults__["prefix"] == settings.redis_prefix == "impasto"
+
+
+def test_every_setting_is_declared_once_and_documented() -> None:
+    variables = [name for name in Settings.from_env({}).as_flask_config()]
+    documented = [name for name, _, _ in DOCUMENTED] + [name for name, _, _ in SCALE_OUT_DOCUMENTED]
+    assert sorted(set(documented)) == sorted(variables)
+    assert default("max_clip_frames") == 240 and default("trusted_hosts") == () and default("vgg_weights") is None

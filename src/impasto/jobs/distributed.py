@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from impasto.config import REDIS_SCHEMES, Settings
+from impasto.config import REDIS_SCHEMES, Settings, default
 from impasto.jobs.execute import Complaints, EngineSettings
 from impasto.jobs.store import QUEUED
 
@@ -37,13 +37,13 @@ SEND_GRACE_SECONDS = 10.0  # a queued job with no message this old: its web proc
 class DistributedConfig:
     broker_url: str
     store_url: str
-    prefix: str = "impasto"
-    visibility_timeout: float = 6 * 3600.0  # above the longest allowed job (1024 px, 1000 iterations on a CPU)
+    prefix: str = default("redis_prefix")
+    visibility_timeout: float = default("visibility_timeout")  # above the longest job (1024 px, 1000 iterations, CPU)
     restore_throttle: int = 1  # kombu scans for expired unacked messages at every sweep (10 s)
-    stale_after: float = 30.0
-    max_attempts: int = 3
-    reap_seconds: float = 5.0
-    retention_seconds: float = 7 * 24 * 3600.0
+    stale_after: float = default("stale_after")
+    max_attempts: int = default("max_attempts")
+    reap_seconds: float = default("reap_seconds")
+    retention_seconds: float = default("retention_hours") * 3600
     housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
     engine: EngineSettings = EngineSettings()
 

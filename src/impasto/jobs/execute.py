@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from impasto.config import default
 from impasto.jobs import clip_job
 from impasto.jobs.paintings import Painting, job_paintings
 from impasto.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore, is_clip, mask_files
@@ -79,12 +80,12 @@ class EngineSettings:
     (None: the ImageNet download), the precision for jobs that leave it 'auto', the memory budget,
     and the limits a clip is read with (checked at submission too; a runner with lower ones fails the job)."""
 
-    weights: str | None = None
-    precision: str = "auto"
-    memory_gb: float | None = None
-    max_clip_frames: int = 240
-    max_clip_seconds: float = 10.0
-    max_clip_side: int = 1920
+    weights: str | None = default("vgg_weights")
+    precision: str = default("precision")
+    memory_gb: float | None = default("max_memory_gb")
+    max_clip_frames: int = default("max_clip_frames")
+    max_clip_seconds: float = default("max_clip_seconds")
+    max_clip_side: int = default("max_clip_side")
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineSettings:

@@ -31,6 +31,7 @@ import json
 import logging
 from typing import Any, Callable, Mapping
 
+from impasto.config import default
 from impasto.jobs import redis_layout
 from impasto.jobs import redis_scripts as lua
 from impasto.jobs.store import PROGRESS_FIELDS, QUEUED, RUNNING, STATES, Job, Token
@@ -51,7 +52,7 @@ DELETE_BATCH = 1000  # jobs removed per state and call of delete_finished: keeps
 class RedisJobStore(StoreCore):
     """Jobs and their files in one Redis database, under ``prefix``."""
 
-    def __init__(self, url_or_client: Any, *, prefix: str = "impasto",
+    def __init__(self, url_or_client: Any, *, prefix: str = default("redis_prefix"),
                  clock: Callable[[], float] | None = None) -> None:
         import redis  # the distributed extra: imported only when this backend is used
 

@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from impasto.jobs.execute import HEARTBEAT_SECONDS, Complaints, EngineSettings, Painter, run_job
+from impasto.config import default
+from impasto.jobs.execute import Complaints, EngineSettings, Painter, run_job
 from impasto.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,14 @@ class Dispatcher(Protocol):
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    max_running: int = 1  # global: across all processes sharing the store
-    threads: int = 1  # runner threads in this process
+    max_running: int = default("runners")  # global: across all processes sharing the store
+    threads: int = default("runners")  # runner threads in this process
     engine: EngineSettings = EngineSettings()
     painter: Painter = Painter()  # the engine itself: the real one, or a caller's wrapper
     poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
-    stale_after: float = 6 * HEARTBEAT_SECONDS  # a running job without a heartbeat this long is dead
-    max_attempts: int = 3  # re-queue a job whose runner died at most this often
-    retention_seconds: float = 7 * 24 * 3600
+    stale_after: float = default("stale_after")  # a running job without a heartbeat this long is dead
+    max_attempts: int = default("max_attempts")  # re-queue a job whose runner died at most this often
+    retention_seconds: float = default("retention_hours") * 3600
     housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
 
     @classmethod

@@ -103,7 +103,7 @@ def estimate() -> Response:
     """How long a job with these options (query parameters, as for POST /api/jobs, plus ``aspect``:
     the photo's shorter side over its longer side, and ``frames`` for a clip) would take here, and
     the wait before it starts."""
-    runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
+    runners = current_app.config["IMPASTO_RUNNERS"]
     return jsonify(service.estimate(request.args, _limits(), recent_jobs(), runners))
 
 

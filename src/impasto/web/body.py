@@ -108,7 +108,7 @@ class GuardedRequest(Request):
         # body of exactly ``limit`` bytes passes.
         cap = None if length is not None or limit is None else limit + 1
         inner = get_input_stream(self.environ, max_content_length=cap)
-        timeout = float(current_app.config.get("IMPASTO_UPLOAD_TIMEOUT") or 0) or None
+        timeout = current_app.config["IMPASTO_UPLOAD_TIMEOUT"]
         return GuardedStream(inner, self.environ.get("gunicorn.socket"), timeout)  # type: ignore[return-value]
 
 

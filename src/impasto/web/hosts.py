@@ -69,7 +69,7 @@ class _HttpsAwareSessions(SecureCookieSessionInterface):
 
 def register(app: Flask) -> None:
     """Register first: the Host check runs before every other hook (origin, sign-in, rate limit)."""
-    proxies = int(app.config.get("IMPASTO_PROXY_COUNT") or 0)
+    proxies = app.config["IMPASTO_PROXY_COUNT"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,  # type: ignore
                                 x_port=proxies, x_prefix=proxies)
@@ -77,7 +77,7 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _trusted_host_only() -> Any:
-        if not is_trusted(request.host, current_app.config.get("IMPASTO_TRUSTED_HOSTS") or ()):
+        if not is_trusted(request.host, current_app.config["IMPASTO_TRUSTED_HOSTS"]):
             abort(400, description=f"this server does not answer to the host name {request.host[:100]!r}; "
                                    "its operator can add the name to IMPASTO_TRUSTED_HOSTS")
         return None

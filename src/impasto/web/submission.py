@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from impasto.config import default
 from impasto.jobs.paintings import job_paintings, reference_meta
 from impasto.jobs.store import (
     CLIP_FILE,
@@ -53,8 +54,8 @@ class Limits:
     max_size: int
     max_iterations: int
     max_pixels: int
-    clip: ClipLimits = ClipLimits(max_frames=240, max_seconds=10.0, max_side=1920)  # a clip as the content
-    queue_limit: int = 20  # jobs waiting at most (IMPASTO_QUEUE_LIMIT)
+    clip: ClipLimits = ClipLimits(default("max_clip_frames"), default("max_clip_seconds"), default("max_clip_side"))
+    queue_limit: int = default("queue_limit")  # jobs waiting at most (IMPASTO_QUEUE_LIMIT)
     per_client: int | None = None  # jobs queued or running per client at most (None: no cap)
 
     @classmethod

@@ -146,5 +146,5 @@ def server_speed() -> Speed:
 
 def queue_for(speed: Speed, job: Job | None = None) -> Queue:
     """The jobs ahead of a new job (or of ``job``, a queued one) and about how long they take."""
-    runners = int(current_app.config.get("IMPASTO_RUNNERS") or 1)
+    runners = current_app.config["IMPASTO_RUNNERS"]
     return queue_ahead(recent_jobs(), speed, runners, before=job)
