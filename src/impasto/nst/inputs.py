@@ -69,7 +69,7 @@ def fit_temporal(temporal: losses.TemporalTarget | None, hw: tuple[int, int]) ->
 
 
 def scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
-                 start_rgb: np.ndarray | None) -> np.ndarray:
+                start_rgb: np.ndarray | None) -> np.ndarray:
     """Where a scale starts: the first from the photo, noise or the init image; each later one from
     the picture of the scale before, resized to this scale's shape."""
     if previous is None:

@@ -18,9 +18,9 @@ from impasto.nst.vgg import BGR_MEAN, build_feature_fn, rgb_to_caffe
 
 
 def build_problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
-             longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
-             keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
-             whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None) -> Problem:
+                  longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
+                  keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
+                  whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None) -> Problem:
     """One scale's loss: the (cached) style targets for this size, and the content's own. With
     masks (fitted to ``content_rgb``), each painting's targets are matched in its own region
     instead of one blend. A tile passes the whole picture's ``whole_hw``: the targets are the
@@ -140,7 +140,7 @@ def style_term(targets: StyleTargets, options: Options, image_hw: tuple[int, int
 
 
 def make_loss_fn(features, content_targets, style, options: Options,
-                  temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
+                 temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
     """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
     tf.function: the weighted sum of the named terms (src/impasto/nst/losses.py). ``temporal`` is a
     video frame's term (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV
