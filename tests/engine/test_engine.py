@@ -123,7 +123,7 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
     """Run; return the pixel range of every evaluated image, that of the optimised image before the
     final uint8 conversion, and (bounded?, maxiter) of every L-BFGS call."""
     evaluated, final, calls = [], [], []
-    evaluate, to_rgb, lbfgs = program.Problem.evaluate, optimizer.caffe_to_rgb, optimizer.minimize
+    evaluate, to_rgb, lbfgs = program.Problem.evaluate, optimizer.caffe_to_rgb, optimizer.fmin_l_bfgs_b
 
     def pixel_range(x):
         values = np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
@@ -138,12 +138,12 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
         return to_rgb(x)
 
     def spy_lbfgs(func, x0, **kw):
-        calls.append((kw.get("bounds") is not None, kw["options"].get("maxiter")))
+        calls.append((kw.get("bounds") is not None, kw.get("maxiter")))
         return lbfgs(func, x0, **kw)
 
     monkeypatch.setattr(program.Problem, "evaluate", spy_evaluate)
     monkeypatch.setattr(optimizer, "caffe_to_rgb", spy_to_rgb)
-    monkeypatch.setattr(optimizer, "minimize", spy_lbfgs)
+    monkeypatch.setattr(optimizer, "fmin_l_bfgs_b", spy_lbfgs)
     run(options=options)
     return evaluated, final[-1], calls
 

@@ -2,7 +2,7 @@
 
 Per scale: the style targets (Gram matrices) and content targets are computed once; each loss
 evaluation then sends only the result image through a VGG16 cut at the deepest layer needed, inside
-one ``tf.function`` with a fixed shape. scipy's L-BFGS-B drives the pixels (float64 on
+one ``tf.function`` with a fixed shape. scipy's ``fmin_l_bfgs_b`` drives the pixels (float64 on
 its side only). The result of a coarse scale, upsampled, starts the next.
 """
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
+from scipy.optimize import fmin_l_bfgs_b
 from threadpoolctl import threadpool_limits
 
 from impasto.nst import schedule, tiles
@@ -119,7 +119,7 @@ class Run:
         bounds = scale.problem.bounds() if self.options.pixel_bounds else None  # once per scale, not per round
         for round_index in range(rounds):
             scale.run_base, scale.in_run = scale.done_before + round_index * self.round_evals, 0
-            x = self._lbfgs(x, bounds, maxfun=self.round_evals).x
+            x, _, _ = self._lbfgs(x, bounds, maxfun=self.round_evals)
             self.rounds += 1
         return x
 
@@ -135,18 +135,17 @@ class Run:
         return self._minimize(problem.clip(x), problem.bounds(), left) if left > 0 else x
 
     def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
-        found = self._lbfgs(x, bounds, maxiter=iterations, maxfun=iterations * 3 + 20)
-        log.debug("scale %d, %d iterations: %s", self.scale.index, iterations, found.message)
-        return found.x
+        x, _, info = self._lbfgs(x, bounds, maxiter=iterations, maxfun=iterations * 3 + 20)
+        log.debug("scale %d, %d iterations: %s", self.scale.index, iterations, info.get("task"))
+        return x
 
-    def _lbfgs(self, x: np.ndarray, bounds, maxfun: int, maxiter: int = 15000) -> OptimizeResult:
+    def _lbfgs(self, x: np.ndarray, bounds, **limits):
         """scipy's L-BFGS-B; its own seconds (not the evaluations' or the progress reports') are the
         scale's "optimizer" phase. BLAS runs on one thread here: scipy's vector work is too small
         to share, and a second BLAS thread fought TensorFlow's threads for the cores."""
         started, self._in_loop = time.perf_counter(), 0.0
         with threadpool_limits(limits=1, user_api="blas"):
-            found = minimize(self._func, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=self._callback,
-                             options={"maxiter": maxiter, "maxfun": maxfun})
+            found = fmin_l_bfgs_b(self._func, x, bounds=bounds, callback=self._callback, **limits)
         self.timings.add(self._phase("optimizer"), time.perf_counter() - started - self._in_loop)
         return found
 

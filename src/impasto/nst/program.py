@@ -8,7 +8,6 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from scipy.optimize import Bounds
 
 from impasto.nst import losses, lossfn, regions
 from impasto.nst.errors import NumericalError
@@ -116,11 +115,10 @@ class Problem:
                 "stopped instead of returning a broken picture. Lower the weights or use float32 precision.")
         return loss, grad.numpy().astype(np.float64).ravel(), (float(c), float(s), float(t), float(h))
 
-    def bounds(self) -> Bounds:
-        """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there); as
-        arrays, since a list of 786,432 pairs took scipy about a second to read at 512 px."""
+    def bounds(self) -> list[tuple[float, float]]:
+        """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there)."""
         low = self._low()
-        return Bounds(low, low + 255.0)
+        return list(zip(low, low + 255.0))
 
     def clip(self, x: np.ndarray) -> np.ndarray:
         low = self._low()
