@@ -54,7 +54,8 @@ import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 from PIL import Image
 try:
-    from impasto.nst import Options, stylize
+    from impasto.nst import Options
+    from impasto.nst.engine import stylize
     from impasto.nst.images import load_image
 except ImportError:  # an engine from before the package moved to src/impasto/ (80aaa5c and older)
     from app.nst import Options, stylize

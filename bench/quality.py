@@ -98,7 +98,8 @@ def load_rgb(path: Path) -> np.ndarray:
 def run_preset(photo: np.ndarray, painting: np.ndarray, preset: str, args: argparse.Namespace) -> tuple[np.ndarray,
                                                                                                          dict]:
     """One transfer with a fixed seed; the picture and the run's facts."""
-    from impasto.nst import Options, stylize
+    from impasto.nst import Options
+    from impasto.nst.engine import stylize
 
     values: dict[str, Any] = {"preset": preset, "size": args.size, "seed": 0}
     if args.iterations:

@@ -44,9 +44,9 @@ def imports_of(module: str, source: str, known: set[str], is_package: bool = Fal
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
+            # ``from pkg import sub`` runs pkg/__init__.py first, then sub: an edge to each.
             origin = _absolute(module, is_package, node)
-            names = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in known else origin
-                     for alias in node.names]
+            names = [origin, *(f"{origin}.{alias.name}" for alias in node.names)]
         else:
             continue
         found.update(name for name in names if name in known and name != module)
@@ -106,10 +106,13 @@ def test_imports_are_read_from_functions_and_relative_forms():
     known = {"impasto.web", "impasto.web.api", "impasto.web.pages", "impasto.text", "impasto.jobs"}
     source = ("from impasto.web import api\nimport impasto.text\nfrom . import pages\n"
               "def f():\n    from impasto.jobs import states\n")
+    # ``from pkg import sub`` is an edge to pkg (its __init__ runs first) and to sub
     assert imports_of("impasto.web.render", source, known) == {
-        "impasto.web.api", "impasto.text", "impasto.web.pages", "impasto.jobs"}
+        "impasto.web", "impasto.web.api", "impasto.text", "impasto.web.pages", "impasto.jobs"}
     # a name that is no submodule (a function of the package's __init__) is an edge to the package
     assert imports_of("impasto.web.api", "from impasto.web import services\n", known) == {"impasto.web"}
+    # so a package whose __init__ imports a module that imports the package back is a circle
+    assert cycles({"impasto.nst": {"impasto.nst.engine"}, "impasto.nst.engine": {"impasto.nst"}})
 
 
 def test_the_graph_sees_the_package():

@@ -65,21 +65,12 @@ class Result:
         }
 
 
-def stylize(
-    content: ImageSource | np.ndarray,
-    style: ImageSource | np.ndarray | Sequence[ImageSource | np.ndarray],
-    *,
-    options: Options = DEFAULTS,
-    init_image: ImageSource | np.ndarray | None = None,
-    weights: str | None = None,
-    precision: str = "auto",
-    memory_gb: float | None = None,
-    on_progress: ProgressCallback | None = None,
-    should_stop: StopCheck | None = None,
-    masks: Sequence[ImageSource | np.ndarray] = (),
-    tile_size: int | None = None,
-    temporal: losses.TemporalTarget | None = None,
-) -> Result:
+def stylize(content: ImageSource | np.ndarray, style: ImageSource | np.ndarray | Sequence[ImageSource | np.ndarray],
+            *, options: Options = DEFAULTS, init_image: ImageSource | np.ndarray | None = None,
+            weights: str | None = None, precision: str = "auto", memory_gb: float | None = None,
+            on_progress: ProgressCallback | None = None, should_stop: StopCheck | None = None,
+            masks: Sequence[ImageSource | np.ndarray] = (), tile_size: int | None = None,
+            temporal: losses.TemporalTarget | None = None) -> Result:
     """Paint ``content`` in the style of ``style`` (one image or several, mixed by ``style_blend``).
 
     Images are paths, bytes, file objects or RGB uint8 arrays. The machine's side comes as plain
