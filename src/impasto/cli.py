@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from impasto import cli_server, cli_video
+from impasto.cli_words import cli_message
 from impasto.config import Settings, SettingsError
 from impasto.exit_codes import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED
 from impasto.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
@@ -179,7 +180,8 @@ def _refused(exc: BaseException) -> int:
     if isinstance(exc, Cancelled):
         print("impasto: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
-    print(f"impasto: error: {exc}", file=sys.stderr)
+    said = cli_message(exc.message) if isinstance(exc, ImpastoError) else str(exc)
+    print(f"impasto: error: {said}", file=sys.stderr)
     return EXIT_FAILED if isinstance(exc, NumericalError) else EXIT_BAD_INPUT
 
 

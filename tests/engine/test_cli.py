@@ -73,11 +73,12 @@ def test_bad_inputs_exit_2_with_one_line(pictures, tmp_path, capsys):
     text.write_text("not a picture")
     assert "file not found" in _bad(capsys, str(tmp_path / "missing.jpg"), str(style), "-o", out)
     assert "not a readable image" in _bad(capsys, str(content), str(text), "-o", out)
-    assert "size must be a whole number from 32 to 8192, got 5" in _bad(
+    # The command line names options by their flags (the API by its field names).
+    assert "error: --size must be a whole number from 32 to 8192, got 5" in _bad(
         capsys, str(content), str(style), "-o", out, "--size", "5")
-    assert "content_weight must be a number" in _bad(
+    assert "error: --content-weight must be a number" in _bad(
         capsys, str(content), str(style), "-o", out, "--content-weight", "lots")
-    assert "init must be one of" in _bad(capsys, str(content), str(style), "-o", out, "--init", "zeros")
+    assert "error: --init must be one of" in _bad(capsys, str(content), str(style), "-o", out, "--init", "zeros")
     assert "does not exist" in _bad(capsys, str(content), str(style), "-o", str(tmp_path / "no" / "o.png"))
     assert "unsupported extension" in _bad(capsys, str(content), str(style), "-o", str(tmp_path / "o.gif"))
     assert "required" in _bad(capsys, str(content), str(style))

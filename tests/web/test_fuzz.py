@@ -184,6 +184,6 @@ def _check_page(client, case: Case, api_body: dict) -> None:
     TOTALS["stored on reject"] += stored
     assert 400 <= page.status_code < 500 and not stored, page.status_code
     text = page.get_data(as_text=True)
-    for message in (api_body.get("errors") or {"": api_body["error"]}).values():
-        assert str(escape(plain_message(message))) in text, message
+    for message in (api_body.get("messages") or {"": plain_message(api_body["error"])}).values():
+        assert str(escape(message)) in text, message
     TOTALS["clean 4xx"] += 1

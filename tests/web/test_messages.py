@@ -10,7 +10,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from impasto.web.labels import plain_message
 from tests.web.conftest import form, nothing_stored, png_bytes, style_bytes
 
 
@@ -47,5 +46,7 @@ def test_the_page_shows_errors_of_fields_it_has_no_input_for(app: Flask, client:
     assert api.status_code == 400 and api.json["field"] == "round_evals"
     page = client.post("/", data=data)
     assert page.status_code == 400
-    assert str(escape(plain_message(api.json["error"]))) in page.get_data(as_text=True)  # in the page's words
+    plain = api.json["messages"]["round_evals"]  # the API's answer carries the page's words too
+    assert plain.startswith("Evaluations per round") and "IMPASTO_" not in plain
+    assert str(escape(plain)) in page.get_data(as_text=True)
     assert nothing_stored(app)

@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from impasto.jobs.sqlite_store import SqliteJobStore
 from impasto.jobs.store import ClientLimit, QueueFull
+from impasto.message import Field, Number, Sent
 from impasto.web import Services, service
 from impasto.web.service_errors import InvalidSubmission, NoSuchJob, NotYours, ServiceError
 from impasto.web.submission import Limits
@@ -55,7 +56,9 @@ def test_refusals_carry_the_field_and_the_limits_come_as_arguments(jobs):
     with pytest.raises(InvalidSubmission) as refused:
         _submit(jobs, size="5000")
     assert refused.value.field == "size" and refused.value.status == 400
-    assert refused.value.errors == {"size": "size must be a whole number from 32 to 256, got 5000"}
+    message = refused.value.errors["size"]
+    assert str(message) == "size must be a whole number from 32 to 256, got 5000"
+    assert {Field("size"), Number(256), Sent("5000")} <= set(message.parts)  # the facts, not only the sentence
     assert jobs.dispatcher.jobs == [] and jobs.store.recent(10) == []
     _submit(jobs)
     with pytest.raises(ClientLimit):  # per_client=1 for this client

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from impasto.message import Message
+
 
 class ImpastoError(Exception):
-    """Base class: the message is complete and safe to show to a user."""
+    """Base class: the message is complete and safe to show to a user. It may be a Message (its
+    facts kept for each audience's words); ``str()`` says it in the API's words."""
+
+    def __init__(self, message: str | Message = "") -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class OptionError(ImpastoError, ValueError):
     """An option is unknown, of the wrong type or out of range."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str | Message) -> None:
         super().__init__(message)
         self.field = field
 
@@ -19,7 +26,7 @@ class ImageError(ImpastoError, ValueError):
     """An input image cannot be read, or is too large. ``limit`` names the ClipLimits field a clip
     went over ('max_frames', 'max_seconds', 'max_side'), so each caller can name its own setting."""
 
-    def __init__(self, message: str, *, field: str | None = None, too_large: bool = False,
+    def __init__(self, message: str | Message, *, field: str | None = None, too_large: bool = False,
                  limit: str | None = None) -> None:
         super().__init__(message)
         self.field = field

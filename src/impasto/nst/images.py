@@ -19,6 +19,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from impasto.message import Field, Message
 from impasto.nst.errors import ImageError
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -37,7 +38,7 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: a large camera photo, far from a decompression bomb
 
 
-def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | Field = "image",
                keep_alpha: bool = False) -> np.ndarray:
     """Decode ``source`` into an RGB uint8 array, applying EXIF orientation.
 
@@ -49,23 +50,23 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     """
     with _open(source, name, max_pixels) as image:
         if image.format not in ACCEPTED_FORMATS:
-            raise ImageError(f"{name}: {image.format or 'unknown'} images are not supported "
-                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)")
+            raise ImageError(Message(name, f": {image.format or 'unknown'} images are not supported "
+                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)"))
         width, height = image.size
         if width * height > max_pixels:
-            raise ImageError(f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
-                             f"{max_pixels:,} pixels", too_large=True)
+            raise ImageError(Message(name, f": {width}×{height} = {width * height:,} pixels is over the limit of "
+                             f"{max_pixels:,} pixels"), too_large=True)
         if width < 1 or height < 1:
-            raise ImageError(f"{name}: image has no pixels")
+            raise ImageError(Message(name, ": image has no pixels"))
         try:
             image.load()
             image = ImageOps.exif_transpose(image)
             return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
-            raise ImageError(f"{name}: image data is truncated or corrupt ({_reason(exc)})") from None
+            raise ImageError(Message(name, f": image data is truncated or corrupt ({_reason(exc)})")) from None
 
 
-def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
+def _open(source: ImageSource, name: str | Field, max_pixels: int) -> Image.Image:
     """Pillow's lazy open (the header only), every failure as an ImageError naming ``name``."""
     try:
         with warnings.catch_warnings():
@@ -74,19 +75,19 @@ def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{name}: file not found: {source}") from None
+        raise ImageError(Message(name, f": file not found: {source}")) from None
     except IsADirectoryError:
-        raise ImageError(f"{name}: is a directory, not an image: {source}") from None
+        raise ImageError(Message(name, f": is a directory, not an image: {source}")) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: image is too large ({exc}); the limit here is {max_pixels:,} pixels",
+        raise ImageError(Message(name, f": image is too large ({exc}); the limit here is {max_pixels:,} pixels"),
                          too_large=True) from None
     except (UnidentifiedImageError, OSError, EOFError, SyntaxError):
-        raise ImageError(f"{name}: not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+        raise ImageError(Message(name, ": not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)")) from None
     except (ValueError, struct.error) as exc:
         # Pillow refuses some headers with ValueError: a truncated PNG IHDR, or a zTXt/iCCP text
         # chunk that would inflate past its safety limit ("Decompressed data too large").
-        raise ImageError(f"{name}: not a readable image: {_reason(exc)} "
-                         "(accepted: JPEG, PNG, WebP, BMP, TIFF)") from None
+        raise ImageError(Message(name, f": not a readable image: {_reason(exc)} "
+                         "(accepted: JPEG, PNG, WebP, BMP, TIFF)")) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -102,15 +103,15 @@ def image_shape(data: bytes) -> tuple[int, int]:
     return height, width
 
 
-def _as_file(source: ImageSource, name: str) -> BinaryIO | str | os.PathLike:
+def _as_file(source: ImageSource, name: str | Field) -> BinaryIO | str | os.PathLike:
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError(f"{name}: the file is empty (0 bytes)")
+            raise ImageError(Message(name, ": the file is empty (0 bytes)"))
         return io.BytesIO(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_file() and path.stat().st_size == 0:
-            raise ImageError(f"{name}: the file is empty (0 bytes): {source}")
+            raise ImageError(Message(name, f": the file is empty (0 bytes): {source}"))
     return source
 
 

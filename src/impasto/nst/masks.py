@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
+from impasto.message import Field, Message
 from impasto.nst.errors import OptionError
 from impasto.nst.images import ImageSource, encode_image, load_image
 
@@ -51,9 +52,10 @@ def check_masks(masks: Sequence[np.ndarray], content_hw: tuple[int, int], painti
     for number, mask in enumerate(masks, start=1):
         mask_h, mask_w = mask.shape[:2]
         if abs((mask_w / mask_h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
-            label = "mask" if len(masks) == 1 else f"mask {number}"
-            raise OptionError("mask", f"{label} is {mask_w}×{mask_h} px and the photo {width}×{height} px: the "
-                              f"shapes differ by more than {ASPECT_TOLERANCE:.0%}; draw the mask on this photo")
+            label = Field("mask", None if len(masks) == 1 else number)
+            raise OptionError("mask", Message(label, f" is {mask_w}×{mask_h} px and the photo {width}×{height} px: "
+                                              f"the shapes differ by more than {ASPECT_TOLERANCE:.0%}; draw the "
+                                              "mask on this photo"))
 
 
 def fit_mask(mask: np.ndarray, hw: tuple[int, int], feather: float = FEATHER) -> np.ndarray:

@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from impasto.message import Field, Message, Number, Sent
 from impasto.nst.errors import OptionError
 from impasto.nst.values import sent_text, to_float, to_int, to_tuple
 from impasto.text import format_number, parse_yes_no
@@ -188,12 +189,14 @@ class Options:
         if not self.content_layers:
             raise OptionError("content_layers", "at least one content layer is needed")
         if self.style_layer_weights and len(self.style_layer_weights) != len(self.style_layers):
-            raise OptionError("style_layer_weights", f"style_layer_weights has {len(self.style_layer_weights)} "
-                              f"weights for {len(self.style_layers)} style layers; give one per layer")
+            raise OptionError("style_layer_weights", Message(Field("style_layer_weights"), f" has "
+                              f"{len(self.style_layer_weights)} weights for {len(self.style_layers)} style "
+                              "layers; give one per layer"))
         if self.style_layer_weights and sum(self.style_layer_weights) <= 0:
-            raise OptionError("style_layer_weights", "style_layer_weights must not all be 0")
+            raise OptionError("style_layer_weights", Message(Field("style_layer_weights"), " must not all be 0"))
         if self.style_loss == "wasserstein" and self.normalization != "gatys":
-            raise OptionError("style_loss", "style_loss 'wasserstein' needs normalization 'gatys'")
+            raise OptionError("style_loss", Message(Field("style_loss"), " 'wasserstein' needs ",
+                                                    Field("normalization"), " 'gatys'"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -295,11 +298,12 @@ def blend_weights(options: Options, count: int) -> list[float]:
     if not options.style_blend:
         return [1.0 / count] * count
     if len(options.style_blend) != count:
-        raise OptionError("style_blend", f"style_blend has {_count(len(options.style_blend), 'weight')} for "
-                          f"{_count(count, 'style image')}; give one weight per style")
+        weights = _count(len(options.style_blend), 'weight')
+        raise OptionError("style_blend", Message(Field("style_blend"), f" has {weights} for "
+                                                 f"{_count(count, 'style image')}; give one weight per style"))
     total = sum(options.style_blend)
     if total <= 0:
-        raise OptionError("style_blend", "style_blend weights must not all be 0")
+        raise OptionError("style_blend", Message(Field("style_blend"), " weights must not all be 0"))
     return [w / total for w in options.style_blend]
 
 
@@ -359,20 +363,21 @@ def _convert(name: str, raw: Any) -> Any:
     try:
         return _KINDS[name].convert(raw)
     except (TypeError, ValueError):
-        raise OptionError(name, f"{name} must be {_describe(name)}, got {sent_text(raw)}") from None
+        raise OptionError(name, Message(Field(name), " must be ", _describe(name), Sent(sent_text(raw)))) from None
 
 
 _KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(Options).items()}
 
 
-def _describe(name: str) -> str:
+def _describe(name: str) -> Message:
+    """What a field takes: "a number from 0 to 1e+06", "one of gram, wasserstein"."""
     spec: Spec = Options.__dataclass_fields__[name].metadata["spec"]
     noun = _KINDS[name].noun
     if noun is None:
-        return "one of " + ", ".join(spec.choices or ())
+        return Message("one of " + ", ".join(spec.choices or ()))
     if spec.minimum is not None and spec.maximum is not None:
-        return f"{noun} from {format_number(spec.minimum)} to {format_number(spec.maximum)}"
-    return noun
+        return Message(f"{noun} from ", Number(spec.minimum), " to ", Number(spec.maximum))
+    return Message(noun)
 
 
 def _check(name: str, value: Any, sent: Any = None) -> None:
@@ -382,11 +387,11 @@ def _check(name: str, value: Any, sent: Any = None) -> None:
         if item is None:
             continue
         if spec.choices and isinstance(item, str) and item not in spec.choices:
-            raise OptionError(name, f"{name} must be one of {', '.join(spec.choices)}, got {item!r}")
+            raise OptionError(name, Message(Field(name), " must be ", _describe(name), Sent(repr(item))))
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             low, high = spec.minimum, spec.maximum
             if (low is not None and item < low) or (high is not None and item > high):
                 shown = sent_text(sent) if sent is not None and not isinstance(value, tuple) else format_number(item)
-                raise OptionError(name, f"{name} must be {_describe(name)}, got {shown}")
+                raise OptionError(name, Message(Field(name), " must be ", _describe(name), Sent(shown)))
     if name == "style_blend" and len(value) > MAX_STYLES:
-        raise OptionError(name, f"style_blend has {len(value)} weights; at most {MAX_STYLES} styles")
+        raise OptionError(name, Message(Field(name), f" has {len(value)} weights; at most {MAX_STYLES} styles"))

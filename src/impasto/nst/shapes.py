@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from impasto.message import Field, Message, Number
 from impasto.nst.errors import OptionError
 from impasto.nst.images import scaled_shape
 from impasto.nst.options import Options, option_specs
@@ -86,11 +87,12 @@ def _content_error(options: Options, content_hw: Shape, problem: tuple[int, Shap
     rule = f"the network needs at least {need} px on each side"
     for size in range(options.size + 1, top + 1):
         if _content_problem(options.replace(size=size), content_hw, need) is None:
-            return OptionError("size", f"size {options.size}: {at} {shown}; {rule}: choose a size of at least {size}")
-    return OptionError("content", f"content: the photo is {content_hw[1]}×{content_hw[0]} px, too long and narrow: "
-                                  f"{at} it becomes {width}×{height} px and even at the largest size allowed here "
-                                  f"({top} px) one side stays under {need} px ({rule}); crop it to a less "
-                                  "extreme shape")
+            return OptionError("size", Message(Field("size"), f" {options.size}: {at} {shown}; {rule}: choose a "
+                                                              "size of at least ", Number(size)))
+    return OptionError("content", Message(Field("content"), f": the photo is {content_hw[1]}×{content_hw[0]} px, "
+                                          f"too long and narrow: {at} it becomes {width}×{height} px and even at "
+                                          "the largest size allowed here (", Number(top), f" px) one side stays "
+                                          f"under {need} px ({rule}); crop it to a less extreme shape"))
 
 
 def _style_error(options: Options, content_hw: Shape, style_hw: Shape, problem: tuple[int, Shape], need: int,
@@ -101,14 +103,16 @@ def _style_error(options: Options, content_hw: Shape, style_hw: Shape, problem: 
     rule = f"the network needs at least {need} px on each side"
     for scale in _scales_above(options.style_scale):
         if _style_problem(options.replace(style_scale=scale), content_hw, style_hw, need) is None:
-            return OptionError("style_scale", f"style_scale {_fmt(options.style_scale)}: {shown}; {rule}: choose a "
-                                              f"style scale of at least {_fmt(scale)} (or a larger size)")
+            return OptionError("style_scale", Message(Field("style_scale"), f" {_fmt(options.style_scale)}: {shown}; "
+                                                      f"{rule}: choose a style scale of at least {_fmt(scale)} "
+                                                      "(or a larger size)"))
     largest = options.replace(size=top, style_scale=_SCALE_SPEC.maximum or options.style_scale)
     if _style_problem(largest, content_hw, style_hw, need) is None:
-        return OptionError("size", f"size {options.size}: {shown}; {rule}: choose a larger size and style scale")
-    return OptionError("style", f"style: {label} is {style_hw[1]}×{style_hw[0]} px, too long and narrow: {shown}, "
-                                f"and no size up to {top} px with any style scale helps ({rule}); crop it to a "
-                                "less extreme shape")
+        return OptionError("size", Message(Field("size"), f" {options.size}: {shown}; {rule}: choose a larger "
+                                                          "size and style scale"))
+    return OptionError("style", Message(Field("style"), f": {label} is {style_hw[1]}×{style_hw[0]} px, too long "
+                                        f"and narrow: {shown}, and no size up to ", Number(top), " px with any style "
+                                        f"scale helps ({rule}); crop it to a less extreme shape"))
 
 
 def _scales_above(current: float) -> list[float]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from impasto.message import Setting
 from impasto.nst.clips import ClipInfo, ClipLimits, container_kind, looks_like_clip, probe_clip
 from impasto.nst.errors import ImageError
 from impasto.nst.images import thumbnail
@@ -76,9 +77,9 @@ CLIP_SETTINGS = {"max_frames": "IMPASTO_MAX_CLIP_FRAMES", "max_seconds": "IMPAST
                  "max_side": "IMPASTO_MAX_CLIP_SIDE"}
 
 
-def clip_setting(error: ImageError) -> str:
-    """' (IMPASTO_MAX_CLIP_FRAMES)' for a refusal by that limit, else ''."""
-    return f" ({CLIP_SETTINGS[error.limit]})" if error.limit in CLIP_SETTINGS else ""
+def clip_setting(error: ImageError) -> tuple[Setting, ...]:
+    """The setting behind a clip limit the error names (IMPASTO_MAX_CLIP_FRAMES), else none."""
+    return (Setting(CLIP_SETTINGS[error.limit]),) if error.limit in CLIP_SETTINGS else ()
 
 
 def clip_limits(config: Any) -> ClipLimits:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from impasto.jobs.store import ClientLimit, QueueFull
 from impasto.web.body import too_large_message
-from impasto.web.labels import plain_errors
+from impasto.web.labels import plain_errors, plain_message
 from impasto.web.render import render_refused, render_studio
 from impasto.web.replies import error_response
 from impasto.web.service_errors import RETRY_AFTER_SECONDS, InvalidSubmission, NoSuchJob, NotYours, ServiceError
@@ -81,13 +81,14 @@ def _refused(exc: ServiceError) -> Any:
     if request.blueprint != "pages":
         body = exc.to_dict()
         if isinstance(exc, InvalidSubmission):  # every field's message, also in the page's words
-            body.update(errors=exc.errors, messages=plain_errors(exc.errors))
+            body.update(errors={name: str(message) for name, message in exc.errors.items()},
+                        messages=plain_errors(exc.errors))
         return error_response(exc.status, body.pop("error"), exc.headers, **body)
     if isinstance(exc, InvalidSubmission):
         return render_refused(exc.errors, exc.status)
     if isinstance(exc, (NoSuchJob, NotYours)):
         return _page(404, "Not Found", NOT_YOURS_PAGE)
-    return _page(exc.status, "Refused", exc.message)
+    return _page(exc.status, "Refused", plain_message(exc.message))
 
 
 def _busy(exc: QueueFull | ClientLimit) -> Any:

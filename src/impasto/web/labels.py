@@ -1,17 +1,17 @@
-"""What the page calls things: one mapping from field names to the words a person reads.
+"""What the page calls things: the page's words for the facts of a message.
 
-The server's messages name fields as the API does ("content_weight must be a number from 0 to
-1e+06, got 'abc'"), which suits API clients. The page shows the same messages with the field
-names, option values and limits said in plain words ("Content weight must be a number from 0 to
-1,000,000; you entered 'abc'"). Only the wording changes here: what is checked, and the message
-itself, stay in src/impasto/web/submission.py and src/impasto/nst/options.py.
+The API names fields as the API does ("content_weight must be a number from 0 to 1e+06, got 'abc'"),
+which suits API clients. The page says the same message's facts in plain words ("Content weight must
+be a number from 0 to 1,000,000; you entered 'abc'"): labels for fields, option values as the form
+says them, big limits with thousands separators, no server setting names. Only the words change here;
+what is checked, and the sentence, stay where the message is made (src/impasto/message.py).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Mapping
 
+from impasto.message import Choice, Field, Message, Number, Sent, Setting, Words, render
 from impasto.nst.options import option_specs
 
 # Fields that are not engine options, and options whose page label differs from their Spec label.
@@ -31,17 +31,11 @@ PAGE_LABELS: dict[str, str] = {
     "form": "",
 }
 
-# Option values and settings that mean nothing to a person reading the page.
-PLAIN_PHRASES: dict[str, str] = {
-    "init=image": "start from: an image of my own",
-    "init=content": "start from: the photo",
-    "init=noise": "start from: random noise",
-    "init is 'image'": "start from: an image of my own",
-    " (IMPASTO_MAX_ITERATIONS)": "",
-    " (IMPASTO_MAX_SIZE)": "",
-    " (IMPASTO_MAX_CLIP_FRAMES)": "",
-    " (IMPASTO_MAX_CLIP_SECONDS)": "",
-    " (IMPASTO_MAX_CLIP_SIDE)": "",
+# Option values as the page's controls name them.
+PLAIN_CHOICES: dict[tuple[str, str], str] = {
+    ("init", "image"): "start from: an image of my own",
+    ("init", "content"): "start from: the photo",
+    ("init", "noise"): "start from: random noise",
 }
 
 
@@ -53,29 +47,38 @@ def field_label(name: str) -> str:
     return specs[name][1].label if name in specs else name.replace("_", " ").capitalize()
 
 
-def _labels_longest_first() -> list[tuple[str, str]]:
-    names = set(option_specs()) | set(PAGE_LABELS)
-    return sorted(((n, field_label(n)) for n in names if field_label(n)), key=lambda p: -len(p[0]))
+class PageWords(Words):
+    """The page's words for a message's facts."""
+
+    def field(self, fact: Field) -> str:
+        label = field_label(fact.name)
+        return label if fact.ordinal is None else f"{label} {fact.ordinal}"
+
+    def number(self, fact: Number) -> str:
+        big = float(fact.value).is_integer() and abs(fact.value) >= 1e6  # the API's 1e+06
+        return f"{fact.value:,.0f}" if big else super().number(fact)
+
+    def sent(self, fact: Sent) -> str:
+        return f"; you entered {fact.shown}"
+
+    def setting(self, fact: Setting) -> str:
+        return ""  # the person at the page cannot change the server's settings
+
+    def choice(self, fact: Choice) -> str:
+        return PLAIN_CHOICES.get((fact.field, fact.value), f"{field_label(fact.field).lower()}: {fact.value}")
+
+    def finish(self, text: str) -> str:
+        return text[:1].upper() + text[1:]
 
 
-def _big_number(match: re.Match[str]) -> str:
-    value = float(match.group(0))
-    return f"{value:,.0f}" if value.is_integer() else match.group(0)
+PAGE = PageWords()
 
 
-def plain_message(message: str) -> str:
-    """``message`` with field names, option values and e-notation said as the page says them."""
-    text = message
-    for phrase, plain in PLAIN_PHRASES.items():
-        text = text.replace(phrase, plain)
-    for name, label in _labels_longest_first():
-        if "_" in name or text.startswith(name):  # plain words ("size") only where they name the field
-            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", label, text)
-    text = re.sub(r"\d+(?:\.\d+)?e\+\d+", _big_number, text)
-    text = re.sub(r", got ", "; you entered ", text)
-    return text[:1].upper() + text[1:]
+def plain_message(message: str | Message) -> str:
+    """``message`` in the page's words."""
+    return render(message, PAGE)
 
 
-def plain_errors(errors: Mapping[str, str]) -> dict[str, str]:
+def plain_errors(errors: Mapping[str, str | Message]) -> dict[str, str]:
     """Each field's message in the page's words (the keys stay field names: they place the message)."""
     return {name: plain_message(message) for name, message in errors.items()}

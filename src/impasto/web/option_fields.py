@@ -7,10 +7,10 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from impasto.message import Field, Message, Number, Sent, Setting
 from impasto.nst.errors import OptionError
 from impasto.nst.options import Options, apply_preset, option_specs
 from impasto.nst.values import sent_text
-from impasto.text import format_number
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
@@ -24,14 +24,14 @@ def option_values(form: MultiDict) -> dict[str, str]:
 
 
 def parse_options(values: dict[str, str], preset: str, maxima: dict[str, int], max_iterations: int,
-                  errors: dict[str, str]) -> Options | None:
+                  errors: dict[str, str | Message]) -> Options | None:
     """The options of a form, or None with a message per bad field in ``errors``."""
     base = Options()
     if preset:
         try:
             base = apply_preset(base, preset)
         except OptionError as exc:
-            errors["preset"] = f"{exc}"
+            errors["preset"] = exc.message
             return None
     for name, raw in values.items():  # one at a time, so that the form can flag every bad field
         if len(errors) >= MAX_REPORTED_ERRORS:
@@ -39,7 +39,7 @@ def parse_options(values: dict[str, str], preset: str, maxima: dict[str, int], m
         try:
             Options.from_mapping({name: raw}, base=base)
         except OptionError as exc:
-            errors[exc.field] = _web_range(exc.field, raw, maxima) or str(exc)
+            errors[exc.field] = _web_range(exc.field, raw, maxima) or exc.message
     if errors:
         return None
     options = Options.from_mapping(values, base=base)
@@ -47,19 +47,15 @@ def parse_options(values: dict[str, str], preset: str, maxima: dict[str, int], m
     return None if errors else options
 
 
-def _web_range(name: str, raw: Any, maxima: dict[str, int]) -> str | None:
+def _web_range(name: str, raw: Any, maxima: dict[str, int]) -> Message | None:
     """The message for size and iterations, whose allowed range here is the web's, not the engine's:
     "size must be a whole number from 32 to 1024, got 5000" (text that is no number: got 'abc')."""
     maximum = maxima.get(name)
     if maximum is None:
         return None
     minimum = option_specs()[name][1].minimum
-    return f"{name} must be a whole number from {format_number(minimum)} to {format_number(maximum)}, got {_shown(raw)}"
-
-
-def _shown(raw: Any) -> str:
-    """A value as it was sent: numbers as written (5000, 64.0), other text quoted ('1e309', 'abc')."""
-    return sent_text(raw)
+    return Message(Field(name), " must be a whole number from ", Number(minimum), " to ", Number(maximum),
+                   Sent(sent_text(raw)))
 
 
 def planned_iterations(options: Options) -> int:
@@ -68,7 +64,8 @@ def planned_iterations(options: Options) -> int:
     return sum(options.scale_iterations()) * max(1, options.round_evals)
 
 
-def _check_web_limits(options: Options, maxima: dict[str, int], max_iterations: int, errors: dict[str, str]) -> None:
+def _check_web_limits(options: Options, maxima: dict[str, int], max_iterations: int,
+                      errors: dict[str, str | Message]) -> None:
     for name, maximum in maxima.items():
         if getattr(options, name) > maximum:
             errors[name] = _web_range(name, getattr(options, name), maxima)  # type: ignore[assignment]
@@ -77,12 +74,13 @@ def _check_web_limits(options: Options, maxima: dict[str, int], max_iterations: 
     planned = planned_iterations(options)
     if planned <= max_iterations:
         return
-    limit = f"this server allows at most {max_iterations} (IMPASTO_MAX_ITERATIONS)"
+    limit = Message(f"plans {planned} iterations in all; this server allows at most ", Number(max_iterations),
+                    Setting("IMPASTO_MAX_ITERATIONS"))
     if options.round_evals:
-        errors["round_evals"] = (f"round_evals {options.round_evals} with {options.iterations} iterations "
-                                 f"plans {planned} iterations in all; {limit}")
+        errors["round_evals"] = Message(Field("round_evals"), f" {options.round_evals} with {options.iterations} "
+                                        "iterations ", limit)
     else:
         scales = len(options.scale_sizes())
-        errors["iterations"] = (f"iterations {options.iterations} over {scales} scales (at least one each) "
-                                f"plans {planned} iterations in all; {limit}")
+        errors["iterations"] = Message(Field("iterations"), f" {options.iterations} over {scales} scales (at least "
+                                       "one each) ", limit)
 

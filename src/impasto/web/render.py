@@ -9,6 +9,7 @@ from flask import current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from impasto.jobs.store import INIT_FILE, Job, is_clip
+from impasto.message import Message
 from impasto.nst.errors import OptionError
 from impasto.nst.options import PRESET_ALIASES, Options
 from impasto.styles import catalog
@@ -25,7 +26,7 @@ from impasto.web.views import paintings, queue_for, server_speed
 Page = tuple[str, int, dict[str, str]]
 
 
-def render_refused(errors: dict[str, str], status: int, headers: Mapping[str, str] | None = None) -> Page:
+def render_refused(errors: Mapping[str, str | Message], status: int, headers: Mapping[str, str] | None = None) -> Page:
     """The studio form posted without JavaScript, again, with what was typed and the messages."""
     form = studio_form(request.form, request.files)
     return render_studio(_typed(form), errors=errors, status=status, form=form, headers=headers)
@@ -56,7 +57,7 @@ def _typed(form: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200,
+def render_studio(values: dict[str, Any], *, errors: Mapping[str, str | Message] | None = None, status: int = 200,
                   source: Job | None = None, form: Mapping[str, Any] | None = None,
                   headers: Mapping[str, str] | None = None) -> Page:
     config = current_app.config
@@ -77,7 +78,7 @@ def render_studio(values: dict[str, Any], *, errors: dict[str, str] | None = Non
         source_init=source is not None and INIT_FILE in source.files,
         source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
         max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
-        errors=plain_errors(errors or {}), other_errors=_unplaced(plain_errors(errors or {})),
+        errors=(plain := plain_errors(errors or {})), other_errors=_unplaced(plain),
         estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],

@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from impasto.jobs.store import RUNNING, Job, JobStore
+from impasto.message import Field, Message
 from impasto.nst.clips import probe_clip
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.options import Options
@@ -93,7 +94,7 @@ def estimate(query: MultiDict, limits: Limits, recent: list[Job], runners: int) 
         aspect = min(1.0, max(0.05, float(query.get("aspect") or DEFAULT_ASPECT)))
         options = Options.from_mapping({**values, "preset": query.get("preset") or None})
     except OptionError as exc:
-        raise ServiceError(str(exc), field=exc.field) from None
+        raise ServiceError(exc.message, field=exc.field) from None
     except ValueError:
         raise ServiceError(f"aspect must be a number, got {query['aspect']!r}", field="aspect") from None
     speed = learn(recent)
@@ -119,12 +120,13 @@ def probe(upload: FileStorage | None, limits: Limits) -> dict[str, Any]:
     {"clip": True, frames, fps, seconds, width, height, ...}; ServiceError naming the limit for a
     clip the server would refuse. Nothing is stored."""
     if upload is None or not upload.filename:
-        raise ServiceError("content: send the file to look at as the content field", field="content")
+        raise ServiceError(Message(Field("content"), ": send the file to look at as the ", Field("content"), " field"),
+                           field="content")
     data = upload.read()
     if not wants_clip(data, upload.filename, upload.mimetype):
         return {"clip": False}
     try:
         info = probe_clip(data, limits.clip)
     except ImageError as exc:
-        raise ServiceError(f"content: {exc}{clip_setting(exc)}", field="content") from None
+        raise ServiceError(Message(Field("content"), ": ", exc.message, *clip_setting(exc)), field="content") from None
     return {"clip": True, **info.to_dict()}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from impasto.message import Message
+
 # What a 503 for a full queue (or a 429 for a busy client) tells the client to wait, in seconds.
 RETRY_AFTER_SECONDS = 60
 
@@ -19,9 +21,9 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = None,
+    def __init__(self, message: str | Message, *, status: int | None = None, field: str | None = None,
                  headers: dict[str, str] | None = None, **facts: Any) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.message = message
         self.status = status or self.status
         self.field = field
@@ -31,7 +33,7 @@ class ServiceError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The API's JSON body: {"error": message, "field": ..., ...facts}."""
         named = {"field": self.field} if self.field is not None else {}
-        return {"error": self.message, **named, **self.facts}
+        return {"error": str(self.message), **named, **self.facts}
 
 
 class NoSuchJob(ServiceError):
@@ -58,7 +60,7 @@ class NotYours(ServiceError):
 class InvalidSubmission(ServiceError):
     """One or more fields are wrong. ``errors`` maps field name → message; ``field`` is the first."""
 
-    def __init__(self, errors: dict[str, str], status: int = 400) -> None:
+    def __init__(self, errors: dict[str, str | Message], status: int = 400) -> None:
         field = next(iter(errors))
         super().__init__(errors[field], status=status, field=field)
         self.errors = errors

@@ -30,6 +30,7 @@ from impasto.jobs.store import (
     is_clip,
     mask_files,
 )
+from impasto.message import Choice, Field, Message, Number, Sent, Setting
 from impasto.nst.clips import ClipLimits
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.images import encode_image, image_shape, load_image, resize_longest
@@ -114,7 +115,7 @@ class _Painting:
 class _Parser:
     def __init__(self, form: MultiDict, files: MultiDict, limits: Limits, store: JobStore) -> None:
         self.form, self.files, self.limits, self.store = form, files, limits, store
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, str | Message] = {}
         self.too_large = False
 
     def parse(self) -> Submission:
@@ -137,7 +138,7 @@ class _Parser:
             try:
                 blend_weights(options, len(paintings))
             except OptionError as exc:
-                self.errors.setdefault(exc.field, str(exc))
+                self.errors.setdefault(exc.field, exc.message)
         if options is not None and content is not None and paintings and not self.errors:
             self._check_shapes(options, content, paintings)
         if self.errors:
@@ -176,7 +177,7 @@ class _Parser:
             check_shapes(options, content.sent or content.shape, sent, max_size=self.limits.max_size)
         except OptionError as exc:
             error = exc
-        self.errors[error.field] = str(error)
+        self.errors[error.field] = error.message
 
     def _source_job(self) -> Job | None:
         """'Again with the same settings': a job whose inputs are reused when no new file comes."""
@@ -200,7 +201,7 @@ class _Parser:
             return self._stored_clip(self.source)
         if self.source:
             return self._stored(self.source, "content.png")
-        self.errors["content"] = "content: choose a photo (JPEG, PNG, WebP, BMP or TIFF)"
+        self.errors["content"] = Message(Field("content"), ": choose a photo (JPEG, PNG, WebP, BMP or TIFF)")
         return None
 
     def _clip(self, data: bytes) -> ClipUpload | None:
@@ -208,7 +209,7 @@ class _Parser:
         try:
             return read_clip_upload(data, self.limits.clip)
         except ImageError as exc:
-            self.errors["content"] = f"content: {exc}{clip_setting(exc)}"
+            self.errors["content"] = Message(Field("content"), ": ", exc.message, *clip_setting(exc))
             return None
 
     def _stored_clip(self, job: Job) -> ClipUpload | None:
@@ -224,16 +225,19 @@ class _Parser:
         """What a clip cannot have: masks (painted for one picture), a start image (each frame after
         the first starts from the one before)."""
         if masks or any(upload.filename for upload in self.files.getlist("mask")):
-            self.errors["mask"] = "mask: masks are for pictures; a clip is painted whole (send it without a mask)"
+            self.errors["mask"] = Message(Field("mask"), ": masks are for pictures; a clip is painted whole (send it "
+                                          "without a mask)")
         if options is not None and options.frame_iterations > self.limits.max_iterations:
-            self.errors["frame_iterations"] = (f"frame_iterations must be a whole number from 1 to "
-                                               f"{self.limits.max_iterations}, got {options.frame_iterations}; "
-                                               f"this server allows at most {self.limits.max_iterations} a frame "
-                                               "(IMPASTO_MAX_ITERATIONS)")
+            most = Number(self.limits.max_iterations)
+            self.errors["frame_iterations"] = Message(
+                Field("frame_iterations"), " must be a whole number from 1 to ", most,
+                Sent(str(options.frame_iterations)), "; this server allows at most ", most, " a frame",
+                Setting("IMPASTO_MAX_ITERATIONS"))
         if init_upload is not None or (options is not None and options.init == "image"):
-            self.errors["init_image"] = ("init_image: a clip cannot start from an image (init=image): its first "
-                                         "frame starts from init=content or noise, each next one from the frame "
-                                         "before; send it without init_image")
+            self.errors["init_image"] = Message(
+                Field("init_image"), ": a clip cannot start from an image (", Choice("init", "image"), "): its first "
+                "frame starts from ", Choice("init", "content"), " or ", Choice("init", "noise"), ", each next one "
+                "from the frame before; send it without ", Field("init_image"))
 
     def _stored(self, job: Job, name: str) -> _Image | None:
         data = self.store.get_file(job.id, name)
@@ -247,13 +251,13 @@ class _Parser:
         if count == 0 and self.source:
             return self._source_paintings(self.source)
         if count == 0:
-            self.errors["style"] = "style: choose a painting or pick one of the built-in styles"
+            self.errors["style"] = Message(Field("style"), ": choose a painting or pick one of the built-in styles")
             return []
         if count > MAX_STYLES:
-            self.errors["style"] = f"style: {count} paintings given; at most {MAX_STYLES}"
+            self.errors["style"] = Message(Field("style"), f": {count} paintings given; at most {MAX_STYLES}")
             return []
         longest = round(self.limits.max_size * STYLE_SCALE_MAX)  # style_scale enlarges the painting
-        labels = ["style"] if count == 1 else [f"style {n}" for n in range(1, count + 1)]
+        labels = [Field("style", None if count == 1 else n) for n in range(1, count + 1)]
         paintings = []
         for upload, label in zip(uploads, labels):
             image = self._read(upload, "style", longest, label)
@@ -261,8 +265,8 @@ class _Parser:
         for name, label in zip(names, labels[len(uploads):]):
             style = catalog().get(name)
             if style is None:
-                self.errors.setdefault("style", f"{label}: unknown built-in style {name[:100]!r}; "
-                                                f"choose one of {', '.join(catalog())}")
+                self.errors.setdefault("style", Message(label, f": unknown built-in style {name[:100]!r}; "
+                                                        f"choose one of {', '.join(catalog())}"))
                 continue
             paintings.append(_Painting(name, None, style.shape))
         return paintings
@@ -289,12 +293,14 @@ class _Parser:
             return None
         if options.init != "image":
             if upload is not None:
-                self.errors["init_image"] = f"init_image is only used with init=image, not init={options.init}"
+                self.errors["init_image"] = Message(Field("init_image"), " is only used with ", Choice("init", "image"),
+                                                    ", not ", Choice("init", options.init))
             return None
         if image is None and self.source:
             image = self._stored(self.source, INIT_FILE)
         if image is None:
-            self.errors["init_image"] = "init_image: choose the image to start from (init is 'image')"
+            self.errors["init_image"] = Message(Field("init_image"), ": choose the image to start from (",
+                                                Choice("init", "image"), ")")
         return image
 
     def _masks(self, content: _Image | None, paintings: int, options: Options | None) -> list[bytes]:
@@ -303,12 +309,12 @@ class _Parser:
         uploads = [upload for upload in self.files.getlist("mask") if upload.filename]
         if not uploads:
             return self._source_masks()
-        labels = ["mask"] if len(uploads) == 1 else [f"mask {n}" for n in range(1, len(uploads) + 1)]
+        labels = [Field("mask", None if len(uploads) == 1 else n) for n in range(1, len(uploads) + 1)]
         try:
             masks = [load_mask(load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label))
                      for upload, label in zip(uploads, labels)]
         except ImageError as exc:
-            self.errors.setdefault("mask", str(exc))
+            self.errors.setdefault("mask", exc.message)
             self.too_large = self.too_large or exc.too_large
             return []
         if content is None or options is None or not paintings:
@@ -317,7 +323,7 @@ class _Parser:
         try:
             check_masks(masks, hw, paintings, options.normalization)
         except OptionError as exc:
-            self.errors.setdefault("mask", str(exc))
+            self.errors.setdefault("mask", exc.message)
             return []
         return [mask_png(mask, hw) for mask in masks]
 
@@ -328,14 +334,14 @@ class _Parser:
             return []
         return [self.store.get_file(self.source.id, name) for name in mask_files(self.source.files)]  # type: ignore
 
-    def _read(self, upload: FileStorage, field_name: str, longest: int, label: str | None = None,
+    def _read(self, upload: FileStorage, field_name: str, longest: int, label: Field | None = None,
               keep_alpha: bool = False) -> _Image | None:
         """The upload as PNG (RGBA for a photo with transparency, where ``keep_alpha``)."""
         try:
-            array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or field_name,
+            array = load_image(upload.read(), max_pixels=self.limits.max_pixels, name=label or Field(field_name),
                                keep_alpha=keep_alpha)
         except ImageError as exc:
-            self.errors.setdefault(field_name, str(exc))
+            self.errors.setdefault(field_name, exc.message)
             self.too_large = self.too_large or exc.too_large
             return None
         sent = array.shape[:2]
