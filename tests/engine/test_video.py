@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,12 +16,13 @@ import tensorflow as tf
 from PIL import Image
 
 from impasto.cli import main
-from impasto.nst import engine, flow, losses, program, targets, video
+from impasto.nst import cost, engine, flow, losses, program, targets, video
 from impasto.nst.clips import ClipLimits, read_clip
 from impasto.nst.errors import Cancelled
 from impasto.nst.options import Options
+from impasto.nst.timings import Timings
 from impasto.nst.vgg import load_weights, rgb_to_caffe
-from impasto.nst.video import frame_options, stylize_clip
+from impasto.nst.video import _ClipRun, frame_options, stylize_clip
 from tests.conftest import ROOT, stripes_image
 from tests.engine.clip_helpers import encode, pan_frames
 from tests.weights import UNTRAINED_WEIGHTS
@@ -104,8 +106,13 @@ def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
     real = engine.stylize
     monkeypatch.setattr("impasto.nst.video.stylize", lambda c, s, **kw: calls.append((c, kw)) or real(c, s, **kw))
     clip = read_clip(encode(pan_frames(3, 48, 64, step=4), fps=8), LIMITS)
-    stylize_clip(clip, stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS)
+    result = stylize_clip(clip, stripes_image(), options=TINY, weights=UNTRAINED_WEIGHTS)
     assert [c.shape for c, _ in calls] == [(36, 48, 3), (36, 16, 3), (36, 48, 3), (36, 16, 3), (36, 48, 3)]
+    # where a frame's seconds went: the first frame is a picture; a later one adds flow and the crop's painting
+    phases = result.summary()["phases"]
+    assert "flow" not in phases["first frame"] and phases["first frame"]["frame evaluations"] > 0
+    assert {"flow", "new ground evaluations", "new ground optimizer", "frame evaluations"} <= set(phases["later frame"])
+    assert sum(phases["later frame"].values()) <= max(result.frame_seconds[1:])
     crop, picture = calls[1]
     # the crop around the pan's new edge, painted with the first frame's iterations, held to the
     # warped frame where that is reliable, the painting as large as in the whole frame (style_scale × 48 / 36)
@@ -272,3 +279,17 @@ def test_the_temporal_term_halves_the_flicker_of_a_pan(real_weights, samples):
     style_ours = np.mean([x["style"] for x in steady.losses[1:]])
     style_theirs = np.mean([x["style"] for x in independent.losses[1:]])
     assert style_ours <= 1.5 * style_theirs  # about as much style as a picture painted on its own
+
+
+def test_the_clip_eta_counts_later_frames_by_the_cost_model_until_one_is_timed():
+    options = TINY.replace(size=96, iterations=100, frame_iterations=30)
+    run = _ClipRun(8, options, started=0.0, on_progress=None, aspect=0.75)
+    share = cost.later_frame_seconds(options, 0.75) / cost.picture_seconds(options, 0.75)
+    assert 0.3 < share < 1.5  # a later frame's crops and iterations: not the 30/100 its iterations alone say
+    halfway = SimpleNamespace(iteration=50, total=100, elapsed=10.0, eta=10.0)  # the first frame: 20 s in all
+    assert run._eta(0, halfway) == pytest.approx(10.0 + 7 * 20.0 * share)
+    run.finished(0, 20.0, {}, Timings())
+    assert run._eta(1, SimpleNamespace(iteration=1, total=30, elapsed=1.0, eta=None)) == pytest.approx(
+        20.0 * share * (1 - 1 / 30) + 6 * 20.0 * share)
+    run.finished(1, 9.0, {}, Timings())  # timed: later frames cost what they cost
+    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=3.0, eta=6.0)) == pytest.approx(6.0 + 5 * 9.0)

@@ -9,57 +9,56 @@ from flask import Flask
 
 from impasto.jobs.sqlite_store import SqliteJobStore
 from impasto.jobs.store import DONE, Job
+from impasto.nst import cost
 from impasto.nst.options import Options
-from impasto.web.estimate import (
-    DEFAULT_SECONDS_PER_UNIT,
-    FIXED_SECONDS,
-    FLOAT32_FACTOR,
-    NEW_GROUND_CROP_SHARE,
-    RECENT,
-    learn,
-    queue_ahead,
-    work,
-)
+from impasto.web.estimate import DEFAULT_SPEED, FIXED_SECONDS, RECENT, learn, queue_ahead, work
 from impasto.web.views import duration
 from tests.helpers import Clock
 from tests.web.conftest import form, png_bytes
 
 
-def finished(seconds: float, size: int = 256, precision: str = "auto", iterations: int = 100) -> Job:
-    """A done job of ``size`` px (4:3) that took ``seconds`` from start to finish."""
-    options = {**Options(size=size, iterations=iterations, precision=precision).to_dict()}
-    return Job(id="j", state=DONE, created=0.0, options=options, started=100.0, finished=100.0 + seconds,
-               summary={"width": size, "height": size * 3 // 4})
+def finished_at(speed: float, options: Options, frames: int = 1) -> Job:
+    """A done 256×192 job that ran at ``speed`` times the cost model's seconds (plus the fixed part)."""
+    meta = {"clip": {"frames": frames}} if frames > 1 else {}
+    seconds = FIXED_SECONDS + speed * work(options, 0.75, frames)
+    return Job(id="j", state=DONE, created=0.0, options=options.to_dict(), meta=meta, started=100.0,
+               finished=100.0 + seconds, summary={"width": 256, "height": 192})
 
 
-def test_work_counts_each_scale_s_iterations_times_its_megapixels():
-    one_scale = Options(size=256, iterations=100)
-    assert work(one_scale, aspect=0.75) == pytest.approx(100 * 256 * 192 / 1e6)
+def test_work_is_the_cost_model_s_seconds_for_each_scale():
     two_scales = Options(size=512, iterations=100)  # 85 iterations at 256 px, 15 at 512 px
-    assert work(two_scales, aspect=0.75) == pytest.approx((85 * 256 * 192 + 15 * 512 * 384) / 1e6)
+    assert work(two_scales, aspect=0.75) == pytest.approx(work(Options(size=256, iterations=85, scales=1), 0.75)
+                                                          + work(Options(size=512, iterations=15, scales=1), 0.75))
     rounds = Options(size=256, iterations=10, round_evals=20, scales=1)  # the article's 10 × 20
-    assert work(rounds, aspect=0.75) == pytest.approx(200 * 256 * 192 / 1e6)
+    assert work(rounds, aspect=0.75) == pytest.approx(200 * cost.evaluation_seconds(rounds, 256 * 192 / 1e6))
+    # a small picture costs mostly what every evaluation pays whatever its size
+    small = Options(size=96, iterations=100, scales=1)
+    assert work(small, 0.75) > 0.8 * 100 * cost.EVALUATIONS_PER_ITERATION * cost.PER_EVALUATION["wasserstein"]
+    assert work(small.replace(style_loss="gram"), 0.75) < 0.5 * work(small, 0.75)
 
 
 def test_speed_is_learned_from_finished_jobs_and_predicts_them_back():
-    jobs = [finished(FIXED_SECONDS + 30), finished(FIXED_SECONDS + 40), finished(FIXED_SECONDS + 35)]
+    options = Options(size=256, iterations=100)
+    jobs = [finished_at(1.2, options), finished_at(1.6, options), finished_at(1.4, options)]
     speed = learn(jobs)
     assert speed.jobs == 3
-    assert speed.seconds(Options(size=256, iterations=100)) == pytest.approx(FIXED_SECONDS + 35)  # the median
-    # Twice the iterations, about twice the painting time; float32 by its own jobs once there are some.
-    assert speed.seconds(Options(size=256, iterations=200)) == pytest.approx(FIXED_SECONDS + 70)
-    assert speed.seconds(Options(size=256, precision="float32")) == pytest.approx(FIXED_SECONDS + 35 * FLOAT32_FACTOR)
-    with_float32 = learn([*jobs, finished(FIXED_SECONDS + 90, precision="float32")])
-    assert with_float32.seconds(Options(size=256, precision="float32")) == pytest.approx(FIXED_SECONDS + 90)
+    assert speed.seconds(options) == pytest.approx(FIXED_SECONDS + 1.4 * work(options))  # the median
+    # Twice the iterations, twice the painting time; float32 by its own jobs once there are some.
+    twice = Options(size=256, iterations=200)
+    assert speed.seconds(twice) - FIXED_SECONDS == pytest.approx(2 * (speed.seconds(options) - FIXED_SECONDS))
+    in_float32 = options.replace(precision="float32")
+    assert speed.seconds(in_float32) == pytest.approx(FIXED_SECONDS + 1.4 * work(in_float32))
+    with_float32 = learn([*jobs, finished_at(3.0, in_float32)])
+    assert with_float32.seconds(in_float32) == pytest.approx(FIXED_SECONDS + 3.0 * work(in_float32))
 
 
-def test_without_finished_jobs_the_built_in_default_is_used():
+def test_without_finished_jobs_the_cost_model_is_used_as_it_is():
     unfinished = Job(id="q", state="queued", created=0.0, options=Options().to_dict())
     speed = learn([unfinished])
     assert speed.jobs == 0
     default = Options(size=512, iterations=100)
-    assert speed.seconds(default) == pytest.approx(FIXED_SECONDS + work(default) * DEFAULT_SECONDS_PER_UNIT)
-    assert 30 < speed.seconds(default) < 90  # the default 512 px job: about a minute on a 2-core CPU
+    assert speed.seconds(default) == pytest.approx(FIXED_SECONDS + work(default) * DEFAULT_SPEED)
+    assert 25 < speed.seconds(default) < 60  # the default 512 px job: 40 s on a warm 2-core studio
 
 
 def test_queue_wait_adds_the_running_job_s_time_left_and_the_jobs_ahead(tmp_path: Path):
@@ -73,7 +72,7 @@ def test_queue_wait_adds_the_running_job_s_time_left_and_the_jobs_ahead(tmp_path
     mine = store.create(small, files)
     store.claim("w1", max_running=1)
     store.update_progress(running.id, "w1", {"iteration": 50, "total": 100, "eta": 20.0})
-    speed = learn([finished(FIXED_SECONDS + 32)])
+    speed = learn([finished_at(1.3, Options(size=256, iterations=100))])
     one_job = speed.seconds(Options(size=256, iterations=100))
 
     recent = store.recent(RECENT)
@@ -93,7 +92,7 @@ def test_estimate_endpoint_and_the_form_show_the_time_in_words(app: Flask):
     longer = client.get("/api/estimate?size=256&iterations=200").json
     assert longer["seconds"] > 1.8 * (body["seconds"] - FIXED_SECONDS)
     article = client.get("/api/estimate?preset=article&size=512").json  # float32, 200 evaluations at 512 px
-    assert article["seconds"] > 5 * client.get("/api/estimate?size=512").json["seconds"]
+    assert article["seconds"] > 4 * client.get("/api/estimate?size=512").json["seconds"]
     bad = client.get("/api/estimate?size=lots")
     assert bad.status_code == 400 and bad.json["field"] == "size"
 
@@ -136,19 +135,16 @@ def test_a_size_over_the_servers_limit_says_so_instead_of_a_time(make_app):
 
 def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
     options = Options(size=256, iterations=100, frame_iterations=20, scales=1, new_ground="photo")
-    frame = 256 * 192 / 1e6
-    assert work(options, 0.75, frames=10) == pytest.approx(100 * frame + 9 * 20 * frame)
-    # new ground painted first on crops: a share of each later frame painted again with 'iterations'
+    first, later = cost.picture_seconds(options, 0.75), cost.later_frame_seconds(options, 0.75)
+    assert work(options, 0.75, frames=10) == pytest.approx(first + 9 * later)
+    # new ground painted first on crops: each later frame also pays 'iterations' evaluations of a crop
     painted = options.replace(new_ground="paint")
-    assert work(painted, 0.75, frames=10) == pytest.approx(100 * frame + 9 * (20 + 100 * NEW_GROUND_CROP_SHARE) * frame)
+    assert cost.later_frame_seconds(painted, 0.75) > later + 100 * cost.PER_EVALUATION["wasserstein"]
     independent = options.replace(temporal_weight=0)  # every frame painted like the first
-    assert work(independent, 0.75, frames=10) == pytest.approx(10 * 100 * frame)
-    picture = finished(FIXED_SECONDS + 35)
-    clip = Job(id="c", state=DONE, created=0.0, options=options.to_dict(), meta={"clip": {"frames": 10}},
-               started=100.0, finished=100.0 + FIXED_SECONDS + 35 * 2.8, summary={"width": 256, "height": 192})
-    # The clip did 2.8× the picture's work in 2.8× its time: the same speed, not a 2.8× slower server.
-    assert learn([picture, clip]).seconds(Options(size=256, iterations=100, scales=1)) == pytest.approx(
-        FIXED_SECONDS + 35)
+    assert work(independent, 0.75, frames=10) == pytest.approx(10 * first)
+    picture, clip = finished_at(1.5, Options(size=256, iterations=100, scales=1)), finished_at(1.5, options, 10)
+    # The clip ran at the picture's speed: the same speed, not a slower server.
+    assert learn([picture, clip]).by_precision["auto"] == pytest.approx(1.5)
     queued = Job(id="q", state="queued", created=1.0, options=options.to_dict(), meta={"clip": {"frames": 10}})
-    speed = learn([picture])
-    assert queue_ahead([queued], speed, 1).wait_seconds == pytest.approx(FIXED_SECONDS + 35 * 2.8)
+    assert queue_ahead([queued], learn([picture]), 1).wait_seconds == pytest.approx(
+        FIXED_SECONDS + 1.5 * work(options, frames=10))

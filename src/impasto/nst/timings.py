@@ -34,3 +34,10 @@ class Timings:
         """{phase: {"seconds": s, "count": n}}, JSON-ready."""
         return {name: {"seconds": round(seconds, 3), "count": self.counts[name]}
                 for name, seconds in self.seconds.items()}
+
+    def absorb(self, other: Timings, stage: str) -> None:
+        """``other``'s phases added here under ``stage`` ("new ground trace"), scales folded
+        together: a clip frame's phases, from the pictures painted for it."""
+        for name, seconds in other.seconds.items():
+            phase = name.split(" ", 2)[2] if name.startswith("scale ") else name
+            self.add(f"{stage} {phase}", seconds)

@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
+from impasto.nst import cost
 from impasto.nst import flow as flow_ops
 from impasto.nst.clips import Clip
 from impasto.nst.engine import Progress, stylize
@@ -27,6 +28,7 @@ from impasto.nst.errors import ImageError
 from impasto.nst.images import resize_longest, resize_to
 from impasto.nst.losses import TemporalTarget
 from impasto.nst.options import DEFAULTS, Options, option_specs
+from impasto.nst.timings import Timings
 
 
 @dataclass
@@ -48,6 +50,7 @@ class ClipResult:
     resumed: int = 0  # frames taken from ``finished``
     first_painted: bool = True  # whether frame 1 was painted in this run (it costs more)
     losses: list[dict[str, float]] = field(default_factory=list)
+    frame_phases: list[Timings] = field(default_factory=list)  # per frame painted: flow, new ground, frame
 
     def summary(self) -> dict:
         """JSON-ready facts: frames, fps, seconds, seconds per first and per following frame."""
@@ -60,8 +63,19 @@ class ClipResult:
             "first_frame_seconds": None if first is None else round(first, 3),
             "following_frame_seconds": round(float(np.mean(times)), 3) if times else None,
             "temporal_weight": self.options.temporal_weight, "frame_iterations": self.options.frame_iterations,
-            "seed": self.options.seed,
+            "seed": self.options.seed, "phases": self.phases(),
         }
+
+    def phases(self) -> dict[str, dict[str, float]]:
+        """Seconds per phase of the first frame and of an average later frame (bench/clip_phases.py)."""
+        painted = list(self.frame_phases)
+        first = painted.pop(0).seconds if self.first_painted and painted else {}
+        later: dict[str, float] = {}
+        for timings in painted:
+            for name, seconds in timings.seconds.items():
+                later[name] = later.get(name, 0.0) + seconds / len(painted)
+        return {"first frame": {k: round(v, 3) for k, v in first.items()},
+                "later frame": {k: round(v, 3) for k, v in later.items()}}
 
 
 def frame_options(options: Options) -> Options:
@@ -88,35 +102,40 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
     started = time.perf_counter()
     frames = [resize_longest(f, options.size) for f in clip.frames]
     done = _check_finished(finished or {}, frames)
-    run = _ClipRun(len(frames), options, started, on_progress)
+    run = _ClipRun(len(frames), options, started, on_progress, aspect=_aspect(frames[0]))
     engine = {"weights": weights, "precision": precision, "memory_gb": memory_gb, "should_stop": should_stop}
     results: list[np.ndarray] = []
     for index, frame in enumerate(frames):
         if index in done:
             results.append(done[index])
             continue
-        frame_started = time.perf_counter()
+        frame_started, phases = time.perf_counter(), Timings()
         if index == 0:
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
-            result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index), engine)
+            result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index),
+                                 dict(engine, phases=phases))
+        phases.absorb(result.timings, "frame")
         rgb = result.image[..., :3]
         results.append(rgb)
-        run.finished(index, time.perf_counter() - frame_started, result.losses)
+        run.finished(index, time.perf_counter() - frame_started, result.losses, phases)
         if on_frame is not None:
             on_frame(index, rgb)
     return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
                       frame_seconds=run.seconds, options=options, resumed=len(done),
-                      first_painted=0 not in done, losses=run.losses)
+                      first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
 
 
 def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
                 options: Options, reporter, engine: dict):
     """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
-    what it is compared against); else from the previous result carried along the flow."""
+    what it is compared against); else from the previous result carried along the flow. The
+    seconds of the flow and of the new ground go to ``engine["phases"]``."""
+    phases: Timings = engine.pop("phases")
     if options.temporal_weight == 0:
         return stylize(frame, style, options=options, on_progress=reporter, **engine)
-    warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
+    with phases.phase("flow"):
+        warped, mask = flow_ops.carry(previous_result, previous_frame, frame)
     # Where the flow is not trusted (a pan's new edge, what a moving object uncovers) the warped
     # picture is a smear of its neighbours. Started there from the photo, as Ruder et al. do, that
     # ground stays half painted (measured: neither 100 iterations nor a painted-looking start change
@@ -125,7 +144,8 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
     target, weight = warped, mask
     start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
     if options.new_ground == "paint":
-        painted = paint_new_ground(frame, start, TemporalTarget(warped, mask), style, options, engine, reporter)
+        painted = paint_new_ground(frame, start, TemporalTarget(warped, mask), style, options, engine, reporter,
+                                   phases)
         if painted is not None:
             fresh, where = painted
             start = target = where[..., None] * fresh + (1.0 - where[..., None]) * start
@@ -143,7 +163,8 @@ WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole
 
 
 def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
-                     engine: dict, reporter=None) -> tuple[np.ndarray, np.ndarray] | None:
+                     engine: dict, reporter=None,
+                     phases: Timings | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
     around it, with some context: from ``start``, held to the warped previous frame where that is
     reliable (so that its strokes go on from their neighbours'), with the first frame's iterations.
@@ -164,9 +185,12 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
         crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
         scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
         crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
-        painted = stylize(frame[box], style, options=crop_options, init_image=start[box],
-                          temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
-                          **engine).image[..., :3]
+        result = stylize(frame[box], style, options=crop_options, init_image=start[box],
+                         temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
+                         **engine)
+        if phases is not None:
+            phases.absorb(result.timings, "new ground")
+        painted = result.image[..., :3]
         fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
         where[box] = new[box]
     return fresh, where
@@ -230,6 +254,10 @@ def _span(low: int, high: int, context: int, size: int, least: int) -> tuple[int
     return low, low + want
 
 
+def _aspect(frame: np.ndarray) -> float:
+    return min(frame.shape[:2]) / max(frame.shape[:2])
+
+
 def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]) -> dict[int, np.ndarray]:
     """Resumed frames: only an unbroken run from frame 0 counts (a later frame needs the one before
     it); each brought to the clip's painted size."""
@@ -248,11 +276,13 @@ def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]
 class _ClipRun:
     """Progress across frames: which frame, and the whole clip's ETA from the frames so far."""
 
-    def __init__(self, frames: int, options: Options, started: float, on_progress) -> None:
+    def __init__(self, frames: int, options: Options, started: float, on_progress, aspect: float) -> None:
         self.frames, self.options, self.started, self.on_progress = frames, options, started, on_progress
+        self.later_share = cost.later_frame_seconds(options, aspect) / cost.picture_seconds(options, aspect)
         self.seconds: list[float] = []
         self.losses: list[dict[str, float]] = []
         self.painted: list[int] = []
+        self.phases: list[Timings] = []
 
     def reporter(self, index: int) -> Callable[[Progress], None] | None:
         if self.on_progress is None:
@@ -263,25 +293,28 @@ class _ClipRun:
                                           eta=self._eta(index, progress), elapsed=time.perf_counter() - self.started))
         return report
 
-    def finished(self, index: int, seconds: float, losses: dict[str, float]) -> None:
+    def finished(self, index: int, seconds: float, losses: dict[str, float], phases: Timings) -> None:
         self.seconds.append(seconds)
+        self.phases.append(phases)
         self.painted.append(index)
         self.losses.append(losses)
 
     def _eta(self, index: int, progress: Progress) -> float | None:
         """This frame's own ETA plus the frames after it, each costing what a following frame has
-        cost so far (before one has been timed: what this frame's iterations cost, scaled)."""
+        cost so far (before one has been timed: the first frame's seconds, measured or projected
+        from its pace, times the cost model's later frame over its first)."""
         after = self.frames - index - 1
         following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
         if following:
             per_frame = float(np.median(following))
-        else:  # from this frame's pace: seconds per iteration so far × a later frame's iterations
-            spent = max(progress.elapsed, 1e-3)  # since this frame's stylize began
-            iterations = self.options.frame_iterations if self.options.temporal_weight else self.options.iterations
-            per_frame = spent / max(progress.iteration, 1) * iterations
+        else:
+            first = self.seconds[self.painted.index(0)] if 0 in self.painted else None
+            if first is None:  # this frame's pace, projected to its end
+                first = max(progress.elapsed, 1e-3) / max(progress.iteration, 1) * max(progress.total, 1)
+            per_frame = first * self.later_share
         left_here = progress.eta
         if left_here is None:  # the engine needs two iterations for its own: the frames before say it
-            if not following:
+            if not self.painted:
                 return None
             left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
         return left_here + after * per_frame

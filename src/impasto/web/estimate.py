@@ -1,10 +1,11 @@
 """How long a picture will take on this server, before it is submitted, and how long the queue is.
 
-The work of a job is counted in iteration-megapixels: each coarse-to-fine scale's iterations times
-that scale's picture size in megapixels (times the evaluations per round, when set). Time is a fixed
-part (loading the network, the style targets) plus the work times this server's speed, in seconds
-per iteration-megapixel: the median over the recent finished jobs, from their own start and end
-times, or a built-in default while there are none. The engine's live ETA takes over once a job runs.
+A job's work is the cost model's seconds (src/impasto/nst/cost.py: per evaluation, a part that grows
+with the picture and a part that does not; a clip's every frame, the first apart), scaled by this
+server's speed: the median, over the recent finished jobs, of their own start-to-end time over the
+model's, or the model as it is while there are none (its figures were measured on a 2-core CPU).
+A fixed part (the style targets, a new shape's tracing, saving) comes on top. The engine's live ETA
+takes over once a job runs.
 """
 
 from __future__ import annotations
@@ -14,37 +15,23 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from impasto.jobs.store import DONE, QUEUED, RUNNING, Job
+from impasto.nst import cost
 from impasto.nst.errors import OptionError
 from impasto.nst.options import Options
 from impasto.web.option_fields import planned_iterations
 from impasto.web.submission import Limits
 
-# Built-in speed until this server has finished a job: the default 512 px job (100 iterations over
-# 256 and 512 px, 9.35 iteration-megapixels) took 48 s end to end on a 2-core CPU with bfloat16, and
-# about 8 s of a job is fixed cost whatever its size (docs/benchmark.md, docs/design-notes.md).
-DEFAULT_SECONDS_PER_UNIT = 4.3
-FIXED_SECONDS = 8.0
-FLOAT32_FACTOR = 1.9  # float32 per evaluation against bfloat16, on the benchmark's CPU
-# Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
-# what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
-# object a third of the height moving 8 % a frame 52 %): a guess between the two.
-NEW_GROUND_CROP_SHARE = 0.25
+DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
+FIXED_SECONDS = 4.0  # a warm studio's job outside its evaluations: targets, a new shape's trace, saving
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
 LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
 
 
 def work(options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
-    """Iteration-megapixels of a job with these options, for a photo of this aspect (short/long); for
-    a clip of ``frames`` frames, the first frame's plus each later one's (impasto.nst.video: one scale at
-    full size, frame_iterations; with temporal_weight 0 each frame is painted like the first)."""
-    rounds = max(1, options.round_evals)
-    first = sum(its * rounds * size * size * aspect / 1e6
-                for size, its in zip(options.scale_sizes(), options.scale_iterations()))
-    later = first if options.temporal_weight == 0 else options.frame_iterations * options.size ** 2 * aspect / 1e6
-    if options.temporal_weight and options.new_ground == "paint":  # the crops around new ground, first
-        later += options.iterations * NEW_GROUND_CROP_SHARE * options.size ** 2 * aspect / 1e6
-    return first + (frames - 1) * later
+    """The cost model's seconds for a job with these options, for a photo of this aspect (short/long);
+    for a clip of ``frames`` frames, the first frame's plus each later one's."""
+    return cost.job_seconds(options, aspect, frames)
 
 
 def job_frames(job: Job) -> int:
@@ -54,7 +41,7 @@ def job_frames(job: Job) -> int:
 
 @dataclass(frozen=True)
 class Speed:
-    """Seconds per iteration-megapixel, by the precision a job asked for, learned from finished jobs."""
+    """This server's seconds per model second, by the precision a job asked for, learned from finished jobs."""
 
     by_precision: dict[str, float]
     jobs: int  # how many finished jobs the numbers come from (0: the built-in default)
@@ -62,8 +49,7 @@ class Speed:
     def seconds_per_unit(self, precision: str) -> float:
         if precision in self.by_precision:
             return self.by_precision[precision]
-        base = self.by_precision.get("auto", DEFAULT_SECONDS_PER_UNIT)
-        return base * (FLOAT32_FACTOR if precision == "float32" else 1.0)
+        return self.by_precision.get("auto", DEFAULT_SPEED)  # the model has float32's own cost
 
     def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
         """The whole run of one job (of a clip of ``frames`` frames), from its start to its result."""
@@ -92,7 +78,7 @@ def _job_rate(job: Job) -> float | None:
     aspect = min(summary["width"], summary["height"]) / max(summary["width"], summary["height"])
     units = work(options, aspect, job_frames(job))
     seconds = job.finished - job.started - FIXED_SECONDS
-    return seconds / units if units > 0.05 and seconds > 0 else None
+    return seconds / units if units > 0.5 and seconds > 0 else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""What a job costs, in seconds on the reference machine: one model for the studio's estimates
+(src/impasto/web/estimate.py, which scales it by this server's measured speed) and a clip's live ETA
+(src/impasto/nst/video.py).
+
+An evaluation costs a part that grows with the picture (the network: seconds per megapixel) and a
+part that does not (the style loss's C×C matrix work, the calls around it): at 96 px the second is
+most of it, at 512 px a fifth. Counting only megapixels made small pictures and every clip look
+several times quicker than they were. The figures are the phase benchmark's (bench/phases.py,
+bench/clip_phases.py; docs/benchmark.md) on a 2-core CPU with bfloat16.
+"""
+
+from __future__ import annotations
+
+from impasto.nst.options import Options
+
+# Seconds per evaluation whatever the size, by style loss: the Wasserstein term's eigendecomposition
+# of 512×512 and 256×256 covariances; a Gram term's matrices are cheaper.
+PER_EVALUATION = {"wasserstein": 0.11, "gram": 0.03}
+PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
+FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
+EVALUATIONS_PER_ITERATION = 1.15  # L-BFGS's line searches, and the bounded polish's restart
+PER_FRAME = 0.3  # seconds a later clip frame pays around its evaluations (flow, set-up, handing it over)
+# Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
+# what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
+# object a third of the height moving 8 % a frame 52 %): a guess between the two.
+NEW_GROUND_CROP_SHARE = 0.25
+
+
+def evaluation_seconds(options: Options, megapixels: float) -> float:
+    """One evaluation of a picture of ``megapixels``."""
+    network = PER_MEGAPIXEL * (FLOAT32_FACTOR if options.precision == "float32" else 1.0)
+    return PER_EVALUATION.get(options.style_loss, PER_EVALUATION["wasserstein"]) + network * megapixels
+
+
+def picture_seconds(options: Options, aspect: float) -> float:
+    """The evaluations of a picture (a clip's first frame): each scale's iterations at its size, for
+    a photo of this aspect (short side over long)."""
+    # with round_evals an "iteration" is a round of exactly that many evaluations
+    per_iteration = options.round_evals or EVALUATIONS_PER_ITERATION
+    return sum(iterations * per_iteration * evaluation_seconds(options, size * size * aspect / 1e6)
+               for size, iterations in zip(options.scale_sizes(), options.scale_iterations()))
+
+
+def later_frame_seconds(options: Options, aspect: float) -> float:
+    """A clip's frame after the first: frame_iterations at full size, the crops around its new
+    ground with the first frame's iterations, and the work around them; with temporal_weight 0,
+    a picture of its own."""
+    if options.temporal_weight == 0:
+        return picture_seconds(options, aspect)
+    megapixels = options.size * options.size * aspect / 1e6
+    seconds = PER_FRAME + options.frame_iterations * EVALUATIONS_PER_ITERATION * evaluation_seconds(options, megapixels)
+    if options.new_ground == "paint":
+        crop = evaluation_seconds(options, megapixels * NEW_GROUND_CROP_SHARE)
+        seconds += options.iterations * EVALUATIONS_PER_ITERATION * crop
+    return seconds
+
+
+def job_seconds(options: Options, aspect: float, frames: int = 1) -> float:
+    """A picture's, or a clip's of ``frames`` frames, evaluations and per-frame work."""
+    return picture_seconds(options, aspect) + (frames - 1) * later_frame_seconds(options, aspect)
