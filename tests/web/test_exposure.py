@@ -250,13 +250,15 @@ def test_an_ipv6_client_is_counted_by_its_64_network(make_app: Callable[..., Fla
     assert submit(client, environ_base={"REMOTE_ADDR": "::ffff:192.0.2.8"}).status_code == 202
 
 
-def test_with_a_password_each_signed_in_browser_counts_for_itself(make_app: Callable[..., Flask]) -> None:
+def test_with_a_password_signed_in_browsers_count_by_their_address(make_app: Callable[..., Flask]) -> None:
+    # Signing in again is free: a new session must not bring a new allowance (tests/web/test_sessions.py).
     app = make_app(IMPASTO_RATE_LIMIT="1/minute", IMPASTO_PASSWORD="open sesame, please")
     first, second = app.test_client(), app.test_client()
     for browser in (first, second):
         assert browser.post("/login", data={"password": "open sesame, please"}).status_code == 303
     assert [submit(first).status_code, submit(first).status_code] == [202, 429]
-    assert submit(second).status_code == 202  # the same address, another signed-in browser
+    assert submit(second).status_code == 429  # the same address, another signed-in browser
+    assert submit(second, environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 202  # another address
 
 
 def test_behind_a_proxy_the_limit_counts_per_client_address(make_app: Callable[..., Flask]) -> None:
