@@ -78,7 +78,7 @@ def _runner_threads(store: Any, config: Any) -> Any:
 
 
 def _register_web(app: Flask) -> None:
-    from impasto.web import api, auth, errors, headers, hosts, origin, pages, ratelimit, signin
+    from impasto.web import api, auth, errors, headers, health, hosts, origin, pages, ratelimit, signin
 
     # before_request hooks run in this order: the Host check first (400 before any other work),
     # then who is asking (auth sets g.owner; with a password, sends others to /login or 401), then
@@ -90,7 +90,7 @@ def _register_web(app: Flask) -> None:
     signin.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(api.health_bp)
+    health.register(app)
     ratelimit.register(app)
     headers.register(app)
     errors.register(app)

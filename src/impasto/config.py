@@ -283,6 +283,9 @@ class Settings:
     probe_rate_limit: str | None = setting("60/minute", rate, "Clip checks (`POST /api/probe`, which reads and "
                                            "opens an upload) per client, counted apart from submissions; `off` "
                                            "turns it off; beyond it 429 with Retry-After.")
+    min_free_disk_mb: float = setting("500", at_least(0), "Free space the data dir's disk needs for `/readyz` to "
+                                      "answer 200 (uploads, results and the job database live there); 0 turns the "
+                                      "check off.")
     stale_after: float = setting("30", positive, "Seconds without a heartbeat before a running job counts as dead "
                                  "and is re-queued.", table=BOTH)
     max_attempts: int = setting("3", whole(1), "Runs of one job (crashes included) before it is marked failed.",

@@ -1,5 +1,5 @@
 """Scale-out mode (Redis): two web containers that share the Redis store but not a data dir agree on
-sessions (a sign-out in one ends the session in the other)."""
+sessions (a sign-out in one ends the session in the other), and /readyz says 503 when Redis is gone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from impasto import create_app
+from tests.helpers import free_port
 from tests.weights import UNTRAINED_WEIGHTS
 
 pytestmark = pytest.mark.redis
@@ -49,3 +50,17 @@ def test_sign_out_in_one_web_container_ends_the_session_in_the_others(make_web: 
     alice.post("/login", data={"password": PASSWORD})
     alice.post("/logout/everywhere")  # in container one: bob, signed in at two, is signed out too
     assert bob.get("/api/jobs").status_code == 401
+
+
+def test_a_closed_redis_is_not_ready(make_web: Callable[[str], Flask]) -> None:
+    import redis
+
+    app = make_web("one")
+    client = app.test_client()
+    assert client.get("/readyz").json == {"status": "ready", "checks": {"store": "ok", "weights": "ok", "disk": "ok"}}
+    closed_port = free_port()  # nothing listens there: Redis as a stopped server leaves it
+    store = app.extensions["impasto"].store
+    store.redis = redis.Redis(host="127.0.0.1", port=closed_port, socket_connect_timeout=2)
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json["checks"]["store"] == "the job store does not answer"
+    assert str(closed_port) not in response.text and "redis://" not in response.text

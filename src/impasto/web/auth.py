@@ -43,8 +43,8 @@ from impasto.web.sessions import password, signed_in
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret_key"
-OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz")
-UNTRACKED_ENDPOINTS = ("static", "health.healthz")  # no session for assets and probes
+OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz", "health.readyz")
+UNTRACKED_ENDPOINTS = ("static", "health.healthz", "health.readyz")  # no session for assets and probes
 
 
 def register(app: Flask) -> None:
