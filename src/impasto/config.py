@@ -286,6 +286,9 @@ class Settings:
     min_free_disk_mb: float = setting("500", at_least(0), "Free space the data dir's disk needs for `/readyz` to "
                                       "answer 200 (uploads, results and the job database live there); 0 turns the "
                                       "check off.")
+    log_format: str = setting("text", one_of(("text", "json")), "`text`, or `json` for one JSON object per line "
+                              "(time, level, logger, message, job id and state where there are some) from `impasto "
+                              "serve`, gunicorn and `impasto worker` (see *Logs*).", table=BOTH)
     stale_after: float = setting("30", positive, "Seconds without a heartbeat before a running job counts as dead "
                                  "and is re-queued.", table=BOTH)
     max_attempts: int = setting("3", whole(1), "Runs of one job (crashes included) before it is marked failed.",
@@ -337,6 +340,13 @@ def default(name: str) -> Any:
     """A setting's declared default as its field holds it (default("max_attempts") == 3): for code
     that is handed no Settings (a test's RunnerConfig(), a store opened by hand)."""
     return _read(name, DECLARED[name], None)
+
+
+def from_environment(name: str, environ: Mapping[str, Any] | None = None) -> Any:
+    """One setting, read and checked from ``environ`` (default: the process environment): for code
+    that runs before the rest are read (gunicorn's logger, in its master process)."""
+    env = os.environ if environ is None else environ
+    return _read(name, DECLARED[name], env.get(variable(name)))
 
 
 def _as_text(value: Any) -> str:

@@ -122,7 +122,7 @@ def test_security_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("host, trusted, note", [("0.0.0.0", "", True), ("0.0.0.0", "studio.lan", False),
                                                   ("127.0.0.1", "", False)])
-def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, capsys,
+def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, caplog,
                                                                 host: str, trusted: str, note: bool) -> None:
     from impasto import cli
 
@@ -130,7 +130,7 @@ def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pyte
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
     monkeypatch.setenv("IMPASTO_TRUSTED_HOSTS", trusted)
     assert cli.main(["serve", "--host", host]) == 0 and started
-    assert ("IMPASTO_TRUSTED_HOSTS" in capsys.readouterr().err) is note
+    assert ("IMPASTO_TRUSTED_HOSTS" in caplog.text) is note  # a log line: JSON too with IMPASTO_LOG_FORMAT=json
 
 
 def test_serve_stops_on_a_bad_trusted_hosts_list(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
