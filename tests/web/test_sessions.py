@@ -59,6 +59,13 @@ def test_a_copy_of_the_cookie_stops_working_at_sign_out(private: Flask) -> None:
     assert copy.get_cookie("impasto_session") is None  # the ended session's cookie is cleared
 
 
+def test_signing_in_again_ends_the_session_it_replaces(private: Flask) -> None:
+    alice = sign_in(private.test_client())
+    copy = copy_of(private, alice)
+    sign_in(alice)
+    assert signed_in(alice) and not signed_in(copy)
+
+
 def test_sign_out_holds_in_every_server_process(make_app: Callable[..., Flask]) -> None:
     # Two apps on one data dir stand for two gunicorn processes.
     first, second = make_app(IMPASTO_PASSWORD=PASSWORD), make_app(IMPASTO_PASSWORD=PASSWORD)

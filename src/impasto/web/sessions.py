@@ -71,7 +71,7 @@ def signed_in() -> bool:
 def start() -> str:
     """A fresh session, recorded on the server: a new random id (never one a page of another site
     could have planted), with the password's fingerprint when there is a password. Its id."""
-    session.clear()
+    end()  # a session this browser had (signing in again) ends: its cookie's copies with it
     session_id = secrets.token_urlsafe(16)
     session[SESSION_ID] = session_id
     pw = password()
