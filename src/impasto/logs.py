@@ -12,7 +12,8 @@ formatter of our own would have to get all of that right again.
 The same format reaches every process: create_app (the web, under `impasto serve` or a gunicorn
 started by hand) and the CLI call ``configure``; gunicorn's own lines (start-up, workers, access)
 go through src/impasto/web/worker.py's ``StudioLogger``; `impasto worker` sets Celery's handlers'
-formatter (src/impasto/jobs/celery_app.py).
+formatter (src/impasto/jobs/celery_app.py). What is written past Python's logging stays text:
+TensorFlow's native start-up lines, Celery's one shutdown line.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
         return
     root.addHandler(handler(log_format))
     root.setLevel(level)
+    if log_format == "json":
+        logging.captureWarnings(True)  # a library's warnings (Celery's "running as root") as JSON lines too
 
 
 def reformat(logger: logging.Logger, log_format: str) -> None:
