@@ -10,12 +10,12 @@ With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (src/impasto/jo
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Mapping
 
 from flask import Flask
 
 from impasto.config import Settings
+from impasto.logs import configure as configure_logs
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,17 +32,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.as_flask_config())
     app.config.update({k: v for k, v in overrides.items() if k not in settings.as_flask_config()})
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
-    _configure_logging()
+    configure_logs(settings.log_format)  # before the store and runners log their first lines
     _wire_jobs(app, settings)
     _register_web(app)
     return app
-
-
-def _configure_logging() -> None:
-    # Under gunicorn the root logger has no handler, and our INFO lines (job queued/claimed/done)
-    # would vanish; a host application or pytest that configured logging is left alone.
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _wire_jobs(app: Flask, settings: Settings) -> None:
@@ -78,7 +71,7 @@ def _runner_threads(store: Any, config: Any) -> Any:
 
 
 def _register_web(app: Flask) -> None:
-    from impasto.web import api, auth, errors, headers, hosts, origin, pages, ratelimit, signin
+    from impasto.web import api, auth, errors, headers, health, hosts, origin, pages, ratelimit, signin
 
     # before_request hooks run in this order: the Host check first (400 before any other work),
     # then who is asking (auth sets g.owner; with a password, sends others to /login or 401), then
@@ -90,7 +83,7 @@ def _register_web(app: Flask) -> None:
     signin.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(api.health_bp)
+    health.register(app)
     ratelimit.register(app)
     headers.register(app)
     errors.register(app)

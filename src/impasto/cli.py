@@ -25,6 +25,7 @@ from impasto import cli_server, cli_video
 from impasto.cli_words import cli_message
 from impasto.config import Settings, SettingsError
 from impasto.exit_codes import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED
+from impasto.logs import configure as configure_logs
 from impasto.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from impasto.nst.images import check_writable, load_image, output_format, save_image
 from impasto.nst.masks import check_masks, load_mask
@@ -133,13 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"impasto: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()  # every IMPASTO_* value, the weights file included, before any work
     except SettingsError as exc:
         print(f"impasto: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    servers = ("serve", "worker")  # a server says what it does; a one-off command only what went wrong
+    configure_logs(settings.log_format, logging.INFO if args.verbose or args.command in servers else logging.WARNING)
     if args.command == "transfer":
         return transfer(args, settings)
     if args.command == "serve":

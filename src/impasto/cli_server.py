@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 
 from impasto.config import Settings
 from impasto.exit_codes import EXIT_BAD_INPUT
+
+log = logging.getLogger(__name__)
 
 SERVE_THREADS = 32  # per gunicorn process: 20 stalled uploads on one process still leave 12 free
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -51,13 +54,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"impasto: error: --workers must be from 1 to 64, got {args.workers}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.trusted_hosts:
-        print("impasto: note: the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to "
-              "the host names people use to reach it (see README, \"Exposing Impasto\")", file=sys.stderr)
+        log.warning("the studio answers to IP addresses and localhost; set IMPASTO_TRUSTED_HOSTS to the host "
+                    "names people use to reach it (see README, \"Exposing Impasto\")")
     if not 1 <= args.threads <= 1000:
         print(f"impasto: error: --threads must be from 1 to 1000, got {args.threads}", file=sys.stderr)
         return EXIT_BAD_INPUT
     command = [sys.executable, "-m", "gunicorn", *gunicorn_options(args), "impasto:create_app()"]
-    print(f"Impasto studio on http://{args.host}:{args.port}/", file=sys.stderr)
+    log.info("Impasto studio on http://%s:%s/", args.host, args.port)  # a log line: JSON too with IMPASTO_LOG_FORMAT
     os.execv(sys.executable, command)
     return 0  # not reached
 
@@ -71,10 +74,12 @@ def gunicorn_options(args: argparse.Namespace) -> list[str]:
     (with its job runner threads) killed by --timeout. The worker class is gthread answering a
     request line over gunicorn's 8,190-byte limit with JSON (src/impasto/web/worker.py).
     """
-    from impasto.web.worker import MAX_REQUEST_LINE, StudioWorker
+    from impasto.web.worker import MAX_REQUEST_LINE, StudioLogger, StudioWorker
 
     worker_class = f"{StudioWorker.__module__}.{StudioWorker.__name__}"
+    logger_class = f"{StudioLogger.__module__}.{StudioLogger.__name__}"  # gunicorn's lines as IMPASTO_LOG_FORMAT says
     return ["--workers", str(args.workers), "--worker-class", worker_class, "--threads", str(args.threads),
+            "--logger-class", logger_class,
             "--bind", f"{args.host}:{args.port}", "--timeout", "120", "--graceful-timeout", "30",
             "--limit-request-line", str(MAX_REQUEST_LINE), "--access-logfile", "-"]
 

@@ -239,9 +239,9 @@ class Settings:
     max_iterations: int = setting("1000", whole(1), "Most iterations a web or API job may plan in all (at least "
                                   "one per scale; with round_evals, iterations × round_evals).")
     queue_limit: int = setting("20", whole(1), "Most jobs waiting; beyond it submissions get 503 with Retry-After.")
-    max_queued_per_client: int = setting("3", whole(0), "Most jobs one client (API token or signed-in browser, "
-                                         "else address) may have queued or running; beyond it submissions get 429 "
-                                         "with Retry-After. 0 turns the limit off.")
+    max_queued_per_client: int = setting("3", whole(0), "Most jobs one client (API token, else address: "
+                                         "never a browser session) may have queued or running; beyond it "
+                                         "submissions get 429 with Retry-After. 0 turns the limit off.")
     max_clip_frames: int = setting("240", whole(1, MAX_CLIP_FRAMES), "Most frames of a clip (the content of a "
                                    f"video job) the web and API accept, at most {MAX_CLIP_FRAMES}; each frame is "
                                    "painted in turn (see *Video*).")
@@ -266,6 +266,9 @@ class Settings:
     secret_key: str | None = setting(None, secret_key, "Key that signs session cookies, at least "
                                      f"{MIN_SECRET_KEY_LENGTH} characters; set the same one on every web container "
                                      "that shares a store.", shown="(generated into the data dir)", secret=True)
+    session_days: float = setting("30", positive, "Days a browser's session lives from its sign-in (or, without a "
+                                  "password, from its first job), checked by the server; then it signs in again "
+                                  "(see *Sessions*).")
     trusted_hosts: tuple[str, ...] = setting(
         "", host_list, "Comma list of the host names the studio answers to (`.example.org` for every name under "
         "it, `*` for any); other `Host` headers get 400. localhost, 127.0.0.1 and [::1] are always trusted (see "
@@ -273,13 +276,19 @@ class Settings:
     proxy_count: int = setting("0", whole(0, 5), "Reverse proxies in front that set X-Forwarded-For/-Proto/-Host "
                                "(0 to 5): the studio then sees the client's address, the https scheme and the "
                                "public host name.")
-    rate_limit: str | None = setting("10/minute", rate, "Job submissions per client (API token or signed-in "
-                                     "browser, else address), e.g. 30/hour; `off` turns it off; beyond it 429 with "
-                                     "Retry-After (see *Rate limits*).")
+    rate_limit: str | None = setting("10/minute", rate, "Job submissions per client (API token, else "
+                                     "address: never a browser session), e.g. 30/hour; `off` turns it off; "
+                                     "beyond it 429 with Retry-After (see *Rate limits*).")
     # the studio probes each chosen file once
     probe_rate_limit: str | None = setting("60/minute", rate, "Clip checks (`POST /api/probe`, which reads and "
                                            "opens an upload) per client, counted apart from submissions; `off` "
                                            "turns it off; beyond it 429 with Retry-After.")
+    min_free_disk_mb: float = setting("500", at_least(0), "Free space the data dir's disk needs for `/readyz` to "
+                                      "answer 200 (uploads, results and the job database live there); 0 turns the "
+                                      "check off.")
+    log_format: str = setting("text", one_of(("text", "json")), "`text`, or `json` for one JSON object per line "
+                              "(time, level, logger, message, job id and state where there are some) from `impasto "
+                              "serve`, gunicorn and `impasto worker` (see *Logs*).", table=BOTH)
     stale_after: float = setting("30", positive, "Seconds without a heartbeat before a running job counts as dead "
                                  "and is re-queued.", table=BOTH)
     max_attempts: int = setting("3", whole(1), "Runs of one job (crashes included) before it is marked failed.",
@@ -331,6 +340,13 @@ def default(name: str) -> Any:
     """A setting's declared default as its field holds it (default("max_attempts") == 3): for code
     that is handed no Settings (a test's RunnerConfig(), a store opened by hand)."""
     return _read(name, DECLARED[name], None)
+
+
+def from_environment(name: str, environ: Mapping[str, Any] | None = None) -> Any:
+    """One setting, read and checked from ``environ`` (default: the process environment): for code
+    that runs before the rest are read (gunicorn's logger, in its master process)."""
+    env = os.environ if environ is None else environ
+    return _read(name, DECLARED[name], env.get(variable(name)))
 
 
 def _as_text(value: Any) -> str:

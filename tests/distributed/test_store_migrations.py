@@ -60,6 +60,8 @@ def check_upgraded(store: JobStore, ids: dict[str, str]) -> None:
                         owner="browser:x", client="browser:x", client_limit=1)
     assert [job.id for job in store.jobs_of("browser:x")] == [mine.id]
     assert store.add_token("ci", "digest") and store.token_name("digest") == "ci"
+    store.add_session("session-digest", "anonymous", 60)  # sessions are new in version 5
+    assert store.session_principal("session-digest", 60) == "anonymous"
     assert store.delete(old.id) and store.get_file(old.id, "content.png") is None
     assert store.claim("w", 1).id == blend.id  # FIFO order kept
 
@@ -69,7 +71,7 @@ def test_sqlite_database_from_before_versioning_is_upgraded(old_sqlite: Path) ->
         assert sqlite_schema.version(db) == 0
     store = SqliteJobStore(old_sqlite)
     with store._connection() as db:
-        assert sqlite_schema.version(db) == sqlite_schema.VERSION == 4
+        assert sqlite_schema.version(db) == sqlite_schema.VERSION == 5
     check_upgraded(store, sqlite_ids())
     assert not (old_sqlite / "jobs" / sqlite_ids()["done_before_blending"]).exists()
 
@@ -79,7 +81,7 @@ def test_sqlite_opening_again_runs_no_step(old_sqlite: Path) -> None:
     db = sqlite3.connect(old_sqlite / "jobs.sqlite3", isolation_level=None)
     assert sqlite_schema.migrate(db) == []
     fresh = sqlite3.connect(old_sqlite / "fresh.sqlite3", isolation_level=None)
-    assert sqlite_schema.migrate(fresh) == [1, 2, 3, 4]
+    assert sqlite_schema.migrate(fresh) == [1, 2, 3, 4, 5]
 
 
 def test_sqlite_failed_step_leaves_the_database_as_it_was(old_sqlite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +102,7 @@ def test_sqlite_database_from_a_newer_version_is_refused(tmp_path: Path) -> None
     SqliteJobStore(tmp_path)
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
         db.execute("PRAGMA user_version=99")
-    with pytest.raises(sqlite_schema.SchemaError, match="schema version 99.*up to 4"):
+    with pytest.raises(sqlite_schema.SchemaError, match="schema version 99.*up to 5"):
         SqliteJobStore(tmp_path)
 
 
@@ -114,7 +116,7 @@ def test_redis_namespace_from_before_versioning_is_upgraded(redis_url: str, pref
     ids = load_redis_fixture(client, prefix)
     assert redis_layout.version(client, prefix) == 1
     store = RedisJobStore(redis_url, prefix=prefix)
-    assert int(client.get(f"{prefix}:layout")) == redis_layout.VERSION == 4
+    assert int(client.get(f"{prefix}:layout")) == redis_layout.VERSION == 5
     check_upgraded(store, ids)
     assert redis_layout.migrate(client, prefix) == []
 
@@ -128,7 +130,7 @@ def test_redis_fresh_and_newer_namespaces(redis_url: str, prefix: str) -> None:
     client = redis.Redis.from_url(redis_url)
     assert redis_layout.version(client, prefix) == 0
     RedisJobStore(redis_url, prefix=prefix)
-    assert redis_layout.version(client, prefix) == 4
+    assert redis_layout.version(client, prefix) == 5
     client.set(f"{prefix}:layout", 99)
     with pytest.raises(redis_layout.LayoutError, match="layout version 99"):
         RedisJobStore(redis_url, prefix=prefix)

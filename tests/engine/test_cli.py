@@ -238,6 +238,7 @@ def test_serve_runs_threaded_workers(monkeypatch):
     assert options[options.index("--worker-class") + 1] == "impasto.web.worker.StudioWorker"  # gthread's subclass
     assert options[options.index("--threads") + 1] == "8"
     assert options[options.index("--limit-request-line") + 1] == "8190"  # never 0: no limit at all
+    assert options[options.index("--logger-class") + 1] == "impasto.web.worker.StudioLogger"  # IMPASTO_LOG_FORMAT
     assert main(["serve", "--threads", "0"]) == 2
 
 

@@ -62,10 +62,12 @@ def test_each_browser_lists_only_its_own_jobs(app: Flask, client: FlaskClient, b
     assert listed(stranger) == [] and mine not in stranger.get("/history").text
 
 
-def test_the_first_visit_sets_a_private_session_cookie(client: FlaskClient) -> None:
-    cookie = client.get("/").headers["Set-Cookie"]
+def test_the_first_submission_sets_a_private_session_cookie(app: Flask, client: FlaskClient) -> None:
+    assert "Set-Cookie" not in client.get("/").headers  # a page view (a bot's too) starts no session
+    cookie = submit(client).headers["Set-Cookie"]
     assert cookie.startswith("impasto_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Expires=" in cookie  # kept across browser restarts, so the history stays
+    assert app.extensions["impasto"].store.end_sessions("anonymous") == 1  # one session, on the server
 
 
 def test_a_job_is_shared_by_its_link_but_only_its_owner_changes_it(app: Flask, client: FlaskClient,

@@ -122,7 +122,7 @@ def test_security_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("host, trusted, note", [("0.0.0.0", "", True), ("0.0.0.0", "studio.lan", False),
                                                   ("127.0.0.1", "", False)])
-def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, capsys,
+def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pytest.MonkeyPatch, caplog,
                                                                 host: str, trusted: str, note: bool) -> None:
     from impasto import cli
 
@@ -130,7 +130,7 @@ def test_serve_on_every_interface_reminds_of_the_trusted_hosts(monkeypatch: pyte
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
     monkeypatch.setenv("IMPASTO_TRUSTED_HOSTS", trusted)
     assert cli.main(["serve", "--host", host]) == 0 and started
-    assert ("IMPASTO_TRUSTED_HOSTS" in capsys.readouterr().err) is note
+    assert ("IMPASTO_TRUSTED_HOSTS" in caplog.text) is note  # a log line: JSON too with IMPASTO_LOG_FORMAT=json
 
 
 def test_serve_stops_on_a_bad_trusted_hosts_list(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -250,13 +250,15 @@ def test_an_ipv6_client_is_counted_by_its_64_network(make_app: Callable[..., Fla
     assert submit(client, environ_base={"REMOTE_ADDR": "::ffff:192.0.2.8"}).status_code == 202
 
 
-def test_with_a_password_each_signed_in_browser_counts_for_itself(make_app: Callable[..., Flask]) -> None:
+def test_with_a_password_signed_in_browsers_count_by_their_address(make_app: Callable[..., Flask]) -> None:
+    # Signing in again is free: a new session must not bring a new allowance (tests/web/test_sessions.py).
     app = make_app(IMPASTO_RATE_LIMIT="1/minute", IMPASTO_PASSWORD="open sesame, please")
     first, second = app.test_client(), app.test_client()
     for browser in (first, second):
         assert browser.post("/login", data={"password": "open sesame, please"}).status_code == 303
     assert [submit(first).status_code, submit(first).status_code] == [202, 429]
-    assert submit(second).status_code == 202  # the same address, another signed-in browser
+    assert submit(second).status_code == 429  # the same address, another signed-in browser
+    assert submit(second, environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 202  # another address
 
 
 def test_behind_a_proxy_the_limit_counts_per_client_address(make_app: Callable[..., Flask]) -> None:

@@ -19,11 +19,12 @@ import socket
 import sys
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 from impasto.config import Settings, masked_url
 from impasto.jobs.distributed import TASK_NAME, CeleryDispatcher, DistributedConfig, Reaper, Sender, make_store
 from impasto.jobs.execute import Painter, run_job
+from impasto.logs import reformat
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,28 @@ def execute(config: DistributedConfig, job_id: str, painter: Painter = Painter()
     return run_job(store, job.id, worker=worker, engine=config.engine, painter=painter)
 
 
-def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str) -> list[str]:
-    return ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=prefork",
+def worker_argv(config: DistributedConfig, concurrency: int, loglevel: str, quiet: bool = False) -> list[str]:
+    """Celery's command line; ``quiet`` drops its start-up banner (printed, not logged: not JSON)."""
+    return [*(["--quiet"] if quiet else []), "worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
+            "--pool=prefork",
             "--queues", config.queue, "--hostname", f"impasto-{os.getpid()}@%h",
             # No gossip, mingle or event heartbeats: workers share nothing but the queue (and start faster).
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def _celery_logs(log_format: str) -> bool:
+    """True for IMPASTO_LOG_FORMAT=json, whose formatter then goes to every handler Celery sets up
+    (it makes its own, worker_hijack_root_logger, after our configure)."""
+    if log_format != "json":
+        return False
+    for signal in (signals.after_setup_logger, signals.after_setup_task_logger):
+        signal.connect(json_formatters, weak=False, dispatch_uid="impasto-json-logs")
+    return True
+
+
+def json_formatters(logger: logging.Logger, **_: Any) -> None:
+    """Celery's signal receiver: the handlers it just set up write JSON."""
+    reformat(logger, "json")
 
 
 def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
@@ -142,13 +160,14 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
         print("impasto: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
     _main_pid = os.getpid()
+    json_logs = _celery_logs(settings.log_format)
     celery = create_celery(config, painter)
     # The reaper lives in the main process (its own Redis client); pool children run the jobs.
     reaper_store = make_store(config)
     reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config))
     reaper.start()
     try:
-        celery.worker_main(worker_argv(config, concurrency, loglevel))
+        celery.worker_main(worker_argv(config, concurrency, loglevel, quiet=json_logs))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     finally:

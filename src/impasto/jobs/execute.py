@@ -4,15 +4,13 @@ Reads the inputs from the store (the photo, every painting in blend order, the s
 init='image' job), calls ``stylize`` (through a ``Painter``) with callbacks that write progress (and a
 JPEG preview now and then) back to the store, watches the cancel flag, stores the result and sets
 the final state. A clip job (its content is a video) calls ``stylize_clip`` instead, with the store's
-side in src/impasto/jobs/clip_job.py (frames stored as they finish, resumed after a crash). The in-process
-runner threads call it; a Celery task can call it the same way.
-TensorFlow is imported here only when a job actually runs.
+side in src/impasto/jobs/clip_job.py (frames stored as they finish, resumed after a crash). Runner threads
+and Celery tasks call it alike; TensorFlow is imported here only when a job actually runs.
 
-The store may fail now and then (a locked SQLite file, Redis away for a moment). Progress,
-previews and cancel checks are best-effort: a failed write or read is logged and the job goes on
-(a failed cancel check counts as "not cancelled"). The final state is retried a few times with
-backoff; if it still cannot be written, the job stays 'running' without heartbeats and the
-reaper re-queues it after the stale time.
+The store may fail now and then (a locked SQLite file, Redis away for a moment). Progress, previews and cancel
+checks are best-effort: a failed write or read is logged and the job goes on (a failed cancel check counts as
+"not cancelled"). The final state is retried a few times with backoff; if it still cannot be written, the job
+stays 'running' without heartbeats and the reaper re-queues it after the stale time.
 """
 
 from __future__ import annotations
@@ -112,8 +110,10 @@ def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings
     if job is None or job.state != RUNNING or job.worker != worker:
         log.warning("job %s is not running under %s; not running it", job_id, worker)
         return job.state if job else "missing"
+    began = time.monotonic()
     with _Heartbeat(store, job_id, worker):
         state, error, extra = _run(store, job, worker, engine, painter)
+    _log_durations(job, state, time.monotonic() - began)
     if _deleted(store, job_id):
         # Its owner deleted it while it ran: the engine stopped at its next cancel check, and every
         # write since (progress, files) was refused. Nothing left to record.
@@ -123,6 +123,13 @@ def run_job(store: JobStore, job_id: str, *, worker: str, engine: EngineSettings
         # Only after 'done' is recorded: a runner that died before that resumes from these frames.
         clip_job.drop_frames(store, job_id)
     return state
+
+
+def _log_durations(job: Job, state: str, run_seconds: float) -> None:
+    """The run's seconds here, and the seconds the job waited in the queue before it (the store's times)."""
+    waited = round(max(0.0, (job.started or job.created) - job.created), 3)
+    log.info("job %s ran %.1f s and ended %s (%.1f s in the queue)", job.id, run_seconds, state, waited,
+             extra={"job_id": job.id, "state": state, "run_seconds": round(run_seconds, 3), "queue_seconds": waited})
 
 
 def _deleted(store: JobStore, job_id: str) -> bool:
@@ -199,15 +206,15 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         return (FAILED, reason, {}) if watcher.lost else (CANCELLED, None, {})
     except WeightsError as exc:
         # Its message names server paths and settings: for the log, not for whoever sent the job.
-        log.error("job %s: %s", job.id, exc)
+        log.error("job %s: %s", job.id, exc, extra={"job_id": job.id})
         return FAILED, WEIGHTS_FAILED, {}
     except ImpastoError as exc:
         return FAILED, str(exc), {}
     except MemoryError:
-        log.exception("job %s ran out of memory", job.id)
+        log.exception("job %s ran out of memory", job.id, extra={"job_id": job.id})
         return FAILED, "the server ran out of memory; try a smaller size", {}
     except Exception as exc:  # noqa: BLE001 - a job must never take its runner down
-        log.exception("job %s failed", job.id)
+        log.exception("job %s failed", job.id, extra={"job_id": job.id})
         return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
 
 

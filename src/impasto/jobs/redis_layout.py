@@ -45,11 +45,17 @@ def _v4_clip_progress(client: Any, prefix: str) -> None:
     job from before (none is a clip, and an absent progress field reads as not reported)."""
 
 
+def _v5_sessions(client: Any, prefix: str) -> None:
+    """Browser sessions: ``session:<digest>`` and ``sessions-of:<principal>`` (src/impasto/jobs/redis_sessions.py).
+    All new keys: nothing stored before changes."""
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any, str], None]]] = [
     ("the layout before versioning", _v1_before_versioning),
     ("job owners, per-client counts, API tokens", _v2_owners_and_tokens),
     ("every job lists its built-in style names", _v3_style_names),
     ("clip jobs' frame progress and files", _v4_clip_progress),
+    ("browser sessions", _v5_sessions),
 ]
 VERSION = len(MIGRATIONS)
 LOCK_SECONDS = 300  # a migrating process that dies frees the lock after this long

@@ -18,6 +18,7 @@ Keys, all under ``<prefix>:`` (IMPASTO_REDIS_PREFIX, default ``impasto``):
 - ``state:queued`` id by seq; ``state:running`` id by heartbeat (stale = lowest scores);
   ``state:done|failed|cancelled`` id by finish time (retention = lowest scores)
 - ``tokens``      hash: API token name → JSON {digest, created}; ``token-hashes`` digest → name
+- ``session:<digest>``, ``sessions-of:<principal>``  browser sessions (src/impasto/jobs/redis_sessions.py)
 - ``layout``      the layout's version (src/impasto/jobs/redis_layout.py upgrades older namespaces at start)
 
 Times: by default the Redis server's clock (``TIME`` inside the scripts), so heartbeats written on
@@ -34,6 +35,7 @@ from typing import Any, Callable, Mapping
 from impasto.config import default
 from impasto.jobs import redis_layout
 from impasto.jobs import redis_scripts as lua
+from impasto.jobs.redis_sessions import RedisSessions
 from impasto.jobs.store import PROGRESS_FIELDS, QUEUED, RUNNING, STATES, Job, Token
 from impasto.jobs.store_core import (
     REFUSED_CLIENT_LIMIT,
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DELETE_BATCH = 1000  # jobs removed per state and call of delete_finished: keeps each script short
 
-class RedisJobStore(StoreCore):
+class RedisJobStore(RedisSessions, StoreCore):
     """Jobs and their files in one Redis database, under ``prefix``."""
 
     def __init__(self, url_or_client: Any, *, prefix: str = default("redis_prefix"),

@@ -81,6 +81,19 @@ ALTER TABLE jobs ADD COLUMN preview_frame INTEGER;
 """
 
 
+# Step 5: browser sessions, ended on the server (sign-out, sign-out everywhere, their lifetime). Only a
+# digest of the cookie's session id is kept; principal: 'password:<fingerprint>' or 'anonymous'.
+_V5_SESSIONS = """
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX sessions_principal ON sessions(principal);
+CREATE INDEX sessions_created ON sessions(created);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(db: sqlite3.Connection) -> None:
         # executescript would COMMIT first; run the statements one by one inside our transaction.
@@ -98,6 +111,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("job owners, per-client counts, API tokens", _script(_V2_OWNERS_AND_TOKENS)),
     ("every job lists its built-in style names", _v3_style_names),
     ("clip jobs' frame progress", _script(_V4_CLIP_PROGRESS)),
+    ("browser sessions", _script(_V5_SESSIONS)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -6,7 +6,8 @@ that checking the running count and taking a job is one atomic step across proce
 2 web + 3 worker processes, no job claimed twice; docs/design-notes.md). Files live under
 ``data_dir/jobs/<id>/``, written atomically; the table keeps their paths. The schema is versioned
 (src/impasto/jobs/sqlite_schema.py): opening a store upgrades an older database. The logic both
-backends share lives in src/impasto/jobs/store_core.py; here are its storage primitives.
+backends share lives in src/impasto/jobs/store_core.py; here are its storage primitives (browser
+sessions: src/impasto/jobs/sqlite_sessions.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from impasto.jobs import sqlite_schema
+from impasto.jobs.sqlite_sessions import SqliteSessions
 from impasto.jobs.store import (
     ACTIVE_STATES,
     CANCELLED,
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 
-class SqliteJobStore(StoreCore):
+class SqliteJobStore(SqliteSessions, StoreCore):
     """Jobs in ``data_dir/jobs.sqlite3``, files in ``data_dir/jobs/<id>/``."""
 
     def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:

@@ -38,6 +38,13 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   finished more than ``older_than`` seconds ago; never a queued or running one.
 - API tokens, kept only as a digest (src/impasto/jobs/tokens.py): ``add_token(name, digest)`` → False when
   the name is taken; ``token_name(digest)`` → name or None; ``tokens()`` → [Token]; ``revoke_token(name)``.
+- Browser sessions, kept only as a digest of the cookie's session id, so that every web process
+  (and, in scale-out, every web container) agrees which sessions live: ``add_session(digest,
+  principal, max_age)`` (also forgets sessions older than ``max_age`` seconds);
+  ``session_principal(digest, max_age)`` → the principal ('password:<fingerprint>', 'anonymous') of
+  a session started less than ``max_age`` seconds ago, else None; ``end_session(digest)`` → True
+  when it ended one; ``end_sessions(principal)`` → how many of that principal's sessions it ended.
+- ``ping()``: raises when the backend does not answer (the readiness probe).
 
 ``SqliteJobStore`` (src/impasto/jobs/sqlite_store.py) is the default backend, ``RedisJobStore``
 (src/impasto/jobs/redis_store.py) the scale-out one. Both build on ``StoreCore``
@@ -225,6 +232,21 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def revoke_token(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def add_session(self, digest: str, principal: str, max_age: float) -> None: ...
+
+    @abc.abstractmethod
+    def session_principal(self, digest: str, max_age: float) -> str | None: ...
+
+    @abc.abstractmethod
+    def end_session(self, digest: str) -> bool: ...
+
+    @abc.abstractmethod
+    def end_sessions(self, principal: str) -> int: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None: ...
 
 
 def style_files(names: Iterable[str]) -> list[str]:

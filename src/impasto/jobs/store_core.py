@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from impasto.jobs.states import CANCELLED, FAILED, FINISHED_STATES, QUEUED, gave_up
+from impasto.jobs.states import CANCELLED, FAILED, FINISHED_STATES, QUEUED, RUNNING, gave_up
 from impasto.jobs.store import PROGRESS_FIELDS, ClientLimit, Job, JobStore, QueueFull, check_file_name
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,14 @@ class StoreCore(JobStore):
             raise QueueFull(int(queue_limit or 0))
         if refused == REFUSED_CLIENT_LIMIT:
             raise ClientLimit(int(client_limit or 0))
-        log.info("job %s queued", job.id)
+        log.info("job %s queued", job.id, extra={"job_id": job.id, "state": QUEUED})
         return self.get(job.id)  # type: ignore[return-value]
 
     def claim(self, worker: str, max_running: int, job_id: str | None = None) -> Job | None:
         claimed = self._claim(worker, int(max_running), job_id)
         if claimed is None:
             return None
-        log.info("job %s claimed by %s", claimed, worker)
+        log.info("job %s claimed by %s", claimed, worker, extra={"job_id": claimed, "state": RUNNING, "worker": worker})
         return self.get(claimed)
 
     def heartbeat(self, job_id: str, worker: str) -> bool:
@@ -131,7 +131,8 @@ class StoreCore(JobStore):
         final = Final(state, error, None if summary is None else dict(summary), None if seed is None else int(seed))
         done = self._owned_write(job_id, worker, {"eta": None}, final)
         if done:
-            log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
+            log.info("job %s %s%s", job_id, state, f": {error}" if error else "",
+                     extra={"job_id": job_id, "state": state, "worker": worker})
         return done
 
     def request_cancel(self, job_id: str) -> Job | None:
@@ -142,7 +143,7 @@ class StoreCore(JobStore):
     def delete(self, job_id: str) -> bool:
         deleted = self._delete(job_id)
         if deleted:
-            log.info("job %s deleted", job_id)
+            log.info("job %s deleted", job_id, extra={"job_id": job_id, "state": "deleted"})
         return deleted
 
     def put_file(self, job_id: str, name: str, data: bytes) -> bool:
@@ -162,7 +163,7 @@ class StoreCore(JobStore):
         for job in self._stale_jobs(float(stale_after)):
             verdict = stale_verdict(job, int(max_attempts))
             if self._settle_stale(job, float(stale_after), verdict):
-                log.warning(verdict.log_line, job.id)
+                log.warning(verdict.log_line, job.id, extra={"job_id": job.id, "state": verdict.state})
                 recovered.append(job.id)
         return recovered
 

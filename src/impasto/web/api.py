@@ -8,7 +8,6 @@ owner only (src/impasto/web/auth.py); others get 404 and nothing changes."""
 from __future__ import annotations
 
 import io
-import os
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
@@ -23,8 +22,6 @@ from impasto.jobs.store import (
     INIT_FILE,
     MASK_FILES,
     POSTER_FILE,
-    QUEUED,
-    RUNNING,
     STYLE_FILES,
     Job,
     frame_file,
@@ -37,7 +34,6 @@ from impasto.web.submission import Limits
 from impasto.web.views import job_dict, recent_jobs
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-health_bp = Blueprint("health", __name__)
 
 # /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb,
 # and for a clip job poster (its first frame); its content is the clip as sent.
@@ -265,14 +261,6 @@ def _flag(name: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ApiError(400, f"{name} must be 1 or 0 (true/false), got {value[:40]!r}", field=name)
-
-
-@health_bp.get("/healthz")
-def healthz() -> Response:
-    counts = services().store.counts()  # also proves the store answers
-    # The process id tells which server process answered (several run under gunicorn -w N).
-    return jsonify({"status": "ok", "queued": counts.get(QUEUED, 0), "running": counts.get(RUNNING, 0),
-                    "process": os.getpid()})
 
 
 def _job_or_404(job_id: str) -> Job:

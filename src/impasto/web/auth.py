@@ -1,16 +1,18 @@
-"""Who is asking: a browser (Flask's signed session cookie) or an API token; and the optional password.
+"""Who is asking: a browser (a live session, src/impasto/web/sessions.py) or an API token; and the optional password.
 
 ``register(app)`` adds a before_request hook, the first of the app's own hooks (create_app calls it
 before any other), that sets ``flask.g.owner``:
 
 - ``"token:<name>"`` for a request with ``Authorization: Bearer <token>`` of a token in the store
   (an unknown or revoked token gets 401, whatever else the request carries);
-- ``"browser:<id>"`` for a browser that sent back its session cookie (the random id in it);
-- None for a client that brought neither. Such a client gets a session id now (the cookie comes
-  with the answer), so a job it submits belongs to that id (``job_owner()``).
+- ``"browser:<id>"`` for a browser whose session cookie names a session that lives on the server
+  (an ended or expired session's cookie is cleared with the answer);
+- None for a client that brought neither. Without a password, a session is started for it when it
+  submits its first job (``job_owner()``), so that job is already its own.
 
-Per-client limits count per token or signed-in browser, else per address (``client_key()``):
-without a password anybody gets a new session id for the asking.
+Per-client limits (rate, jobs queued) count per API token, else per client address
+(``client_key()``): never per browser session, which anybody can get afresh by signing in again
+or dropping a cookie.
 
 With a password (IMPASTO_PASSWORD), a browser must sign in first (src/impasto/web/signin.py): other pages
 redirect to /login, and API calls without a valid token or signed-in cookie get 401 JSON.
@@ -21,8 +23,6 @@ once into the data dir (``secret_key``), so every gunicorn process and restart a
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 import os
@@ -32,41 +32,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, redirect, request, session, url_for
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask import Flask, Response, g, redirect, request, url_for
 
 from impasto.jobs.store import Job
 from impasto.jobs.tokens import digest
-from impasto.web import services
+from impasto.web import services, sessions
 from impasto.web.replies import error_response
+from impasto.web.sessions import password, signed_in
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret_key"
-SESSION_ID, SIGNED_IN = "id", "signed_in"  # keys in the session cookie
-OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz")  # reachable without signing in
-SESSION_DAYS = 365  # the cookie is renewed at every visit; a year away forgets the browser
-
-
-class Password:
-    """The sign-in password, kept only as a Werkzeug hash, and a fingerprint of it that a signed-in
-    session carries: a changed password signs every browser out."""
-
-    def __init__(self, password: str, key: str) -> None:
-        self.hash = generate_password_hash(password)
-        self.fingerprint = hmac.new(key.encode(), b"impasto-password:" + password.encode(),
-                                    hashlib.sha256).hexdigest()[:32]
-
-    def check(self, candidate: str) -> bool:
-        return check_password_hash(self.hash, candidate)
+OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz", "health.readyz")
+UNTRACKED_ENDPOINTS = ("static", "health.healthz", "health.readyz")  # no session for assets and probes
 
 
 def register(app: Flask) -> None:
     app.secret_key = app.config.get("IMPASTO_SECRET_KEY") or secret_key(Path(app.config["IMPASTO_DATA_DIR"]))
+    # The cookie is not renewed at each visit: the browser forgets it when the server does (the
+    # session's lifetime counts from its start).
     app.config.update(SESSION_COOKIE_NAME="impasto_session", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS))
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_REFRESH_EACH_REQUEST=False,
+                      PERMANENT_SESSION_LIFETIME=timedelta(days=app.config["IMPASTO_SESSION_DAYS"]))
     configured = app.config.get("IMPASTO_PASSWORD")
-    app.extensions["impasto_password"] = Password(configured, app.secret_key) if configured else None
+    app.extensions["impasto_password"] = sessions.Password(configured, app.secret_key) if configured else None
     app.before_request(_identify)
 
     @app.context_processor
@@ -97,43 +86,25 @@ def secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def password() -> Password | None:
-    return current_app.extensions["impasto_password"]
-
-
-def signed_in() -> bool:
-    """True without a password; with one, for a browser whose session carries its fingerprint."""
-    pw = password()
-    return pw is None or hmac.compare_digest(str(session.get(SIGNED_IN, "")), pw.fingerprint)
-
-
-def sign_in() -> None:
-    """A correct password: a fresh session id (never one a page of another site could have planted)."""
-    session.clear()
-    session[SESSION_ID] = secrets.token_urlsafe(16)
-    session[SIGNED_IN] = password().fingerprint  # type: ignore[union-attr]
-    session.permanent = True
-
-
-def sign_out() -> None:
-    session.clear()
-
-
 def job_owner() -> str:
-    """Who a job submitted now belongs to: the caller, or the session id just given to it."""
-    return g.owner or f"browser:{session[SESSION_ID]}"
+    """Who a job submitted now belongs to: the caller, or a session started for it now (a browser's
+    first job, without a password: the cookie comes with the answer)."""
+    if g.get("owner") is None:
+        g.owner = f"browser:{sessions.start()}"
+    return g.owner
 
 
 def client_key() -> str:
     """Whose share of the per-client limits (rate, jobs queued) a request counts against.
 
-    An API token, or a browser signed in with the password, is an identity the operator handed
-    out: it counts for itself. Without a password a browser's session id costs nothing (every
-    request without a cookie is given a new one), so a script could take a fresh quota with one
-    GET before each submission: such browsers, and clients with nothing, count by their address.
+    An API token is an identity the operator handed out: it counts for itself. Anything else counts
+    by its address (the client's own behind trusted proxies, see ``client_address``): a browser
+    session costs nothing to replace (sign in again, drop the cookie), so counting sessions would
+    give a fresh quota for the asking. A household behind one address shares one quota; give its
+    scripts tokens, or raise the limits.
     """
     owner = g.get("owner")
-    if owner and (owner.startswith("token:") or password() is not None):
+    if owner and owner.startswith("token:"):
         return owner
     return f"addr:{client_address()}"
 
@@ -160,8 +131,8 @@ def owns(job: Job) -> bool:
 
 def _identify() -> Response | None:
     g.owner = None
-    if request.endpoint in ("static", "health.healthz"):
-        return None  # no session for assets and probes
+    if request.endpoint in UNTRACKED_ENDPOINTS:
+        return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":  # other schemes (a proxy's Basic auth) are not ours
         name = services().store.token_name(digest(token))
@@ -170,12 +141,11 @@ def _identify() -> Response | None:
                                   {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         g.owner = f"token:{name}"
         return None
-    if not signed_in():
-        return None if request.endpoint in OPEN_ENDPOINTS else _sign_in_first()
-    if SESSION_ID not in session:
-        session[SESSION_ID] = secrets.token_urlsafe(16)  # the cookie comes with this answer
-        session.permanent = True
-    g.owner = f"browser:{session[SESSION_ID]}"  # a first request's job is already its own
+    session_id = sessions.live_id()
+    if session_id is not None:
+        g.owner = f"browser:{session_id}"
+    elif password() is not None and request.endpoint not in OPEN_ENDPOINTS:
+        return _sign_in_first()
     return None
 
 

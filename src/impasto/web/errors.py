@@ -33,7 +33,7 @@ NOT_YOURS_PAGE = ("There is no such job, or it is not yours: only the browser or
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
 
 def register(app: Flask) -> None:

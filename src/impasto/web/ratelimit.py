@@ -4,9 +4,10 @@ and clip checks (IMPASTO_PROBE_RATE_LIMIT, POST /api/probe), each with its own c
 Submissions count once whether sent by the API (POST /api/jobs) or the page's form (one shared
 counter), every attempt, accepted or not: a refused upload costs the server as much to read. A
 probe reads a whole upload and opens it as a video, so it is counted too, apart from submissions
-(the studio probes each chosen file once, before sending it). A client is its API token or its
-signed-in browser, else its address (the real one behind proxies, via ProxyFix):
-``auth.client_key``, the same key as the cap on jobs queued per client. Over a limit: 429 with a
+(the studio probes each chosen file once, before sending it). A client is its API token, else its
+address (the real one behind proxies, via ProxyFix), never a browser session (signing in again or
+a new cookie gives no new allowance): ``auth.client_key``, the same key as the cap on jobs queued
+per client. Over a limit: 429 with a
 message that states the limit and a Retry-After header, as JSON on the API and on the page above
 the form.
 

@@ -1,4 +1,10 @@
-"""/login and /logout, with wrong passwords slowed down.
+"""/login, /logout and /logout/everywhere, with wrong passwords slowed down.
+
+Signing in starts a session recorded on the server; signing out ends it there, so a copy of the
+cookie stops working too; signing out everywhere ends every session of the password, on every
+browser (src/impasto/web/sessions.py). Without a password, /logout ends the browser's anonymous
+session (its history starts afresh, and a copy of the cookie no longer owns its jobs), and
+/logout/everywhere is refused: with no password, no two browsers are one person's.
 
 Wrong passwords are counted per client address (an IPv6 one by its /64) in this process
 (``Failures``): after ``MAX_FAILURES`` within ``WINDOW_SECONDS`` (tries still being checked
@@ -16,9 +22,9 @@ import time
 from collections import deque
 from typing import Callable
 
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 
-from impasto.web import auth
+from impasto.web import auth, sessions
 from impasto.web.render import Page
 
 bp = Blueprint("signin", __name__)
@@ -96,19 +102,29 @@ def login_submit() -> Response | Page:
     if not auth.password().check(request.form.get("password", "")):  # type: ignore[union-attr]
         return _form("wrong password", 401)  # the try stays counted
     failures().succeeded(address)
-    auth.sign_in()
+    sessions.start()
     return redirect(_next_page(), code=303)
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    auth.sign_out()
+    sessions.end()
     target = "signin.login" if auth.password() is not None else "pages.studio"
     return redirect(url_for(target), code=303)
 
 
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Response:
+    if auth.password() is None:
+        abort(400, description="this studio has no password, so there are no sign-ins to end everywhere; "
+                               "Sign out (POST /logout) ends this browser's session")
+    sessions.end_all()
+    return redirect(url_for("signin.login", signed_out="everywhere"), code=303)
+
+
 def _form(error: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Page:
-    html = render_template("login.html", error=error, next=request.values.get("next", ""))
+    everywhere = request.args.get("signed_out") == "everywhere"
+    html = render_template("login.html", error=error, next=request.values.get("next", ""), everywhere=everywhere)
     return html, status, headers or {}
 
 

@@ -6,6 +6,11 @@ its parser copies the whole line again for every piece that arrives: one client 
 line kept a process busy for 26 s of CPU while its memory grew. So the limit stays at 8,190, and
 this worker answers a longer line as the app answers everything else: JSON {"error": ...} with
 the security headers, instead of gunicorn's HTML page.
+
+``StudioLogger`` is gunicorn's logger with IMPASTO_LOG_FORMAT: with json, gunicorn's own lines
+(start-up, workers, errors) are JSON objects like the app's, and each access line one with its
+fields (remote, method, path, status, bytes, duration_ms, user_agent). `impasto serve` passes it;
+a gunicorn started by hand takes ``--logger-class impasto.web.worker.StudioLogger``.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.http.errors import LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 
+from impasto.config import SettingsError, from_environment
+from impasto.logs import reformat
 from impasto.web.headers import SECURITY_HEADERS
 
 MAX_REQUEST_LINE = 8190  # gunicorn's own ceiling for --limit-request-line
@@ -44,4 +51,39 @@ class StudioWorker(ThreadWorker):
             util.write_nonblock(client, too_long_answer(exc))
         except OSError:
             self.log.debug("Failed to send the 414 answer.")
+        return None
+
+
+def log_format() -> str:
+    """IMPASTO_LOG_FORMAT as gunicorn's master process finds it; a bad value means text here
+    (create_app, in each worker, then stops with the message that names the variable)."""
+    try:
+        return from_environment("log_format")
+    except SettingsError:
+        return "text"
+
+
+class StudioLogger(glogging.Logger):
+    """gunicorn's logger, its handlers formatted as IMPASTO_LOG_FORMAT says."""
+
+    json = False
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.json = log_format() == "json"
+        if self.json:
+            for log in (self.error_log, self.access_log):
+                reformat(log, "json")
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.json:
+            return super().access(resp, req, environ, request_time)
+        if not self.access_log_enabled:
+            return None
+        status = str(resp.status).split(None, 1)[0]
+        fields = {"remote": environ.get("REMOTE_ADDR"), "method": environ.get("REQUEST_METHOD"),
+                  "path": environ.get("PATH_INFO"), "status": int(status) if status.isdigit() else status,
+                  "bytes": getattr(resp, "sent", None), "user_agent": environ.get("HTTP_USER_AGENT"),
+                  "duration_ms": round(request_time.total_seconds() * 1000, 1)}
+        self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
         return None
