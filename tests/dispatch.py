@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from typing import Any, Callable
 
 from impasto.jobs.execute import Painter
@@ -133,12 +132,6 @@ class Gate:
         with self._changed:
             self._open = True
             self._changed.notify_all()
-
-
-def paced(seconds: float) -> Painter:
-    """The real engine sleeping ``seconds`` after every report: for worker processes, where a test
-    watches a job's progress in real time and cannot reach into it."""
-    return watching(lambda progress: time.sleep(seconds))
 
 
 def threads(painter: Painter | None = None) -> Callable[[JobStore, RunnerConfig], ThreadRunner]:
