@@ -45,25 +45,7 @@ def pictures(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_paint_a_picture_in_the_browser(page: Page, live_server: str, gate: Gate, tmp_path: Path) -> None:
-    content, style = pictures(tmp_path)
-    page.goto(live_server + "/")
-    assert_accessible(page)
-    page.set_input_files("input[name=content]", str(content))
-    page.set_input_files("input[name=style]", str(style))
-    expect(page.locator("#drop-content .preview")).to_be_visible()
-    expect(page.locator("#drop-style .preview")).to_be_visible()
-    expect(page.locator("input[name=style_name]:checked")).to_have_count(0)  # the upload replaced the pick
-
-    # The style weight slider is logarithmic: 10^3 on the slider is 1000 in the field.
-    page.locator(".slider[data-for=f-style_weight]").fill("3")
-    expect(page.locator("#f-style_weight")).to_have_value("1000")
-    page.locator(".preset[data-preset=strong-style]").click()
-    expect(page.locator("#f-style_weight")).to_have_value("1000")
-    # Before submitting: about how long it takes here, for these settings (this server's own speed).
-    expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
-    page.fill("#f-size", "48")
-    page.fill("#f-iterations", "12")
-    expect(page.locator("#estimate")).to_contain_text("Takes about 10 s")  # the fixed part, mostly
+    fill_the_studio(page, live_server, tmp_path)
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
@@ -93,6 +75,30 @@ def test_paint_a_picture_in_the_browser(page: Page, live_server: str, gate: Gate
     page.click("#again")
     expect(page.locator("#f-style_weight")).to_have_value("1000")
     expect(page.locator("#f-seed")).not_to_have_value("")
+
+
+def fill_the_studio(page: Page, base: str, tmp_path: Path) -> None:
+    """Both pictures uploaded, the style weight set by its slider and a preset, 48 px and 12
+    iterations, the estimate checked on the way."""
+    content, style = pictures(tmp_path)
+    page.goto(base + "/")
+    assert_accessible(page)
+    page.set_input_files("input[name=content]", str(content))
+    page.set_input_files("input[name=style]", str(style))
+    expect(page.locator("#drop-content .preview")).to_be_visible()
+    expect(page.locator("#drop-style .preview")).to_be_visible()
+    expect(page.locator("input[name=style_name]:checked")).to_have_count(0)  # the upload replaced the pick
+
+    # The style weight slider is logarithmic: 10^3 on the slider is 1000 in the field.
+    page.locator(".slider[data-for=f-style_weight]").fill("3")
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    page.locator(".preset[data-preset=strong-style]").click()
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    # Before submitting: about how long it takes here, for these settings (this server's own speed).
+    expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
+    page.fill("#f-size", "48")
+    page.fill("#f-iterations", "12")
+    expect(page.locator("#estimate")).to_contain_text("Takes about 10 s")  # the fixed part, mostly
 
 
 def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(

@@ -62,6 +62,14 @@ def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_serve
     gate.open()
 
     expect(page.locator("#title")).to_have_text("Finished", timeout=120_000)
+    the_result_plays(page)
+    page.goto(live_server + "/history")
+    expect(page.locator(".clip-meta")).to_have_text(re.compile(r"clip · 4 frames · 0\.5 s"))
+    assert refused == []
+
+
+def the_result_plays(page: Page) -> None:
+    """The result page's video: both sources, muted autoplay in a loop, playing; every download."""
     video = page.locator("#result-video")
     expect(video).to_be_visible()
     sources = video.locator("source")
@@ -77,6 +85,3 @@ def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_serve
     for fmt in ("mp4", "webm", "gif"):
         expect(page.locator(f"#download-{fmt}")).to_have_attribute("href", re.compile(rf"format={fmt}&download=1$"))
     assert_accessible(page)
-    page.goto(live_server + "/history")
-    expect(page.locator(".clip-meta")).to_have_text(re.compile(r"clip · 4 frames · 0\.5 s"))
-    assert refused == []
