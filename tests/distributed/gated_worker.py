@@ -35,7 +35,8 @@ class WorkerGate:
 
         pid = os.getpid()
         if pid not in self.clients:
-            self.clients[pid] = redis.Redis.from_url(self.redis_url)
+            # A socket timeout beyond the longest hold: redis-py's default (5 s) would end a longer BLPOP.
+            self.clients[pid] = redis.Redis.from_url(self.redis_url, socket_timeout=HOLD_SECONDS + 10)
         return self.clients[pid]
 
     def __call__(self, progress: Any) -> None:

@@ -133,7 +133,8 @@ def test_two_workers_share_a_queue_and_run_each_job_once(cluster: Cluster, web_a
     gates.open(busy)  # the holder goes on, and stops at its next cancel check
     finished = [first] + [wait_state(web_app, job_id, FINISHED, timeout=150) for job_id in ids[1:]]
     assert [job["state"] for job in finished] == ["done"] * 6, [job["error"] for job in finished]
-    assert wait_state(web_app, holder, FINISHED, timeout=60)["state"] == "cancelled"
+    held = wait_state(web_app, holder, FINISHED, timeout=60)
+    assert held["state"] == "cancelled", held["error"]
     store = web_app.extensions["impasto"].store
     jobs = [store.get(job_id) for job_id in [holder, *ids]]
     assert all(job.attempts == 1 for job in jobs)
