@@ -1,13 +1,13 @@
 """What the tests hand the job runners instead of production's: dispatchers for create_app
 (``test_config["DISPATCHER"]``), and painters (the real engine, wrapped) for the one boundary where
 a test reaches into a running job: ``RunnerConfig.painter``, ``run_job(painter=)`` and the Celery
-worker's ``run_worker(painter=)``. Production code knows none of them."""
+worker's ``run_worker(painter=)``. Production code knows none of them. A job that must last while
+a test looks at it waits at a ``Gate`` the test opens, never behind a sleep."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from typing import Any, Callable
 
 from impasto.jobs.execute import Painter
@@ -62,34 +62,85 @@ def _after_each_report(paint: Callable[..., Any], hook: Callable[[Any], None]) -
     return run
 
 
-class Held:
-    """A painter whose jobs stop after their first progress report until ``release()``: the test
-    waits for ``reported`` (the job is running, its progress stored), acts, then releases it."""
+def facts(progress: Any) -> dict[str, int]:
+    """What a gate compares and tells of a report: a picture's iteration, total and scale; a clip's
+    frame and frames besides, with its frame's iteration and total."""
+    picture = getattr(progress, "progress", progress)  # a clip's ClipProgress wraps its frame's Progress
+    found = {"iteration": picture.iteration, "total": picture.total, "scale": picture.scale}
+    if picture is not progress:
+        found.update(frame=progress.frame, frames=progress.frames)
+    return found
+
+
+def reached(found: dict[str, int], at_least: dict[str, int]) -> bool:
+    """Whether a report's facts are at least these values (``{"frame": 2}``: frame 2 or later)."""
+    return all(found.get(name, 0) >= value for name, value in at_least.items())
+
+
+class Gate:
+    """A painter whose job waits after every progress report until the test lets it on, so that a
+    test holds a job at a known point (its progress, and a preview when one was due, stored), looks,
+    then lets it go on: ``run_until(iteration=5)`` lets it report on until a report reaches those
+    values and holds it after that one; ``open()`` lets every job run to its end. A closed gate holds
+    a job after its first report. For one job at a time (one runner thread).
+
+    Every wait ends after ``timeout`` seconds, so that a broken test fails instead of hanging: the
+    test's with an AssertionError, a held job's with a TimeoutError (the job fails). Open the gate
+    when the test ends (tests/web/conftest.py's ``gate`` fixture does), so that runner threads can stop."""
 
     def __init__(self, timeout: float = 60.0) -> None:
-        self.reported, self.released, self.timeout = threading.Event(), threading.Event(), timeout
-        self.painter = watching(self._hold)
+        self.timeout = timeout
+        self._changed = threading.Condition()
+        self._open = False
+        self._until: dict[str, int] | None = None
+        self._reports = 0
+        self._held: tuple[int, Any] | None = None  # (report number, progress) of the job waiting now
+        self.painter = watching(self._report)
 
-    def _hold(self, progress: Any) -> None:
-        self.reported.set()
-        self.released.wait(self.timeout)
+    def _report(self, progress: Any) -> None:
+        with self._changed:
+            self._reports += 1
+            if self._open or (self._until is not None and not reached(facts(progress), self._until)):
+                return
+            self._until, self._held = None, (self._reports, progress)
+            self._changed.notify_all()
+            let_on = self._changed.wait_for(lambda: self._open or self._until is not None, self.timeout)
+            self._held = None
+        if not let_on:
+            raise TimeoutError(f"held at the gate for {self.timeout:g} s: the test never let the job on")
 
-    def release(self) -> None:
-        self.released.set()
+    def run_until(self, **at_least: int) -> Any:
+        """Let the job (the held one, or the next) report on until a report reaches ``at_least``;
+        return that report's progress once the job waits after it."""
+        with self._changed:
+            start, self._until = self._reports, at_least
+            self._changed.notify_all()
+            return self._held_after(start, f"a job held at {at_least}")
+
+    def wait_held(self) -> Any:
+        """The progress of the job waiting at the gate, once one does."""
+        with self._changed:
+            return self._held_after(0, "a job held at the gate")
+
+    def _held_after(self, reports: int, what: str) -> Any:
+        if not self._changed.wait_for(lambda: self._held is not None and self._held[0] > reports, self.timeout):
+            raise AssertionError(f"timed out after {self.timeout:g} s waiting for {what}")
+        return self._held[1]
+
+    def open(self) -> None:
+        """Let every job on, now and at every later report."""
+        with self._changed:
+            self._open = True
+            self._changed.notify_all()
 
 
-def paced(seconds: float) -> Painter:
-    """The real engine sleeping ``seconds`` after every report: for served pages and worker processes,
-    where a test watches a job's progress in real time and cannot reach into it."""
-    return watching(lambda progress: time.sleep(seconds))
-
-
-def threads(pace: float = 0.0) -> Callable[[JobStore, RunnerConfig], ThreadRunner]:
-    """Real runner threads (what create_app starts by default), with jobs paced when ``pace`` > 0."""
+def threads(painter: Painter | None = None) -> Callable[[JobStore, RunnerConfig], ThreadRunner]:
+    """Real runner threads (what create_app starts by default), painting with ``painter`` when given
+    (a Gate's, to hold jobs where the test watches a served page)."""
 
     def make(store: JobStore, config: RunnerConfig) -> ThreadRunner:
-        if pace:
-            config = dataclasses.replace(config, painter=paced(pace))
+        if painter is not None:
+            config = dataclasses.replace(config, painter=painter)
         runner = ThreadRunner(store, config)
         runner.start()
         return runner

@@ -4,7 +4,7 @@
 come from IMPASTO_* environment variables (src/impasto/config.py); ``test_config`` overrides them (and
 Flask's own keys). A bad setting stops create_app with ``SettingsError``, one line naming the
 variable. ``test_config["DISPATCHER"]``, a callable (store, RunnerConfig) -> Dispatcher, replaces the
-runner threads of embedded mode: tests run jobs inline, by hand or paced with it.
+runner threads of embedded mode: tests run jobs inline, by hand, or on threads that hold them.
 With IMPASTO_BROKER_URL set, jobs go to Redis and Celery workers (src/impasto/jobs/distributed.py).
 """
 

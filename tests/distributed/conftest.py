@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT, require
-from tests.distributed.procs import MEASUREMENTS, Cluster
+from tests.distributed.procs import MEASUREMENTS, Cluster, WorkerGates
 from tests.helpers import free_port, stop_process, wait_for
 
 
@@ -73,7 +73,7 @@ def _delete_namespace(redis_url: str, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Two real `impasto worker` processes on one queue (paced jobs, quick reaping), for a module."""
+    """Two real `impasto worker` processes on one queue (jobs behind gates, quick reaping), for a module."""
     name = f"impasto-test-{uuid.uuid4().hex[:10]}"
     logs = tmp_path_factory.mktemp("workers")
     cluster = Cluster(redis_url, name, logs, python=sys.executable, root=ROOT)
@@ -83,6 +83,17 @@ def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         cluster.close()
         _delete_namespace(redis_url, name)
+
+
+@pytest.fixture
+def gates(cluster: Cluster) -> Iterator[WorkerGates]:
+    """The cluster's worker gates, closed for this test (a job waits after its first report) and
+    opened when it ends, so that no job of this test holds a worker in the next."""
+    gates = cluster.gates()
+    gates.close_all()
+    yield gates
+    gates.open_all([proc.pid for proc in cluster.workers])
+    gates.client.close()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

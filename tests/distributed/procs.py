@@ -1,6 +1,6 @@
 """Processes for the scale-out tests: `impasto worker`s and a gunicorn web, each in its own session
-(so teardown can kill the whole group), logs in files (a full pipe would stall a process), plus a
-tiny JSON API client over urllib."""
+(so teardown can kill the whole group), logs in files (a full pipe would stall a process), the
+test's side of the workers' gates, plus a tiny JSON API client over urllib."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.dispatch import reached
 from tests.helpers import free_port, venv_tool, wait_for
 from tests.weights import UNTRAINED_WEIGHTS
 
-PACE = 0.3  # seconds of sleep per iteration in test workers (paced_worker.py): a 20-iteration job lasts ~6 s
+GATE_VARIABLE = "IMPASTO_TEST_GATE"  # gated_worker.py's gate keys' prefix in the broker's Redis
 STALE_AFTER = 10.0  # several heartbeats (5 s); the first iteration (TensorFlow start-up) beats only by thread
 REAP_SECONDS = 1.0
 MEASUREMENTS: list[str] = []  # printed at the end of the run by conftest (redelivery time and the like)
@@ -84,9 +85,88 @@ def spawn(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Proc
     return Proc(process, log)
 
 
+@dataclass(frozen=True)
+class GateKeys:
+    """The Redis keys of one worker process's gate (tests/distributed/gated_worker.py waits at it)."""
+
+    base: str
+    pid: int
+
+    def _key(self, name: str) -> str:
+        return f"{self.base}:{self.pid}:{name}"
+
+    @property
+    def all_open(self) -> str:  # every worker's gate is open while this exists
+        return f"{self.base}:open"
+
+    @property
+    def open(self) -> str:  # this worker's gate is open while this exists
+        return self._key("open")
+
+    @property
+    def until(self) -> str:  # JSON {"iteration": 5}: reports pass until one reaches it, then it holds
+        return self._key("until")
+
+    @property
+    def held(self) -> str:  # JSON facts of the report the job waits after (tests.dispatch.facts + "report")
+        return self._key("held")
+
+    @property
+    def reports(self) -> str:  # how many reports the worker has made
+        return self._key("reports")
+
+    @property
+    def wake(self) -> str:  # a waiting job BLPOPs here; the test pushes after every change
+        return self._key("wake")
+
+
+class WorkerGates:
+    """The test's side of the workers' gates: each job waits after every progress report until the
+    test lets it on at the gate of the worker that runs it (by pid: ``worker_pid(job)``). A closed gate
+    holds a job after its first report. Every wait ends after ``timeout`` seconds (AssertionError)."""
+
+    def __init__(self, redis_url: str, base: str, timeout: float = 60) -> None:
+        import redis
+
+        self.client, self.base, self.timeout = redis.Redis.from_url(redis_url), base, timeout
+
+    def close_all(self) -> None:
+        """Forget every gate's state: the next report of any job waits."""
+        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
+        if keys:
+            self.client.delete(*keys)
+
+    def open_all(self, pids: list[int]) -> None:
+        """Let every job on, now and later: a test's jobs never hold a worker for the next test."""
+        self.client.set(GateKeys(self.base, 0).all_open, 1)
+        for pid in pids:
+            self.client.rpush(GateKeys(self.base, pid).wake, 1)
+
+    def open(self, pid: int) -> None:
+        """Let the jobs of worker ``pid`` on, now and at every later report."""
+        keys = GateKeys(self.base, pid)
+        self.client.set(keys.open, 1)
+        self.client.rpush(keys.wake, 1)
+
+    def run_until(self, pid: int, **at_least: int) -> dict[str, int]:
+        """Let the job of worker ``pid`` (held, or its next) report on until a report reaches
+        ``at_least`` (e.g. iteration=2); return that report's facts once the job waits after it."""
+        keys = GateKeys(self.base, pid)
+        start = int(self.client.get(keys.reports) or 0)
+        self.client.set(keys.until, json.dumps(at_least))
+        self.client.rpush(keys.wake, 1)
+
+        def held() -> dict[str, int] | None:
+            raw = self.client.get(keys.held)
+            found = json.loads(raw) if raw else None
+            return found if found and found["report"] > start and reached(found, at_least) else None
+
+        return wait_for(held, self.timeout, f"worker {pid}'s job to wait at {at_least}", interval=0.05)
+
+
 @dataclass
 class Cluster:
-    """Real workers (`impasto worker`'s run_worker, jobs paced) sharing one queue."""
+    """Real workers (`impasto worker`'s run_worker, painting behind gates) sharing one queue."""
 
     redis_url: str
     prefix: str
@@ -95,13 +175,21 @@ class Cluster:
     root: Path
     workers: list[Proc] = field(default_factory=list)
 
+    @property
+    def gate_base(self) -> str:
+        # Beside the namespace, not in it (the store's keys are "<prefix>:..."), and deleted with it.
+        return f"{self.prefix}-gate"
+
+    def gates(self) -> WorkerGates:
+        return WorkerGates(self.redis_url, self.gate_base)
+
     def env(self) -> dict[str, str]:
         return scale_out_env(self.redis_url, self.prefix)
 
     def start_worker(self) -> Proc:
         log = self.logs / f"worker-{len(self.workers)}.log"
-        proc = spawn([self.python, "-m", "tests.distributed.paced_worker", "--loglevel=info"], self.env(), log,
-                     self.root)
+        env = {**self.env(), GATE_VARIABLE: self.gate_base}
+        proc = spawn([self.python, "-m", "tests.distributed.gated_worker", "--loglevel=info"], env, log, self.root)
         self.workers.append(proc)
         return proc
 

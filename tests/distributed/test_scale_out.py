@@ -1,6 +1,7 @@
 """Scale-out mode end to end: a real redis-server, two real `impasto worker` processes, the Flask app
-(test client, or real gunicorn) in broker mode. Jobs are tiny (32 px, untrained weights) and paced
-(tests/distributed/paced_worker.py) so that they last long enough to cancel, kill and restart around them."""
+(test client, or real gunicorn) in broker mode. Jobs are tiny (32 px, untrained weights) and wait at
+their worker's gate after every report (tests/distributed/gated_worker.py), so that a test holds a job
+mid-run while it cancels it, kills its worker or restarts the web, then lets it on."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tests.distributed.procs import (
     Api,
     Cluster,
     Web,
+    WorkerGates,
     record,
     scale_out_env,
     worker_pid,
@@ -76,17 +78,31 @@ def wait_state(app: Flask, job_id: str, states: tuple[str, ...], timeout: float 
                     f"job {job_id} to be {'/'.join(states)}", interval=0.2)
 
 
-def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster, web_app: Flask) -> None:
+def running_pid(app: Flask, job_id: str) -> int:
+    """The worker pid of a job once it has reported (a closed gate then holds it)."""
+    wait_for(lambda: poll(app, job_id)["progress"].get("iteration", 0) >= 1, 90, f"job {job_id} to run",
+             interval=0.2)
+    return worker_pid(app.extensions["impasto"].store.get(job_id))
+
+
+def the_other(cluster: Cluster, pid: int) -> int:
+    return next(proc.pid for proc in cluster.workers if proc.alive() and proc.pid != pid)
+
+
+def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster, web_app: Flask,
+                                                               gates: WorkerGates) -> None:
     dispatcher = web_app.extensions["impasto"].dispatcher
     assert isinstance(dispatcher, CeleryDispatcher)
     assert not [t for t in threading.enumerate() if t.name.startswith("impasto-runner")]  # no local runners
     job_id = submit(web_app, iterations=12)
     client = browser(web_app)
 
-    running = wait_for(lambda: (job := poll(web_app, job_id))["progress"]["iteration"] >= 1 and job, 90,
-                       "the first iteration", interval=0.2)
-    assert running["state"] == "running" and running["progress"]["total"] == 12
+    pid = running_pid(web_app, job_id)
+    running = poll(web_app, job_id)  # held after its first report, its first preview stored
+    assert running["state"] == "running" and running["progress"]["iteration"] == 1
+    assert running["progress"]["total"] == 12
     assert "preview" in running["urls"] and client.get(running["urls"]["preview"]).mimetype == "image/jpeg"
+    gates.open(pid)
     done = wait_state(web_app, job_id, FINISHED)
     assert done["state"] == "done", done["error"]
     assert done["summary"]["iterations"] == 12 and done["progress"]["iteration"] == 12
@@ -103,18 +119,22 @@ def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster,
     assert client.get("/healthz").json["status"] == "ok"
 
 
-def test_two_workers_share_a_queue_and_run_each_job_once(cluster: Cluster, web_app: Flask) -> None:
+def test_two_workers_share_a_queue_and_run_each_job_once(cluster: Cluster, web_app: Flask,
+                                                         gates: WorkerGates) -> None:
     workers = cluster.ensure_workers(2)
-    # A job that runs until cancelled keeps one worker busy (one message at a time each), so the
-    # jobs after it must go to the other: both take a share, however the machine schedules them.
+    # A job held at its worker's gate until cancelled keeps that worker busy (one message at a time
+    # each), so the jobs after it must go to the other, whose gate is open: both take a share.
     holder = submit(web_app, iterations=1000)
-    wait_for(lambda: poll(web_app, holder)["state"] == "running", 90, "the first job to run", interval=0.2)
+    busy = running_pid(web_app, holder)
+    gates.open(the_other(cluster, busy))
     ids = [submit(web_app, iterations=3) for _ in range(6)]
-    first = wait_state(web_app, ids[0], FINISHED, timeout=150)  # on the other worker, while the holder runs
+    first = wait_state(web_app, ids[0], FINISHED, timeout=150)  # on the other worker, while the holder waits
     assert browser(web_app).post(f"/api/jobs/{holder}/cancel").status_code == 200  # its owner cancels it
+    gates.open(busy)  # the holder goes on, and stops at its next cancel check
     finished = [first] + [wait_state(web_app, job_id, FINISHED, timeout=150) for job_id in ids[1:]]
     assert [job["state"] for job in finished] == ["done"] * 6, [job["error"] for job in finished]
-    assert wait_state(web_app, holder, FINISHED, timeout=60)["state"] == "cancelled"
+    held = wait_state(web_app, holder, FINISHED, timeout=60)
+    assert held["state"] == "cancelled", held["error"]
     store = web_app.extensions["impasto"].store
     jobs = [store.get(job_id) for job_id in [holder, *ids]]
     assert all(job.attempts == 1 for job in jobs)
@@ -133,24 +153,27 @@ def test_a_job_failing_on_its_input_is_not_retried(cluster: Cluster, web_app: Fl
     assert store.get(job.id).attempts == 1 and store.get(job.id).state == "failed"
 
 
-def test_cancel_reaches_a_running_job_on_a_worker(cluster: Cluster, web_app: Flask) -> None:
+def test_cancel_reaches_a_running_job_on_a_worker(cluster: Cluster, web_app: Flask, gates: WorkerGates) -> None:
     cluster.ensure_workers(2)
     job_id = submit(web_app, iterations=60)
-    wait_for(lambda: poll(web_app, job_id)["progress"]["iteration"] >= 1, 90, "the job to run", interval=0.2)
+    pid = running_pid(web_app, job_id)  # held after its first report
     response = browser(web_app).post(f"/api/jobs/{job_id}/cancel")
     assert response.status_code == 200 and response.json["cancel_requested"]
     started = time.monotonic()
+    gates.open(pid)  # it goes on, and stops at its next cancel check
     cancelled = wait_state(web_app, job_id, FINISHED, timeout=30)
-    assert cancelled["state"] == "cancelled"
+    assert cancelled["state"] == "cancelled" and cancelled["progress"]["iteration"] < 60
     record(f"cancel of a running job on a worker: 'cancelled' after {time.monotonic() - started:.1f} s")
 
 
-def test_kill_9_of_a_worker_mid_job_moves_the_job_to_the_other(cluster: Cluster, web_app: Flask) -> None:
+def test_kill_9_of_a_worker_mid_job_moves_the_job_to_the_other(cluster: Cluster, web_app: Flask,
+                                                                gates: WorkerGates) -> None:
     cluster.ensure_workers(2)
     store = web_app.extensions["impasto"].store
     job_id = submit(web_app, iterations=40)
-    wait_for(lambda: poll(web_app, job_id)["progress"]["iteration"] >= 2, 90, "the job to run", interval=0.2)
-    victim = worker_pid(store.get(job_id))
+    victim = running_pid(web_app, job_id)
+    assert gates.run_until(victim, iteration=2)["iteration"] == 2  # held mid-job
+    other = the_other(cluster, victim)
     proc = cluster.by_pid(victim)
     assert proc is not None
     os.kill(victim, signal.SIGKILL)  # the whole `impasto worker`: its pool child dies with it
@@ -162,28 +185,32 @@ def test_kill_9_of_a_worker_mid_job_moves_the_job_to_the_other(cluster: Cluster,
 
     wait_for(moved, 3 * STALE_AFTER + 30, "the job to move to the other worker", interval=0.1)
     redelivered = time.monotonic() - killed
+    gates.open(other)  # held there after its first report; now to its end
     done = wait_state(web_app, job_id, FINISHED, timeout=120)
     total = time.monotonic() - killed
     job = store.get(job_id)
     assert done["state"] == "done", done["error"]
-    assert job.attempts == 2 and worker_pid(job) != victim
+    assert job.attempts == 2 and worker_pid(job) == other
     assert not proc.alive()
     record(f"kill -9 of a worker mid-job: running again on the other worker {redelivered:.1f} s later, "
            f"done {total:.1f} s later (IMPASTO_STALE_AFTER={STALE_AFTER:g}, IMPASTO_REAP_SECONDS={REAP_SECONDS:g})")
     cluster.ensure_workers(2)
 
 
-def test_restarting_the_web_mid_job_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
+def test_restarting_the_web_mid_job_loses_nothing(cluster: Cluster, gates: WorkerGates, tmp_path: Path) -> None:
     cluster.ensure_workers(2)
     env = scale_out_env(cluster.redis_url, cluster.prefix, IMPASTO_DATA_DIR=str(tmp_path / "data"))
     web = Web(env, tmp_path / "web.log", cluster.root).start()
     try:
         api = Api(web.base)
         job_id = api.submit(CONTENT, STYLE, size=32, iterations=30)["id"]
-        wait_for(lambda: api.job(job_id)["progress"]["iteration"] >= 1, 90, "the job to run", interval=0.2)
+        wait_for(lambda: api.job(job_id)["progress"].get("iteration", 0) >= 1, 90, "the job to run",
+                 interval=0.2)  # held after its first report, for as long as the web is away
         web.kill()  # gunicorn and both of its processes, at once
         web = Web(env, tmp_path / "web2.log", cluster.root).start()
         api = Api(web.base)
+        assert api.job(job_id)["state"] == "running"
+        gates.open(worker_pid(cluster.store().get(job_id)))
         job = wait_for(lambda: (j := api.job(job_id))["state"] in FINISHED and j, 120, "the job to finish",
                        interval=0.3)
         assert job["state"] == "done", job["error"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from impasto import create_app
 from impasto.nst.images import encode_image
 from tests.conftest import gradient_image, stripes_image
-from tests.dispatch import Manual
+from tests.dispatch import Gate, Manual
 from tests.helpers import CHROMIUM_ARGS
 from tests.weights import UNTRAINED_WEIGHTS
 
@@ -47,6 +47,16 @@ def make_app(tmp_path: Path) -> Callable[..., Flask]:
     yield factory
     for app in apps:
         app.extensions["impasto"].dispatcher.stop()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """A gate for the jobs of a served app (``DISPATCHER=threads(gate.painter)``): closed, so that a
+    job waits after its first report until the test lets it on; opened when the test ends, so that
+    the runner threads finish their job and stop (ask for it after make_app: torn down before)."""
+    gate = Gate()
+    yield gate
+    gate.open()
 
 
 @pytest.fixture

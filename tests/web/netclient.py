@@ -5,11 +5,12 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import secrets
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
+
+from tests.helpers import wait_for
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
@@ -84,12 +85,11 @@ class Browser:
 
 
 def wait_until_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if request(url, timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up in {timeout} s")
+    wait_for(lambda: _answers(url), timeout, f"{url} to come up", interval=0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return request(url, timeout=2)[0] == 200
+    except OSError:  # not listening yet
+        return False

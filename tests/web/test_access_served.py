@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from impasto.web.signin import MAX_FAILURES
-from tests.helpers import free_port, stop_process, venv_tool
+from tests.helpers import free_port, stop_process, venv_tool, wait_for
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import Browser, wait_until_up
 from tests.weights import UNTRAINED_WEIGHTS
@@ -39,13 +38,11 @@ class Served:
 
     def idle(self, timeout: float = 60) -> None:
         """Wait until no job runs (a deleted job's runner has stopped)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def quiet() -> bool:
             health = Browser(self.base).json("GET", "/healthz")[1]
-            if health["running"] == 0 and health["queued"] == 0:
-                return
-            time.sleep(0.2)
-        raise AssertionError("a job is still running")
+            return health["running"] == 0 and health["queued"] == 0
+
+        wait_for(quiet, timeout, "no job running or queued", interval=0.2)
 
 
 @pytest.fixture(scope="module")

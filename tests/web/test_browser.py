@@ -1,6 +1,8 @@
 """A person in Chromium: upload two images, move a slider, see how long it will take, submit, watch it
 paint, download the result; see every problem at once before anything is sent; cancel (after a
-confirmation). axe-core checks every page on the way. Runs against a real HTTP server on 127.0.0.1."""
+confirmation). axe-core checks every page on the way. Runs against a real HTTP server on 127.0.0.1,
+whose runner thread paints behind a gate (tests.dispatch.Gate): a job waits after each report until
+the test lets it on, so that the page can be checked at a known point of it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from werkzeug.serving import make_server
 
-from tests.dispatch import threads
+from tests.dispatch import Gate, threads
 from tests.web.axe import assert_accessible
 from tests.web.conftest import form, png_bytes, style_bytes
 
@@ -31,9 +33,8 @@ def _serve(app) -> Iterator[str]:
 
 
 @pytest.fixture
-def live_server(make_app) -> Iterator[str]:
-    # A slow pace per iteration so that a tiny job lasts long enough to watch it advance.
-    yield from _serve(make_app(DISPATCHER=threads(pace=0.4)))
+def live_server(make_app, gate: Gate) -> Iterator[str]:
+    yield from _serve(make_app(DISPATCHER=threads(gate.painter)))
 
 
 def pictures(tmp_path: Path) -> tuple[Path, Path]:
@@ -43,32 +44,17 @@ def pictures(tmp_path: Path) -> tuple[Path, Path]:
     return content, style
 
 
-def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:
-    content, style = pictures(tmp_path)
-    page.goto(live_server + "/")
-    assert_accessible(page)
-    page.set_input_files("input[name=content]", str(content))
-    page.set_input_files("input[name=style]", str(style))
-    expect(page.locator("#drop-content .preview")).to_be_visible()
-    expect(page.locator("#drop-style .preview")).to_be_visible()
-    expect(page.locator("input[name=style_name]:checked")).to_have_count(0)  # the upload replaced the pick
-
-    # The style weight slider is logarithmic: 10^3 on the slider is 1000 in the field.
-    page.locator(".slider[data-for=f-style_weight]").fill("3")
-    expect(page.locator("#f-style_weight")).to_have_value("1000")
-    page.locator(".preset[data-preset=strong-style]").click()
-    expect(page.locator("#f-style_weight")).to_have_value("1000")
-    # Before submitting: about how long it takes here, for these settings (this server's own speed).
-    expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
-    page.fill("#f-size", "48")
-    page.fill("#f-iterations", "12")
-    expect(page.locator("#estimate")).to_contain_text("Takes about 10 s")  # the fixed part, mostly
+def test_paint_a_picture_in_the_browser(page: Page, live_server: str, gate: Gate, tmp_path: Path) -> None:
+    fill_the_studio(page, live_server, tmp_path)
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
-    expect(page.locator("#iteration")).to_have_text(re.compile(r"^([1-9]\d*) / 12$"), timeout=60_000)
+    expect(page.locator("#iteration")).to_have_text("1 / 12", timeout=60_000)  # held after its first report
     expect(page.locator("#preview")).to_be_visible()
     assert_accessible(page)  # the job page while it paints
+    gate.run_until(iteration=5)
+    expect(page.locator("#iteration")).to_have_text("5 / 12")  # the page follows it
+    gate.open()
     expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)
     expect(page.locator("#result")).to_be_visible()
     assert page.locator("#result").evaluate("img => img.naturalWidth") == 48
@@ -89,6 +75,30 @@ def test_paint_a_picture_in_the_browser(page: Page, live_server: str, tmp_path: 
     page.click("#again")
     expect(page.locator("#f-style_weight")).to_have_value("1000")
     expect(page.locator("#f-seed")).not_to_have_value("")
+
+
+def fill_the_studio(page: Page, base: str, tmp_path: Path) -> None:
+    """Both pictures uploaded, the style weight set by its slider and a preset, 48 px and 12
+    iterations, the estimate checked on the way."""
+    content, style = pictures(tmp_path)
+    page.goto(base + "/")
+    assert_accessible(page)
+    page.set_input_files("input[name=content]", str(content))
+    page.set_input_files("input[name=style]", str(style))
+    expect(page.locator("#drop-content .preview")).to_be_visible()
+    expect(page.locator("#drop-style .preview")).to_be_visible()
+    expect(page.locator("input[name=style_name]:checked")).to_have_count(0)  # the upload replaced the pick
+
+    # The style weight slider is logarithmic: 10^3 on the slider is 1000 in the field.
+    page.locator(".slider[data-for=f-style_weight]").fill("3")
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    page.locator(".preset[data-preset=strong-style]").click()
+    expect(page.locator("#f-style_weight")).to_have_value("1000")
+    # Before submitting: about how long it takes here, for these settings (this server's own speed).
+    expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
+    page.fill("#f-size", "48")
+    page.fill("#f-iterations", "12")
+    expect(page.locator("#estimate")).to_contain_text("Takes about 10 s")  # the fixed part, mostly
 
 
 def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(
@@ -132,14 +142,14 @@ def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(
 
 
 def test_cancel_asks_first_and_the_cancelled_page_says_what_happened(
-        page: Page, live_server: str, tmp_path: Path) -> None:
+        page: Page, live_server: str, gate: Gate, tmp_path: Path) -> None:
     page.goto(live_server + "/")
     page.set_input_files("input[name=content]", str(pictures(tmp_path)[0]))
     page.fill("#f-size", "48")
     page.fill("#f-iterations", "200")
     page.click("#submit")
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
-    expect(page.locator("#iteration")).to_have_text(re.compile(r"^[1-9]\d* / 200$"), timeout=60_000)
+    expect(page.locator("#iteration")).to_have_text("1 / 200", timeout=60_000)
     questions: list[str] = []
 
     def answer(accept: bool):
@@ -152,8 +162,13 @@ def test_cancel_asks_first_and_the_cancelled_page_says_what_happened(
     page.click("#cancel")
     expect(page.locator("#cancel")).to_be_enabled()  # "no": it goes on painting
     assert questions and "cannot be resumed" in questions[0]
+    gate.run_until(iteration=2)
+    expect(page.locator("#iteration")).to_have_text("2 / 200")
     page.once("dialog", answer(True))
-    page.click("#cancel")
+    with page.expect_response(re.compile(r"/cancel$")) as cancelled:
+        page.click("#cancel")
+    assert cancelled.value.ok
+    gate.open()  # the job goes on, sees the cancel at its next check and stops
     expect(page.locator("#title")).to_have_text("Cancelled", timeout=30_000)
     expect(page.locator("#message")).to_contain_text(re.compile(r"cancelled after iteration \d+ of 200: there is no "
                                                                 r"finished picture, only the last preview below"))
@@ -183,7 +198,8 @@ def test_the_studio_at_phone_width_is_accessible(page: Page, live_server: str) -
     assert_accessible(page)
 
 
-def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, tmp_path: Path) -> None:
+def test_blend_two_paintings_in_the_browser(page: Page, live_server: str, gate: Gate, tmp_path: Path) -> None:
+    gate.open()  # only the finished jobs are looked at
     content, style = pictures(tmp_path)
     page.goto(live_server + "/")
     page.set_input_files("input[name=content]", str(content))
@@ -296,7 +312,7 @@ def test_the_owner_deletes_a_job_from_its_page_after_confirming(page: Page, idle
     expect(page.locator("#cancel")).to_have_count(0)
 
 
-def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server: str) -> None:
+def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server: str, gate: Gate) -> None:
     """The first preview of a coarse-to-fine job comes from its small first scale: the page says so."""
     answer = page.request.post(live_server + "/api/jobs", multipart={
         "content": {"name": "photo.png", "mimeType": "image/png", "buffer": png_bytes(48, 64)},
@@ -304,5 +320,8 @@ def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server
         "size": "64", "iterations": "12", "scales": "2"})
     assert answer.status == 202, answer.text()
     page.goto(live_server + answer.json()["urls"]["page"])
-    expect(page.locator("#preview-caption")).to_contain_text("First pass (scale 1 of 2", timeout=60_000)
-    expect(page.locator("#preview-caption")).to_contain_text("Live preview after iteration", timeout=60_000)
+    expect(page.locator("#preview-caption")).to_contain_text("First pass (scale 1 of 2, at a smaller size), "
+                                                             "iteration 1", timeout=60_000)
+    # Held after its last report (always previewed), still running: the last scale's preview.
+    assert gate.run_until(iteration=12).scale == 2
+    expect(page.locator("#preview-caption")).to_have_text("Live preview after iteration 12")

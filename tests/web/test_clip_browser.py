@@ -1,6 +1,6 @@
 """A person in Chromium drops a clip on the studio, sees it is a clip (frames, seconds), watches the
 job page count the frames, and gets the painted clip playing on the result page. Real HTTP server
-on 127.0.0.1, real runner threads, untrained weights."""
+on 127.0.0.1, real runner threads painting behind a gate (tests.dispatch.Gate), untrained weights."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.clips import video_bytes
-from tests.dispatch import threads
+from tests.dispatch import Gate, threads
 from tests.web.axe import assert_accessible
 from tests.web.test_browser import _serve
 
@@ -27,9 +27,8 @@ DROP = """async ([b64, name, type]) => {
 
 
 @pytest.fixture
-def live_server(make_app) -> Iterator[str]:
-    # Paced so that the job page can be seen counting frames.
-    yield from _serve(make_app(DISPATCHER=threads(pace=0.3)))
+def live_server(make_app, gate: Gate) -> Iterator[str]:
+    yield from _serve(make_app(DISPATCHER=threads(gate.painter)))
 
 
 def drop_file(page: Page, selector: str, data: bytes, name: str, mimetype: str) -> None:
@@ -37,7 +36,7 @@ def drop_file(page: Page, selector: str, data: bytes, name: str, mimetype: str) 
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_server: str) -> None:
+def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_server: str, gate: Gate) -> None:
     refused: list[str] = []
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text else None)
@@ -53,12 +52,24 @@ def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_serve
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
-    expect(page.locator("#frame")).to_have_text(re.compile(r"^frame [2-4] of 4$"), timeout=90_000)
+    expect(page.locator("#frame")).to_have_text("frame 1 of 4", timeout=90_000)  # held after its first report
+    expect(page.locator("#preview-caption")).to_have_text("Painting the first frame (it takes longest)…")
+    gate.run_until(frame=2)  # held in frame 2: frame 1 is finished
+    expect(page.locator("#frame")).to_have_text("frame 2 of 4")
     expect(page.locator("#preview")).to_be_visible()  # the latest finished frame
-    expect(page.locator("#preview-caption")).to_contain_text(re.compile(r"Latest finished frame: [1-3] of 4"))
+    expect(page.locator("#preview-caption")).to_have_text("Latest finished frame: 1 of 4")
     assert_accessible(page)
+    gate.open()
 
     expect(page.locator("#title")).to_have_text("Finished", timeout=120_000)
+    the_result_plays(page)
+    page.goto(live_server + "/history")
+    expect(page.locator(".clip-meta")).to_have_text(re.compile(r"clip · 4 frames · 0\.5 s"))
+    assert refused == []
+
+
+def the_result_plays(page: Page) -> None:
+    """The result page's video: both sources, muted autoplay in a loop, playing; every download."""
     video = page.locator("#result-video")
     expect(video).to_be_visible()
     sources = video.locator("source")
@@ -74,6 +85,3 @@ def test_drop_a_clip_watch_the_frames_and_play_the_result(page: Page, live_serve
     for fmt in ("mp4", "webm", "gif"):
         expect(page.locator(f"#download-{fmt}")).to_have_attribute("href", re.compile(rf"format={fmt}&download=1$"))
     assert_accessible(page)
-    page.goto(live_server + "/history")
-    expect(page.locator(".clip-meta")).to_have_text(re.compile(r"clip · 4 frames · 0\.5 s"))
-    assert refused == []

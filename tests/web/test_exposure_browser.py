@@ -10,18 +10,18 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.dispatch import threads
+from tests.dispatch import Gate, threads
 from tests.web.test_browser import _serve, pictures
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def limited_server(make_app) -> Iterator[str]:
-    yield from _serve(make_app(DISPATCHER=threads(pace=0.2), IMPASTO_RATE_LIMIT="1/minute"))
+def limited_server(make_app, gate: Gate) -> Iterator[str]:
+    yield from _serve(make_app(DISPATCHER=threads(gate.painter), IMPASTO_RATE_LIMIT="1/minute"))
 
 
-def test_the_studio_works_under_its_csp_and_shows_the_rate_limit(page: Page, limited_server: str,
+def test_the_studio_works_under_its_csp_and_shows_the_rate_limit(page: Page, limited_server: str, gate: Gate,
                                                                   tmp_path: Path) -> None:
     refused: list[str] = []
 
@@ -39,6 +39,8 @@ def test_the_studio_works_under_its_csp_and_shows_the_rate_limit(page: Page, lim
     page.fill("#f-iterations", "6")
     page.click("#submit")  # the script posts to the API
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
+    expect(page.locator("#iteration")).to_have_text("1 / 6", timeout=60_000)  # held: the page shows it running
+    gate.open()
     expect(page.locator("#title")).to_have_text("Finished", timeout=60_000)  # job.js polled it to the end
 
     page.goto(limited_server + "/")

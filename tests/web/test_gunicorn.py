@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.helpers import free_port, stop_process
+from tests.helpers import free_port, stop_process, wait_for
 from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import get_json, post_multipart, request, wait_until_up
 from tests.weights import UNTRAINED_WEIGHTS
@@ -29,17 +28,16 @@ def test_gunicorn_two_workers_share_the_jobs(tmp_path: Path) -> None:
         status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "4"},
                                      {"content": ("photo.png", png_bytes()), "style": ("art.jpg", style_bytes())})
         assert status == 202, job
-        processes, states = set(), []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        processes: set[int] = set()
+
+        def finished() -> dict | None:
             status, body = get_json(base + job["urls"]["self"])
             assert status == 200, body  # no process ever answers 404 for a job another one stored
-            states.append(body["state"])
             processes.add(get_json(base + "/healthz")[1]["process"])
-            if body["state"] in ("done", "failed", "cancelled") and len(processes) >= 2:
-                break
-            time.sleep(0.1)
-        assert states[-1] == "done", (states[-1], body.get("error"))
+            return body if body["state"] in ("done", "failed", "cancelled") and len(processes) >= 2 else None
+
+        body = wait_for(finished, 120, "the job to end, polled through both processes", interval=0.1)
+        assert body["state"] == "done", (body["state"], body.get("error"))
         assert len(processes) == 2, f"polls reached only {processes}"
         assert request(base + body["urls"]["result"])[2].startswith(b"\x89PNG")
         assert body["progress"]["iteration"] == 4

@@ -21,7 +21,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import free_port, stop_process
+from tests.helpers import free_port, stop_process, wait_for
 from tests.web.netclient import request, wait_until_up
 from tests.weights import UNTRAINED_WEIGHTS
 
@@ -87,12 +87,11 @@ def _booted_workers(log_path: Path, workers: int = 2) -> set[int]:
 
     Read from the log rather than from /healthz: on a loaded machine one process may answer every
     poll, which says nothing about whether the other was killed and replaced."""
-    deadline = time.monotonic() + 60
-    while True:
-        booted = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())}
-        if len(booted) >= workers or time.monotonic() > deadline:
-            return booted
-        time.sleep(0.1)
+    def booted() -> set[int] | None:
+        pids = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())}
+        return pids if len(pids) >= workers else None
+
+    return wait_for(booted, 60, f"gunicorn to boot {workers} processes", interval=0.1)
 
 
 def timed_get(url: str) -> tuple[int, float]:

@@ -15,7 +15,7 @@ from impasto.jobs.sqlite_store import SqliteJobStore
 from impasto.nst.images import encode_image
 from impasto.nst.options import Options
 from tests.conftest import gradient_image, stripes_image
-from tests.dispatch import Held, Inline, threads
+from tests.dispatch import Gate, Inline, threads
 from tests.helpers import Clock, wait_for
 from tests.web.conftest import form, png_bytes
 from tests.weights import UNTRAINED_WEIGHTS
@@ -52,13 +52,13 @@ def test_cancel_stops_a_running_job(store: SqliteJobStore, monkeypatch) -> None:
 
     monkeypatch.setattr(impasto.jobs.execute, "CANCEL_CHECK_SECONDS", 0.0)  # ask the store at every evaluation
     job_id = new_job(store, iterations=200)
-    held, outcome = Held(), {}
+    gate, outcome = Gate(), {}
     thread = threading.Thread(target=lambda: outcome.update(state=run_job(
-        store, job_id, worker=WORKER, engine=UNTRAINED, painter=held.painter)))
+        store, job_id, worker=WORKER, engine=UNTRAINED, painter=gate.painter)))
     thread.start()
-    assert held.reported.wait(60) and store.get(job_id).progress["iteration"] >= 1
+    assert gate.wait_held().iteration == 1 == store.get(job_id).progress["iteration"]
     store.request_cancel(job_id)
-    held.release()
+    gate.open()
     thread.join(30)
     assert outcome["state"] == "cancelled" and store.get(job_id).state == "cancelled"
     assert store.get_file(job_id, "result.png") is None

@@ -26,7 +26,7 @@ def _claim_all(data_dir: str, name: str, max_running: int, results, barrier) -> 
         if job is None:
             if store.counts().get("queued", 0) == 0:
                 break
-            time.sleep(0.001)
+            time.sleep(0.001)  # the limit is full: claim again at once (the race is the point)
             continue
         most_running = max(most_running, store.counts().get("running", 0))
         if rendezvous:

@@ -98,7 +98,7 @@ def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, t
                 sock = socket.create_connection(("127.0.0.1", proxy_port), timeout=30)
                 sock.sendall(post("/api/jobs", b"", f"Content-Length: {len(body)}\r\n") + body[:20_000])
                 stalled.append(sock)
-            time.sleep(0.5)
+            time.sleep(0.5)  # let nginx take them all up (nothing to poll for) before asking the studio
             assert all(request(base + "/healthz", timeout=5)[0] == 200 for _ in range(5))
             # nginx ends each one after client_body_timeout: it logs a 408 and closes the connection.
             answers = [_read_all(sock) for sock in stalled]
