@@ -114,9 +114,9 @@ def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
     assert {"flow", "new ground evaluations", "new ground optimizer", "frame evaluations"} <= set(phases["later frame"])
     assert sum(phases["later frame"].values()) <= max(result.frame_seconds[1:])
     crop, picture = calls[1]
-    # the crop around the pan's new edge, painted with the first frame's iterations, held to the
+    # the crop around the pan's new edge, painted with the frame's iterations, held to the
     # warped frame where that is reliable, the painting as large as in the whole frame (style_scale × 48 / 36)
-    assert picture["options"].iterations == TINY.iterations and picture["options"].size == 36
+    assert picture["options"].iterations == TINY.frame_iterations and picture["options"].size == 36
     assert picture["options"].style_scale == pytest.approx(TINY.style_scale * 48 / 36)
     assert picture["temporal"].mask.shape == (36, 16) and (picture["temporal"].mask[4:-4, -3:] == 0).all()
     assert picture["temporal"].mask[4:-4, :8].min() == 1  # the context is held

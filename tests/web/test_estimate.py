@@ -137,9 +137,9 @@ def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
     options = Options(size=256, iterations=100, frame_iterations=20, scales=1, new_ground="photo")
     first, later = cost.picture_seconds(options, 0.75), cost.later_frame_seconds(options, 0.75)
     assert work(options, 0.75, frames=10) == pytest.approx(first + 9 * later)
-    # new ground painted first on crops: each later frame also pays 'iterations' evaluations of a crop
+    # new ground painted first on crops: each later frame pays its iterations' evaluations again, on a crop
     painted = options.replace(new_ground="paint")
-    assert cost.later_frame_seconds(painted, 0.75) > later + 100 * cost.PER_EVALUATION["wasserstein"]
+    assert cost.later_frame_seconds(painted, 0.75) > later + 20 * cost.PER_EVALUATION["wasserstein"]
     independent = options.replace(temporal_weight=0)  # every frame painted like the first
     assert work(independent, 0.75, frames=10) == pytest.approx(10 * first)
     picture, clip = finished_at(1.5, Options(size=256, iterations=100, scales=1)), finished_at(1.5, options, 10)

@@ -43,7 +43,7 @@ def picture_seconds(options: Options, aspect: float) -> float:
 
 def later_frame_seconds(options: Options, aspect: float) -> float:
     """A clip's frame after the first: frame_iterations at full size, the crops around its new
-    ground with the first frame's iterations, and the work around them; with temporal_weight 0,
+    ground with as many, and the work around them; with temporal_weight 0,
     a picture of its own."""
     if options.temporal_weight == 0:
         return picture_seconds(options, aspect)
@@ -51,7 +51,7 @@ def later_frame_seconds(options: Options, aspect: float) -> float:
     seconds = PER_FRAME + options.frame_iterations * EVALUATIONS_PER_ITERATION * evaluation_seconds(options, megapixels)
     if options.new_ground == "paint":
         crop = evaluation_seconds(options, megapixels * NEW_GROUND_CROP_SHARE)
-        seconds += options.iterations * EVALUATIONS_PER_ITERATION * crop
+        seconds += options.frame_iterations * EVALUATIONS_PER_ITERATION * crop
     return seconds
 
 

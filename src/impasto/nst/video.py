@@ -167,7 +167,8 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
                      phases: Timings | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
     around it, with some context: from ``start``, held to the warped previous frame where that is
-    reliable (so that its strokes go on from their neighbours'), with the first frame's iterations.
+    reliable (so that its strokes go on from their neighbours'), with the frame's iterations (the
+    first frame's 100 cost a later frame twice its time for the same style and flicker: docs/video.md).
     On a crop the new ground is a large share of the picture, so the style term, a statistic of
     the whole picture, paints it as it paints a picture; on the whole frame it is a few per cent
     and stays near the photo. The painting is as large as in the whole frame. Returns (H, W, 3)
@@ -184,7 +185,8 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
     for box in boxes:
         crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
         scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
-        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale)
+        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale,
+                                       iterations=options.frame_iterations)
         result = stylize(frame[box], style, options=crop_options, init_image=start[box],
                          temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
                          **engine)
