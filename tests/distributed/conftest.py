@@ -12,13 +12,16 @@ import shutil
 import subprocess
 import sys
 import uuid
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
+from impasto.jobs.sqlite_store import SqliteJobStore
+from impasto.jobs.store import JobStore
 from tests.conftest import ROOT, require
 from tests.distributed.procs import MEASUREMENTS, Cluster, WorkerGates
-from tests.helpers import free_port, stop_process, wait_for
+from tests.helpers import Clock, free_port, stop_process, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -101,4 +104,21 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("scale-out measurements")
         for line in MEASUREMENTS:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Callable[[], JobStore]:
+    """A factory for the store contract tests: every call is another client of the same store (another
+    process, in effect), SQLite and Redis."""
+    if request.param == "sqlite":
+        return lambda: SqliteJobStore(tmp_path, clock=clock)
+    from impasto.jobs.redis_store import RedisJobStore
+
+    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
+    return lambda: RedisJobStore(url, prefix=prefix, clock=clock)
 

@@ -4,32 +4,12 @@ ending one (or all of a principal's) holds for every process at once."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
-import pytest
-
-from impasto.jobs.sqlite_store import SqliteJobStore
 from impasto.jobs.store import JobStore
 from tests.helpers import Clock
 
 DAY = 86_400.0
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Callable[[], JobStore]:
-    """Every call is another client of the same store: another web process, in effect."""
-    if request.param == "sqlite":
-        return lambda: SqliteJobStore(tmp_path, clock=clock)
-    from impasto.jobs.redis_store import RedisJobStore
-
-    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
-    return lambda: RedisJobStore(url, prefix=prefix, clock=clock)
 
 
 def test_a_session_lives_for_its_lifetime_in_every_process(make_store: Callable[[], JobStore], clock: Clock) -> None:

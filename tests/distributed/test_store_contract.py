@@ -16,22 +16,6 @@ from tests.helpers import Clock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Callable[[], JobStore]:
-    """A factory: every call is another client of the same store (another process, in effect)."""
-    if request.param == "sqlite":
-        return lambda: SqliteJobStore(tmp_path, clock=clock)
-    from impasto.jobs.redis_store import RedisJobStore
-
-    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
-    return lambda: RedisJobStore(url, prefix=prefix, clock=clock)
-
-
-@pytest.fixture
 def store(make_store: Callable[[], JobStore]) -> JobStore:
     return make_store()
 
