@@ -1,17 +1,21 @@
-"""Clips read at the byte level (impasto.nst.animated): the canvas a GIF or WebP declares,
-measured before any decoder runs."""
+"""Clips read at the byte level (impasto.nst.animated) and stripped of their metadata
+(impasto.nst.clip_metadata): the canvas a GIF or WebP declares, measured before any decoder runs,
+and the same clip with no place, comment, title or date, whose frames are the very same."""
 
 from __future__ import annotations
 
 import io
 
+import av
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from impasto.nst.animated import Malformed, frame_count, layout
-from impasto.nst.clips import ClipLimits, looks_like_clip, probe_clip
+from impasto.nst.clip_metadata import without_metadata
+from impasto.nst.clips import ClipLimits, looks_like_clip, probe_clip, read_clip
 from impasto.nst.errors import ImageError
-from tests.clips import video_bytes
+from tests.clips import TAG_TEXTS, TAGS, tagged_clip, video_bytes
 from tests.hostile_files import gif, gif_growing, webp_animated, webp_still
 
 LIMITS = ClipLimits(max_frames=50, max_seconds=10.0, max_side=512)
@@ -53,3 +57,38 @@ def test_a_cut_gif_is_malformed_but_its_whole_frames_still_count() -> None:
         layout(data[:-40], "gif")
     assert frame_count(data[:-40], "gif") == 3
     assert frame_count(b"GIF89a", "gif") == 0 and frame_count(b"RIFF", "webp") == 0
+
+
+def _frames(data: bytes, fmt: str) -> list[np.ndarray]:
+    if fmt in ("gif", "webp"):
+        with Image.open(io.BytesIO(data)) as image:
+            return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+    return read_clip(data, LIMITS).frames
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mov", "webm", "gif", "webp"])
+def test_a_clip_loses_its_metadata_and_keeps_its_frames(fmt: str) -> None:
+    data = tagged_clip(fmt)
+    container = probe_clip(data, LIMITS).container
+    assert all(text in data for text in TAG_TEXTS[:2])  # the clip as sent carries them
+    clean = without_metadata(data, container)
+    assert not any(text in clean for text in TAG_TEXTS)
+    assert probe_clip(clean, LIMITS) == probe_clip(data, LIMITS)  # frames, fps, size, sound, container
+    for before, after in zip(_frames(data, fmt), _frames(clean, fmt), strict=True):
+        np.testing.assert_array_equal(before, after)
+    if fmt in ("gif", "webp"):
+        with Image.open(io.BytesIO(clean)) as image:
+            assert not {"comment", "xmp", "exif", "icc_profile"} & set(image.info)
+            assert image.info.get("loop") == 0  # it still loops
+        assert b"2024" not in clean
+        return
+    with av.open(io.BytesIO(clean)) as opened:
+        tags = [dict(opened.metadata), *(dict(stream.metadata) for stream in opened.streams)]
+    assert not any(key.lower() in ("location", "location-eng", "comment", "title", "creation_time", "name")
+                   for found in tags for key in found), tags
+    assert not any(value in found.values() for found in tags for value in TAGS.values())
+
+
+def test_a_clip_with_nothing_to_strip_keeps_its_bytes() -> None:
+    data = video_bytes("gif", frames=3)
+    assert without_metadata(data, "gif") == data  # only frames, their timing and the loop count

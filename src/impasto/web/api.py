@@ -18,6 +18,7 @@ from impasto.jobs.paintings import job_paintings, painting_bytes
 from impasto.jobs.store import (
     CLIP_FILE,
     CLIP_RESULTS,
+    CLIP_STRIPPED,
     DONE,
     INIT_FILE,
     MASK_FILES,
@@ -27,6 +28,8 @@ from impasto.jobs.store import (
     frame_file,
     is_clip,
 )
+from impasto.nst.clip_metadata import without_metadata
+from impasto.nst.errors import ImageError
 from impasto.nst.images import encode_image, to_rgb_array
 from impasto.web import auth, service, services
 from impasto.web.service_errors import ServiceError, short_id
@@ -36,7 +39,7 @@ from impasto.web.views import job_dict, recent_jobs
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 # /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb,
-# and for a clip job poster (its first frame); its content is the clip as sent.
+# and for a clip job poster (its first frame); its content is the clip as sent, without its metadata.
 FILE_KINDS = {name.split(".")[0]: name
               for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg",
                            POSTER_FILE)}
@@ -188,11 +191,18 @@ def _clip_result(job: Job) -> Response:
 
 
 def _clip_content(job: Job) -> Response:
-    """A clip job's content: the clip as it was sent."""
+    """A clip job's content: the clip as it was sent, without its metadata. A job stored before
+    clips lost their metadata at submission has it stripped here, as it is served (it is kept as
+    stored: nothing already stored is rewritten)."""
     data = services().store.get_file(job.id, CLIP_FILE)
     if data is None:
         raise ApiError(404, f"job {short_id(job.id)} has no content clip")
     container = (job.meta.get("clip") or {}).get("container", "mp4")
+    if not job.meta.get(CLIP_STRIPPED):
+        try:
+            data = without_metadata(data, container)
+        except ImageError:
+            raise ApiError(404, f"job {short_id(job.id)}'s clip cannot be served without its metadata") from None
     return _media_response(data, CLIP_TYPES.get(container, "application/octet-stream"), job.created)
 
 
