@@ -282,11 +282,13 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """``data`` into ``path`` with ``mode``: 0644 for a picture the CLI writes (for reading by others
+    too), 0600 for what a server keeps in its data dir."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a picture is for reading by others too
+        os.fchmod(fd, mode)  # mkstemp makes 0600, whatever the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
