@@ -21,8 +21,9 @@ def pan_frames(frames: int = 4, height: int = 48, width: int = 64) -> list[np.nd
 
 
 def video_bytes(fmt: str = "mp4", frames: int = 4, fps: int = 8, height: int = 48, width: int = 64,
-                audio: bool = False) -> bytes:
-    """A clip in ``fmt`` (mp4, mov, webm, gif, webp) of ``frames`` panning frames at ``fps``."""
+                audio: bool = False, tags: dict[str, str] | None = None) -> bytes:
+    """A clip in ``fmt`` (mp4, mov, webm, gif, webp) of ``frames`` panning frames at ``fps``; ``tags``
+    (MP4/MOV/WebM) are written on the container and on each track."""
     images = pan_frames(frames, height, width)
     if fmt in ("gif", "webp"):
         out = io.BytesIO()
@@ -39,6 +40,9 @@ def video_bytes(fmt: str = "mp4", frames: int = 4, fps: int = 8, height: int = 4
             stream = container.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             sound = container.add_stream("aac", rate=44100) if audio else None
+            for tagged in (container, stream, sound):
+                if tagged is not None:
+                    tagged.metadata.update(tags or {})
             for index, rgb in enumerate(images):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = index, Fraction(1, fps)
@@ -81,3 +85,33 @@ def corrupt_mp4() -> bytes:
 def truncated(data: bytes) -> bytes:
     """The first third of a clip: its frames cut off mid-file."""
     return data[: len(data) // 3]
+
+
+# What a phone writes into a clip: where, when, a title and a comment.
+TAGS = {"location": "+48.8584+002.2945/", "comment": "a secret comment", "title": "Holiday at home",
+        "creation_time": "2024-05-01T10:00:00.000000Z"}
+TAG_TEXTS = (b"a secret comment", b"Holiday at home", b"48.8584")  # none may be left in the bytes
+
+
+def tagged_clip(fmt: str, frames: int = 4) -> bytes:
+    """A clip carrying TAGS: container and track tags (MP4, MOV, WebM, with sound where the format
+    takes AAC); a comment and an XMP packet (GIF); EXIF and XMP chunks (WebP)."""
+    if fmt not in ("gif", "webp"):
+        return video_bytes(fmt, frames=frames, audio=fmt != "webm", tags=TAGS)
+    xmp = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc:title>{TAGS["title"]}</dc:title>'
+           f'<exif:GPSLatitude>{TAGS["location"]}</exif:GPSLatitude><xmp:CreateDate>2024-05-01T10:00:00'
+           '</xmp:CreateDate></x:xmpmeta>').encode()
+    pictures = [Image.fromarray(frame) for frame in pan_frames(frames)]
+    out = io.BytesIO()
+    if fmt == "webp":
+        exif = Image.Exif()
+        exif[0x010E], exif[0x0132] = TAGS["comment"], "2024:05:01 10:00:00"  # ImageDescription, DateTime
+        pictures[0].save(out, format="WEBP", save_all=True, append_images=pictures[1:], duration=125, loop=0,
+                         exif=exif.tobytes(), xmp=xmp)
+        return out.getvalue()
+    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:], duration=130, loop=0,
+                     comment=TAGS["comment"].encode())
+    data = out.getvalue()
+    screen = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # header, logical screen, colours
+    packet = b"!\xff\x0bXMP DataXMP" + bytes([len(xmp)]) + xmp + b"\x00"  # one application extension
+    return data[:screen] + packet + data[screen:]

@@ -129,6 +129,17 @@ def test_limits_errors_say_too_large():
     assert caught.value.too_large and caught.value.field == "content"
 
 
+@pytest.mark.parametrize("codec, fmt", [("libx264", "mp4"), ("libvpx-vp9", "webm")])
+@pytest.mark.parametrize("side", [98, 100])
+def test_a_clip_of_exactly_the_largest_side_is_read(codec: str, fmt: str, side: int) -> None:
+    """FFmpeg's decoders are told the most pixels a frame may have; they count padded buffers (a
+    width aligned to 64, whole coding blocks), which must not refuse a clip right at the limit."""
+    clip = encode(pan_frames(2, side, side), fmt=fmt, codec=codec)
+    info = read_clip(clip, ClipLimits(10, 10.0, side)).info
+    assert (info.width, info.height, info.frames) == (side, side, 2)
+    assert "at most 97 px" in _refused(clip, ClipLimits(10, 10.0, 97))
+
+
 def test_clips_module_imports_no_tensorflow():
     code = "import sys, impasto.nst.clips, impasto.nst.flow; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import av
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
 from impasto.jobs.store import frame_files
-from impasto.nst.clips import ClipLimits, probe_clip
-from tests.clips import audio_only_mp4, corrupt_mp4, truncated, video_bytes
+from impasto.nst.clip_metadata import without_metadata
+from impasto.nst.clips import ClipLimits, container_kind, probe_clip
+from tests.clips import TAG_TEXTS, TAGS, audio_only_mp4, corrupt_mp4, tagged_clip, truncated, video_bytes
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
 
 MIMETYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "gif": "image/gif",
@@ -30,7 +32,7 @@ def post(client: FlaskClient, body: dict[str, Any]):
 
 
 @pytest.mark.parametrize("fmt", ["mp4", "mov", "webm", "gif", "webp"])
-def test_a_clip_is_accepted_and_stored_as_sent(app: Flask, client: FlaskClient, fmt: str) -> None:
+def test_a_clip_is_accepted_and_stored_without_its_metadata(app: Flask, client: FlaskClient, fmt: str) -> None:
     data = video_bytes(fmt, frames=4)
     response = post(client, clip_form(data, f"clip.{fmt}"))
     assert response.status_code == 202, response.json
@@ -41,12 +43,30 @@ def test_a_clip_is_accepted_and_stored_as_sent(app: Flask, client: FlaskClient, 
     store = app.extensions["impasto"].store
     stored = store.get(job["id"])
     assert set(stored.files) == {"content.clip", "poster.jpg", "style.png"}
-    assert store.get_file(job["id"], "content.clip") == data  # the clip as sent (its sound too)
+    stored_clip = store.get_file(job["id"], "content.clip")
+    assert stored_clip == without_metadata(data, fmt)  # the clip as sent, its tracks copied untouched
     content = client.get(job["urls"]["content"])
-    assert content.status_code == 200 and content.data == data and content.mimetype == MIMETYPES[fmt]
+    assert content.status_code == 200 and content.data == stored_clip and content.mimetype == MIMETYPES[fmt]
     poster = client.get(job["urls"]["poster"])
     assert poster.mimetype == "image/jpeg" and Image.open(io.BytesIO(poster.data)).size == (64, 48)
     assert "result" not in job["urls"]
+
+
+@pytest.mark.parametrize("fmt", ["mov", "webp"])
+def test_a_clip_stored_before_clips_lost_their_metadata_is_served_without_it(app: Flask, client: FlaskClient,
+                                                                            fmt: str) -> None:
+    """A job from an earlier version holds the clip as it was sent: it is stripped as it is served,
+    and what is stored stays as it was."""
+    data = tagged_clip(fmt)
+    store = app.extensions["impasto"].store
+    job = store.create({"size": 48}, {"content.clip": data, "poster.jpg": b"p"},
+                       meta={"clip": probe_clip(data, ClipLimits(10, 10, 512)).to_dict()})
+    served = client.get(f"/api/jobs/{job.id}/content")
+    assert served.status_code == 200 and served.mimetype == MIMETYPES[fmt]
+    assert served.data == without_metadata(data, fmt) and not_tagged(served.data)
+    again = client.get(f"/api/jobs/{job.id}/content", headers={"If-None-Match": served.headers["ETag"]})
+    assert again.status_code == 304  # stripped the same way each time: one ETag
+    assert store.get_file(job.id, "content.clip") == data
 
 
 def test_a_still_webp_stays_a_picture(app: Flask, client: FlaskClient) -> None:
@@ -132,7 +152,10 @@ def test_again_with_the_same_settings_reuses_the_clip(app: Flask, client: FlaskC
                         content_type="multipart/form-data")
     assert again.status_code == 202, again.json
     assert again.json["clip"]["frames"] == 4
-    assert app.extensions["impasto"].store.get_file(again.json["id"], "content.clip") == data
+    store = app.extensions["impasto"].store
+    first_clip = store.get_file(first["id"], "content.clip")
+    assert first_clip == without_metadata(data, "webm")
+    assert store.get_file(again.json["id"], "content.clip") == without_metadata(first_clip, "webm")
 
 
 def test_a_picture_job_refuses_clip_formats_and_a_clip_job_picture_formats(app: Flask, client: FlaskClient) -> None:
@@ -152,9 +175,22 @@ def frame_count(data: bytes, fmt: str) -> int:
     return probe_clip(data, ClipLimits(max_frames=1000, max_seconds=1000, max_side=4096)).frames
 
 
+def not_tagged(data: bytes) -> bool:
+    """Neither the tags' texts in the bytes nor, for a video, any tag of TAGS (the creation time included)."""
+    if any(text in data for text in TAG_TEXTS):
+        return False
+    if container_kind(data) not in ("iso", "matroska"):
+        return True
+    with av.open(io.BytesIO(data)) as opened:
+        tags = [dict(opened.metadata), *(dict(stream.metadata) for stream in opened.streams)]
+    return not any(key.lower() in map(str.lower, TAGS) for found in tags for key in found)
+
+
 def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: FlaskClient) -> None:
+    """A phone's clip, with its place, title, comment and dates: painted, and nothing served of it
+    carries them (the clip as stored, the poster, the results)."""
     client.get("/")
-    data = video_bytes("mp4", frames=4, audio=True)
+    data = tagged_clip("mp4", frames=4)  # with a sound track
     job = post(client, clip_form(data, frame_iterations="2")).json
     assert app.extensions["impasto"].dispatcher.run_all() == [job["id"]]
     done = client.get(job["urls"]["self"]).json
@@ -169,6 +205,8 @@ def test_a_clip_is_painted_end_to_end_into_mp4_webm_and_gif(app: Flask, client: 
         result = client.get(done["urls"][f"result_{fmt}"])
         assert result.status_code == 200 and result.mimetype == mimetype
         assert frame_count(result.data, fmt) == 4
+        assert not_tagged(result.data)
+    assert all(not_tagged(client.get(done["urls"][kind]).data) for kind in ("content", "poster", "thumb"))
     assert client.get(done["urls"]["result"]).data == client.get(done["urls"]["result_mp4"]).data
     ranged = client.get(done["urls"]["result"], headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.data) == 100  # <video> seeks with ranges

@@ -23,6 +23,7 @@ from impasto.nst.images import encode_image
 from impasto.web.labels import plain_message
 from tests.conftest import gradient_image
 from tests.dispatch import Manual
+from tests.hostile_files import gif, webp_animated, webp_still
 from tests.web.conftest import nothing_stored, png_bytes, style_bytes
 from tests.weights import UNTRAINED_WEIGHTS
 
@@ -44,6 +45,10 @@ BAD_IMAGES = {
     "zTXt bomb": _png(IHDR_16, _chunk(b"zTXt", b"k\0\0" + INFLATES)),
     "iCCP bomb": _png(IHDR_16, _chunk(b"iCCP", b"p\0\0" + INFLATES)),
     "pixel bomb header": _png(_chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))),
+    # canvases declared in a few dozen bytes (tests/web/test_canvas_limits.py sends these and more everywhere)
+    "GIF canvas bomb": gif(65535, 65535),
+    "animated WebP canvas bomb": webp_animated(16384, 16384),
+    "still WebP canvas bomb": webp_still(16384, 16384),
     "half a PNG": png_bytes()[: len(png_bytes()) // 2],
     "empty file": b"",
     "random bytes": bytes(range(256)) * 8,

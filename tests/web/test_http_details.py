@@ -45,8 +45,7 @@ def test_job_images_answer_conditional_gets(client: FlaskClient, done: dict, kin
     assert again.status_code == 304 and again.data == b""
     changed = client.get(url, headers={"If-None-Match": '"something-else"'})
     assert changed.status_code == 200 and changed.data == first.data
-    if kind == "preview":  # it changes while the job runs: kept, but always asked again
-        assert first.headers["Cache-Control"] == "no-cache"
+    assert first.headers["Cache-Control"] == "private, no-cache"  # kept, but always asked again
 
 
 def test_the_result_has_last_modified(client: FlaskClient, done: dict) -> None:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from impasto.data_dir import DIR_MODE, FILE_MODE, private_dir, private_file, secure_data_dir
 from impasto.jobs import sqlite_schema
 from impasto.jobs.sqlite_sessions import SqliteSessions
 from impasto.jobs.store import (
@@ -55,10 +56,10 @@ class SqliteJobStore(SqliteSessions, StoreCore):
     """Jobs in ``data_dir/jobs.sqlite3``, files in ``data_dir/jobs/<id>/``."""
 
     def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.data_dir = Path(data_dir)
-        self.jobs_dir = self.data_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.data_dir / "jobs.sqlite3"
+        # Owner-only, as it is made and when an existing one is opened (src/impasto/data_dir.py).
+        self.data_dir = secure_data_dir(data_dir)
+        self.jobs_dir = private_dir(self.data_dir / "jobs")
+        self.db_path = private_file(self.data_dir / "jobs.sqlite3")
         self.clock = clock  # tests move time forward to test staleness and retention
         self._local = threading.local()  # sqlite3 connections must not cross threads
         with self._connection() as db:
@@ -153,10 +154,10 @@ class SqliteJobStore(SqliteSessions, StoreCore):
 
     def _write_files(self, folder: Path, job_id: str, files: Mapping[str, bytes]) -> dict[str, str]:
         if files:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         paths = {}
         for name, data in files.items():
-            write_atomic(folder / name, data)
+            write_atomic(folder / name, data, FILE_MODE)
             paths[name] = f"jobs/{job_id}/{name}"
         return paths
 
@@ -262,8 +263,8 @@ class SqliteJobStore(SqliteSessions, StoreCore):
         with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
                 return False
-            folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(folder / name, data)
+            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            write_atomic(folder / name, data, FILE_MODE)
             db.execute("UPDATE jobs SET files=json_set(files, ?, ?) WHERE id=?",
                        (f'$."{name}"', f"jobs/{job_id}/{name}", job_id))
         return True

@@ -23,7 +23,7 @@ Interface (``JobStore``), for any backend (SQLite here, Redis later):
   the paintings 'style.png', 'style_2.png', … in blend order, 'init.png' for init=image, the
   masks 'mask.png', 'mask_2.png', … one per painting when the job has masks),
   'preview.jpg', 'result.png', 'thumb.jpg'. Bytes in and out, so a backend needs no shared
-  filesystem. A clip job (the content is a video) holds 'content.clip' (the upload as sent) and
+  filesystem. A clip job (the content is a video) holds 'content.clip' (the upload without its metadata) and
   'poster.jpg' (its first frame) instead of 'content.png', its finished frames 'frame_0001.png' …
   (``frame_file``: the only names made at run time, kept across a re-queue so that a resumed run
   skips them) and the results 'result.mp4', 'result.webm' (optional), 'result.gif'.
@@ -92,6 +92,8 @@ INIT_FILE = "init.png"
 MASK_FILES = ("mask.png", *(f"mask_{n}.png" for n in range(2, MAX_STYLES + 1)))
 # A clip job's inputs: the clip as uploaded and its first frame (for pages and lists).
 CLIP_FILE = "content.clip"
+# The meta key of a clip job whose content.clip was stored without metadata (all jobs since it was added).
+CLIP_STRIPPED = "clip_stripped"
 POSTER_FILE = "poster.jpg"
 # A clip job's results, by format (impasto.nst.clips.CLIP_FORMATS); webm is optional.
 CLIP_RESULTS = {"mp4": "result.mp4", "webm": "result.webm", "gif": "result.gif"}

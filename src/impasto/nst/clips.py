@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from impasto.nst.animated import Malformed, frame_count, layout
 from impasto.nst.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ _EBML = b"\x1a\x45\xdf\xa3"
 _AUDIO_FOR = {"mp4": ("aac", {"aac", "mp3", "alac", "ac3"}), "webm": ("libopus", {"opus", "vorbis"})}
 _VIDEO_CODEC = {"mp4": "libx264", "webm": "libvpx-vp9"}
 _GIF_MIN_MS = 20  # browsers play GIF frame delays under 20 ms as 100 ms: never write less
+_CODED_MARGIN = 128  # px a decoder may pad a side with (see _Container.scan)
+CONTAINER_CORRUPT = "the clip could not be read: the container is corrupt or truncated"
+ANIMATED_CORRUPT = "the clip could not be read: the animated image is corrupt or truncated"
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,8 @@ def looks_like_clip(data: bytes) -> bool:
     """True for MP4/MOV/WebM/MKV containers and for animated GIF/WebP (more than one frame); a
     still GIF/WebP/PNG/JPEG is False (it stays a picture)."""
     kind = container_kind(data)
-    if kind in ("gif", "webp"):
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                return getattr(im, "n_frames", 1) > 1
-        except (UnidentifiedImageError, OSError, ValueError):
-            return False
+    if kind in ("gif", "webp"):  # counted from the blocks: no decoder sees a canvas before it is measured
+        return frame_count(data, kind) > 1
     return kind is not None
 
 
@@ -138,11 +138,13 @@ class _Reader:
                              f"{self.limits.max_frames}", field="content", too_large=True, limit="max_frames")
 
     def collect(self, frames: Iterator, keep: bool, to_rgb) -> tuple[int, list[np.ndarray]]:
-        """Count (and keep) frames, stopping one past the limit."""
+        """Count (and keep) frames, stopping one past the limit; each frame's size is checked before
+        it is converted (a header may understate it)."""
         count, kept = 0, []
         for frame in frames:
             count += 1
             self.check_frames(count)
+            self.check_size(frame.width, frame.height)
             if keep:
                 kept.append(to_rgb(frame))
         if count == 0:
@@ -156,29 +158,32 @@ class _Container(_Reader):
     def scan(self, keep: bool) -> tuple[ClipInfo, list[np.ndarray]]:
         import av
 
+        # FFmpeg's decoders refuse a frame over max_pixels, also while av.open probes the streams: a
+        # header that understates the size cannot make one decode a frame much bigger than the limit
+        # allows. Decoders count their padded buffers (widths aligned to 64, heights to whole coding
+        # blocks, up to 128 px): the margin lets a clip of exactly the largest side through.
+        most = {"max_pixels": str((self.limits.max_side + _CODED_MARGIN) ** 2)}
         try:
-            container = av.open(io.BytesIO(self.data), mode="r")
+            container = av.open(io.BytesIO(self.data), mode="r", options=most)
         except (av.FFmpegError, ValueError, OSError):
-            raise ImageError("the clip could not be read: the container is corrupt or truncated",
-                             field="content") from None
+            raise ImageError(CONTAINER_CORRUPT, field="content") from None
         with container:
             if not container.streams.video:
                 raise ImageError("the clip has no frames (no video track)", field="content")
             stream = container.streams.video[0]
+            stream.codec_context.options = most
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
             width, height = stream.codec_context.width, stream.codec_context.height
-            self.check_size(width, height)
+            self.check_size(width, height)  # from the header, before the first frame is decoded
             declared = _declared_seconds(container, stream)
             if declared is not None:
                 self.check_seconds(declared)
             try:
                 count, frames = self.collect(container.decode(stream), keep, _rgb_of_frame)
             except av.FFmpegError:
-                raise ImageError("the clip could not be read: the container is corrupt or truncated",
-                                 field="content") from None
+                raise ImageError(CONTAINER_CORRUPT, field="content") from None
             if frames:  # the decoded size wins over the header's
                 height, width = frames[0].shape[:2]
-                self.check_size(width, height)
             self.check_seconds(count / fps)
             name = _container_name(self.kind, container)
             info = ClipInfo(frames=count, fps=fps, width=width, height=height, seconds=count / fps,
@@ -187,41 +192,46 @@ class _Container(_Reader):
 
 
 class _AnimatedImage(_Reader):
-    """Animated GIF/WebP through Pillow (FFmpeg reads no animated WebP); fps from the frame delays."""
+    """Animated GIF/WebP through Pillow (FFmpeg reads no animated WebP); fps from the frame delays.
+    The canvas every frame is drawn on is measured from the blocks (impasto.nst.animated) before
+    Pillow opens the file: Pillow allocates a GIF frame's buffers while it seeks to it."""
 
     def scan(self, keep: bool) -> tuple[ClipInfo, list[np.ndarray]]:
         try:
+            declared = layout(self.data, self.kind)
+        except Malformed:
+            raise ImageError(ANIMATED_CORRUPT, field="content") from None
+        self.check_size(declared.width, declared.height)
+        if declared.frames < 2:
+            raise ImageError(f"the {self.kind.upper()} is a still image, not a clip", field="content")
+        try:
             image = Image.open(io.BytesIO(self.data))
-            image.load()
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            raise ImageError("the clip could not be read: the animated image is corrupt or truncated",
-                             field="content") from None
+            raise ImageError(ANIMATED_CORRUPT, field="content") from None
         with image:
-            self.check_size(*image.size)
-            if getattr(image, "n_frames", 1) < 2:
-                raise ImageError(f"the {self.kind.upper()} is a still image, not a clip", field="content")
             delays: list[int] = []
-
-            def rgb(frame) -> np.ndarray:
-                return np.asarray(frame.convert("RGB"))
 
             def frames() -> Iterator:
                 for frame in ImageSequence.Iterator(image):
+                    self.check_size(*frame.size)  # Pillow's own canvas, before it decodes the frame
                     frame.load()  # WebP sets a frame's duration only once it is decoded
                     delays.append(int(frame.info.get("duration") or 100))
                     yield frame
             try:
-                count, kept = self.collect(frames(), keep, rgb)
+                count, kept = self.collect(frames(), keep, _rgb_of_image)
             except ImageError:
                 raise
-            except (OSError, ValueError, EOFError):
-                raise ImageError("the clip could not be read: the animated image is corrupt or truncated",
-                                 field="content") from None
+            except (OSError, ValueError, EOFError, Image.DecompressionBombError):
+                raise ImageError(ANIMATED_CORRUPT, field="content") from None
             fps = 1000.0 / max(1.0, float(np.mean(delays)))
             self.check_seconds(count / fps)
             info = ClipInfo(frames=count, fps=fps, width=image.size[0], height=image.size[1], seconds=count / fps,
                             has_audio=False, container=self.kind)
         return info, kept
+
+
+def _rgb_of_image(frame: Image.Image) -> np.ndarray:
+    return np.asarray(frame.convert("RGB"))
 
 
 def _rgb_of_frame(frame) -> np.ndarray:

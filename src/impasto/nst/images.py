@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import tempfile
 import warnings
@@ -20,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from impasto.message import Field, Message
+from impasto.nst.animated import Malformed, layout
 from impasto.nst.errors import ImageError
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -34,6 +36,7 @@ class KeyedImage:
     key: str
 
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
+OPENED_FORMATS = sorted(ACCEPTED_FORMATS - {"MPO"})  # the only readers Pillow tries (its JPEG reader reads MPO)
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: a large camera photo, far from a decompression bomb
 
@@ -52,42 +55,95 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         if image.format not in ACCEPTED_FORMATS:
             raise ImageError(Message(name, f": {image.format or 'unknown'} images are not supported "
                              "(accepted: JPEG, PNG, WebP, BMP, TIFF)"))
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageError(Message(name, f": {width}×{height} = {width * height:,} pixels is over the limit of "
-                             f"{max_pixels:,} pixels"), too_large=True)
-        if width < 1 or height < 1:
-            raise ImageError(Message(name, ": image has no pixels"))
         try:
-            image.load()
+            image.load()  # the first frame only: a TIFF's or an APNG's other pages are never decoded
             image = ImageOps.exif_transpose(image)
             return to_rgba_array(image) if keep_alpha and has_alpha(image) else to_rgb_array(image)
         except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
             raise ImageError(Message(name, f": image data is truncated or corrupt ({_reason(exc)})")) from None
 
 
+def check_pixels(source: ImageSource, *, max_pixels: int, name: str | Field = "image") -> tuple[int, int]:
+    """(width, height) of an image from its header, nothing decoded; ImageError as ``load_image``
+    raises it for an image over ``max_pixels`` or one that cannot be opened."""
+    with _open(source, name, max_pixels) as image:
+        return image.size
+
+
+def _check_size(width: int, height: int, name: str | Field, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageError(Message(name, f": {width}×{height} = {width * height:,} pixels is over the limit of "
+                         f"{max_pixels:,} pixels"), too_large=True)
+    if width < 1 or height < 1:
+        raise ImageError(Message(name, ": image has no pixels"))
+
+
 def _open(source: ImageSource, name: str | Field, max_pixels: int) -> Image.Image:
-    """Pillow's lazy open (the header only), every failure as an ImageError naming ``name``."""
+    """Pillow's lazy open (the header only) with the size checked, every failure as an ImageError
+    naming ``name``."""
+    _check_webp_canvas(source, name, max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(_as_file(source, name))
+            # Pillow warns from its own limit up, then refuses from twice it; below that the size
+            # is checked here, against this caller's limit, with the picture's sides in the message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Only the accepted formats' readers: some others allocate while they open a file (a
+            # GIF's disposal buffer, as large as its first frame says), before its size can be checked.
+            image = Image.open(_as_file(source, name), formats=OPENED_FORMATS)
     except ImageError:
         raise
     except FileNotFoundError:
         raise ImageError(Message(name, f": file not found: {source}")) from None
     except IsADirectoryError:
         raise ImageError(Message(name, f": is a directory, not an image: {source}")) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(Message(name, f": image is too large ({exc}); the limit here is {max_pixels:,} pixels"),
-                         too_large=True) from None
-    except (UnidentifiedImageError, OSError, EOFError, SyntaxError):
+    except Image.DecompressionBombError as exc:
+        raise ImageError(Message(name, f": {_declared(exc)}, over the limit of "
+                         f"{min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0)):,} pixels"), too_large=True) from None
+    except UnidentifiedImageError:
+        kind = "GIF images are not supported" if _is_gif(source) else "not a readable image"
+        raise ImageError(Message(name, f": {kind} (accepted: JPEG, PNG, WebP, BMP, TIFF)")) from None
+    except (OSError, EOFError, SyntaxError):
         raise ImageError(Message(name, ": not a readable image (accepted: JPEG, PNG, WebP, BMP, TIFF)")) from None
     except (ValueError, struct.error) as exc:
         # Pillow refuses some headers with ValueError: a truncated PNG IHDR, or a zTXt/iCCP text
         # chunk that would inflate past its safety limit ("Decompressed data too large").
         raise ImageError(Message(name, f": not a readable image: {_reason(exc)} "
                          "(accepted: JPEG, PNG, WebP, BMP, TIFF)")) from None
+    try:
+        _check_size(*image.size, name, max_pixels)
+    except ImageError:
+        image.close()
+        raise
+    return image
+
+
+def _check_webp_canvas(source: ImageSource, name: str | Field, max_pixels: int) -> None:
+    """A WebP's canvas from its first chunk: Pillow's WebP reader allocates the canvas as it opens
+    the file, so a WebP over the limit is refused before Pillow sees it."""
+    if isinstance(source, (bytes, bytearray)) and source[:4] == b"RIFF" and source[8:12] == b"WEBP":
+        try:
+            canvas = layout(bytes(source), "webp")
+        except Malformed:
+            return  # Pillow's open says what is wrong with it
+        _check_size(canvas.width, canvas.height, name, max_pixels)
+
+
+def _is_gif(source: ImageSource) -> bool:
+    """Whether ``source`` starts as a GIF does (a picture here never is one; a clip may be)."""
+    if isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:6])
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            head = handle.read(6)
+    else:
+        return False
+    return head in (b"GIF87a", b"GIF89a")
+
+
+def _declared(exc: BaseException) -> str:
+    """'the header declares 10,000,000,000 pixels' from Pillow's refusal (its own words if they change)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"the header declares {int(found.group(1)):,} pixels" if found else f"the image ({_reason(exc)})"
 
 
 def _reason(exc: BaseException) -> str:
@@ -226,11 +282,13 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """``data`` into ``path`` with ``mode``: 0644 for a picture the CLI writes (for reading by others
+    too), 0600 for what a server keeps in its data dir."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a picture is for reading by others too
+        os.fchmod(fd, mode)  # mkstemp makes 0600, whatever the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

@@ -18,6 +18,7 @@ from impasto.jobs.paintings import job_paintings, painting_bytes
 from impasto.jobs.store import (
     CLIP_FILE,
     CLIP_RESULTS,
+    CLIP_STRIPPED,
     DONE,
     INIT_FILE,
     MASK_FILES,
@@ -27,6 +28,8 @@ from impasto.jobs.store import (
     frame_file,
     is_clip,
 )
+from impasto.nst.clip_metadata import without_metadata
+from impasto.nst.errors import ImageError
 from impasto.nst.images import encode_image, to_rgb_array
 from impasto.web import auth, service, services
 from impasto.web.service_errors import ServiceError, short_id
@@ -36,7 +39,7 @@ from impasto.web.views import job_dict, recent_jobs
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 # /api/jobs/<id>/<kind>: content, style, style_2 … style_4, init, mask, mask_2 … mask_4, preview, thumb,
-# and for a clip job poster (its first frame); its content is the clip as sent.
+# and for a clip job poster (its first frame); its content is the clip as sent, without its metadata.
 FILE_KINDS = {name.split(".")[0]: name
               for name in ("content.png", *STYLE_FILES, INIT_FILE, *MASK_FILES, "preview.jpg", "thumb.jpg",
                            POSTER_FILE)}
@@ -44,6 +47,11 @@ FILE_KINDS = {name.split(".")[0]: name
 CLIP_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
               "gif": "image/gif", "webp": "image/webp"}
 RESULT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif"}
+# A job's files (its inputs, previews, frames and results) are someone's pictures, shared by link:
+# never kept by a shared cache (private), and kept by the browser only to be asked again each time
+# (no-cache: a 304 by ETag while unchanged), so that once the job is deleted, or the browser signed
+# out of a studio with a password, no picture of it is shown from the browser's cache.
+JOB_FILE_CACHE = "private, no-cache"
 RECENT_LIMIT = 50
 
 
@@ -139,7 +147,7 @@ def job_result(job_id: str) -> Response:
     flattened = fmt != "png" and bool((job.summary or {}).get("transparent"))
     if fmt != "png":
         data, fmt = _jpeg_rendition(job_id, data), "jpeg"
-    response = _image_response(data, f"image/{fmt}", job.finished, "private, max-age=86400")
+    response = _image_response(data, f"image/{fmt}", job.finished)
     if flattened:  # says so: the transparent parts of the photo are white in this file
         response.headers["X-Impasto-Note"] = "JPEG has no transparency: transparent parts are on white"
     if download:
@@ -163,11 +171,9 @@ def job_file(job_id: str, kind: str) -> Response:
     if data is None:
         raise ApiError(404, f"job {short_id(job_id)} has no {kind} image yet")
     mimetype = "image/jpeg" if FILE_KINDS[kind].endswith(".jpg") else "image/png"
-    # The preview changes while a job runs: kept, but asked again each time (a 304 while unchanged).
-    if kind == "preview":
-        return _image_response(data, mimetype, None, "no-cache")
-    modified = job.finished if kind == "thumb" else job.created
-    return _image_response(data, mimetype, modified, "private, max-age=86400")
+    # The preview changes while a job runs: no date, its ETag alone tells a 304 from a new picture.
+    modified = None if kind == "preview" else job.finished if kind == "thumb" else job.created
+    return _image_response(data, mimetype, modified)
 
 
 def _clip_result(job: Job) -> Response:
@@ -188,11 +194,18 @@ def _clip_result(job: Job) -> Response:
 
 
 def _clip_content(job: Job) -> Response:
-    """A clip job's content: the clip as it was sent."""
+    """A clip job's content: the clip as it was sent, without its metadata. A job stored before
+    clips lost their metadata at submission has it stripped here, as it is served (it is kept as
+    stored: nothing already stored is rewritten)."""
     data = services().store.get_file(job.id, CLIP_FILE)
     if data is None:
         raise ApiError(404, f"job {short_id(job.id)} has no content clip")
     container = (job.meta.get("clip") or {}).get("container", "mp4")
+    if not job.meta.get(CLIP_STRIPPED):
+        try:
+            data = without_metadata(data, container)
+        except ImageError:
+            raise ApiError(404, f"job {short_id(job.id)}'s clip cannot be served without its metadata") from None
     return _media_response(data, CLIP_TYPES.get(container, "application/octet-stream"), job.created)
 
 
@@ -209,13 +222,13 @@ def job_frame(job_id: str, number: int) -> Response:
                        f"({url_for('api.job_result', job_id=job.id, format='mp4')})")
     if data is None:
         raise ApiError(404, f"frame {number} of job {short_id(job_id)} is not painted yet")
-    return _image_response(data, "image/png", None, "private, max-age=86400")
+    return _image_response(data, "image/png", None)
 
 
 def _media_response(data: bytes, mimetype: str, modified: float | None) -> Response:
     """Audio/video bytes with an ETag and byte ranges (206 for a Range request)."""
     response = Response(data, mimetype=mimetype)
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Cache-Control"] = JOB_FILE_CACHE
     response.add_etag()
     if modified is not None:
         response.last_modified = datetime.fromtimestamp(modified, timezone.utc)
@@ -230,13 +243,13 @@ def _painting(job: Job, kind: str) -> Response:
     if data is None or painting is None:
         raise ApiError(404, f"job {short_id(job.id)} has no {kind} image")
     style = None if painting.stored else painting.builtin
-    return _image_response(data, style.mimetype if style else "image/png", job.created, "private, max-age=86400")
+    return _image_response(data, style.mimetype if style else "image/png", job.created)
 
 
-def _image_response(data: bytes, mimetype: str, modified: float | None, cache: str) -> Response:
+def _image_response(data: bytes, mimetype: str, modified: float | None) -> Response:
     """An image with an ETag (and Last-Modified when known); 304 when the client has it already."""
     response = Response(data, mimetype=mimetype)
-    response.headers["Cache-Control"] = cache
+    response.headers["Cache-Control"] = JOB_FILE_CACHE
     response.add_etag()
     if modified is not None:
         response.last_modified = datetime.fromtimestamp(modified, timezone.utc)

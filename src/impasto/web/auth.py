@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, redirect, request, url_for
 
+from impasto.data_dir import secure_data_dir
 from impasto.jobs.store import Job
 from impasto.jobs.tokens import digest
 from impasto.web import services, sessions
@@ -69,9 +70,8 @@ def secret_key(data_dir: Path) -> str:
     Several processes may start at once: each writes a candidate to its own temporary file and
     hard-links it into place, which succeeds for exactly one; the others read the winner's key.
     """
-    path = data_dir / SECRET_FILE
+    path = secure_data_dir(data_dir) / SECRET_FILE  # owner-only, also in scale-out mode (no job store here)
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
         candidate = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from impasto.message import Setting
+from impasto.nst.clip_metadata import without_metadata
 from impasto.nst.clips import ClipInfo, ClipLimits, container_kind, looks_like_clip, probe_clip
 from impasto.nst.errors import ImageError
 from impasto.nst.images import thumbnail
@@ -28,7 +29,7 @@ CORRUPT = "the clip could not be read: the container is corrupt or truncated"
 
 @dataclass(frozen=True)
 class ClipUpload:
-    """A clip that passed the checks: its bytes as sent, what it holds, its first frame as JPEG."""
+    """A clip that passed the checks: its bytes without their metadata, what it holds, its first frame as JPEG."""
 
     data: bytes
     info: ClipInfo
@@ -48,9 +49,11 @@ def wants_clip(data: bytes, filename: str | None, mimetype: str | None) -> bool:
 
 
 def read_clip_upload(data: bytes, limits: ClipLimits) -> ClipUpload:
-    """Check a clip against ``limits``; ImageError (naming the limit and the value) when it fails."""
+    """Check a clip against ``limits``; ImageError (naming the limit and the value) when it fails.
+    What is kept of it carries no metadata (no place, comment or date: impasto.nst.clip_metadata)."""
     info = probe_clip(data, limits)
-    return ClipUpload(data, info, thumbnail(first_frame(data), POSTER_SIZE))
+    clean = without_metadata(data, info.container)
+    return ClipUpload(clean, info, thumbnail(first_frame(clean), POSTER_SIZE))
 
 
 def first_frame(data: bytes) -> np.ndarray:

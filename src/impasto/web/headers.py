@@ -10,6 +10,11 @@
 * Referrer-Policy: same-origin. A job's URL is its key (anyone with the link sees the pictures),
   so a Referer must never carry it to another site.
 * X-Frame-Options: DENY, for browsers that predate frame-ancestors.
+* Cache-Control: no-store on every response that sets no policy of its own: pages, JSON, redirects
+  and errors. They are made for one caller (their own jobs, the owner's buttons) or show a job's live
+  state, and are small: no shared cache and no browser's disk may keep them. What sets its own
+  policy keeps it: a job's files are "private, no-cache" (src/impasto/web/api.py), the built-in
+  paintings' thumbnails "public, max-age=86400", the static files Flask's "no-cache" with an ETag.
 
 A small after_request is shorter than flask-talisman here: Talisman would need most of its defaults
 turned off (forced https redirects, HSTS, an always-Secure session cookie that breaks
@@ -32,6 +37,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "frame-ancestors 'none'",
 ])
 
+DEFAULT_CACHE = "no-store"
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -45,4 +52,5 @@ def register(app: Flask) -> None:
     def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response.headers.setdefault("Cache-Control", DEFAULT_CACHE)
         return response

@@ -17,6 +17,8 @@ from typing import Any
 
 from limits.storage import Storage
 
+from impasto.data_dir import private_dir, private_file
+
 SCHEME = "impasto-sqlite"
 
 
@@ -31,7 +33,8 @@ class SqliteLimitStorage(Storage):
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions, **options)
         self.path = Path((uri or "").removeprefix(f"{SCHEME}://"))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        private_file(self.path)  # 0600 before SQLite opens it (its -wal and -shm take its mode)
         self._local = threading.local()
         with self._db() as db:
             db.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "

@@ -16,6 +16,7 @@ from impasto.jobs.store import RUNNING, Job, JobStore
 from impasto.message import Field, Message
 from impasto.nst.clips import probe_clip
 from impasto.nst.errors import ImageError, OptionError
+from impasto.nst.images import check_pixels
 from impasto.nst.options import Options
 from impasto.text import duration
 from impasto.web import Services
@@ -118,15 +119,26 @@ def _frames_asked(raw: str | None, most: int) -> int:
 def probe(upload: FileStorage | None, limits: Limits) -> dict[str, Any]:
     """What a ``content`` upload is before it is sent as a job: {"clip": False} for a picture, or
     {"clip": True, frames, fps, seconds, width, height, ...}; ServiceError naming the limit for a
-    clip the server would refuse. Nothing is stored."""
+    clip, or a picture over the pixel limit (413), that the server would refuse. Nothing is stored
+    and nothing decoded beyond what the limits are checked on (a picture: its header)."""
     if upload is None or not upload.filename:
         raise ServiceError(Message(Field("content"), ": send the file to look at as the ", Field("content"), " field"),
                            field="content")
     data = upload.read()
     if not wants_clip(data, upload.filename, upload.mimetype):
+        _check_picture(data, limits.max_pixels)
         return {"clip": False}
     try:
         info = probe_clip(data, limits.clip)
     except ImageError as exc:
         raise ServiceError(Message(Field("content"), ": ", exc.message, *clip_setting(exc)), field="content") from None
     return {"clip": True, **info.to_dict()}
+
+
+def _check_picture(data: bytes, max_pixels: int) -> None:
+    """A picture over the pixel limit, from its header (413); any other fault is told when it is sent."""
+    try:
+        check_pixels(data, max_pixels=max_pixels, name=Field("content"))
+    except ImageError as exc:
+        if exc.too_large:
+            raise ServiceError(exc.message, status=413, field="content") from None

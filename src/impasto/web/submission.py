@@ -21,6 +21,7 @@ from impasto.config import default
 from impasto.jobs.paintings import job_paintings, reference_meta
 from impasto.jobs.store import (
     CLIP_FILE,
+    CLIP_STRIPPED,
     INIT_FILE,
     MASK_FILES,
     POSTER_FILE,
@@ -154,6 +155,7 @@ class _Parser:
         meta = {"style_name": names[0], **reference_meta(names), "preset": preset_name(preset) if preset else None}
         if clip:
             meta["clip"] = clip.info.to_dict()
+            meta[CLIP_STRIPPED] = True  # stored without metadata (jobs from before are stripped as served)
         return Submission(options, files, meta)  # type: ignore[arg-type]
 
     def _unknown_files(self) -> None:
