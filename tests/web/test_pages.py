@@ -57,7 +57,10 @@ def test_form_error_is_shown_next_to_the_field_and_input_kept(app: Flask, client
 
 
 def test_form_bad_upload_message_next_to_the_file(client: FlaskClient) -> None:
+    # a GIF that is no clip is refused as a picture without Pillow's GIF reader ever opening it
     html = client.post("/", data=form(content=b"GIF89a....", style_name="the_scream")).get_data(as_text=True)
+    assert re.search(r'id="error-content" role="alert">Photo: GIF images are not supported', html)
+    html = client.post("/", data=form(content=b"\x89PNG....", style_name="the_scream")).get_data(as_text=True)
     assert re.search(r'id="error-content" role="alert">Photo: not a readable image', html)
 
 
