@@ -9,7 +9,7 @@ a single picture of the pan's first frame with the default options, then the pan
 into flow, the new ground's crops (set-up, trace, evaluations, optimizer) and the frame itself
 (the same), and the frames are set against the picture: the first frame's seconds over the
 picture's, an average later frame's over the picture's. Wall seconds on a quiet machine; CPU
-seconds of the process are recorded too. Writes bench/results/clip-phases.json and a markdown
+seconds of the process are recorded too. Writes bench/results/clip-phases-<sizes>.json and a markdown
 table to stdout.
 """
 
@@ -43,7 +43,7 @@ def main() -> None:
                               "date": harness.utc_now(), "sizes": {}}
     for size in args.sizes:
         report["sizes"][str(size)] = measure(size, style, args.weights)
-    harness.write_report(RESULTS / "clip-phases.json", report)
+    harness.write_report(RESULTS / f"clip-phases-{'-'.join(map(str, args.sizes))}.json", report)
     print(markdown(report))
 
 

@@ -18,7 +18,11 @@ from impasto.nst.options import Options
 PER_EVALUATION = {"wasserstein": 0.11, "gram": 0.03}
 PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
 FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
-EVALUATIONS_PER_ITERATION = 1.15  # L-BFGS's line searches, and the bounded polish's restart
+# Evaluations of a scale beyond one per iteration (L-BFGS's line searches, the bounded polish's
+# restart): 96 px 107 for 100 iterations; the default 512 px job 92 for 85 at 256 px, 20-33 for 15 at 512.
+EXTRA_EVALUATIONS = 8
+OPTIMIZER_PER_MEGAPIXEL = 15.0  # seconds of scipy's own L-BFGS-B work per scale per megapixel (2 runs)
+TRACE_SECONDS = 1.5  # a new shape's loss tracing, per scale: a warm studio's kept shapes pay none
 PER_FRAME = 0.3  # seconds a later clip frame pays around its evaluations (flow, set-up, handing it over)
 # Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
 # what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
@@ -32,13 +36,23 @@ def evaluation_seconds(options: Options, megapixels: float) -> float:
     return PER_EVALUATION.get(options.style_loss, PER_EVALUATION["wasserstein"]) + network * megapixels
 
 
-def picture_seconds(options: Options, aspect: float) -> float:
-    """The evaluations of a picture (a clip's first frame): each scale's iterations at its size, for
-    a photo of this aspect (short side over long)."""
+def scale_seconds(options: Options, iterations: int, megapixels: float) -> float:
+    """One scale's (or a crop's) L-BFGS: its evaluations and scipy's own work, not its tracing."""
     # with round_evals an "iteration" is a round of exactly that many evaluations
-    per_iteration = options.round_evals or EVALUATIONS_PER_ITERATION
-    return sum(iterations * per_iteration * evaluation_seconds(options, size * size * aspect / 1e6)
+    evaluations = iterations * options.round_evals if options.round_evals else iterations + EXTRA_EVALUATIONS
+    return evaluations * evaluation_seconds(options, megapixels) + OPTIMIZER_PER_MEGAPIXEL * megapixels
+
+
+def picture_seconds(options: Options, aspect: float) -> float:
+    """A picture (a clip's first frame): each scale's iterations at its size, for a photo of this
+    aspect (short side over long); tracing apart (``trace_seconds``)."""
+    return sum(scale_seconds(options, iterations, size * size * aspect / 1e6)
                for size, iterations in zip(options.scale_sizes(), options.scale_iterations()))
+
+
+def trace_seconds(options: Options) -> float:
+    """Tracing every scale's loss anew: what a job with shapes the runner has not kept pays once."""
+    return TRACE_SECONDS * len(options.scale_sizes())
 
 
 def later_frame_seconds(options: Options, aspect: float) -> float:
@@ -48,10 +62,9 @@ def later_frame_seconds(options: Options, aspect: float) -> float:
     if options.temporal_weight == 0:
         return picture_seconds(options, aspect)
     megapixels = options.size * options.size * aspect / 1e6
-    seconds = PER_FRAME + options.frame_iterations * EVALUATIONS_PER_ITERATION * evaluation_seconds(options, megapixels)
+    seconds = PER_FRAME + scale_seconds(options, options.frame_iterations, megapixels)
     if options.new_ground == "paint":
-        crop = evaluation_seconds(options, megapixels * NEW_GROUND_CROP_SHARE)
-        seconds += options.frame_iterations * EVALUATIONS_PER_ITERATION * crop
+        seconds += scale_seconds(options, options.frame_iterations, megapixels * NEW_GROUND_CROP_SHARE)
     return seconds
 
 

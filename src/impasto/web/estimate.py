@@ -4,8 +4,8 @@ A job's work is the cost model's seconds (src/impasto/nst/cost.py: per evaluatio
 with the picture and a part that does not; a clip's every frame, the first apart), scaled by this
 server's speed: the median, over the recent finished jobs, of their own start-to-end time over the
 model's, or the model as it is while there are none (its figures were measured on a 2-core CPU).
-A fixed part (the style targets, a new shape's tracing, saving) comes on top. The engine's live ETA
-takes over once a job runs.
+The one-off costs (tracing a new shape, a fresh server's start) come on top and are kept out of the
+speed learned. The engine's live ETA takes over once a job runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from impasto.web.option_fields import planned_iterations
 from impasto.web.submission import Limits
 
 DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
-FIXED_SECONDS = 4.0  # a warm studio's job outside its evaluations: targets, a new shape's trace, saving
+FIXED_SECONDS = 1.0  # a job outside the engine: the queue, decoding, saving
+START_SECONDS = 8.0  # a fresh server's first job loads the network and TensorFlow's kernels
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
 LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
@@ -52,8 +53,10 @@ class Speed:
         return self.by_precision.get("auto", DEFAULT_SPEED)  # the model has float32's own cost
 
     def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
-        """The whole run of one job (of a clip of ``frames`` frames), from its start to its result."""
-        return FIXED_SECONDS + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
+        """The whole run of one job (of a clip of ``frames`` frames), from its start to its result:
+        tracing its shapes as new (the one-off costs are not learned: see ``_job_rate``)."""
+        one_off = cost.trace_seconds(options) + (START_SECONDS if self.jobs == 0 else 0.0)
+        return FIXED_SECONDS + one_off + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
 
 
 def learn(jobs: Iterable[Job]) -> Speed:
@@ -77,8 +80,24 @@ def _job_rate(job: Job) -> float | None:
         return None
     aspect = min(summary["width"], summary["height"]) / max(summary["width"], summary["height"])
     units = work(options, aspect, job_frames(job))
-    seconds = job.finished - job.started - FIXED_SECONDS
+    seconds = job.finished - job.started - FIXED_SECONDS - _one_off_seconds(summary, job_frames(job))
     return seconds / units if units > 0.5 and seconds > 0 else None
+
+
+def _one_off_seconds(summary: dict, frames: int) -> float:
+    """What a job's own timings say it paid once, not per evaluation: loading the weights and
+    tracing (a fresh server's first job pays both, a warm one's often neither)."""
+    def once(phases: dict) -> float:
+        return sum(_seconds(value) for name, value in phases.items() if name.endswith(("weights", "trace")))
+
+    if "timings" in summary:  # a picture's engine timings
+        return once(summary["timings"])
+    phases = summary.get("phases") or {}  # a clip's: its first frame, and an average later one
+    return once(phases.get("first frame", {})) + (frames - 1) * once(phases.get("later frame", {}))
+
+
+def _seconds(value: object) -> float:
+    return float(value["seconds"] if isinstance(value, dict) else value)  # type: ignore[index]
 
 
 @dataclass(frozen=True)
