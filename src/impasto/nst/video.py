@@ -114,7 +114,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
             result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index),
-                                 dict(engine, phases=phases))
+                                 engine, phases)
         phases.absorb(result.timings, "frame")
         rgb = result.image[..., :3]
         results.append(rgb)
@@ -127,11 +127,10 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
 
 
 def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
-                options: Options, reporter, engine: dict):
+                options: Options, reporter, engine: dict, phases: Timings):
     """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
     what it is compared against); else from the previous result carried along the flow. The
-    seconds of the flow and of the new ground go to ``engine["phases"]``."""
-    phases: Timings = engine.pop("phases")
+    seconds of the flow and of the new ground go to ``phases``."""
     if options.temporal_weight == 0:
         return stylize(frame, style, options=options, on_progress=reporter, **engine)
     with phases.phase("flow"):
