@@ -51,10 +51,7 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     Raises ImageError with a message naming ``name`` for anything that is not a whole, supported,
     not-too-large image. The pixel limit is checked from the header, before decoding.
     """
-    with _open(source, name, max_pixels) as image:
-        if image.format not in ACCEPTED_FORMATS:
-            raise ImageError(Message(name, f": {image.format or 'unknown'} images are not supported "
-                             "(accepted: JPEG, PNG, WebP, BMP, TIFF)"))
+    with _open(source, name, max_pixels) as image:  # opened by the accepted formats' readers only
         try:
             image.load()  # the first frame only: a TIFF's or an APNG's other pages are never decoded
             image = ImageOps.exif_transpose(image)
