@@ -260,7 +260,11 @@ def test_the_article_preset_reports_iterations_as_rounds(pictures, tmp_path):
                     "--iterations", "2", "--json", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["iterations"] == 2 and summary["lbfgs_iterations"] >= 2 and summary["evaluations"] <= 2 * 21
+    # scipy checks maxfun only between iterations, so a round's last line search may run past its 20
+    # evaluations by up to maxls (scipy's default, 20): a round is at most 40 evaluations, not 21.
+    most_per_round = 20 + 20
+    assert summary["iterations"] == 2 and summary["lbfgs_iterations"] >= 2
+    assert 20 < summary["evaluations"] <= 2 * most_per_round  # more than one round ran
     assert done.stderr == ""  # --quiet: nothing on stderr
 
 
