@@ -61,8 +61,12 @@ class Counts:
             self.files, self.bytes = self.files + 1, self.bytes + size
 
     def line(self) -> str:
-        gone = f"; {self.missing} files deleted meanwhile were left out" if self.missing else ""
-        return f"{self.jobs} jobs, {self.files} files, {self.bytes / MB:.1f} MB{gone}"
+        gone = f"; {_count(self.missing, 'file')} deleted meanwhile left out" if self.missing else ""
+        return f"{_count(self.jobs, 'job')}, {_count(self.files, 'file')}, {self.bytes / MB:.1f} MB{gone}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def backup(data_dir: Path, archive: Path, *, secret_key: bool = True) -> Counts:

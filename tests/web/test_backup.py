@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import stat
 import tarfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable
 
@@ -172,3 +174,39 @@ def test_backup_of_a_folder_with_no_studio_is_refused(tmp_path: Path, monkeypatc
     assert run_cli(monkeypatch, tmp_path / "nothing", "backup", str(tmp_path / "b.tar")) == 2
     assert "holds no job database (jobs.sqlite3): nothing to back up" in one_error_line(capsys)
     assert not (tmp_path / "b.tar").exists() and list(tmp_path.iterdir()) == []
+
+
+def _rewrite(archive: Path, target: Path, change: Callable[[str, bytes], bytes | None]) -> Path:
+    """``archive`` copied to ``target`` with each entry's bytes passed through ``change`` (None drops it)."""
+    kept = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            data = change(member.name, tar.extractfile(member).read())
+            if data is not None:
+                kept[member.name] = data
+    target.write_bytes(_tar(kept))
+    return target
+
+
+def test_files_the_archive_lacks_are_dropped_and_the_rows_own_paths_are_not_trusted(
+        archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_app: Callable[..., Flask]) -> None:
+    def change(name: str, data: bytes) -> bytes | None:
+        if name.endswith("/result.png"):
+            return None  # as if the job was deleted between the snapshot and the read
+        if name == "data/jobs.sqlite3":  # a row that points out of its folder
+            path = tmp_path / "rows.sqlite3"
+            path.write_bytes(data)
+            with closing(sqlite3.connect(path)) as db:
+                db.execute("""UPDATE jobs SET files=json_set(files, '$."content.png"', '../../../etc/passwd')""")
+                db.commit()
+            return path.read_bytes()
+        return data
+
+    bad = _rewrite(archive, tmp_path / "edited.tar", change)
+    restored = tmp_path / "restored"
+    assert run_cli(monkeypatch, restored, "restore", str(bad)) == 0
+    app = make_app(IMPASTO_DATA_DIR=str(restored))
+    job = app.extensions["impasto"].store.recent()[0]
+    assert "result.png" not in job.files and app.test_client().get(f"/api/jobs/{job.id}/result").status_code == 404
+    content = app.test_client().get(f"/api/jobs/{job.id}/content").data
+    assert content == (restored / "jobs" / job.id / "content.png").read_bytes()
