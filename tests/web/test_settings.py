@@ -54,6 +54,9 @@ def test_the_defaults_are_the_documented_ones() -> None:
     ("IMPASTO_VGG_WEIGHTS", "/missing.weights.h5",
      "IMPASTO_VGG_WEIGHTS: VGG16 weights file not found: /missing.weights.h5"),
     ("IMPASTO_REAP_SECONDS", "soon", "IMPASTO_REAP_SECONDS must be a number above 0, got 'soon'"),
+    ("IMPASTO_RETENTION_DAYS", "-1", "IMPASTO_RETENTION_DAYS must be a number of at least 0, got '-1'"),
+    ("IMPASTO_RETENTION_HOURS", "week", "IMPASTO_RETENTION_HOURS must be a number of at least 0, got 'week'"),
+    ("IMPASTO_STORAGE_LIMIT_MB", "5GB", "IMPASTO_STORAGE_LIMIT_MB must be a number of at least 0, got '5GB'"),
 ])
 def test_a_bad_value_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                              message: str) -> None:
