@@ -48,7 +48,20 @@ def _wire_jobs(app: Flask, settings: Settings) -> None:
         store, dispatcher = build(settings)
     else:
         store, dispatcher = _embedded(settings, app.config.get("DISPATCHER") or _runner_threads)
-    app.extensions["impasto"] = Services(store, dispatcher)
+    app.extensions["impasto"] = Services(store, dispatcher, _storage(settings, store))
+
+
+def _storage(settings: Settings, store: Any) -> Any:
+    """The cap and the usage: the data dir's files, or in scale-out mode the memory Redis uses."""
+    from functools import partial
+
+    from impasto.storage import Storage, redis_usage_bytes, usage_bytes
+
+    if settings.broker_url:
+        measure = partial(redis_usage_bytes, store.redis)
+    else:
+        measure = partial(usage_bytes, settings.data_dir)
+    return Storage(measure, limit_mb=settings.storage_limit_mb, retention_days=settings.retention_days)
 
 
 def _embedded(settings: Settings, make_dispatcher: Callable[[Any, Any], Any]) -> tuple[Any, Any]:

@@ -1,5 +1,6 @@
 """The ``impasto`` command line: ``transfer`` paints one picture, ``serve`` runs the studio,
-``worker`` runs a scale-out worker, ``token`` makes, lists and revokes API tokens.
+``worker`` runs a scale-out worker, ``token`` makes, lists and revokes API tokens, ``backup`` and
+``restore`` write and read back an archive of the studio's data.
 
 Bad input exits with code 2 and one line on stderr; Ctrl-C exits with 130 and writes nothing.
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from impasto import cli_server, cli_video
+from impasto import cli_backup, cli_server, cli_video
 from impasto.cli_words import cli_message
 from impasto.config import Settings, SettingsError
 from impasto.exit_codes import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_server.add_serve(sub)
     cli_server.add_worker(sub)
     cli_server.add_token(sub)
+    cli_backup.add_backup(sub)
+    cli_backup.add_restore(sub)
     return parser
 
 
@@ -147,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_server.serve(args, settings)
     if args.command == "token":
         return cli_server.token(args, settings)
+    if args.command in ("backup", "restore"):
+        return getattr(cli_backup, args.command)(args, settings)
     return cli_server.worker(args, settings)
 
 

@@ -12,6 +12,7 @@ environment, ``default(name)`` for code handed no Settings, and the docs' config
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -26,6 +27,8 @@ from impasto.nst.options import PRECISION_CHOICES
 from impasto.nst.vgg import check_weights
 from impasto.text import NO, parse_yes_no
 from impasto.text import format_number as _fmt
+
+log = logging.getLogger(__name__)
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 
@@ -209,6 +212,11 @@ def positive(name: str, raw: Any) -> float:
     return number(name, raw, above=0)
 
 
+def off_at_zero(name: str, raw: Any) -> float | None:
+    """A number of at least 0, where 0 turns the thing off (None)."""
+    return number(name, raw, minimum=0) or None
+
+
 def one_of(choices: tuple[str, ...]) -> Parser:
     return partial(choice, choices=choices)
 
@@ -251,8 +259,13 @@ class Settings:
                                  "1920×1080 ≈ 1.5 GB).")
     runners: int = setting("1", whole(1), "Jobs running at once across all server processes (one job uses every "
                            "core: keep 1 on a CPU).")
-    retention_hours: float = setting("168", at_least(0), "Finished jobs older than this are deleted (never a "
-                                     "running one).")
+    retention_days: float | None = setting(None, off_at_zero, "Days a finished job is kept after it ended; then "
+                                           "it and its files are deleted (never a queued or running one). Unset "
+                                           "or 0: kept until its owner deletes it.", shown="(unset: kept)")
+    storage_limit_mb: float | None = setting(None, off_at_zero, "Most MB the stored jobs may take (the data dir; "
+                                             "in scale-out mode the memory Redis uses); once reached, new jobs "
+                                             "get 507 and nothing stored is lost (see *Storage*). Unset or 0: "
+                                             "no limit.", shown="(unset: no limit)")
     history: bool = setting("1", switch, "Show the history page of recent jobs; 0 turns it off for public sites.")
     precision: str = setting("auto", one_of(PRECISION_CHOICES), "auto, float32, bfloat16 or float16 for the "
                              "network's convolutions.")
@@ -316,6 +329,7 @@ class Settings:
         values = {name: _read(name, declared, env.get(variable(name))) for name, declared in DECLARED.items()}
         values["store_url"] = _store_url(values["store_url"] or values["broker_url"], values["broker_url"])
         values["password"] = password(values["password"], values["password_file"])
+        values["retention_days"] = _retention_days(values["retention_days"], env)
         return cls(**values)
 
     def as_flask_config(self) -> dict[str, Any]:
@@ -352,6 +366,21 @@ def from_environment(name: str, environ: Mapping[str, Any] | None = None) -> Any
 def _as_text(value: Any) -> str:
     """A test_config value as the environment would hold it (a list as a comma list)."""
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _retention_days(days: float | None, env: Mapping[str, Any]) -> float | None:
+    """IMPASTO_RETENTION_HOURS, the older setting, read as days when IMPASTO_RETENTION_DAYS is unset (with a
+    warning). Its 0 deleted finished jobs at once; 0 days keeps them, so an old 0 now keeps them too."""
+    hours = env.get("IMPASTO_RETENTION_HOURS")
+    if hours is None or not str(hours).strip():
+        return days
+    if str(env.get(variable("retention_days")) or "").strip():
+        log.warning("IMPASTO_RETENTION_HOURS is ignored: IMPASTO_RETENTION_DAYS is set (unset the older one)")
+        return days
+    days = (number("IMPASTO_RETENTION_HOURS", hours, minimum=0) / 24) or None
+    log.warning("IMPASTO_RETENTION_HOURS is deprecated: set IMPASTO_RETENTION_DAYS=%s instead (read as that now%s)",
+                _fmt(days or 0), "; 0 now keeps finished jobs" if days is None else "")
+    return days
 
 
 def _store_url(store: str | None, broker: str | None) -> str | None:

@@ -114,6 +114,20 @@ def test_the_reaper_sends_a_task_for_a_job_whose_message_was_never_sent(redis_ur
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("days, kept", [(None, True), ("0", True), ("1", False)])
+def test_the_reaper_deletes_old_finished_jobs_only_with_a_retention(redis_url: str, prefix: str, days: str | None,
+                                                                     kept: bool) -> None:
+    clock = Clock()
+    store = RedisJobStore(redis_url, prefix=prefix, clock=clock)
+    finished, queued = store.create({}, {}).id, store.create({}, {}).id
+    store.claim("w", 1, job_id=finished)
+    store.finish(finished, "w", "done")
+    clock.now += 86400 + 1
+    Reaper(store, config(**({"IMPASTO_RETENTION_DAYS": days} if days else {})), lambda job_id: None).tick()
+    assert (store.get(finished) is not None) == kept and store.get(queued).state == "queued"
+
+
+@pytest.mark.redis
 def test_times_come_from_the_redis_server_clock(redis_url: str, prefix: str) -> None:
     store = RedisJobStore(redis_url, prefix=prefix)
     server_now = store.redis.time()[0]

@@ -241,7 +241,7 @@ def test_a_job_from_before_blending_shows_its_painting_after_the_upgrade(make_ap
     data = tmp_path / "old-data"
     shutil.copytree(OLD_STORE / "sqlite", data)
     job_id = json.loads((OLD_STORE / "sqlite-ids.json").read_text())["done_before_blending"]
-    client = make_app(IMPASTO_DATA_DIR=str(data), IMPASTO_RETENTION_HOURS=100_000).test_client()  # kept, not expired
+    client = make_app(IMPASTO_DATA_DIR=str(data)).test_client()  # kept: no retention by default
     body = client.get(f"/api/jobs/{job_id}").json
     assert [(s["name"], s["weight"]) for s in body["styles"]] == [("starry_night", 1.0)]
     assert catalog()["starry_night"].credit in client.get(f"/jobs/{job_id}").get_data(as_text=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from impasto.config import Settings
 from impasto.jobs.execute import EngineSettings, run_job
 from impasto.jobs.runner import RunnerConfig, housekeeping
 from impasto.jobs.sqlite_store import SqliteJobStore
@@ -140,6 +141,46 @@ def test_retention_removes_old_finished_jobs_never_running_ones(tmp_path: Path) 
     housekeeping(store, RunnerConfig(retention_seconds=3600))  # what every start and runner does
     assert store.get(finished) is None and not (tmp_path / "jobs" / finished).exists()
     assert store.get(running).state == "running"
+
+
+def test_retention_in_days_deletes_only_jobs_finished_longer_ago(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SqliteJobStore(tmp_path, clock=clock)
+    config = RunnerConfig.from_settings(Settings.from_env({"IMPASTO_RETENTION_DAYS": "2"}))
+    old = new_job(store)
+    store.finish(old, WORKER, "done")
+    clock.now += 1.5 * 86400
+    young = new_job(store)
+    store.finish(young, WORKER, "failed", error="broke")
+    cancelled = store.create({}, {"content.png": b"c"}).id
+    store.request_cancel(cancelled)  # a queued job is cancelled, so finished, at once
+    queued, running = store.create({}, {"content.png": b"q"}).id, new_job(store)
+    clock.now += 0.6 * 86400  # the first job ended 2.1 days ago, the others 0.6 days ago
+    store.heartbeat(running, WORKER)
+    housekeeping(store, config)
+    assert store.get(old) is None and not (tmp_path / "jobs" / old).exists()
+    states = [store.get(job_id).state for job_id in (young, cancelled, queued, running)]
+    assert states == ["failed", "cancelled", "queued", "running"]
+
+
+@pytest.mark.parametrize("environ", [{}, {"IMPASTO_RETENTION_DAYS": "0"}, {"IMPASTO_RETENTION_HOURS": "0"}])
+def test_without_retention_no_finished_job_is_ever_deleted(tmp_path: Path, environ: dict[str, str]) -> None:
+    clock = Clock()
+    store = SqliteJobStore(tmp_path, clock=clock)
+    settings = Settings.from_env(environ)
+    assert settings.retention_days is None
+    finished = new_job(store)
+    store.finish(finished, WORKER, "done")
+    clock.now += 10 * 365 * 86400
+    housekeeping(store, RunnerConfig.from_settings(settings))
+    assert store.get(finished).state == "done" and (tmp_path / "jobs" / finished / "content.png").exists()
+
+
+def test_the_older_hours_setting_is_read_as_days_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert Settings.from_env({"IMPASTO_RETENTION_HOURS": "36"}).retention_days == 1.5
+    assert "IMPASTO_RETENTION_HOURS is deprecated: set IMPASTO_RETENTION_DAYS=1.5 instead" in caplog.text
+    assert Settings.from_env({"IMPASTO_RETENTION_HOURS": "36", "IMPASTO_RETENTION_DAYS": "3"}).retention_days == 3
+    assert "IMPASTO_RETENTION_HOURS is ignored: IMPASTO_RETENTION_DAYS is set" in caplog.text
 
 
 # -- a store that fails now and then --------------------------------------------------------------

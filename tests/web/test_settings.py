@@ -14,7 +14,7 @@ from impasto.jobs.runner import RunnerConfig
 from impasto.nst.clips import ClipLimits
 from impasto.web.submission import Limits
 
-ALL = [name for name, _, _ in DOCUMENTED]
+ALL = [name for name, _, _ in DOCUMENTED] + ["IMPASTO_RETENTION_HOURS"]  # the older name, still read
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +27,11 @@ def test_the_defaults_are_the_documented_ones() -> None:
     config = Settings.from_env().as_flask_config()
     documented = {name: default for name, default, _ in DOCUMENTED}
     for name in ("IMPASTO_MAX_UPLOAD_MB", "IMPASTO_MAX_PIXELS", "IMPASTO_MAX_SIZE", "IMPASTO_MAX_ITERATIONS",
-                 "IMPASTO_QUEUE_LIMIT", "IMPASTO_RUNNERS", "IMPASTO_RETENTION_HOURS", "IMPASTO_STALE_AFTER",
+                 "IMPASTO_QUEUE_LIMIT", "IMPASTO_RUNNERS", "IMPASTO_STALE_AFTER",
                  "IMPASTO_MAX_ATTEMPTS"):
         assert config[name] == float(documented[name]), name
     assert config["IMPASTO_HISTORY"] is True and config["IMPASTO_PRECISION"] == documented["IMPASTO_PRECISION"]
+    assert config["IMPASTO_RETENTION_DAYS"] is None and config["IMPASTO_STORAGE_LIMIT_MB"] is None  # both off
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -53,6 +54,9 @@ def test_the_defaults_are_the_documented_ones() -> None:
     ("IMPASTO_VGG_WEIGHTS", "/missing.weights.h5",
      "IMPASTO_VGG_WEIGHTS: VGG16 weights file not found: /missing.weights.h5"),
     ("IMPASTO_REAP_SECONDS", "soon", "IMPASTO_REAP_SECONDS must be a number above 0, got 'soon'"),
+    ("IMPASTO_RETENTION_DAYS", "-1", "IMPASTO_RETENTION_DAYS must be a number of at least 0, got '-1'"),
+    ("IMPASTO_RETENTION_HOURS", "week", "IMPASTO_RETENTION_HOURS must be a number of at least 0, got 'week'"),
+    ("IMPASTO_STORAGE_LIMIT_MB", "5GB", "IMPASTO_STORAGE_LIMIT_MB must be a number of at least 0, got '5GB'"),
 ])
 def test_a_bad_value_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                              message: str) -> None:
@@ -64,12 +68,12 @@ def test_a_bad_value_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, na
 
 def test_good_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {"IMPASTO_MAX_SIZE": "768", "IMPASTO_RUNNERS": "2", "IMPASTO_MAX_UPLOAD_MB": "0.5",
-                        "IMPASTO_RETENTION_HOURS": "0", "IMPASTO_STALE_AFTER": "12.5", "IMPASTO_MAX_ATTEMPTS": "5",
+                        "IMPASTO_RETENTION_DAYS": "14", "IMPASTO_STALE_AFTER": "12.5", "IMPASTO_MAX_ATTEMPTS": "5",
                         "IMPASTO_PRECISION": "float32", "IMPASTO_HISTORY": "off", "IMPASTO_QUEUE_LIMIT": " 7 ",
                         "IMPASTO_MAX_ITERATIONS": ""}.items():  # empty: the default
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
-    assert (settings.max_size, settings.runners, settings.max_upload_mb, settings.retention_hours) == (768, 2, 0.5, 0)
+    assert (settings.max_size, settings.runners, settings.max_upload_mb, settings.retention_days) == (768, 2, 0.5, 14)
     assert (settings.stale_after, settings.max_attempts, settings.precision) == (12.5, 5, "float32")
     assert settings.history is False and settings.queue_limit == 7 and settings.max_iterations == 1000
 

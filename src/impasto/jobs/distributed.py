@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from impasto.config import REDIS_SCHEMES, Settings, default
 from impasto.jobs.execute import Complaints, EngineSettings
+from impasto.jobs.runner import retention_seconds
 from impasto.jobs.store import QUEUED
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class DistributedConfig:
     stale_after: float = default("stale_after")
     max_attempts: int = default("max_attempts")
     reap_seconds: float = default("reap_seconds")
-    retention_seconds: float = default("retention_hours") * 3600
+    retention_seconds: float | None = None  # None: finished jobs are kept (IMPASTO_RETENTION_DAYS unset)
     housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
     engine: EngineSettings = EngineSettings()
 
@@ -64,7 +65,7 @@ class DistributedConfig:
             broker_url=settings.broker_url, store_url=settings.store_url, prefix=settings.redis_prefix,
             visibility_timeout=settings.visibility_timeout, reap_seconds=settings.reap_seconds,
             stale_after=settings.stale_after, max_attempts=settings.max_attempts,
-            retention_seconds=settings.retention_hours * 3600, engine=EngineSettings.from_settings(settings))
+            retention_seconds=retention_seconds(settings.retention_days), engine=EngineSettings.from_settings(settings))
 
 
 def make_store(config: DistributedConfig) -> Any:
@@ -114,7 +115,7 @@ class Reaper:
             log.warning("job %s: sending its task again", job_id)
             self.send(job_id)
         now = time.monotonic()
-        if now - self.last_housekeeping >= self.config.housekeeping_seconds:
+        if self.config.retention_seconds and now - self.last_housekeeping >= self.config.housekeeping_seconds:
             self.last_housekeeping = now
             self.store.delete_finished(self.config.retention_seconds)
         return resent

@@ -45,7 +45,7 @@ class RunnerConfig:
     poll_seconds: float = 1.0  # how often an idle runner looks for work queued by another process
     stale_after: float = default("stale_after")  # a running job without a heartbeat this long is dead
     max_attempts: int = default("max_attempts")  # re-queue a job whose runner died at most this often
-    retention_seconds: float = default("retention_hours") * 3600
+    retention_seconds: float | None = None  # finished jobs older than this are deleted; None keeps them
     housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
 
     @classmethod
@@ -54,7 +54,7 @@ class RunnerConfig:
         return cls(max_running=settings.runners, threads=settings.runners,
                    engine=EngineSettings.from_settings(settings), stale_after=settings.stale_after,
                    max_attempts=settings.max_attempts,
-                   retention_seconds=settings.retention_hours * 3600, **changes)
+                   retention_seconds=retention_seconds(settings.retention_days), **changes)
 
 
 def worker_name() -> str:
@@ -62,10 +62,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def retention_seconds(days: float | None) -> float | None:
+    """IMPASTO_RETENTION_DAYS in seconds; None (unset or 0) keeps finished jobs."""
+    return days * 86400 if days else None
+
+
 def housekeeping(store: JobStore, config: RunnerConfig) -> None:
-    """Re-queue (or fail) jobs whose runner died, and delete expired finished jobs."""
+    """Re-queue (or fail) jobs whose runner died, and delete expired finished jobs (if retention is on)."""
     store.recover_stale(config.stale_after, config.max_attempts)
-    store.delete_finished(config.retention_seconds)
+    if config.retention_seconds:
+        store.delete_finished(config.retention_seconds)
 
 
 def run_next(store: JobStore, config: RunnerConfig, worker: str | None = None) -> str | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
 from impasto.jobs.runner import Dispatcher
 from impasto.jobs.store import JobStore
+from impasto.storage import Storage, unlimited
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Services:
 
     store: JobStore
     dispatcher: Dispatcher
+    storage: Storage = field(default_factory=unlimited)  # the cap and the usage (src/impasto/storage.py)
 
 
 def services() -> Services:

@@ -18,7 +18,14 @@ from impasto.web.body import too_large_message
 from impasto.web.labels import plain_errors, plain_message
 from impasto.web.render import render_refused, render_studio
 from impasto.web.replies import error_response
-from impasto.web.service_errors import RETRY_AFTER_SECONDS, InvalidSubmission, NoSuchJob, NotYours, ServiceError
+from impasto.web.service_errors import (
+    RETRY_AFTER_SECONDS,
+    InvalidSubmission,
+    NoSuchJob,
+    NotYours,
+    ServiceError,
+    StorageFull,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +90,13 @@ def _refused(exc: ServiceError) -> Any:
         if isinstance(exc, InvalidSubmission):  # every field's message, also in the page's words
             body.update(errors={name: str(message) for name, message in exc.errors.items()},
                         messages=plain_errors(exc.errors))
+        if isinstance(exc, StorageFull):  # the studio's script shows it on the form, in the page's words
+            body.update(messages={"form": plain_message(exc.message)})
         return error_response(exc.status, body.pop("error"), exc.headers, **body)
     if isinstance(exc, InvalidSubmission):
         return render_refused(exc.errors, exc.status)
+    if isinstance(exc, StorageFull):  # the studio form again, with what was typed
+        return render_refused({"form": exc.message}, exc.status)
     if isinstance(exc, (NoSuchJob, NotYours)):
         return _page(404, "Not Found", NOT_YOURS_PAGE)
     return _page(exc.status, "Refused", plain_message(exc.message))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from impasto.message import Message
+from impasto.message import Message, Number, Setting
+from impasto.storage import MB
 
 # What a 503 for a full queue (or a 429 for a busy client) tells the client to wait, in seconds.
 RETRY_AFTER_SECONDS = 60
@@ -64,6 +65,25 @@ class InvalidSubmission(ServiceError):
         field = next(iter(errors))
         super().__init__(errors[field], status=status, field=field)
         self.errors = errors
+
+
+class StorageFull(ServiceError):
+    """The stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows: no new job until some are deleted
+    (507 Insufficient Storage). The message and the API's JSON name the limit and the usage."""
+
+    status = 507
+
+    def __init__(self, used_bytes: int, limit_bytes: int) -> None:
+        used_mb, limit_mb = _megabytes(used_bytes), _megabytes(limit_bytes)
+        super().__init__(Message("the studio's storage is full: ", Number(used_mb), " MB used of the ",
+                                 Number(limit_mb), " MB it may hold", Setting("IMPASTO_STORAGE_LIMIT_MB"),
+                                 "; no new job can be stored until older ones are deleted"),
+                         used_mb=used_mb, limit_mb=limit_mb)
+
+
+def _megabytes(count: int) -> float:
+    """Bytes as MB to one decimal (a cap under 1 MB, as tests set, to three)."""
+    return round(count / MB, 1 if count >= MB else 3)
 
 
 def short_id(job_id: str) -> str:
