@@ -176,6 +176,15 @@ def secret_key(name: str, raw: Any) -> str | None:
     return raw
 
 
+def metrics_token(name: str, raw: Any) -> str:
+    """A scrape token long enough not to be guessed (the same length as a session key)."""
+    text = str(raw).strip()
+    if len(text) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_KEY_LENGTH} characters (e.g. the output of: "
+                            f"python -c 'import secrets; print(secrets.token_hex(32))'), got {len(text)} characters")
+    return text
+
+
 # Each setting is declared once, below, as a field of Settings: its type, its default (as the
 # environment would hold it), its check with its bounds, and the line the docs' tables show.
 Parser = Callable[[str, Any], Any]  # (variable name, raw text) -> the value, or SettingsError
@@ -289,6 +298,13 @@ class Settings:
     log_format: str = setting("text", one_of(("text", "json")), "`text`, or `json` for one JSON object per line "
                               "(time, level, logger, message, job id and state where there are some) from `impasto "
                               "serve`, gunicorn and `impasto worker` (see *Logs*).", table=BOTH)
+    metrics: bool = setting("off", switch, "`on` serves Prometheus metrics at `/metrics` (jobs by final state, "
+                            "durations, queue wait and length, evaluations, failures by reason, storage, workers "
+                            "alive) to loopback clients and to IMPASTO_METRICS_TOKEN; workers need it on too, to "
+                            "count their jobs (see *Metrics*).", table=BOTH)
+    metrics_token: str | None = setting(None, metrics_token, "Bearer token that lets a scraper on another machine "
+                                        f"read `/metrics` (at least {MIN_SECRET_KEY_LENGTH} characters); without "
+                                        "it only loopback clients may.", shown="(unset: loopback only)", secret=True)
     stale_after: float = setting("30", positive, "Seconds without a heartbeat before a running job counts as dead "
                                  "and is re-queued.", table=BOTH)
     max_attempts: int = setting("3", whole(1), "Runs of one job (crashes included) before it is marked failed.",

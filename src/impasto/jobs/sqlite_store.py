@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -289,6 +290,16 @@ class SqliteJobStore(SqliteSessions, StoreCore):
         for path in held.values():
             (self.data_dir / path).unlink(missing_ok=True)
         return len(held)
+
+    def stored_bytes(self) -> int:
+        """Bytes of every job's files under data_dir/jobs (a stat per file, no reading)."""
+        total = 0
+        for folder in os.scandir(self.jobs_dir):
+            try:
+                total += sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+            except (FileNotFoundError, NotADirectoryError):  # a job deleted meanwhile
+                continue
+        return total
 
     def _files_of(self, job_id: str) -> dict[str, str]:
         with self._connection() as db:
