@@ -87,6 +87,9 @@ def test_loopback_by_an_unknown_name_or_through_an_undeclared_proxy_is_refused(m
     behind = make_app(IMPASTO_METRICS="on", IMPASTO_PROXY_COUNT=1).test_client()
     assert behind.get("/metrics", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 404
     assert behind.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:203.0.113.7"}).status_code == 404
 
 
 def test_the_token_must_be_long():

@@ -58,9 +58,11 @@ def is_loopback(config: Any) -> bool:
     if not config["IMPASTO_PROXY_COUNT"] and any(name in request.headers for name in FORWARDING_HEADERS):
         return False
     try:
-        return ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+        address = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def scrape() -> Response:
