@@ -112,8 +112,6 @@ class Reaper:
 
     def tick(self) -> list[str]:
         """One round; returns the ids of the jobs it sent again."""
-        if self.beat_as:
-            self.store.metrics.runner_alive(self.beat_as)
         resent = []
         for job_id in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
             job = self.store.get(job_id)
@@ -129,6 +127,8 @@ class Reaper:
         if now - self.last_housekeeping >= self.config.housekeeping_seconds:
             self.last_housekeeping = now
             self.store.delete_finished(self.config.retention_seconds)
+        if self.beat_as:  # last: a failed beat never costs a round its reaping
+            self.store.metrics.runner_alive(self.beat_as)
         return resent
 
     def start(self) -> None:
