@@ -199,3 +199,17 @@ def test_serve_starts_the_metrics_folder_empty(tmp_path, monkeypatch):
     assert prepare(tmp_path) == folder
     assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+
+
+def test_a_gauge_is_one_entry_and_an_unreadable_one_is_left_out(make_app, monkeypatch):
+    from impasto.web import metric_gauges
+
+    def broken(store, config):
+        raise OSError("disk gone")
+
+    extra = [("impasto_test_max_size", "IMPASTO_MAX_SIZE", lambda store, config: config["IMPASTO_MAX_SIZE"]),
+             ("impasto_test_broken", "never read", broken)]
+    monkeypatch.setattr(metric_gauges, "GAUGES", [*metric_gauges.GAUGES, *extra])
+    found = scrape(make_app(IMPASTO_METRICS="on", IMPASTO_MAX_SIZE=512).test_client())
+    assert value(found, "impasto_test_max_size") == 512 and value(found, "impasto_queue_length") == 0
+    assert not any(name == "impasto_test_broken" for name, _ in found)

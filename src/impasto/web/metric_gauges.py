@@ -1,32 +1,34 @@
-"""The gauges a scrape reads from the job store at that moment: queue length, jobs running, stored bytes.
+"""The gauges a scrape reads at that moment: queue length, jobs running, stored bytes.
 
-Each gauge is one function of the store in ``GAUGES`` (name, help, function); a new one (a setting
-the operator should see next to what it limits, say) is one more entry. The store answers for
-every process, so these need no multiprocess bookkeeping. A gauge whose store call fails is left
-out of that scrape (and logged), rather than failing the whole scrape.
+Each gauge is one entry of ``GAUGES``: (name, help, function of the job store and the app's
+settings). A new one is one more entry: a setting the operator should see beside what it limits
+(a storage cap beside ``impasto_storage_bytes``, say) is ``lambda store, config:
+config["IMPASTO_..."]``. The store answers for every process, so these need no multiprocess
+bookkeeping. A gauge that cannot be read is left out of that scrape (and logged), rather than
+failing the whole scrape.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from impasto.jobs.store import QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 
-Gauge = tuple[str, str, Callable[[Any], float]]
+Gauge = tuple[str, str, Callable[[Any, Mapping[str, Any]], float]]
 
 
-def queue_length(store: Any) -> float:
+def queue_length(store: Any, config: Mapping[str, Any]) -> float:
     return store.counts().get(QUEUED, 0)
 
 
-def jobs_running(store: Any) -> float:
+def jobs_running(store: Any, config: Mapping[str, Any]) -> float:
     return store.counts().get(RUNNING, 0)
 
 
-def storage_bytes(store: Any) -> float:
+def storage_bytes(store: Any, config: Mapping[str, Any]) -> float:
     """The jobs' stored files: a stat per file under the data dir's jobs/ (Redis: the hash fields' lengths)."""
     return store.stored_bytes()
 
@@ -39,17 +41,17 @@ GAUGES: list[Gauge] = [
 
 
 class StoreGauges:
-    """A prometheus_client collector of ``gauges`` (default GAUGES), read from ``store`` at each scrape."""
+    """A prometheus_client collector of ``gauges`` (default GAUGES), read at each scrape."""
 
-    def __init__(self, store: Any, gauges: list[Gauge] | None = None) -> None:
-        self.store, self.gauges = store, GAUGES if gauges is None else gauges
+    def __init__(self, store: Any, config: Mapping[str, Any], gauges: list[Gauge] | None = None) -> None:
+        self.store, self.config, self.gauges = store, config, GAUGES if gauges is None else gauges
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
         for name, help_text, read in self.gauges:
             try:
-                value = float(read(self.store))
+                value = float(read(self.store, self.config))
             except Exception:  # noqa: BLE001 - one unreadable gauge must not hide the others
                 log.warning("metrics: gauge %s could not be read", name, exc_info=True)
                 continue

@@ -72,5 +72,5 @@ def scrape() -> Response:
     store = services().store
     for collector in store.metrics.collectors():
         registry.register(collector)
-    registry.register(StoreGauges(store))
+    registry.register(StoreGauges(store, current_app.config))
     return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
