@@ -153,8 +153,8 @@ class RedisJobStore(RedisSessions, StoreCore):
 
     # -- cancelling -------------------------------------------------------------------------
 
-    def _request_cancel(self, job_id: str) -> bool:
-        return bool(self._run("cancel", job_id))
+    def _request_cancel(self, job_id: str) -> int:
+        return int(self._run("cancel", job_id) or 0)
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.redis.hget(self._key("job", job_id), "cancel") == b"1"

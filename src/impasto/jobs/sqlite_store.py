@@ -38,6 +38,8 @@ from impasto.jobs.store import (
     Token,
 )
 from impasto.jobs.store_core import (
+    CANCELLED_QUEUED,
+    KNOWN,
     REFUSED_CLIENT_LIMIT,
     REFUSED_QUEUE_FULL,
     Final,
@@ -230,17 +232,18 @@ class SqliteJobStore(SqliteSessions, StoreCore):
 
     # -- cancelling -------------------------------------------------------------------------
 
-    def _request_cancel(self, job_id: str) -> bool:
+    def _request_cancel(self, job_id: str) -> int:
         with self._write() as db:
             row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
-                return False
+                return 0
             if row["state"] == QUEUED:
                 db.execute("UPDATE jobs SET state=?, finished=?, cancel_requested=1 WHERE id=?",
                            (CANCELLED, self.clock(), job_id))
-            elif row["state"] == RUNNING:
+                return CANCELLED_QUEUED
+            if row["state"] == RUNNING:
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
-        return True
+        return KNOWN
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._connection() as db:

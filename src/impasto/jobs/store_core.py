@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # What ``_insert`` answers when a limit refuses the job (nothing was stored).
 REFUSED_QUEUE_FULL = "queue full"
 REFUSED_CLIENT_LIMIT = "client limit"
+# What ``_request_cancel`` answers for a job it knows (0 for an unknown one).
+CANCELLED_QUEUED = 1  # this call cancelled a queued job: it ended here
+KNOWN = 2  # any other job (a running one now has its cancel flag)
 
 
 @dataclass(frozen=True)
@@ -146,12 +149,12 @@ class StoreCore(JobStore):
         return done
 
     def request_cancel(self, job_id: str) -> Job | None:
-        before = self.get(job_id) if self.metrics.enabled else None
-        if not self._request_cancel(job_id):
+        outcome = self._request_cancel(job_id)
+        if not outcome:
             return None
         job = self.get(job_id)
-        if before is not None and before.state == QUEUED and job is not None and job.state == CANCELLED:
-            self.metrics.finished(job, CANCELLED, None)  # cancelled before it ran: ended here
+        if outcome == CANCELLED_QUEUED:
+            self.metrics.finished(job, CANCELLED, None)  # cancelled before it ran: ended here, once
         return job
 
     def delete(self, job_id: str) -> bool:
@@ -216,8 +219,9 @@ class StoreCore(JobStore):
         heartbeat (``final`` None) or end the run as ``final`` says. False, writing nothing, otherwise."""
 
     @abc.abstractmethod
-    def _request_cancel(self, job_id: str) -> bool:
-        """A queued job to 'cancelled' (its cancel flag set), a running one's flag set; False if unknown."""
+    def _request_cancel(self, job_id: str) -> int:
+        """A queued job to 'cancelled' (its cancel flag set): CANCELLED_QUEUED; a running one's flag set,
+        or any other known job: KNOWN; 0 if unknown."""
 
     @abc.abstractmethod
     def _delete(self, job_id: str) -> bool:
