@@ -213,3 +213,12 @@ def test_a_gauge_is_one_entry_and_an_unreadable_one_is_left_out(make_app, monkey
     found = scrape(make_app(IMPASTO_METRICS="on", IMPASTO_MAX_SIZE=512).test_client())
     assert value(found, "impasto_test_max_size") == 512 and value(found, "impasto_queue_length") == 0
     assert not any(name == "impasto_test_broken" for name, _ in found)
+
+
+def test_a_studio_password_does_not_stand_in_the_scrapers_way(make_app):
+    client = make_app(IMPASTO_METRICS="on", IMPASTO_METRICS_TOKEN=TOKEN, IMPASTO_PASSWORD="a password").test_client()
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers  # no session started
+    assert scrape(client, environ_base=REMOTE, headers={"Authorization": "Bearer " + TOKEN})
+    assert client.get("/metrics", environ_base=REMOTE).status_code == 404
+    assert client.get("/api/jobs").status_code == 401  # the rest of the studio still asks for the password
