@@ -70,6 +70,10 @@ def _embedded(settings: Settings, make_dispatcher: Callable[[Any, Any], Any]) ->
     from impasto.jobs.sqlite_store import SqliteJobStore
 
     store = SqliteJobStore(settings.data_dir)
+    if settings.metrics:  # before housekeeping: a job it gives up on is counted
+        from impasto.jobs.metrics_files import file_metrics
+
+        store.metrics = file_metrics(settings.data_dir)
     runner_config = RunnerConfig.from_settings(settings)
     housekeeping(store, runner_config)  # jobs left running by a crash or restart; expired jobs
     return store, make_dispatcher(store, runner_config)
@@ -80,12 +84,14 @@ def _runner_threads(store: Any, config: Any) -> Any:
 
     runner = ThreadRunner(store, config)
     runner.start()
+    store.metrics.runner_alive()
     return runner
 
 
 def _register_web(app: Flask) -> None:
-    from impasto.web import api, auth, errors, headers, health, hosts, origin, pages, ratelimit, signin
+    from impasto.web import api, auth, errors, headers, health, hosts, metrics, origin, pages, ratelimit, signin
 
+    metrics.register(app)  # /metrics answers before every other hook: it has its own access rule
     # before_request hooks run in this order: the Host check first (400 before any other work),
     # then who is asking (auth sets g.owner; with a password, sends others to /login or 401), then
     # the origin check; the rate limit wraps the submission views, so it runs after them all and

@@ -59,6 +59,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.threads <= 1000:
         print(f"impasto: error: --threads must be from 1 to 1000, got {args.threads}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if settings.metrics and not settings.broker_url:
+        from impasto.jobs.metrics_files import prepare
+
+        prepare(settings.data_dir)  # emptied, and named in the environment gunicorn's processes inherit
     command = [sys.executable, "-m", "gunicorn", *gunicorn_options(args), "impasto:create_app()"]
     log.info("Impasto studio on http://%s:%s/", args.host, args.port)  # a log line: JSON too with IMPASTO_LOG_FORMAT
     os.execv(sys.executable, command)

@@ -139,3 +139,94 @@ def test_the_weights_folder_and_the_password_file_are_never_committed_or_sent_to
     for name in (".gitignore", ".dockerignore"):
         patterns = [line.strip("/") for line in (ROOT / name).read_text(encoding="utf-8").split()]
         assert "weights" in patterns and "impasto_password.txt" in patterns, name
+
+
+# -- the metrics profile: Prometheus and Grafana, provisioned from docs/deploy/ ------------------------
+
+DEPLOY = ROOT / "docs" / "deploy"
+
+
+def _bind_mounts(service: dict) -> dict[str, str]:
+    """Container path -> repository file of each ./ bind mount."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = str(volume).split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = source
+    return mounts
+
+
+def test_the_metrics_profile_adds_prometheus_and_grafana_only_on_request(compose):
+    services = compose["services"]
+    assert services["prometheus"]["image"].startswith("prom/prometheus:")
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    for name, service in services.items():
+        # a plain `docker compose up` starts what it started before; the profile adds the two
+        assert service.get("profiles") == (["metrics"] if name in ("prometheus", "grafana") else None), name
+    for name in ("prometheus", "grafana"):
+        ports = [str(p) for p in services[name].get("ports", [])]
+        assert ports and all(p.startswith("127.0.0.1:") for p in ports), (name, ports)
+        for target, source in _bind_mounts(services[name]).items():
+            assert (ROOT / source).is_file(), f"{name} mounts {source}, which the repository lacks"
+            assert str(services[name]["volumes"]).count(target) == 1
+    assert "prometheus-data" in compose["volumes"] and "grafana-data" in compose["volumes"]
+
+
+def test_web_and_workers_take_metrics_from_the_operator_off_by_default(compose):
+    services = compose["services"]
+    for name in ("web", "worker"):
+        assert env(services[name])["IMPASTO_METRICS"] == "${IMPASTO_METRICS:-off}", name
+    assert env(services["web"])["IMPASTO_METRICS_TOKEN"] == "${IMPASTO_METRICS_TOKEN:-}"
+    assert "IMPASTO_METRICS_TOKEN" not in env(services["worker"])  # workers serve nothing
+    assert env(services["prometheus"])["IMPASTO_METRICS_TOKEN"] == "${IMPASTO_METRICS_TOKEN:-}"
+
+
+def test_prometheus_scrapes_web_with_the_token_its_entrypoint_writes(compose):
+    import yaml
+
+    prometheus = compose["services"]["prometheus"]
+    config_path = next(t for t, source in _bind_mounts(prometheus).items() if source.endswith("prometheus.yml"))
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["web:8000"]
+    token_file = job["authorization"]["credentials_file"]
+    script = prometheus["entrypoint"][-1]
+    assert f"> {token_file} " in script and "$$IMPASTO_METRICS_TOKEN" in script and "umask 077" in script
+    assert f"--config.file={config_path}" in script and "exec /bin/prometheus" in script
+
+
+def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(compose):
+    import json
+
+    import yaml
+
+    mounts = _bind_mounts(compose["services"]["grafana"])
+    datasource = yaml.safe_load((DEPLOY / "grafana" / "datasource.yml").read_text(encoding="utf-8"))["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090" and datasource["type"] == "prometheus"
+    provider = yaml.safe_load((DEPLOY / "grafana" / "dashboards.yml").read_text(encoding="utf-8"))["providers"][0]
+    dashboard_target = next(t for t, s in mounts.items() if s.endswith("impasto.json"))
+    assert dashboard_target.rsplit("/", 1)[0] == provider["options"]["path"]
+    assert any(t.startswith("/etc/grafana/provisioning/datasources/") for t in mounts)
+    assert any(t.startswith("/etc/grafana/provisioning/dashboards/") for t in mounts)
+    dashboard = json.loads((DEPLOY / "grafana" / "impasto.json").read_text(encoding="utf-8"))
+    assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} == {datasource["uid"]}
+
+
+def test_the_dashboard_asks_only_for_metrics_the_studio_serves():
+    import json
+    import re
+
+    from impasto.jobs.metrics import SPECS
+    from impasto.jobs.metrics_files import WORKERS_ALIVE
+    from impasto.web.metric_gauges import GAUGES
+
+    served = {WORKERS_ALIVE[0], *(name for name, _, _ in GAUGES)}
+    for spec in SPECS:
+        served |= {spec.name + "_total"} if spec.kind == "counter" else {spec.name + s for s in ("_bucket", "_sum",
+                                                                                               "_count")}
+    dashboard = json.loads((DEPLOY / "grafana" / "impasto.json").read_text(encoding="utf-8"))
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"\bimpasto_[a-z_]+", target["expr"])}
+    assert asked and asked <= served, asked - served
+    assert served - asked <= {"impasto_job_duration_seconds_sum", "impasto_job_duration_seconds_count",
+                              "impasto_queue_wait_seconds_sum", "impasto_queue_wait_seconds_count"}

@@ -110,3 +110,22 @@ def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, t
             stop_process(studio, 30)
     access = (tmp_path / "studio.log").read_text()
     assert access.count("POST /api/jobs") == 1, access[-2000:]  # only the whole upload reached the studio
+
+
+def test_the_nginx_example_keeps_metrics_off_the_public_side(nginx: str, tmp_path: Path) -> None:
+    studio_port, proxy_port = free_port(), free_port()
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
+           "TF_CPP_MIN_LOG_LEVEL": "2", "IMPASTO_PROXY_COUNT": "1", "IMPASTO_METRICS": "on"}
+    config = _nginx_config(tmp_path, proxy_port, studio_port)
+    with (tmp_path / "studio.log").open("w") as log:
+        studio = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(studio_port)],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proxy = subprocess.Popen([nginx, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(f"http://127.0.0.1:{proxy_port}/healthz")
+            assert request(f"http://127.0.0.1:{proxy_port}/metrics")[0] == 404
+            status, _, body = request(f"http://127.0.0.1:{studio_port}/metrics")  # Prometheus on this machine
+            assert status == 200 and b"impasto_jobs_total" in body
+        finally:
+            stop_process(proxy, 10)
+            stop_process(studio, 30)

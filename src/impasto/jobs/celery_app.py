@@ -164,7 +164,8 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "info",
     celery = create_celery(config, painter)
     # The reaper lives in the main process (its own Redis client); pool children run the jobs.
     reaper_store = make_store(config)
-    reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config))
+    reaper = Reaper(reaper_store, config, Sender(celery, reaper_store, config),
+                    beat_as=f"{socket.gethostname()}:{_main_pid}")
     reaper.start()
     try:
         celery.worker_main(worker_argv(config, concurrency, loglevel, quiet=json_logs))

@@ -47,6 +47,7 @@ class DistributedConfig:
     retention_seconds: float | None = None  # None: finished jobs are kept (IMPASTO_RETENTION_DAYS unset)
     housekeeping_seconds: float = 60.0  # retention sweeps (reaping runs every reap_seconds)
     engine: EngineSettings = EngineSettings()
+    metrics: bool = default("metrics")  # job metrics kept in Redis (src/impasto/jobs/metrics_redis.py)
 
     @property
     def queue(self) -> str:
@@ -65,13 +66,20 @@ class DistributedConfig:
             broker_url=settings.broker_url, store_url=settings.store_url, prefix=settings.redis_prefix,
             visibility_timeout=settings.visibility_timeout, reap_seconds=settings.reap_seconds,
             stale_after=settings.stale_after, max_attempts=settings.max_attempts,
-            retention_seconds=retention_seconds(settings.retention_days), engine=EngineSettings.from_settings(settings))
+            retention_seconds=retention_seconds(settings.retention_days), engine=EngineSettings.from_settings(settings),
+            metrics=settings.metrics)
 
 
 def make_store(config: DistributedConfig) -> Any:
     from impasto.jobs.redis_store import RedisJobStore
 
-    return RedisJobStore(config.store_url, prefix=config.prefix)
+    store = RedisJobStore(config.store_url, prefix=config.prefix)
+    if config.metrics:
+        from impasto.jobs.metrics_redis import RedisMetrics
+
+        # A worker beats at every reaper round: alive while its latest beat is this recent.
+        store.metrics = RedisMetrics.of(store, alive_within=max(config.stale_after, 3 * config.reap_seconds))
+    return store
 
 
 class Sender:
@@ -95,8 +103,10 @@ class Reaper:
     deletes expired finished jobs. Safe to run in every web and worker process at once: each
     recovery is one atomic script, and duplicate messages are refused by the claim."""
 
-    def __init__(self, store: Any, config: DistributedConfig, send: Callable[[str], Any]) -> None:
+    def __init__(self, store: Any, config: DistributedConfig, send: Callable[[str], Any],
+                 beat_as: str | None = None) -> None:
         self.store, self.config, self.send = store, config, send
+        self.beat_as = beat_as  # an `impasto worker`'s name: each round says it is alive (impasto_workers_alive)
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.last_housekeeping = -float("inf")
@@ -118,6 +128,8 @@ class Reaper:
         if self.config.retention_seconds and now - self.last_housekeeping >= self.config.housekeeping_seconds:
             self.last_housekeeping = now
             self.store.delete_finished(self.config.retention_seconds)
+        if self.beat_as:  # last: a failed beat never costs a round its reaping
+            self.store.metrics.runner_alive(self.beat_as)
         return resent
 
     def start(self) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from impasto.config import default
 from impasto.jobs import clip_job
 from impasto.jobs.paintings import Painting, job_paintings
+from impasto.jobs.states import OUT_OF_MEMORY, TAKEN_OVER, WEIGHTS_FAILED, internal_error
 from impasto.jobs.store import CANCELLED, DONE, FAILED, INIT_FILE, RUNNING, Job, JobStore, is_clip, mask_files
 from impasto.nst.errors import Cancelled, ImpastoError, WeightsError
 from impasto.nst.images import KeyedImage, encode_image, load_image, thumbnail
@@ -42,9 +43,6 @@ PREVIEW_ITERATIONS = 10  # ... or after this many iterations, whichever comes fi
 THUMB_SIZE = 320
 FINISH_TRIES = 5  # writes of the final state before giving up (the reaper then re-queues the job)
 FINISH_BACKOFF_SECONDS = 0.5  # wait before the 2nd try; doubled before each further one
-WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
-                  "(its operator should check IMPASTO_VGG_WEIGHTS)")
-
 
 
 @dataclass(frozen=True)
@@ -202,8 +200,7 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
     except Cancelled:
-        reason = "the job was taken over by another runner" if watcher.lost else None
-        return (FAILED, reason, {}) if watcher.lost else (CANCELLED, None, {})
+        return (FAILED, TAKEN_OVER, {}) if watcher.lost else (CANCELLED, None, {})
     except WeightsError as exc:
         # Its message names server paths and settings: for the log, not for whoever sent the job.
         log.error("job %s: %s", job.id, exc, extra={"job_id": job.id})
@@ -212,10 +209,10 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         return FAILED, str(exc), {}
     except MemoryError:
         log.exception("job %s ran out of memory", job.id, extra={"job_id": job.id})
-        return FAILED, "the server ran out of memory; try a smaller size", {}
+        return FAILED, OUT_OF_MEMORY, {}
     except Exception as exc:  # noqa: BLE001 - a job must never take its runner down
         log.exception("job %s failed", job.id, extra={"job_id": job.id})
-        return FAILED, f"internal error ({type(exc).__name__}); see the server log", {}
+        return FAILED, internal_error(exc), {}
 
 
 def _run_clip(store: JobStore, job: Job, worker: str, engine: EngineSettings, painter: Painter, options: Options,

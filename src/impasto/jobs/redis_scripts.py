@@ -93,7 +93,8 @@ end
 return 1
 """
 
-# ARGV: prefix, now, id → the state after the request, or false for an unknown job
+# ARGV: prefix, now, id → 1 when this call cancelled a queued job, 2 for any other known job (a running
+# one now has its flag), false for an unknown job (store_core's CANCELLED_QUEUED, KNOWN)
 CANCEL = PRELUDE + """
 local id = ARGV[3]
 local key = P .. 'job:' .. id
@@ -103,11 +104,11 @@ if state == S.queued then
   redis.call('HSET', key, 'state', S.cancelled, 'finished', now_s, 'cancel', 1)
   redis.call('ZREM', P .. 'state:' .. S.queued, id)
   redis.call('ZADD', P .. 'state:' .. S.cancelled, now, id)
-  return S.cancelled
+  return 1
 elseif state == S.running then
   redis.call('HSET', key, 'cancel', 1)
 end
-return state
+return 2
 """
 
 # ARGV: prefix, now, id, worker, attempts, cancel flag, stale_after, state, error ('' = none) → 1 when

@@ -87,6 +87,10 @@ class RedisJobStore(RedisSessions, StoreCore):
     def _now(self) -> float:
         return self.clock() if self.clock is not None else _server_time(self.redis)
 
+    def now(self) -> float:
+        """The store's clock (the Redis server's, unless a test gave one): for the metrics' worker beats."""
+        return self._now()
+
     def close(self) -> None:
         self.redis.close()
 
@@ -149,8 +153,8 @@ class RedisJobStore(RedisSessions, StoreCore):
 
     # -- cancelling -------------------------------------------------------------------------
 
-    def _request_cancel(self, job_id: str) -> bool:
-        return bool(self._run("cancel", job_id))
+    def _request_cancel(self, job_id: str) -> int:
+        return int(self._run("cancel", job_id) or 0)
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.redis.hget(self._key("job", job_id), "cancel") == b"1"
@@ -227,6 +231,18 @@ class RedisJobStore(RedisSessions, StoreCore):
             if never_sent or (sent is not None and now - float(sent) > resend_after):
                 due.append(job_id)
         return due
+
+
+    def stored_bytes(self) -> int:
+        """Bytes of every job's files (inputs, previews, results), summed by Redis without fetching them."""
+        keys = list(self.redis.scan_iter(match=self._key("files", "*"), count=1000))
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hkeys(key)
+        pairs = [(key, name) for key, names in zip(keys, pipe.execute()) for name in names]
+        for key, name in pairs:
+            pipe.hstrlen(key, name)
+        return sum(pipe.execute()) if pairs else 0
 
 
 def _blank(number: int | None) -> int | str:

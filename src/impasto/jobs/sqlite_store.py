@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -37,6 +38,8 @@ from impasto.jobs.store import (
     Token,
 )
 from impasto.jobs.store_core import (
+    CANCELLED_QUEUED,
+    KNOWN,
     REFUSED_CLIENT_LIMIT,
     REFUSED_QUEUE_FULL,
     Final,
@@ -229,17 +232,18 @@ class SqliteJobStore(SqliteSessions, StoreCore):
 
     # -- cancelling -------------------------------------------------------------------------
 
-    def _request_cancel(self, job_id: str) -> bool:
+    def _request_cancel(self, job_id: str) -> int:
         with self._write() as db:
             row = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
-                return False
+                return 0
             if row["state"] == QUEUED:
                 db.execute("UPDATE jobs SET state=?, finished=?, cancel_requested=1 WHERE id=?",
                            (CANCELLED, self.clock(), job_id))
-            elif row["state"] == RUNNING:
+                return CANCELLED_QUEUED
+            if row["state"] == RUNNING:
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
-        return True
+        return KNOWN
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._connection() as db:
@@ -289,6 +293,16 @@ class SqliteJobStore(SqliteSessions, StoreCore):
         for path in held.values():
             (self.data_dir / path).unlink(missing_ok=True)
         return len(held)
+
+    def stored_bytes(self) -> int:
+        """Bytes of every job's files under data_dir/jobs (a stat per file, no reading)."""
+        total = 0
+        for folder in os.scandir(self.jobs_dir):
+            try:
+                total += sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+            except (FileNotFoundError, NotADirectoryError):  # a job deleted meanwhile
+                continue
+        return total
 
     def _files_of(self, job_id: str) -> dict[str, str]:
         with self._connection() as db:

@@ -22,6 +22,18 @@ ACTIVE_STATES = (QUEUED, RUNNING)  # what the per-client limit counts
 TITLES = {QUEUED: "Waiting for its turn", RUNNING: "Painting…", DONE: "Finished",
           FAILED: "Something went wrong", CANCELLED: "Cancelled"}
 
+# The errors run_job writes for a failure of the server's, not of the job's input (the metrics'
+# failure reasons tell them apart: src/impasto/jobs/metrics.py).
+WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
+                  "(its operator should check IMPASTO_VGG_WEIGHTS)")
+OUT_OF_MEMORY = "the server ran out of memory; try a smaller size"
+TAKEN_OVER = "the job was taken over by another runner"
+INTERNAL_ERROR = "internal error"
+
+
+def internal_error(exc: BaseException) -> str:
+    """The error of a job that raised something unforeseen: its type only (the log has the rest)."""
+    return f"{INTERNAL_ERROR} ({type(exc).__name__}); see the server log"
 
 
 def gave_up(attempts: int) -> str:

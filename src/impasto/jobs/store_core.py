@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from impasto.jobs.metrics import NO_METRICS, JobMetrics
 from impasto.jobs.states import CANCELLED, FAILED, FINISHED_STATES, QUEUED, RUNNING, gave_up
 from impasto.jobs.store import PROGRESS_FIELDS, ClientLimit, Job, JobStore, QueueFull, check_file_name
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 # What ``_insert`` answers when a limit refuses the job (nothing was stored).
 REFUSED_QUEUE_FULL = "queue full"
 REFUSED_CLIENT_LIMIT = "client limit"
+# What ``_request_cancel`` answers for a job it knows (0 for an unknown one).
+CANCELLED_QUEUED = 1  # this call cancelled a queued job: it ended here
+KNOWN = 2  # any other job (a running one now has its cancel flag)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ def checked_names(names: Iterable[str]) -> list[str]:
 class StoreCore(JobStore):
     """``JobStore`` with its shared logic; backends implement the primitives."""
 
+    # Told of each claim, progress write and end of a job that this store object wrote (IMPASTO_METRICS).
+    metrics: JobMetrics = NO_METRICS
+
     # -- the contract, written once ------------------------------------------------------------
 
     def create(self, options: Mapping[str, Any], files: Mapping[str, bytes], *,
@@ -115,14 +122,19 @@ class StoreCore(JobStore):
         if claimed is None:
             return None
         log.info("job %s claimed by %s", claimed, worker, extra={"job_id": claimed, "state": RUNNING, "worker": worker})
-        return self.get(claimed)
+        job = self.get(claimed)
+        self.metrics.started(job)
+        return job
 
     def heartbeat(self, job_id: str, worker: str) -> bool:
         return self._owned_write(job_id, worker, {}, None)
 
     def update_progress(self, job_id: str, worker: str, progress: Mapping[str, Any]) -> bool:
         values = {key: progress[key] for key in PROGRESS_FIELDS if key in progress}
-        return self._owned_write(job_id, worker, values, None)
+        written = self._owned_write(job_id, worker, values, None)
+        if written and "evaluations" in values:
+            self.metrics.progress(job_id, values["evaluations"])
+        return written
 
     def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
                summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
@@ -133,12 +145,17 @@ class StoreCore(JobStore):
         if done:
             log.info("job %s %s%s", job_id, state, f": {error}" if error else "",
                      extra={"job_id": job_id, "state": state, "worker": worker})
+            self._ended(job_id, state, error)
         return done
 
     def request_cancel(self, job_id: str) -> Job | None:
-        if not self._request_cancel(job_id):
+        outcome = self._request_cancel(job_id)
+        if not outcome:
             return None
-        return self.get(job_id)
+        job = self.get(job_id)
+        if outcome == CANCELLED_QUEUED:
+            self.metrics.finished(job, CANCELLED, None)  # cancelled before it ran: ended here, once
+        return job
 
     def delete(self, job_id: str) -> bool:
         deleted = self._delete(job_id)
@@ -165,6 +182,8 @@ class StoreCore(JobStore):
             if self._settle_stale(job, float(stale_after), verdict):
                 log.warning(verdict.log_line, job.id, extra={"job_id": job.id, "state": verdict.state})
                 recovered.append(job.id)
+                if verdict.state in FINISHED_STATES:
+                    self._ended(job.id, verdict.state, verdict.error)
         return recovered
 
     def delete_finished(self, older_than: float) -> list[str]:
@@ -172,6 +191,15 @@ class StoreCore(JobStore):
         if ids:
             log.info("retention: deleted %d finished job(s)", len(ids))
         return ids
+
+    def _ended(self, job_id: str, state: str, error: str | None) -> None:
+        """Tell the metrics of a job this store object just ended (read again for its times)."""
+        if self.metrics.enabled:
+            try:
+                job = self.get(job_id)
+            except Exception:  # noqa: BLE001 - counted without its duration rather than not at all
+                job = None
+            self.metrics.finished(job, state, error)
 
     # -- storage primitives, one atomic step each ----------------------------------------------
 
@@ -191,8 +219,9 @@ class StoreCore(JobStore):
         heartbeat (``final`` None) or end the run as ``final`` says. False, writing nothing, otherwise."""
 
     @abc.abstractmethod
-    def _request_cancel(self, job_id: str) -> bool:
-        """A queued job to 'cancelled' (its cancel flag set), a running one's flag set; False if unknown."""
+    def _request_cancel(self, job_id: str) -> int:
+        """A queued job to 'cancelled' (its cancel flag set): CANCELLED_QUEUED; a running one's flag set,
+        or any other known job: KNOWN; 0 if unknown."""
 
     @abc.abstractmethod
     def _delete(self, job_id: str) -> bool:
