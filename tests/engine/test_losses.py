@@ -126,16 +126,16 @@ def _np_sqrtm(m: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.maximum(values, 0))) @ vectors.T
 
 
-def _np_w2(a: np.ndarray, b: np.ndarray) -> float:
+def _np_w2(a: np.ndarray, b: np.ndarray, result_ridge: bool = True) -> float:
     """Squared 2-Wasserstein distance between the Gaussians fitted to two (1, H, W, C) feature maps,
     per channel, from the textbook formula with SciPy's matrix square root (COV_EPS·I added to both
-    covariances, as the loss does)."""
+    covariances, as the loss does; to the painting's only where ``a`` has fewer positions than channels)."""
     from scipy.linalg import sqrtm
 
     fa, fb = (f.reshape(-1, f.shape[-1]).astype(np.float64) for f in (a, b))
     ma, mb = fa.mean(0), fb.mean(0)
     ridge = losses.COV_EPS * np.eye(fa.shape[1])  # the loss's regularised covariances
-    ca, cb = np.cov(fa, rowvar=False, bias=True) + ridge, np.cov(fb, rowvar=False, bias=True) + ridge
+    ca, cb = np.cov(fa, rowvar=False, bias=True) + ridge * result_ridge, np.cov(fb, rowvar=False, bias=True) + ridge
     root_b = np.real(sqrtm(cb))
     cross = np.real(sqrtm(root_b @ ca @ root_b))
     return float(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2 * cross)) / fa.shape[1]
@@ -174,6 +174,26 @@ def test_wasserstein_loss_matches_the_textbook_formula(feats):
     assert got == pytest.approx(losses.WASSERSTEIN_SCALE * _np_w2(a, b), rel=1e-4)
     # The distance of a picture's features to their own Gaussian is 0
     assert float(losses.wasserstein_layer_loss(tf.constant(b), _gaussian(b))) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_wasserstein_loss_from_fewer_positions_than_channels():
+    """A deep layer of a small picture (6 positions, 16 channels) takes the cross term over its
+    positions (a 6×6 eigenproblem): the same value and gradient as the textbook C×C formula with
+    the painting's covariance regularised (the result's, singular here, as it is)."""
+    rng = np.random.default_rng(7)
+    a = rng.normal(1.0, 2.0, (1, 2, 3, 16)).astype(np.float32)
+    b = rng.normal(0.5, 3.0, (1, 8, 8, 16)).astype(np.float32)
+    x = tf.Variable(a)
+    with tf.GradientTape() as tape:
+        value = losses.wasserstein_layer_loss(x, _gaussian(b))
+    assert float(value) == pytest.approx(losses.WASSERSTEIN_SCALE * _np_w2(a, b, result_ridge=False), rel=1e-4)
+    grad, step = tape.gradient(value, x).numpy().ravel(), 1e-2
+    for index in np.random.default_rng(8).choice(a.size, 12, replace=False):
+        plus, minus = a.astype(np.float64).ravel().copy(), a.astype(np.float64).ravel().copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric = (_np_w2(plus.reshape(a.shape), b, False) - _np_w2(minus.reshape(a.shape), b, False)) / (2 * step)
+        assert grad[index] == pytest.approx(numeric * losses.WASSERSTEIN_SCALE, rel=2e-2, abs=1e-4), index
 
 
 def test_blended_moments_give_the_mixtures_gaussian(feats):

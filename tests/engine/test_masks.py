@@ -49,16 +49,18 @@ def test_masked_moments_of_a_binary_mask_are_the_moments_of_that_region() -> Non
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def numpy_region_wasserstein(features: np.ndarray, mask: np.ndarray, target: losses.GaussianTarget) -> float:
+def numpy_region_wasserstein(features: np.ndarray, mask: np.ndarray, target: losses.GaussianTarget,
+                             ridge: float = losses.COV_EPS) -> float:
     """The masked Wasserstein term written out independently: weighted mean and centred covariance,
-    matrix square roots by scipy (not eigh), the same constants."""
+    matrix square roots by scipy (not eigh), the same constants (the result's covariance without its
+    ridge where the features have fewer positions than channels)."""
     from scipy.linalg import sqrtm
 
     flat = features.reshape(-1, features.shape[-1]).astype(np.float64)
     weights = mask.reshape(-1, 1).astype(np.float64)
     mean = (weights * flat).sum(0) / weights.sum()
     centred = flat - mean
-    cov = centred.T @ (weights * centred) / weights.sum() + losses.COV_EPS * np.eye(flat.shape[1])
+    cov = centred.T @ (weights * centred) / weights.sum() + ridge * np.eye(flat.shape[1])
     root = sqrtm(target.cov).real
     cross = np.trace(sqrtm(root @ cov @ root).real)
     distance = np.sum((mean - target.mean) ** 2) + np.trace(cov) + np.trace(target.cov) - 2 * cross
@@ -90,6 +92,19 @@ def test_masked_wasserstein_term_matches_an_independent_numpy_computation() -> N
     whole = float(losses.wasserstein_layer_loss(tf.constant(features), target))
     np.testing.assert_allclose(float(region_loss(np.ones((9, 12), np.float32), target)(
         {"block1_conv1": tf.constant(features)})), whole, rtol=1e-4)
+
+
+def test_masked_wasserstein_over_positions_matches_an_independent_numpy_computation() -> None:
+    """A region of a deep layer with fewer positions (2×3) than channels (16): the term over positions."""
+    rng = np.random.default_rng(4)
+    features = rng.normal(1.5, 2.0, size=(1, 2, 3, 16)).astype(np.float32)
+    mask = np.array([[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]], np.float32)
+    mean, spread = regions.masked_spread(tf.constant(features), tf.constant(mask[None, :, :, None]))
+    _, cov = regions.masked_moments(tf.constant(features), tf.constant(mask[None, :, :, None]))
+    np.testing.assert_allclose(tf.matmul(spread, spread, transpose_a=True), cov, rtol=1e-4, atol=1e-4)
+    target = random_target(rng, 16)
+    got = float(region_loss(mask, target)({"block1_conv1": tf.constant(features)}))
+    np.testing.assert_allclose(got, numpy_region_wasserstein(features, mask, target, ridge=0.0), rtol=2e-4)
 
 
 def test_masked_wasserstein_gradient_matches_finite_differences() -> None:

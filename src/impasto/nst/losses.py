@@ -17,6 +17,7 @@ Features arrive as (1, H, W, C) tensors in the network's compute dtype; every lo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +30,12 @@ from scipy import ndimage
 # paintings at 256 px), so that one style_weight means about as much style with either.
 WASSERSTEIN_SCALE = 0.1
 # Added to both covariances' diagonals (features in caffe units have variances of 10²-10⁴): a
-# layer's covariance from fewer positions than channels is singular, where tr(√M) has no gradient.
+# layer's covariance from fewer positions than channels is singular, where tr(√M) has no gradient
+# (such a layer's cross term is taken over its positions instead: wasserstein_distance).
 COV_EPS = 1.0
 # Eigenvalues below this are treated as this in tr(√M)'s gradient: round-off can leave the
-# smallest of a 512×512 matrix near 0 or below, where ½·M^-½ would blow up.
+# smallest of a 512×512 matrix near 0 or below, and a matrix over positions has one at 0 (centring),
+# where ½·M^-½ would blow up.
 EIGEN_FLOOR = 1e-2
 
 
@@ -177,15 +180,28 @@ class GaussianSlot:
         self.cov_trace.assign(target.cov_trace)
 
 
-def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget) -> tf.Tensor:
+def wasserstein_layer_loss(features: tf.Tensor, target: GaussianTarget | GaussianSlot) -> tf.Tensor:
     """Squared 2-Wasserstein distance between the Gaussians of the result's and the painting's
     features, per channel: (|μ-μₛ|² + tr Σ + tr Σₛ - 2·tr √(Σₛ^½ Σ Σₛ^½)) / C, both Σ + COV_EPS·I.
 
     The traces are 10³-10⁴ times the distance they add up to, so this sum (and the eigenvalues
     in it) is taken in float64: in float32 its round-off was noise enough to stop L-BFGS's line
-    search early. The C×C matrices make that cheap next to the network (~0.06 s per 512 channels).
+    search early. The C×C matrices cost ~0.05 s per 512-channel layer whatever the picture's size,
+    so a layer with fewer positions than channels takes its cross term over its positions instead
+    (``wasserstein_over_positions``).
     """
+    if fewer_positions_than_channels(features):
+        channels = features.shape[-1]
+        flat = tf.reshape(tf.cast(features, tf.float32), (-1, channels))
+        mean = tf.reduce_mean(flat, axis=0)
+        return wasserstein_over_positions(mean, (flat - mean) / math.sqrt(flat.shape[0]), target)
     return wasserstein_distance(*moments(features), target)
+
+
+def fewer_positions_than_channels(features: tf.Tensor) -> bool:
+    """Whether a (1, H, W, C) feature map of a traced shape has fewer positions (H·W) than channels."""
+    _, height, width, channels = features.shape
+    return None not in (height, width, channels) and height * width < channels
 
 
 def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget | GaussianSlot) -> tf.Tensor:
@@ -195,9 +211,26 @@ def wasserstein_distance(mean: tf.Tensor, cov: tf.Tensor, target: GaussianTarget
     cov = tf.cast(cov, tf.float64) + COV_EPS * tf.eye(channels, dtype=tf.float64)
     root = tf.convert_to_tensor(target.cov_sqrt, tf.float64)
     cross = trace_sqrt(tf.matmul(root, tf.matmul(cov, root)))
+    return _distance(mean, tf.linalg.trace(cov), cross, target)
+
+
+def wasserstein_over_positions(mean: tf.Tensor, spread: tf.Tensor,
+                               target: GaussianTarget | GaussianSlot) -> tf.Tensor:
+    """``wasserstein_distance`` for features of fewer positions n than channels, their covariance
+    given as Σ = spreadᵀ·spread (``spread`` (n, C): the centred rows, scaled). tr √(R Σ R), with
+    R = (Σₛ + COV_EPS·I)^½, is tr √(B·Bᵀ) for B = spread·R: an n×n eigenproblem instead of C×C
+    (block4's 512 channels from 108 positions at 96 px). Σ itself has no COV_EPS·I here, so the
+    term is exact for Σ as it is: the ridge only gave a singular Σ a root in C×C, and the painting
+    keeps its own."""
+    across = tf.matmul(tf.cast(spread, tf.float64), tf.convert_to_tensor(target.cov_sqrt, tf.float64))
+    cross = trace_sqrt(tf.matmul(across, across, transpose_b=True))
+    return _distance(mean, tf.reduce_sum(tf.square(tf.cast(spread, tf.float64))), cross, target)
+
+
+def _distance(mean: tf.Tensor, cov_trace: tf.Tensor, cross: tf.Tensor, target: GaussianTarget | GaussianSlot):
     mean_term = tf.cast(tf.reduce_sum(tf.square(mean - tf.cast(target.mean, tf.float32))), tf.float64)
-    distance = mean_term + tf.linalg.trace(cov) + tf.cast(target.cov_trace, tf.float64) - 2.0 * cross
-    return tf.cast(WASSERSTEIN_SCALE * distance / tf.cast(channels, tf.float64), tf.float32)
+    distance = mean_term + cov_trace + tf.cast(target.cov_trace, tf.float64) - 2.0 * cross
+    return tf.cast(WASSERSTEIN_SCALE * distance / tf.cast(tf.shape(mean)[0], tf.float64), tf.float32)
 
 
 # -- the terms as small objects, each holding its targets (as crowsonkb/style-transfer-pytorch does) --

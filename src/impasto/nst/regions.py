@@ -75,6 +75,8 @@ class RegionStyleLoss:
 
     def _distance(self, features: tf.Tensor, mask: tf.Tensor, target) -> tf.Tensor:
         if self.kind == "wasserstein":
+            if losses.fewer_positions_than_channels(features):
+                return losses.wasserstein_over_positions(*masked_spread(features, mask), target)
             return losses.wasserstein_distance(*masked_moments(features, mask), target)
         return tf.reduce_mean(tf.square(masked_gram(features, mask) - target))
 
@@ -101,6 +103,15 @@ def masked_moments(features: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.
     mean = tf.reduce_sum(flat * weights, axis=0) / area
     second = tf.matmul(flat * weights, flat, transpose_a=True) / area
     return mean, second - mean[:, None] * mean[None, :]
+
+
+def masked_spread(features: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mean (C,) of the features under ``mask``, each position weighted by it, μ = Σ mᵢfᵢ / Σ mᵢ,
+    and their spread (positions, C), the rows √mᵢ·(fᵢ − μ) / √Σ mᵢ, whose spreadᵀ·spread is
+    ``masked_moments``' covariance (for ``losses.wasserstein_over_positions``)."""
+    flat, weights, area = _flat(features, mask)
+    mean = tf.reduce_sum(flat * weights, axis=0) / area
+    return mean, (flat - mean) * tf.sqrt(weights / area)
 
 
 def region_style_loss(vgg, styles: list[np.ndarray], blend: np.ndarray, masks: list[np.ndarray], options,
