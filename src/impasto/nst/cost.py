@@ -2,20 +2,31 @@
 (src/impasto/web/estimate.py, which scales it by this server's measured speed) and a clip's live ETA
 (src/impasto/nst/video.py).
 
-An evaluation costs a part that grows with the picture (the network: seconds per megapixel) and a
-part that does not (the style loss's C×C matrix work, the calls around it): at 96 px the second is
-most of it, at 512 px a fifth. Counting only megapixels made small pictures and every clip look
-several times quicker than they were. The figures are the phase benchmark's (bench/phases.py,
-bench/clip_phases.py; docs/benchmark.md) on a 2-core CPU with bfloat16.
+An evaluation costs a part that grows with the picture (the network: seconds per megapixel), the
+style loss's matrix work, which grows with each style layer's channels or positions, whichever are
+fewer (from 96 px to 256 px it is half of an evaluation, at 512 px a fifth), and calls around them.
+Counting only megapixels made small pictures and every clip look several times quicker than they
+were. The figures are the phase benchmark's (bench/phases.py, bench/clip_phases.py;
+docs/benchmark.md) on a 2-core CPU with bfloat16.
 """
 
 from __future__ import annotations
 
+import math
+
 from impasto.nst.options import Options
 
-# Seconds per evaluation whatever the size, by style loss: the Wasserstein term's eigendecomposition
-# of 512×512 and 256×256 covariances; a Gram term's matrices are cheaper.
-PER_EVALUATION = {"wasserstein": 0.11, "gram": 0.03}
+LAYER_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's blocks
+
+# Seconds per evaluation whatever the size, by style loss: the calls around the network, the
+# content and TV terms, scipy's float64 copies (a Gram term's matrices included: they are small).
+PER_EVALUATION = {"wasserstein": 0.005, "gram": 0.03}
+# The Wasserstein term's matrix work per style layer and evaluation: an eigenproblem (and the products
+# around it) as large as the layer's channels, or its positions where those are fewer
+# (src/impasto/nst/losses.py): MATRIX_SECONDS at 512, falling as the side squared (fitted, with the
+# two figures below, to the seconds per evaluation measured from 64 to 512 px; docs/benchmark.md).
+MATRIX_SECONDS = 0.07
+MATRIX_EXPONENT = 2.0
 PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
 FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
 # Evaluations of a scale beyond one per iteration (L-BFGS's line searches, the bounded polish's
@@ -30,23 +41,39 @@ PER_FRAME = 0.3  # seconds a later clip frame pays around its evaluations (flow,
 NEW_GROUND_CROP_SHARE = 0.25
 
 
-def evaluation_seconds(options: Options, megapixels: float) -> float:
-    """One evaluation of a picture of ``megapixels``."""
+def evaluation_seconds(options: Options, megapixels: float, aspect: float) -> float:
+    """One evaluation of a picture of ``megapixels`` and this aspect (short side over long)."""
     network = PER_MEGAPIXEL * (FLOAT32_FACTOR if options.precision == "float32" else 1.0)
-    return PER_EVALUATION.get(options.style_loss, PER_EVALUATION["wasserstein"]) + network * megapixels
+    fixed = PER_EVALUATION.get(options.style_loss, PER_EVALUATION["wasserstein"])
+    return fixed + style_matrix_seconds(options, megapixels, aspect) + network * megapixels
 
 
-def scale_seconds(options: Options, iterations: int, megapixels: float) -> float:
+def style_matrix_seconds(options: Options, megapixels: float, aspect: float) -> float:
+    """The Wasserstein term's eigenproblems of one evaluation (none for a Gram term)."""
+    if options.style_loss != "wasserstein":
+        return 0.0
+    longest = math.sqrt(megapixels * 1e6 / aspect)
+    height, width = int(longest * aspect), int(longest)
+    seconds = 0.0
+    for name in options.style_layers:
+        block = int(name[len("block")])  # VGG16: block n pools by 2^(n-1) and has LAYER_CHANNELS[n] channels
+        pooled = 2 ** (block - 1)
+        side = min((height // pooled) * (width // pooled), LAYER_CHANNELS[block])
+        seconds += MATRIX_SECONDS * (side / 512) ** MATRIX_EXPONENT
+    return seconds
+
+
+def scale_seconds(options: Options, iterations: int, megapixels: float, aspect: float) -> float:
     """One scale's (or a crop's) L-BFGS: its evaluations and scipy's own work, not its tracing."""
     # with round_evals an "iteration" is a round of exactly that many evaluations
     evaluations = iterations * options.round_evals if options.round_evals else iterations + EXTRA_EVALUATIONS
-    return evaluations * evaluation_seconds(options, megapixels) + OPTIMIZER_PER_MEGAPIXEL * megapixels
+    return evaluations * evaluation_seconds(options, megapixels, aspect) + OPTIMIZER_PER_MEGAPIXEL * megapixels
 
 
 def picture_seconds(options: Options, aspect: float) -> float:
     """A picture (a clip's first frame): each scale's iterations at its size, for a photo of this
     aspect (short side over long); tracing apart (``trace_seconds``)."""
-    return sum(scale_seconds(options, iterations, size * size * aspect / 1e6)
+    return sum(scale_seconds(options, iterations, size * size * aspect / 1e6, aspect)
                for size, iterations in zip(options.scale_sizes(), options.scale_iterations()))
 
 
@@ -62,9 +89,9 @@ def later_frame_seconds(options: Options, aspect: float) -> float:
     if options.temporal_weight == 0:
         return picture_seconds(options, aspect)
     megapixels = options.size * options.size * aspect / 1e6
-    seconds = PER_FRAME + scale_seconds(options, options.frame_iterations, megapixels)
+    seconds = PER_FRAME + scale_seconds(options, options.frame_iterations, megapixels, aspect)
     if options.new_ground == "paint":
-        seconds += scale_seconds(options, options.frame_iterations, megapixels * NEW_GROUND_CROP_SHARE)
+        seconds += scale_seconds(options, options.frame_iterations, megapixels * NEW_GROUND_CROP_SHARE, aspect)
     return seconds
 
 
