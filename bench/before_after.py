@@ -102,12 +102,13 @@ def run_pair(pair, args: argparse.Namespace, out_dir: Path) -> dict[str, dict]:
 def table(results: dict[str, dict[str, dict]], names: list[str]) -> str:
     """Markdown: per pair the before, after and reference rows."""
     lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF in flat areas | SSIM with photo "
-             "| evaluations | CPU seconds |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| strokes in flat areas | SSIM in the shadows | evaluations | CPU seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for pair in names:
         for picture, row in results[pair].items():
             lines.append(f"| {pair} | {picture} | {row['palette_distance']:.2f} | {row['hf_vs_painting']:.2f} | "
-                         f"{row['flat_hf_vs_painting']:.2f} | {row['ssim_photo']:.3f} | {row.get('evaluations', '')} "
+                         f"{row['flat_hf_vs_painting']:.2f} | {row['ssim_photo']:.3f} "
+                         f"| {row['strokes_vs_painting']:.2f} | {row['dark_ssim']:.3f} | {row.get('evaluations', '')} "
                          f"| {row.get('cpu_seconds', '')} |")
     return "\n".join(lines)
 

@@ -11,6 +11,11 @@ its own loss. All take RGB uint8 arrays (H, W, 3) and are pure NumPy/SciPy.
   still water): ripples the painting put where the photo had none.
 - ``ssim``: structural similarity of two luminance pictures (Wang et al. 2004, Gaussian window),
   the structure of the photo kept.
+- ``stroke_coherence``: how much the strokes in an area run one way (the structure tensor's
+  coherence, 1 for parallel lines, near 0 for round dots or noise); in the photo's flat areas over
+  the painting's own, it says whether a sky is painted in the painting's long strokes or in dots.
+- ``dark_ssim``: ``ssim`` only where the photo is darkest (its darkest quarter): the shapes in the
+  shadows kept (a tree against a dark bank, reflections in a river).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ _WHITE = np.array([0.95047, 1.0, 1.08883])
 MEASURE_SIDE = 256  # pictures are compared at this longest side, so sizes do not bias the numbers
 FLAT_SHARE = 0.25  # the photo's flattest quarter of pixels counts as its flat areas
 FLAT_SIGMA = 4.0  # px at MEASURE_SIDE: how far around a pixel the photo must be flat
+DARK_SHARE = 0.25  # the photo's darkest quarter of pixels counts as its dark areas
+STROKE_SIGMA = 3.0  # px at MEASURE_SIDE: the neighbourhood over which a stroke's direction is taken
 
 
 def resize_longest(rgb: np.ndarray, longest: int = MEASURE_SIDE) -> np.ndarray:
@@ -75,10 +82,7 @@ def high_frequency(rgb: np.ndarray) -> float:
 def flat_areas(photo_rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask (``shape``) of the photo's flattest FLAT_SHARE of pixels: where its luminance
     gradient, averaged over a FLAT_SIGMA Gaussian, is lowest."""
-    small = resize_longest(photo_rgb)
-    if small.shape[:2] != shape:
-        small = np.asarray(Image.fromarray(small).resize((shape[1], shape[0]), Image.LANCZOS))
-    lum = luminance(small)
+    lum = luminance(_resized_to(photo_rgb, shape))
     gradient = np.hypot(ndimage.sobel(lum, axis=0), ndimage.sobel(lum, axis=1))
     local = ndimage.gaussian_filter(gradient, FLAT_SIGMA)
     return local <= np.quantile(local, FLAT_SHARE)
@@ -92,19 +96,64 @@ def flat_high_frequency(rgb: np.ndarray, photo_rgb: np.ndarray) -> float:
 
 def ssim(a_rgb: np.ndarray, b_rgb: np.ndarray, *, sigma: float = 1.5) -> float:
     """Mean SSIM of the two pictures' luminance, both at MEASURE_SIDE and ``b`` at ``a``'s shape."""
+    return float(np.mean(ssim_map(a_rgb, b_rgb, sigma=sigma)))
+
+
+def ssim_map(a_rgb: np.ndarray, b_rgb: np.ndarray, *, sigma: float = 1.5) -> np.ndarray:
+    """SSIM per pixel of the two pictures' luminance, both at MEASURE_SIDE and ``b`` at ``a``'s shape."""
     a = luminance(resize_longest(a_rgb))
-    b_small = resize_longest(b_rgb)
-    if b_small.shape[:2] != a.shape:
-        b_small = np.asarray(Image.fromarray(b_small).resize((a.shape[1], a.shape[0]), Image.LANCZOS))
-    b = luminance(b_small)
+    b = luminance(_resized_to(b_rgb, a.shape))
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     blur = lambda x: ndimage.gaussian_filter(x, sigma)  # noqa: E731
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a ** 2
     var_b = blur(b * b) - mu_b ** 2
     cov = blur(a * b) - mu_a * mu_b
-    index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(np.mean(index))
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+
+
+def _resized_to(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    small = resize_longest(rgb)
+    if small.shape[:2] != shape:
+        small = np.asarray(Image.fromarray(small).resize((shape[1], shape[0]), Image.LANCZOS))
+    return small
+
+
+def dark_areas(photo_rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (``shape``) of the photo's darkest DARK_SHARE of pixels (its luminance, lightly blurred)."""
+    lum = ndimage.gaussian_filter(luminance(_resized_to(photo_rgb, shape)), 2.0)
+    return lum <= np.quantile(lum, DARK_SHARE)
+
+
+def dark_ssim(photo_rgb: np.ndarray, rgb: np.ndarray) -> float:
+    """Mean SSIM with the photo over the photo's dark areas: its shapes kept in the shadows."""
+    index = ssim_map(photo_rgb, rgb)
+    return float(np.mean(index[dark_areas(photo_rgb, index.shape)]))
+
+
+def coherence_map(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The structure tensor's coherence (λ₁ − λ₂) / (λ₁ + λ₂) per pixel at MEASURE_SIDE, and its
+    energy λ₁ + λ₂ (how much texture there is to have a direction)."""
+    lum = ndimage.gaussian_filter(luminance(resize_longest(rgb)), 1.0)
+    gy, gx = ndimage.sobel(lum, axis=0), ndimage.sobel(lum, axis=1)
+    jxx, jyy, jxy = (ndimage.gaussian_filter(v, STROKE_SIGMA) for v in (gx * gx, gy * gy, gx * gy))
+    energy = jxx + jyy
+    spread = np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2)  # λ₁ − λ₂
+    return spread / np.maximum(energy, 1e-9), energy
+
+
+def stroke_coherence(rgb: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Coherence averaged by texture energy (flat, textureless pixels have no direction to count),
+    over ``where`` (a boolean mask at MEASURE_SIDE) or the whole picture."""
+    coherence, energy = coherence_map(rgb)
+    if where is not None:
+        coherence, energy = coherence[where], energy[where]
+    return float(np.sum(coherence * energy) / max(float(np.sum(energy)), 1e-9))
+
+
+def flat_stroke_coherence(rgb: np.ndarray, photo_rgb: np.ndarray) -> float:
+    """``stroke_coherence`` of ``rgb`` over the photo's flat areas."""
+    return stroke_coherence(rgb, flat_areas(photo_rgb, resize_longest(rgb).shape[:2]))
 
 
 def picture_scores(result: np.ndarray, photo: np.ndarray, painting: np.ndarray) -> dict[str, float]:
@@ -112,7 +161,10 @@ def picture_scores(result: np.ndarray, photo: np.ndarray, painting: np.ndarray) 
 
     ``hf_vs_painting`` is the result's high-frequency energy over the painting's (1 = as busy as
     the painting's own brushwork), ``hf_vs_photo`` over the photo's; ``flat_hf_vs_painting`` is the
-    high-frequency energy in the photo's flat areas over the painting's whole (ripples in the sky).
+    high-frequency energy in the photo's flat areas over the painting's whole (ripples in the sky);
+    ``strokes_vs_painting`` the stroke coherence in the photo's flat areas over the painting's own
+    (1: strokes there run one way as much as the painting's do); ``dark_ssim`` the structure kept
+    in the photo's shadows.
     """
     hf = high_frequency(result)
     painting_hf = max(high_frequency(painting), 1e-9)
@@ -123,4 +175,6 @@ def picture_scores(result: np.ndarray, photo: np.ndarray, painting: np.ndarray) 
         "flat_hf_vs_painting": round(flat_high_frequency(result, photo) / painting_hf, 3),
         "hf_vs_photo": round(hf / max(high_frequency(photo), 1e-9), 3),
         "ssim_photo": round(ssim(photo, result), 4),
+        "strokes_vs_painting": round(flat_stroke_coherence(result, photo) / max(stroke_coherence(painting), 1e-9), 3),
+        "dark_ssim": round(dark_ssim(photo, result), 4),
     }

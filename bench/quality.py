@@ -184,14 +184,15 @@ def _png_to_jpeg(png: Path, jpeg: Path) -> None:
 def table(results: dict[str, dict[str, dict]]) -> str:
     """Markdown: one row per pair and picture."""
     lines = ["| pair | picture | palette distance ↓ | HF vs painting | HF in flat areas vs painting | HF vs photo "
-             "| SSIM with photo | evaluations | CPU seconds | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| SSIM with photo | strokes in flat areas vs painting | SSIM in the shadows | evaluations | CPU seconds "
+             "| seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for pair, rows in results.items():
         for picture, row in rows.items():
             run = " | ".join(str(row.get(key, "")) for key in ("evaluations", "cpu_seconds", "seconds"))
             lines.append(f"| {pair} | {picture} | {row['palette_distance']:.2f} | {row['hf_vs_painting']:.2f} | "
                          f"{row['flat_hf_vs_painting']:.2f} | {row['hf_vs_photo']:.2f} | {row['ssim_photo']:.3f} "
-                         f"| {run} |")
+                         f"| {row['strokes_vs_painting']:.2f} | {row['dark_ssim']:.3f} | {run} |")
     return "\n".join(lines)
 
 

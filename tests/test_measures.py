@@ -72,7 +72,9 @@ def test_ssim_of_a_brightened_picture_is_its_luminance_term_alone():
 def test_picture_scores_of_the_photo_itself():
     photo, painting = gradient_image(96, 128), stripes_image(96, 128)
     scores = measures.picture_scores(photo, photo, painting)
-    assert scores["ssim_photo"] == 1.0 and scores["hf_vs_photo"] == 1.0
+    assert scores["ssim_photo"] == 1.0 and scores["hf_vs_photo"] == 1.0 and scores["dark_ssim"] == 1.0
+    flat_coherence = measures.flat_stroke_coherence(photo, photo) / measures.stroke_coherence(painting)
+    assert scores["strokes_vs_painting"] == pytest.approx(flat_coherence, abs=1e-3)
     expected = measures.palette_distance(measures.resize_longest(photo), measures.resize_longest(painting))
     assert scores["palette_distance"] == pytest.approx(expected, abs=1e-3)
 
@@ -105,3 +107,31 @@ def test_flat_high_frequency_counts_ripples_only_where_the_photo_is_flat():
     expected = np.abs(ndimage.laplace(lum))[mask].mean()
     assert measures.flat_high_frequency(rippled, photo) == pytest.approx(expected, rel=1e-9)
     assert expected > 10
+
+
+def test_stroke_coherence_tells_long_strokes_from_dots():
+    y, x = np.mgrid[0:256, 0:256]  # MEASURE_SIDE: the masks below are at the measures' own size
+    lines = np.repeat((127 + 100 * np.sin((x + 0.5 * y) / 3.0))[..., None], 3, axis=2).astype(np.uint8)
+    dots = np.repeat((127 + 100 * np.sin(x / 1.5) * np.sin(y / 1.5))[..., None], 3, axis=2).astype(np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    assert measures.stroke_coherence(lines) > 0.9  # parallel strokes: one direction everywhere
+    assert measures.stroke_coherence(dots) < 0.5 and measures.stroke_coherence(noise) < 0.3
+    # only the masked area counts: lines on the left, dots on the right
+    half = lines.copy()
+    half[:, 128:] = dots[:, 128:]
+    left = np.zeros((256, 256), bool)
+    left[:, :112] = True
+    assert measures.stroke_coherence(half, left) > 0.9 > measures.stroke_coherence(half, ~left)
+
+
+def test_dark_ssim_sees_shapes_lost_in_the_shadows_only():
+    photo = gradient_image(128, 160) // 2 + 120  # a lit upper half
+    photo[64:, :] = stripes_image(64, 160, period=5) // 3  # a dark lower half with shapes in it
+    assert measures.dark_ssim(photo, photo) == pytest.approx(1.0)
+    sunk = photo.copy()
+    sunk[64:, :] = 10  # the shadows painted one flat dark colour: the shapes there are gone
+    bright_lost = photo.copy()
+    bright_lost[:64, :] = 200  # the lit half flattened instead
+    assert measures.dark_ssim(photo, sunk) < 0.5
+    assert measures.dark_ssim(photo, bright_lost) > 0.95  # the dark quarter is all in the lower half
+    assert measures.dark_areas(photo, (128, 160))[:64].sum() == 0
