@@ -13,81 +13,31 @@ environment, ``default(name)`` for code handed no Settings, and the docs' config
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from impasto.config_values import (  # noqa: F401 - SettingsError and the checks are config's API too
+    SettingsError,
+    choice,
+    host_list,
+    number,
+    rate,
+    switch,
+    whole_number,
+)
+from impasto.data_dir import default_data_dir
 from impasto.nst.errors import WeightsError
 from impasto.nst.options import PRECISION_CHOICES
 from impasto.nst.vgg import check_weights
-from impasto.text import NO, parse_yes_no
 from impasto.text import format_number as _fmt
 
 log = logging.getLogger(__name__)
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
-
-
-class SettingsError(ValueError):
-    """An IMPASTO_* variable has a value the studio cannot use; the message names it."""
-
-
-def _range_text(noun: str, minimum: float | None, maximum: float | None, above: float | None) -> str:
-    if above is not None:
-        return f"{noun} above {_fmt(above)}"
-    if minimum is not None and maximum is not None:
-        return f"{noun} from {_fmt(minimum)} to {_fmt(maximum)}"
-    if minimum is not None:
-        return f"{noun} of at least {_fmt(minimum)}"
-    return noun
-
-
-def whole_number(name: str, raw: Any, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``raw`` (text from the environment, or a number from app.config) as an int in range, else
-    SettingsError("IMPASTO_X must be a whole number from 1 to 9, got 'abc'")."""
-    what = _range_text("a whole number", minimum, maximum, None)
-    try:
-        number = float(str(raw).strip())
-        if not number.is_integer():
-            raise ValueError
-        value = int(number)
-    except (ValueError, OverflowError):
-        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}") from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}")
-    return value
-
-
-def number(name: str, raw: Any, minimum: float | None = None, *, above: float | None = None) -> float:
-    """``raw`` as a finite float, at least ``minimum`` or strictly above ``above``, else SettingsError."""
-    what = _range_text("a number", minimum, None, above)
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}") from None
-    if (not math.isfinite(value) or (minimum is not None and value < minimum)
-            or (above is not None and value <= above)):
-        raise SettingsError(f"{name} must be {what}, got {str(raw)!r}")
-    return value
-
-
-def choice(name: str, raw: Any, choices: tuple[str, ...]) -> str:
-    value = str(raw).strip().lower()
-    if value not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {str(raw)!r}")
-    return value
-
-
-def switch(name: str, raw: Any) -> bool:
-    try:
-        return parse_yes_no(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {str(raw)!r}") from None
 
 
 def weights_source(name: str, raw: str | None) -> str | None:
@@ -99,39 +49,6 @@ def weights_source(name: str, raw: str | None) -> str | None:
         return check_weights(raw)
     except WeightsError as exc:
         raise SettingsError(f"{name}: {exc}") from None
-
-
-# A host name (or a ".suffix" that stands for every name under it), an IPv4 address or an [IPv6]
-# address, without a port: what IMPASTO_TRUSTED_HOSTS lists (src/impasto/web/hosts.py matches them).
-_HOST_ENTRY = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\]")
-
-
-def host_list(name: str, raw: Any) -> tuple[str, ...]:
-    """A comma list of host names or addresses (lower case; "*" alone means any), else SettingsError."""
-    entries = tuple(entry.strip().lower() for entry in str(raw).split(",") if entry.strip())
-    if entries == ("*",):
-        return entries
-    for entry in entries:
-        if not _HOST_ENTRY.fullmatch(entry):
-            raise SettingsError(f"{name} must be a comma list of host names or addresses without ports "
-                                f"(e.g. studio.example.com,.example.org,192.168.1.5,[fd00::1]) or *, "
-                                f"got {entry!r} in {str(raw)!r}")
-    return entries
-
-
-def rate(name: str, raw: Any) -> str | None:
-    """A rate such as "10/minute" or "100 per hour" (Flask-Limiter's notation); "off" gives None."""
-    from limits import parse
-
-    text = str(raw).strip().lower()
-    if text in NO:  # off, 0, no, false
-        return None
-    try:
-        parse(text)
-    except ValueError:
-        raise SettingsError(f"{name} must be a rate such as 10/minute, 30/hour or 5 per 10 seconds "
-                            f"(or off), got {str(raw)!r}") from None
-    return text
 
 
 def masked_url(url: str) -> str:
@@ -235,7 +152,10 @@ def folder(name: str, raw: Any) -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = setting("instance", folder, "Folder for the job database, uploads, previews and results.")
+    data_dir: Path = setting(None, folder, "Folder for the job database, uploads, previews and results; "
+                             "unset: your user data folder, or an `./instance` folder that an earlier version "
+                             "left with jobs in it (see *Data folder*).",
+                             shown="(unset: ~/.local/share/impasto on Linux)")
     vgg_weights: str | None = setting(None, weights_source, "Path of a local VGG16 notop weights file.",
                                       shown="(unset: ImageNet download)")
     max_upload_mb: float = setting("20", positive, "Largest upload (all files of one request together), in MB.")
@@ -327,6 +247,7 @@ class Settings:
         env = {**(os.environ if environ is None else environ),
                **{name: _as_text(value) for name, value in (overrides or {}).items() if name.startswith("IMPASTO_")}}
         values = {name: _read(name, declared, env.get(variable(name))) for name, declared in DECLARED.items()}
+        values["data_dir"] = values["data_dir"] or default_data_dir()  # never the working directory itself
         values["store_url"] = _store_url(values["store_url"] or values["broker_url"], values["broker_url"])
         values["password"] = password(values["password"], values["password_file"])
         values["retention_days"] = _retention_days(values["retention_days"], env)

@@ -23,7 +23,7 @@ from impasto.web import Services
 from impasto.web.clip_input import clip_setting, wants_clip
 from impasto.web.estimate import DEFAULT_ASPECT, estimate_line, learn, queue_ahead, too_much_work
 from impasto.web.option_fields import option_values
-from impasto.web.service_errors import NoSuchJob, NotYours, ServiceError, StorageFull
+from impasto.web.service_errors import NoSuchJob, NotYours, NoWeights, ServiceError, StorageFull
 from impasto.web.submission import Limits, parse_submission
 
 
@@ -32,7 +32,11 @@ def submit(jobs: Services, form: MultiDict, files: MultiDict, *, owner: str, cli
 
     Raises InvalidSubmission (400/413), the store's QueueFull (queue at ``limits.queue_limit``) or
     ClientLimit (``client`` has ``limits.per_client`` jobs queued or running). Nothing is stored for
-    a refused submission; StorageFull (507) once the stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows."""
+    a refused submission; StorageFull (507) once the stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows;
+    NoWeights (503) while no job could load the VGG16 weights."""
+    missing = jobs.weights()
+    if missing is not None:  # a job would only fail: say why now
+        raise NoWeights(missing.said)
     if jobs.storage.full():  # before the uploads are decoded: nothing of this job will be stored anyway
         raise StorageFull(jobs.storage.used_bytes(), jobs.storage.limit_bytes or 0)
     submission = parse_submission(form, files, limits, jobs.store)
