@@ -4,6 +4,8 @@ phone form that fits, the queue and looks to share. axe-core checks every page c
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.axe import assert_accessible
+from tests.web.conftest import form, png_bytes
 from tests.web.test_browser import _serve
 
 pytestmark = pytest.mark.browser
@@ -33,4 +36,121 @@ def test_without_weights_every_page_says_so(page: Page, weightless_server: str, 
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("No picture can be painted yet")
     assert banner.bounding_box()["y"] < size["height"] / 2  # seen before anything else is done
+    assert_accessible(page)
+
+
+def finished(app, page: Page, base: str, **fields) -> str:
+    """A job of ``page``'s browser, painted to the end (the Manual dispatcher, run here): its page's URL."""
+    owner = app.test_client()
+    body = form(content=png_bytes(48, 64), style_name="the_scream", **{"size": "64", **fields})
+    job_id = owner.post("/api/jobs", data=body, content_type="multipart/form-data").json["id"]
+    assert app.extensions["impasto"].dispatcher.run_all() == [job_id]
+    page.context.add_cookies([{"name": "impasto_session", "value": owner.get_cookie("impasto_session").value,
+                               "url": base}])
+    return f"{base}/jobs/{job_id}"
+
+
+@pytest.fixture
+def idle(make_app) -> Iterator[tuple[str, object]]:
+    app = make_app()
+    for url in _serve(app):
+        yield url, app
+
+
+def fit_share(page: Page) -> float:
+    """How much of the room the fitted result takes: of the frame's width, or of the window's height
+    that the fit allows (88 % of it), whichever it fills more."""
+    return page.evaluate("""() => {
+        const img = document.getElementById('result'), frame = img.closest('.result-frame');
+        return Math.max(img.clientWidth / frame.clientWidth, img.clientHeight / (innerHeight * 0.88 - 4));
+    }""")
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_the_result_fills_the_page_and_zooms_to_its_own_pixels(page: Page, idle, size: dict[str, int]) -> None:
+    base, app = idle
+    page.set_viewport_size(size)
+    page.goto(finished(app, page, base))
+    result = page.locator("#result")
+    expect(result).to_be_visible()
+    assert result.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [64, 48]
+    expect(page.locator("#zoom [data-zoom=fit]")).to_have_attribute("aria-pressed", "true")
+    assert fit_share(page) >= 0.9  # a 64 px picture is shown large: filling the page, not a stamp
+    width = result.evaluate("img => img.clientWidth")
+    assert width <= page.evaluate("() => document.querySelector('.result-frame').clientWidth")  # no sideways scroll
+    expect(page.locator("#shown-at")).to_have_text(re.compile(r"^, shown at \d+ %$"))
+    said = int(re.search(r"\d+", page.locator("#shown-at").inner_text()).group())
+    assert abs(said - 100 * width / 64) <= 1  # the caption says the scale it is shown at
+    page.click("#zoom [data-zoom='1']")
+    expect(result).to_have_js_property("clientWidth", 64)
+    page.click("#zoom [data-zoom='2']")
+    expect(result).to_have_js_property("clientWidth", 128)
+    page.click("#zoom [data-zoom=fit]")
+    expect(result).to_have_js_property("clientWidth", width)
+    assert_accessible(page)
+
+
+def test_a_masked_jobs_page_shows_its_mask(page: Page, idle) -> None:
+    from tests.web.test_masks_web import mask_bytes
+
+    base, app = idle
+    owner = app.test_client()
+    body = form(content=png_bytes(48, 64), style_name="the_scream", size="64")
+    body["mask"] = (io.BytesIO(mask_bytes(48, 64)), "mask.png")
+    job_id = owner.post("/api/jobs", data=body, content_type="multipart/form-data").json["id"]
+    app.extensions["impasto"].dispatcher.run_all()
+    page.goto(f"{base}/jobs/{job_id}")
+    mask = page.locator(".mask-shown img")
+    expect(mask).to_be_visible()
+    assert mask.evaluate("img => img.complete && img.naturalWidth") == 64  # the stored mask, the photo's size
+    expect(page.locator(".mask-shown figcaption")).to_contain_text("white is where it paints")
+    assert_accessible(page)
+
+
+def photo_share(page: Page) -> float:
+    """Where the divider stands, as a share of the result's width from the left, as the browser lays
+    it out; the photo's cut is checked to be at the same place."""
+    line, cut = page.evaluate("""() => {
+        const box = document.getElementById('compare-box'), line = document.getElementById('compare-line');
+        const photo = document.getElementById('compare-photo');
+        return [(line.getBoundingClientRect().left + 1 - box.getBoundingClientRect().left) / box.clientWidth,
+                getComputedStyle(photo).clipPath];
+    }""")
+    right = re.fullmatch(r"inset\(0px ([\d.]+)% 0px 0px\)", cut)  # what is cut off the photo on the right
+    assert right and 1 - float(right.group(1)) / 100 == pytest.approx(line, abs=0.02), (cut, line)
+    return line
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_before_and_after_by_dragging_or_with_the_arrow_keys(page: Page, idle, size: dict[str, int]) -> None:
+    base, app = idle
+    page.set_viewport_size(size)
+    page.goto(finished(app, page, base))
+    slider = page.get_by_role("slider", name="Before and after")
+    expect(slider).to_be_visible()
+    expect(slider).to_have_value("0")
+    assert photo_share(page) == pytest.approx(0, abs=0.01)  # the result alone to begin with
+    photo, result = page.locator("#compare-photo"), page.locator("#result")
+    assert photo.bounding_box() == result.bounding_box()  # the photo lies exactly over the result, at its size
+
+    box = page.locator("#compare-box").bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2, steps=6)
+    page.mouse.up()
+    expect(slider).to_have_value("70")
+    assert photo_share(page) == pytest.approx(0.7, abs=0.02)
+    assert "photo on the left 70 %" in slider.get_attribute("aria-valuetext")
+
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    expect(slider).to_have_value("65")
+    assert photo_share(page) == pytest.approx(0.65, abs=0.02)
+    page.keyboard.press("End")
+    expect(slider).to_have_attribute("aria-valuetext", "your photo alone")
+
+    page.click("#zoom [data-zoom='2']")  # at 200 % the photo still covers the result exactly
+    expect(result).to_have_js_property("clientWidth", 128)
+    assert photo.evaluate("p => [p.clientWidth, p.clientHeight]") == [128, 96]
     assert_accessible(page)
