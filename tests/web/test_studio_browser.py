@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.axe import assert_accessible
-from tests.web.conftest import form, png_bytes
+from tests.web.conftest import form, png_bytes, style_bytes
 from tests.web.test_browser import _serve
 
 pytestmark = pytest.mark.browser
@@ -153,4 +153,68 @@ def test_before_and_after_by_dragging_or_with_the_arrow_keys(page: Page, idle, s
     page.click("#zoom [data-zoom='2']")  # at 200 % the photo still covers the result exactly
     expect(result).to_have_js_property("clientWidth", 128)
     assert photo.evaluate("p => [p.clientWidth, p.clientHeight]") == [128, 96]
+    assert_accessible(page)
+
+
+def choose_both(page: Page, tmp_path: Path) -> None:
+    content, style = tmp_path / "photo.png", tmp_path / "painting.jpg"
+    content.write_bytes(png_bytes(480, 640))  # a photo-shaped photo: its preview takes its full height
+    style.write_bytes(style_bytes())
+    page.set_input_files("input[name=content]", str(content))
+    page.set_input_files("input[name=style]", str(style))
+    expect(page.locator("#drop-content .preview")).to_be_visible()
+    expect(page.locator("#drop-style .preview")).to_be_visible()
+
+
+def in_view(page: Page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
+def test_the_phone_form_fits_with_paint_it_always_within_reach(page: Page, idle, tmp_path: Path) -> None:
+    base, _ = idle
+    page.set_viewport_size(PHONE)
+    page.goto(base + "/")
+    choose_both(page, tmp_path)
+    expect(page.locator("#advanced")).not_to_have_attribute("open", "")  # folded on a phone
+    expect(page.locator("#f-style_weight")).to_be_hidden()
+    expect(page.locator("#for-clip")).to_be_hidden()
+    height = page.locator("#studio").bounding_box()["height"]
+    assert height <= 1.2 * PHONE["height"], f"the form is {height:.0f} px tall on a {PHONE['height']} px screen"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing sideways
+    assert in_view(page, "#submit")  # at the top of the page already
+    page.mouse.wheel(0, 400)
+    page.wait_for_function("() => window.scrollY > 0")
+    assert in_view(page, "#submit")  # and while scrolling through the form
+    assert_accessible(page)
+
+    # An error in a folded setting unfolds it, next to its field.
+    page.click("#advanced > summary")
+    page.fill("#f-size", "5000")
+    page.click("#advanced > summary")
+    expect(page.locator("#f-size")).to_be_hidden()
+    page.click("#submit")
+    expect(page.locator("#advanced")).to_have_attribute("open", "")
+    expect(page.locator("#error-size")).to_be_visible()
+    expect(page.locator("#error-size")).to_contain_text("Size")
+
+
+def test_on_a_wide_screen_the_settings_are_open_and_the_clip_ones_only_for_a_clip(
+        page: Page, idle, tmp_path: Path) -> None:
+    from tests.clips import video_bytes
+
+    base, _ = idle
+    page.set_viewport_size(DESKTOP)
+    page.goto(base + "/")
+    expect(page.locator("#advanced")).to_have_attribute("open", "")
+    expect(page.locator("#f-style_weight")).to_be_visible()
+    expect(page.locator("#for-clip")).to_be_hidden()  # a photo: no clip settings
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(video_bytes("mp4"))
+    page.set_input_files("input[name=content]", str(clip))
+    expect(page.locator("#for-clip")).to_be_visible()
+    expect(page.locator("#f-frame_iterations")).to_be_visible()
+    choose_both(page, tmp_path)  # a photo again
+    expect(page.locator("#for-clip")).to_be_hidden()
     assert_accessible(page)

@@ -9,6 +9,16 @@
   const tooManyPixels = {};  // field -> message, for the pictures chosen now
   const presets = JSON.parse(document.getElementById("preset-data").textContent);
 
+  // -- all settings: folded on a phone (a preset is enough for most), open on a wide screen -------
+  const advanced = document.getElementById("advanced");
+  if (advanced && window.matchMedia("(min-width: 901px)").matches) advanced.open = true;
+  // The clip's own settings show only while the content is a clip.
+  const clipSection = document.getElementById("for-clip");
+  function clipMode(on) {
+    if (clipSection) clipSection.hidden = !on;
+  }
+  clipMode(Boolean(form.querySelector("#drop-content img.preview[data-clip]")));
+
   // -- drop zones ------------------------------------------------------------------------------
   function nameOf(drop) {
     return document.getElementById("name-" + drop.id.replace("drop-", ""));
@@ -72,6 +82,7 @@
       updateEstimate();
     }
     delete img.dataset.clip;
+    clipMode(false);
     clipVideo.hidden = true;
     if (clipVideo.dataset.objectUrl) URL.revokeObjectURL(clipVideo.dataset.objectUrl);
     delete clipVideo.dataset.objectUrl;
@@ -111,6 +122,7 @@
       + formatNumber(body.seconds) + " s at " + formatNumber(body.fps) + " fps, " + body.width + "×" + body.height;
     photoAspect = Math.min(body.width, body.height) / Math.max(body.width, body.height);
     clipFrames = body.frames;
+    clipMode(true);
     updateEstimate();
   }
 
@@ -319,6 +331,9 @@
     if (drop) drop.classList.add("invalid");
     const control = form.querySelector(".control[data-name='" + field + "']");
     if (control) control.classList.add("invalid");
+    const folded = el.closest("details");
+    if (folded) folded.open = true;  // an error is never hidden in the folded settings
+    if (clipSection && clipSection.contains(el)) clipSection.hidden = false;
     return el;
   }
 

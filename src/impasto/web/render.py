@@ -16,7 +16,7 @@ from impasto.styles import catalog
 from impasto.text import duration, parse_yes_no
 from impasto.web import services
 from impasto.web.estimate import estimate_line
-from impasto.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
+from impasto.web.form import CLIP_SECTION, FORM_FIELDS, form_sections, hidden_extras, preset_table
 from impasto.web.labels import plain_errors
 from impasto.web.option_fields import option_values
 from impasto.web.submission import Limits
@@ -79,6 +79,7 @@ def render_studio(values: dict[str, Any], *, errors: Mapping[str, str | Message]
         source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
         max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
         errors=(plain := plain_errors(errors or {})), other_errors=_unplaced(plain),
+        clip_section=CLIP_SECTION, advanced_open=any(name in plain for names in FORM_FIELDS.values() for name in names),
         estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
