@@ -218,3 +218,33 @@ def test_on_a_wide_screen_the_settings_are_open_and_the_clip_ones_only_for_a_cli
     choose_both(page, tmp_path)  # a photo again
     expect(page.locator("#for-clip")).to_be_hidden()
     assert_accessible(page)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_your_queue_follows_your_jobs_and_cancels_a_waiting_one(page: Page, idle, size: dict[str, int]) -> None:
+    base, app = idle
+    page.set_viewport_size(size)
+    owner = app.test_client()
+    jobs = [owner.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream"),
+                       content_type="multipart/form-data").json["id"] for _ in range(2)]
+    page.context.add_cookies([{"name": "impasto_session", "value": owner.get_cookie("impasto_session").value,
+                               "url": base}])
+    page.goto(base + "/")
+    queue = page.get_by_role("region", name="Your queue")
+    expect(queue).to_be_visible()
+    items = queue.locator(".queue-item")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("Waiting: next in line")
+    expect(items.nth(1)).to_contain_text("Waiting: 1 job ahead")
+    assert_accessible(page)
+
+    store = app.extensions["impasto"].store
+    store.claim("test-worker", 1, jobs[0])
+    store.update_progress(jobs[0], "test-worker", {"iteration": 3, "total": 12})
+    expect(items.nth(0)).to_contain_text("Painting: 25 % (3 of 12 iterations)", timeout=10_000)  # live
+    expect(items.nth(0).locator("button")).to_have_count(0)  # a running job is cancelled on its own page
+    items.nth(1).get_by_role("button", name="Cancel").click()
+    expect(items).to_have_count(1)
+    assert store.get(jobs[1]).state == "cancelled"
+    store.finish(jobs[0], "test-worker", "done")
+    expect(queue).to_be_hidden(timeout=10_000)  # nothing under way any more

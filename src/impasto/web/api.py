@@ -34,7 +34,7 @@ from impasto.nst.images import encode_image, to_rgb_array
 from impasto.web import auth, service, services
 from impasto.web.service_errors import ServiceError, short_id
 from impasto.web.submission import Limits
-from impasto.web.views import job_dict, recent_jobs
+from impasto.web.views import job_dict, queue_entry, recent_jobs
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -100,6 +100,16 @@ def list_jobs() -> Response:
         raise ApiError(404, "the job list is turned off on this server (IMPASTO_HISTORY=0)")
     store = services().store
     return jsonify({"jobs": [job_dict(job, store) for job in service.list_owned(store, g.owner, RECENT_LIMIT)]})
+
+
+@bp.get("/queue")
+def queue() -> Response:
+    """The caller's (this browser's, or this token's) jobs waiting and running, running first, each as
+    GET /api/jobs/<id> shows it (queue_position, progress, urls.cancel) with ``title`` and ``said``
+    (where it stands, in words). Answered whatever
+    IMPASTO_HISTORY says: it lists only work still under way, and only the caller's."""
+    store = services().store
+    return jsonify({"jobs": [queue_entry(job, store) for job in service.queue_of(store, g.owner)]})
 
 
 @bp.get("/estimate")

@@ -77,7 +77,7 @@ def history() -> str:
     store = services().store
     jobs = store.jobs_of(g.owner, 60) if g.owner else []  # only the caller's own jobs
     return render_template("history.html", jobs=[(job, job_dict(job, store), painting_titles(job)) for job in jobs],
-                           clock=clock)
+                           clock=clock, retention_days=current_app.config["IMPASTO_RETENTION_DAYS"])
 
 
 @bp.get("/styles/<name>.jpg")

@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from impasto.jobs.store import RUNNING, Job, JobStore
+from impasto.jobs.store import QUEUED, RUNNING, Job, JobStore
 from impasto.message import Field, Message
 from impasto.nst.clips import probe_clip
 from impasto.nst.errors import ImageError, OptionError
@@ -70,6 +70,20 @@ def is_owner(job: Job, owner: str | None) -> bool:
 def list_owned(store: JobStore, owner: str | None, limit: int) -> list[Job]:
     """The newest ``limit`` jobs of ``owner``; none for a caller with no cookie and no token."""
     return store.jobs_of(owner, limit) if owner else []
+
+
+# How many of an owner's newest jobs are looked through for those waiting or running: far more than
+# IMPASTO_MAX_QUEUED_PER_CLIENT lets anyone have at once.
+QUEUE_LOOK = 200
+
+
+def queue_of(store: JobStore, owner: str | None) -> list[Job]:
+    """The owner's jobs waiting or running: the running ones first, then the waiting in queue order
+    (first come, first painted); none for a caller with no cookie and no token."""
+    if not owner:
+        return []
+    active = [job for job in store.jobs_of(owner, QUEUE_LOOK) if job.state in (QUEUED, RUNNING)]
+    return sorted(active, key=lambda job: (job.state != RUNNING, job.created))
 
 
 def cancel(store: JobStore, job_id: str, owner: str | None) -> Job:
