@@ -5,6 +5,7 @@ phone form that fits, the queue and looks to share. axe-core checks every page c
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Iterator
@@ -248,3 +249,48 @@ def test_your_queue_follows_your_jobs_and_cancels_a_waiting_one(page: Page, idle
     assert store.get(jobs[1]).state == "cancelled"
     store.finish(jobs[0], "test-worker", "done")
     expect(queue).to_be_hidden(timeout=10_000)  # nothing under way any more
+
+
+def test_a_look_saved_and_loaded_back_and_a_bad_one_named(page: Page, idle, tmp_path: Path) -> None:
+    base, _ = idle
+    page.set_viewport_size(DESKTOP)
+    page.goto(base + "/")
+    page.locator(".preset[data-preset=strong-style]").click()
+    page.fill("#f-size", "320")
+    page.fill("#f-seed", "42")
+    page.check("#f-preserve_colors")
+    with page.expect_download() as download:
+        page.click("#look-save")
+    saved = tmp_path / "look.json"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "impasto-look.json"
+    look = json.loads(saved.read_text())
+    assert look["impasto_look"] == 1 and look["preset"] == "strong-style"
+    assert look["options"]["size"] == 320 and look["options"]["seed"] == 42
+    assert look["options"]["preserve_colors"] is True and look["options"]["style_weight"] == 1000
+    assert len(saved.read_bytes()) < 2048  # a small file to pass around
+    expect(page.locator("#look-said")).to_contain_text("Saved as impasto-look.json")
+
+    page.goto(base + "/")  # a fresh form: the defaults
+    expect(page.locator("#f-size")).not_to_have_value("320")
+    page.set_input_files("#look-file", str(saved))
+    expect(page.locator("#f-size")).to_have_value("320")
+    expect(page.locator("#f-seed")).to_have_value("42")
+    expect(page.locator("#f-preserve_colors")).to_be_checked()
+    expect(page.locator(".preset.active")).to_have_attribute("data-preset", "strong-style")
+    expect(page.locator("#look-said")).to_have_text("Loaded the look from look.json.")
+    assert_accessible(page)
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**look, "options": {"size": 5000}}))
+    page.set_viewport_size(PHONE)
+    page.reload()
+    page.set_input_files("#look-file", str(bad))
+    expect(page.locator("#error-size")).to_have_text("Size must be a whole number from 32 to 1024; you entered 5000")
+    expect(page.locator("#advanced")).to_have_attribute("open", "")  # shown next to its field, unfolded
+    expect(page.locator("#f-size")).not_to_have_value("5000")  # nothing of a bad look is applied
+    junk = tmp_path / "notes.json"
+    junk.write_text("size = 3")
+    page.set_input_files("#look-file", str(junk))
+    expect(page.locator("#error-form")).to_have_text("notes.json is not a look: it is not JSON.")
+    assert_accessible(page)
