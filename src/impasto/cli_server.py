@@ -93,7 +93,8 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
         print(f"impasto: error: the distributed extra is not installed ({exc}); "
               "pip install 'impasto[distributed]'", file=sys.stderr)
         return EXIT_BAD_INPUT
-    startup.report(settings, os.environ, data_dir=False, meaning=startup.WORKER)
+    if settings.broker_url:  # else run_worker refuses, with nothing else said first
+        startup.report(settings, os.environ, data_dir=False, meaning=startup.WORKER)
     return run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
 
 
