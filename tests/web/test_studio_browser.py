@@ -84,8 +84,11 @@ def test_the_result_fills_the_page_and_zooms_to_its_own_pixels(page: Page, idle,
     assert abs(said - 100 * width / 64) <= 1  # the caption says the scale it is shown at
     page.click("#zoom [data-zoom='1']")
     expect(result).to_have_js_property("clientWidth", 64)
+    rendering = "img => getComputedStyle(img).imageRendering"
+    assert result.evaluate(rendering) == "auto"  # enlarged smoothly when fitted
     page.click("#zoom [data-zoom='2']")
     expect(result).to_have_js_property("clientWidth", 128)
+    assert result.evaluate(rendering) == "pixelated"  # 200 %: its own pixels, sharp
     page.click("#zoom [data-zoom=fit]")
     expect(result).to_have_js_property("clientWidth", width)
     assert_accessible(page)

@@ -1,6 +1,6 @@
 // The finished job page. A picture fills the page: fitted to the window (the frame's width and the
-// window's height), upscaled if small, its pixels kept sharp once magnified 2× or more; the buttons
-// show it at 100 % or 200 % instead. A clip plays fitted too, but at most at twice its own size (a
+// window's height), enlarged smoothly if small; the buttons show it at 100 % or 200 % instead (200 %
+// with sharp pixels). A clip plays fitted too, but at most at twice its own size (a
 // 64 px clip stretched to the page's width would be a blur). The compare slider lays the photo over
 // the result, cut at the split: drag across the picture, or move the slider with the arrow keys.
 (function () {
@@ -37,7 +37,8 @@
     const scale = level === "fit" ? fitScale() : Number(level);
     img.style.width = Math.max(1, Math.floor(img.naturalWidth * scale)) + "px";
     figure.classList.add("sized");
-    figure.classList.toggle("zoom-pixels", scale >= 2);
+    // 200 %: to see the pixels, sharp; fitted, a painting enlarged smoothly still looks painted.
+    figure.classList.toggle("zoom-pixels", level !== "fit" && scale >= 2);
     buttons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.zoom === level)));
     if (shown) shown.textContent = ", shown at " + Math.round(scale * 100) + " %";
   }
