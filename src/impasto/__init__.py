@@ -48,7 +48,17 @@ def _wire_jobs(app: Flask, settings: Settings) -> None:
         store, dispatcher = build(settings)
     else:
         store, dispatcher = _embedded(settings, app.config.get("DISPATCHER") or _runner_threads)
-    app.extensions["impasto"] = Services(store, dispatcher, _storage(settings, store))
+    app.extensions["impasto"] = Services(store, dispatcher, _storage(settings, store), _weights_check(settings))
+
+
+def _weights_check(settings: Settings) -> Callable[[], Any]:
+    """Whether jobs would find their weights (src/impasto/nst/vgg.py); in scale-out mode the workers'
+    Keras caches are out of sight, so only a named weights file is checked here."""
+    from functools import partial
+
+    from impasto.nst.vgg import missing_weights
+
+    return partial(missing_weights, settings.vgg_weights, imagenet_too=not settings.broker_url)
 
 
 def _storage(settings: Settings, store: Any) -> Any:

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+from impasto import startup
 from impasto.config import Settings
 from impasto.exit_codes import EXIT_BAD_INPUT
 
@@ -65,6 +66,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         prepare(settings.data_dir)  # emptied, and named in the environment gunicorn's processes inherit
     command = [sys.executable, "-m", "gunicorn", *gunicorn_options(args), "impasto:create_app()"]
     log.info("Impasto studio on http://%s:%s/", args.host, args.port)  # a log line: JSON too with IMPASTO_LOG_FORMAT
+    startup.report(settings, os.environ, data_dir=not settings.broker_url)  # where the data is; the weights
     os.execv(sys.executable, command)
     return 0  # not reached
 
@@ -95,6 +97,8 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
         print(f"impasto: error: the distributed extra is not installed ({exc}); "
               "pip install 'impasto[distributed]'", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if settings.broker_url:  # else run_worker refuses, with nothing else said first
+        startup.report(settings, os.environ, data_dir=False, meaning=startup.WORKER)
     return run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from impasto.data_dir import default_data_dir
 from impasto.nst.options import PRECISION_CHOICES
 from impasto.setting_parsers import (
     BOTH,
@@ -53,7 +54,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = setting("instance", folder, "Folder for the job database, uploads, previews and results.")
+    data_dir: Path = setting(None, folder, "Folder for the job database, uploads, previews and results; "
+                             "unset: your user data folder, or an `./instance` folder that an earlier version "
+                             "left with jobs in it (see *Data folder*).",
+                             shown="(unset: ~/.local/share/impasto on Linux)")
     vgg_weights: str | None = setting(None, weights_source, "Path of a local VGG16 notop weights file.",
                                       shown="(unset: ImageNet download)")
     max_upload_mb: float = setting("20", positive, "Largest upload (all files of one request together), in MB.")
@@ -152,6 +156,7 @@ class Settings:
         env = {**(os.environ if environ is None else environ),
                **{name: _as_text(value) for name, value in (overrides or {}).items() if name.startswith("IMPASTO_")}}
         values = {name: _read(name, declared, env.get(variable(name))) for name, declared in DECLARED.items()}
+        values["data_dir"] = values["data_dir"] or default_data_dir()  # never the working directory itself
         values["store_url"] = _store_url(values["store_url"] or values["broker_url"], values["broker_url"])
         values["password"] = password(values["password"], values["password_file"])
         values["retention_days"] = _retention_days(values["retention_days"], env)

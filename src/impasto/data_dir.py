@@ -7,6 +7,12 @@ writes its files with ``FILE_MODE``), whatever the process's umask; a data folde
 exists with looser modes (made by an earlier version, by hand, by Docker) is tightened when the
 store opens it, and the log says how many entries were. Only group and other bits are removed:
 nothing is made readable that was not, nothing is moved or deleted.
+
+Where it is (``default_data_dir``, when IMPASTO_DATA_DIR is unset): the user's data folder that
+platformdirs names (~/.local/share/impasto on Linux, ~/Library/Application Support/impasto on a
+Mac), never the working directory. Earlier versions kept it in ``./instance``; one that holds a job
+database is used still, so that nobody's pictures vanish on upgrade, and `impasto serve` says so at
+start with how to move it (``start_lines``).
 """
 
 from __future__ import annotations
@@ -16,11 +22,45 @@ import os
 import stat
 from pathlib import Path
 
+from platformdirs import user_data_dir
+
 log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _OTHERS = stat.S_IRWXG | stat.S_IRWXO  # group and other: what is taken away
+LEGACY_DIR = "instance"  # the working directory's folder that versions before this one used
+STORE_FILE = "jobs.sqlite3"  # what makes a folder a data folder with jobs in it
+
+
+def user_folder() -> Path:
+    """The user's own data folder for Impasto (made only when the store opens it)."""
+    return Path(user_data_dir("impasto", appauthor=False)).resolve()
+
+
+def legacy_folder(cwd: str | os.PathLike | None = None) -> Path | None:
+    """``./instance`` when an earlier version left a job database in it, else None."""
+    folder = Path(cwd if cwd is not None else Path.cwd()) / LEGACY_DIR
+    return folder.resolve() if (folder / STORE_FILE).is_file() else None
+
+
+def default_data_dir(cwd: str | os.PathLike | None = None) -> Path:
+    """The data folder when IMPASTO_DATA_DIR is unset: an earlier version's ``./instance`` with jobs in
+    it (its jobs stay where they were), else the user's data folder."""
+    return legacy_folder(cwd) or user_folder()
+
+
+def start_lines(data_dir: Path, chosen: bool, cwd: str | os.PathLike | None = None) -> list[str]:
+    """What the start of `impasto serve` and `impasto worker` logs about the data folder; ``chosen``:
+    IMPASTO_DATA_DIR is set."""
+    if chosen:
+        return [f"data dir: {data_dir} (IMPASTO_DATA_DIR)"]
+    if data_dir == legacy_folder(cwd):
+        return [f"data dir: {data_dir}, the ./{LEGACY_DIR} folder an earlier version made here, used because it "
+                "holds jobs and IMPASTO_DATA_DIR is unset",
+                f"to move it: stop the studio, move that folder to {user_folder()} (or anywhere, then set "
+                "IMPASTO_DATA_DIR to it) and start again"]
+    return [f"data dir: {data_dir} (your user data folder; IMPASTO_DATA_DIR sets another)"]
 
 
 def secure_data_dir(path: str | os.PathLike) -> Path:

@@ -82,6 +82,7 @@ def the_result_plays(page: Page) -> None:
                            timeout=30_000)
     assert re.search(r"/result\?format=(mp4|webm)$", video.evaluate("v => v.currentSrc"))
     assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [48, 36]
+    assert 48 <= video.evaluate("v => v.clientWidth") <= 96  # fitted, but never past twice its own size
     for fmt in ("mp4", "webm", "gif"):
         expect(page.locator(f"#download-{fmt}")).to_have_attribute("href", re.compile(rf"format={fmt}&download=1$"))
     assert_accessible(page)

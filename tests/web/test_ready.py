@@ -37,9 +37,11 @@ def test_a_missing_weights_file_is_not_ready(make_app: Callable[..., Flask], tmp
     answers = [client.get("/readyz") for _ in range(3)]
     response = answers[0]
     assert response.status_code == 503 and response.headers["Retry-After"] == "10"
-    assert response.json["checks"] == {**ALL_OK, "weights": "the weights file that IMPASTO_VGG_WEIGHTS names "
+    assert response.json["checks"] == {**ALL_OK, "weights": "no VGG16 weights: the weights file that "
+                                                            "IMPASTO_VGG_WEIGHTS names "
                                                             "cannot be loaded"}
-    assert response.json["error"] == "not ready: the weights file that IMPASTO_VGG_WEIGHTS names cannot be loaded"
+    assert response.json["error"] == ("not ready: no VGG16 weights: the weights file that IMPASTO_VGG_WEIGHTS "
+                                      "names cannot be loaded")
     assert all("private-folder" not in answer.text for answer in answers)
     assert caplog.text.count("private-folder") == 1  # the operator's details, logged once per change
     weights.write_bytes(b"not HDF5 at all")

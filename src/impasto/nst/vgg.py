@@ -120,6 +120,51 @@ def check_weights(source: str | os.PathLike) -> str:
     return path
 
 
+IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the name Keras caches it under
+
+
+def imagenet_cache() -> Path | None:
+    """Keras's downloaded ImageNet notop weights, where Keras keeps them ($KERAS_HOME/models, else
+    ~/.keras/models, or /tmp/.keras/models when home is not writable), or None: not downloaded."""
+    homes = [Path(os.environ["KERAS_HOME"])] if os.environ.get("KERAS_HOME") else [
+        Path.home() / ".keras", Path("/tmp/.keras")]
+    for home in homes:
+        path = home / "models" / IMAGENET_FILE
+        if path.is_file() and path.stat().st_size > 0:
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class MissingWeights:
+    """Why no job could load the weights now: ``said`` for clients (no path), ``detail`` for the log."""
+
+    said: str
+    detail: str
+
+
+def missing_weights(source: str | None, *, imagenet_too: bool = True) -> MissingWeights | None:
+    """None when a job would find its weights at hand: the file ``source`` names passes
+    ``check_weights``, or (unset or 'imagenet') Keras has the ImageNet file cached. Nothing is
+    downloaded here. ``imagenet_too=False``: the cache is not looked at (a scale-out web server
+    cannot see its workers' caches)."""
+    if source is None or str(source) == "imagenet":
+        if not imagenet_too or imagenet_cache() is not None:
+            return None
+        return MissingWeights(
+            f"no VGG16 weights: {WEIGHTS_ENV} is unset and the ImageNet weights were never downloaded; set "
+            f"{WEIGHTS_ENV} to a VGG16 notop weights file, or start `impasto serve` once with internet access",
+            f"no VGG16 weights: {WEIGHTS_ENV} is unset and Keras's cache has no {IMAGENET_FILE} "
+            f"(~/.keras/models, or $KERAS_HOME/models); set {WEIGHTS_ENV} to a local VGG16 notop weights file, "
+            "or start once with internet access to download it (58 MB)")
+    try:
+        check_weights(source)
+    except (WeightsError, OSError) as exc:
+        return MissingWeights(f"no VGG16 weights: the weights file that {WEIGHTS_ENV} names cannot be loaded",
+                              f"no VGG16 weights: {exc}")
+    return None
+
+
 def _weights_failure(source: str, exc: Exception | str) -> str:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if source == "imagenet":

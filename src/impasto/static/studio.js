@@ -9,6 +9,16 @@
   const tooManyPixels = {};  // field -> message, for the pictures chosen now
   const presets = JSON.parse(document.getElementById("preset-data").textContent);
 
+  // -- all settings: folded on a phone (a preset is enough for most), open on a wide screen -------
+  const advanced = document.getElementById("advanced");
+  if (advanced && window.matchMedia("(min-width: 901px)").matches) advanced.open = true;
+  // The clip's own settings show only while the content is a clip.
+  const clipSection = document.getElementById("for-clip");
+  function clipMode(on) {
+    if (clipSection) clipSection.hidden = !on;
+  }
+  clipMode(Boolean(form.querySelector("#drop-content img.preview[data-clip]")));
+
   // -- drop zones ------------------------------------------------------------------------------
   function nameOf(drop) {
     return document.getElementById("name-" + drop.id.replace("drop-", ""));
@@ -72,6 +82,7 @@
       updateEstimate();
     }
     delete img.dataset.clip;
+    clipMode(false);
     clipVideo.hidden = true;
     if (clipVideo.dataset.objectUrl) URL.revokeObjectURL(clipVideo.dataset.objectUrl);
     delete clipVideo.dataset.objectUrl;
@@ -111,6 +122,7 @@
       + formatNumber(body.seconds) + " s at " + formatNumber(body.fps) + " fps, " + body.width + "×" + body.height;
     photoAspect = Math.min(body.width, body.height) / Math.max(body.width, body.height);
     clipFrames = body.frames;
+    clipMode(true);
     updateEstimate();
   }
 
@@ -292,6 +304,83 @@
     });
   });
 
+  // -- looks to share: these settings as a small JSON file, and one loaded back ------------------
+  // Both ways go through the server's check (POST /api/looks/validate), the one a submission gets:
+  // a look saved is one the studio takes, and a bad value loaded is named next to its field.
+  const looks = document.getElementById("looks");
+  const LOOK_SKIPS = ["source_job", "preset", "style_name", "style_name_2", "style_blend"];
+  function currentLook() {
+    const options = {};
+    new FormData(form).forEach((value, key) => {
+      if (!(value instanceof File) && !LOOK_SKIPS.includes(key) && String(value).trim() !== "") options[key] = value;
+    });
+    return { impasto_look: 1, preset: presetField.value || null, options: options };
+  }
+  async function checkedLook(look) {
+    const response = await fetch(looks.dataset.validate, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(look),
+    });
+    const body = await response.json().catch(() => ({ error: "the server answered " + response.status }));
+    if (response.ok) return body.look;
+    showAll(body.messages || { [body.field || "form"]: body.error });
+    return null;
+  }
+  function applyLook(look) {
+    form.querySelectorAll("input[data-extra]").forEach((el) => el.remove());
+    const preset = presets.find((p) => p.name === look.preset);
+    presetField.value = look.preset || "";
+    form.querySelectorAll(".preset").forEach((b) => b.classList.toggle("active", b.dataset.preset === look.preset));
+    presetText.textContent = preset ? preset.description : "";
+    if (preset) Object.entries(preset.values).forEach(([name, value]) => { if (name !== "seed") setControl(name, value); });
+    Object.entries(look.options).forEach(([name, value]) => {
+      if (form.querySelector("[name='" + name + "']:not([data-extra])")) {
+        setControl(name, value);
+        return;
+      }
+      const extra = document.createElement("input");  // an option the form shows no control for
+      extra.type = "hidden";
+      extra.name = name;
+      extra.value = Array.isArray(value) ? value.join(",") : String(value);
+      extra.dataset.extra = "";
+      form.append(extra);
+    });
+    updateEstimate();
+  }
+  if (looks) {
+    looks.hidden = false;  // both need this script
+    const said = document.getElementById("look-said");
+    const file = document.getElementById("look-file");
+    document.getElementById("look-save").addEventListener("click", async () => {
+      clearAll();
+      const look = await checkedLook(currentLook());
+      if (!look) return;
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([JSON.stringify(look, null, 2) + "\n"], { type: "application/json" }));
+      link.download = "impasto-look.json";
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 0);
+      said.textContent = "Saved as impasto-look.json: load it here, or send it with a picture (the API's look field).";
+    });
+    document.getElementById("look-load").addEventListener("click", () => file.click());
+    file.addEventListener("change", async () => {
+      const chosen = file.files[0];
+      file.value = "";
+      if (!chosen) return;
+      clearAll();
+      let look;
+      try {
+        look = JSON.parse(await chosen.text());
+      } catch (err) {
+        showError("form", chosen.name + " is not a look: it is not JSON.");
+        return;
+      }
+      const checked = await checkedLook(look);
+      if (!checked) return;
+      applyLook(checked);
+      said.textContent = "Loaded the look from " + chosen.name + ".";
+    });
+  }
+
   // -- errors ----------------------------------------------------------------------------------
   function errorElement(field) {
     return document.getElementById("error-" + field) || document.getElementById("error-form");
@@ -319,6 +408,9 @@
     if (drop) drop.classList.add("invalid");
     const control = form.querySelector(".control[data-name='" + field + "']");
     if (control) control.classList.add("invalid");
+    const folded = el.closest("details");
+    if (folded) folded.open = true;  // an error is never hidden in the folded settings
+    if (clipSection && clipSection.contains(el)) clipSection.hidden = false;
     return el;
   }
 

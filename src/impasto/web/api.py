@@ -31,10 +31,10 @@ from impasto.jobs.store import (
 from impasto.nst.clip_metadata import without_metadata
 from impasto.nst.errors import ImageError
 from impasto.nst.images import encode_image, to_rgb_array
-from impasto.web import auth, service, services
+from impasto.web import auth, looks, service, services
 from impasto.web.service_errors import ServiceError, short_id
 from impasto.web.submission import Limits
-from impasto.web.views import job_dict, recent_jobs
+from impasto.web.views import job_dict, queue_entry, recent_jobs
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -65,7 +65,8 @@ class ApiError(ServiceError):
 @bp.post("/jobs")
 def create_job() -> Response:
     _refuse_unreadable_body()
-    job = service.submit(services(), request.form, request.files, owner=auth.job_owner(),
+    form = looks.with_look(request.form, _limits())  # a shared look's settings, under the fields sent
+    job = service.submit(services(), form, request.files, owner=auth.job_owner(),
                          client=auth.client_key(), limits=_limits())
     response = jsonify(job_dict(job, services().store))
     response.status_code = 202
@@ -100,6 +101,27 @@ def list_jobs() -> Response:
         raise ApiError(404, "the job list is turned off on this server (IMPASTO_HISTORY=0)")
     store = services().store
     return jsonify({"jobs": [job_dict(job, store) for job in service.list_owned(store, g.owner, RECENT_LIMIT)]})
+
+
+@bp.post("/looks/validate")
+def validate_look() -> Response:
+    """A look (the JSON body: src/impasto/web/looks.py) checked as a submission's options are:
+    {"look": ...} as the studio writes it, or 400 naming every bad field. Nothing is stored."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, f"send the look as JSON (Content-Type: application/json), got "
+                            f"{request.mimetype or 'no Content-Type'}", field="look")
+    look = looks.read_look(request.get_data(as_text=True))
+    return jsonify({"look": looks.check_look(look, _limits())})
+
+
+@bp.get("/queue")
+def queue() -> Response:
+    """The caller's (this browser's, or this token's) jobs waiting and running, running first, each as
+    GET /api/jobs/<id> shows it (queue_position, progress, urls.cancel) with ``title`` and ``said``
+    (where it stands, in words). Answered whatever
+    IMPASTO_HISTORY says: it lists only work still under way, and only the caller's."""
+    store = services().store
+    return jsonify({"jobs": [queue_entry(job, store) for job in service.queue_of(store, g.owner)]})
 
 
 @bp.get("/estimate")

@@ -23,6 +23,7 @@ from impasto.web.service_errors import (
     InvalidSubmission,
     NoSuchJob,
     NotYours,
+    NoWeights,
     ServiceError,
     StorageFull,
 )
@@ -90,13 +91,13 @@ def _refused(exc: ServiceError) -> Any:
         if isinstance(exc, InvalidSubmission):  # every field's message, also in the page's words
             body.update(errors={name: str(message) for name, message in exc.errors.items()},
                         messages=plain_errors(exc.errors))
-        if isinstance(exc, StorageFull):  # the studio's script shows it on the form, in the page's words
+        if isinstance(exc, (StorageFull, NoWeights)):  # the studio's script shows it on the form, in the page's words
             body.update(messages={"form": plain_message(exc.message)})
         return error_response(exc.status, body.pop("error"), exc.headers, **body)
     if isinstance(exc, InvalidSubmission):
         return render_refused(exc.errors, exc.status)
-    if isinstance(exc, StorageFull):  # the studio form again, with what was typed
-        return render_refused({"form": exc.message}, exc.status)
+    if isinstance(exc, (StorageFull, NoWeights)):  # the studio form again, with what was typed
+        return render_refused({"form": exc.message}, exc.status, exc.headers)
     if isinstance(exc, (NoSuchJob, NotYours)):
         return _page(404, "Not Found", NOT_YOURS_PAGE)
     return _page(exc.status, "Refused", plain_message(exc.message))

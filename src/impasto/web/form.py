@@ -22,6 +22,7 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "More": ("preserve_colors", "match_palette", "init", "seed"),
     "For a clip": ("frame_iterations", "temporal_weight"),  # used only when the content is a clip
 }
+CLIP_SECTION = "For a clip"  # the page shows it only while the content is a clip
 
 # How far a logarithmic slider reaches either side of the option's default, in decades.
 LOG_DECADES = 4

@@ -2,11 +2,12 @@
 
 /healthz stays cheap: the job counts, which the store answers anyway, and the process id.
 /readyz answers 200 only when every dependency of a job is there: the job store answers (the
-SQLite file, or Redis in scale-out), the weights file that IMPASTO_VGG_WEIGHTS names holds
-VGG16's kernels (its HDF5 index is read: milliseconds; unset, the ImageNet weights come at the
-first job), and the data dir's disk has IMPASTO_MIN_FREE_DISK_MB free. Otherwise 503, naming what
-is wrong in words, never a path, URL or secret; the log has the details, once per change of state
-in each process (a probe every few seconds must not fill the log).
+SQLite file, or Redis in scale-out), the VGG16 weights are at hand (the file that
+IMPASTO_VGG_WEIGHTS names holds VGG16's kernels: its HDF5 index is read, milliseconds; unset, Keras's
+cache holds the ImageNet file; submissions are refused on the same check), and the data dir's
+disk has IMPASTO_MIN_FREE_DISK_MB free. Otherwise 503, naming what is wrong in words, never a path,
+URL or secret; the log has the details, once per change of state in each process (a probe every
+few seconds must not fill the log).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from impasto.jobs.store import QUEUED, RUNNING
-from impasto.nst.vgg import check_weights
 from impasto.web import services
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    checks = {"store": _store(), "weights": _weights(current_app.config), "disk": _disk(current_app.config)}
+    checks = {"store": _store(), "weights": _weights(), "disk": _disk(current_app.config)}
     problems = {name: problem for name, problem in checks.items() if problem is not None}
     current_app.extensions["impasto_readiness"].note(problems)
     listed = {name: problem[0] if problem else "ok" for name, problem in checks.items()}
@@ -97,15 +97,9 @@ def _store() -> Problem | None:
     return None
 
 
-def _weights(config: Any) -> Problem | None:
-    source = config.get("IMPASTO_VGG_WEIGHTS")
-    if source is None or source == "imagenet":
-        return None  # downloaded (or read from Keras's cache) at the first job
-    try:
-        check_weights(source)
-    except Exception as exc:  # noqa: BLE001 - WeightsError, or an OS error reading it: not loadable either way
-        return "the weights file that IMPASTO_VGG_WEIGHTS names cannot be loaded", f"weights: {exc}"
-    return None
+def _weights() -> Problem | None:
+    missing = services().weights()  # the same check that refuses submissions (src/impasto/nst/vgg.py)
+    return None if missing is None else (missing.said, missing.detail)
 
 
 def _disk(config: Any) -> Problem | None:

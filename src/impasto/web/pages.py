@@ -77,7 +77,7 @@ def history() -> str:
     store = services().store
     jobs = store.jobs_of(g.owner, 60) if g.owner else []  # only the caller's own jobs
     return render_template("history.html", jobs=[(job, job_dict(job, store), painting_titles(job)) for job in jobs],
-                           clock=clock)
+                           clock=clock, retention_days=current_app.config["IMPASTO_RETENTION_DAYS"])
 
 
 @bp.get("/styles/<name>.jpg")
@@ -92,7 +92,8 @@ def style_thumbnail(name: str) -> Response:
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     # states: the job states' names and titles (src/impasto/jobs/states.py), so that no template spells one.
-    return {"history_enabled": current_app.config["IMPASTO_HISTORY"], "states": states}
+    return {"history_enabled": current_app.config["IMPASTO_HISTORY"], "states": states,
+            "weights_missing": services().weights() is not None}  # the banner of every page
 
 
 @bp.app_template_filter("num")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from impasto.jobs.store import INIT_FILE, Job, is_clip
@@ -14,13 +14,13 @@ from impasto.nst.errors import OptionError
 from impasto.nst.options import PRESET_ALIASES, Options
 from impasto.styles import catalog
 from impasto.text import duration, parse_yes_no
-from impasto.web import services
+from impasto.web import service, services
 from impasto.web.estimate import estimate_line
-from impasto.web.form import FORM_FIELDS, form_sections, hidden_extras, preset_table
+from impasto.web.form import CLIP_SECTION, FORM_FIELDS, form_sections, hidden_extras, preset_table
 from impasto.web.labels import plain_errors
 from impasto.web.option_fields import option_values
 from impasto.web.submission import Limits
-from impasto.web.views import paintings, queue_for, server_speed
+from impasto.web.views import paintings, queue_entry, queue_for, server_speed
 
 # What a view returns when it renders a page: (html, status, headers).
 Page = tuple[str, int, dict[str, str]]
@@ -79,11 +79,20 @@ def render_studio(values: dict[str, Any], *, errors: Mapping[str, str | Message]
         source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
         max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
         errors=(plain := plain_errors(errors or {})), other_errors=_unplaced(plain),
+        clip_section=CLIP_SECTION, advanced_open=any(name in plain for names in FORM_FIELDS.values() for name in names),
         estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
+        queue=_queue(),
     )
     return html, status, dict(headers or {})
+
+
+def _queue() -> list[dict[str, Any]]:
+    """This browser's jobs waiting and running, as the page's queue shows them (its script keeps
+    them current from GET /api/queue)."""
+    store = services().store
+    return [queue_entry(job, store) for job in service.queue_of(store, g.get("owner"))]
 
 
 # Fields whose errors the page shows beside their input (and the form-wide box).

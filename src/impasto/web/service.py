@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from impasto.jobs.store import RUNNING, Job, JobStore
+from impasto.jobs.store import QUEUED, RUNNING, Job, JobStore
 from impasto.message import Field, Message
 from impasto.nst.clips import probe_clip
 from impasto.nst.errors import ImageError, OptionError
@@ -23,7 +23,7 @@ from impasto.web import Services
 from impasto.web.clip_input import clip_setting, wants_clip
 from impasto.web.estimate import DEFAULT_ASPECT, estimate_line, learn, queue_ahead, too_much_work
 from impasto.web.option_fields import option_values
-from impasto.web.service_errors import NoSuchJob, NotYours, ServiceError, StorageFull
+from impasto.web.service_errors import NoSuchJob, NotYours, NoWeights, ServiceError, StorageFull
 from impasto.web.submission import Limits, parse_submission
 
 
@@ -32,7 +32,11 @@ def submit(jobs: Services, form: MultiDict, files: MultiDict, *, owner: str, cli
 
     Raises InvalidSubmission (400/413), the store's QueueFull (queue at ``limits.queue_limit``) or
     ClientLimit (``client`` has ``limits.per_client`` jobs queued or running). Nothing is stored for
-    a refused submission; StorageFull (507) once the stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows."""
+    a refused submission; StorageFull (507) once the stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows;
+    NoWeights (503) while no job could load the VGG16 weights."""
+    missing = jobs.weights()
+    if missing is not None:  # a job would only fail: say why now
+        raise NoWeights(missing.said)
     if jobs.storage.full():  # before the uploads are decoded: nothing of this job will be stored anyway
         raise StorageFull(jobs.storage.used_bytes(), jobs.storage.limit_bytes or 0)
     submission = parse_submission(form, files, limits, jobs.store)
@@ -66,6 +70,20 @@ def is_owner(job: Job, owner: str | None) -> bool:
 def list_owned(store: JobStore, owner: str | None, limit: int) -> list[Job]:
     """The newest ``limit`` jobs of ``owner``; none for a caller with no cookie and no token."""
     return store.jobs_of(owner, limit) if owner else []
+
+
+# How many of an owner's newest jobs are looked through for those waiting or running: far more than
+# IMPASTO_MAX_QUEUED_PER_CLIENT lets anyone have at once.
+QUEUE_LOOK = 200
+
+
+def queue_of(store: JobStore, owner: str | None) -> list[Job]:
+    """The owner's jobs waiting or running: the running ones first, then the waiting in queue order
+    (first come, first painted); none for a caller with no cookie and no token."""
+    if not owner:
+        return []
+    active = [job for job in store.jobs_of(owner, QUEUE_LOOK) if job.state in (QUEUED, RUNNING)]
+    return sorted(active, key=lambda job: (job.state != RUNNING, job.created))
 
 
 def cancel(store: JobStore, job_id: str, owner: str | None) -> Job:

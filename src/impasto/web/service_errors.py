@@ -67,6 +67,16 @@ class InvalidSubmission(ServiceError):
         self.errors = errors
 
 
+class NoWeights(ServiceError):
+    """No job could load the VGG16 weights now (src/impasto/nst/vgg.py, ``missing_weights``): the
+    submission is refused (503) rather than stored as a job that would fail."""
+
+    status = 503
+
+    def __init__(self, said: str) -> None:
+        super().__init__(said, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 class StorageFull(ServiceError):
     """The stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows: no new job until some are deleted
     (507 Insufficient Storage). The message and the API's JSON name the limit and the usage."""

@@ -43,6 +43,27 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
     }
 
 
+def queue_entry(job: Job, store: JobStore) -> dict[str, Any]:
+    """A job of the caller's queue (GET /api/queue, the studio's queue): as GET /api/jobs/<id> shows
+    it, with its paintings' title and, in ``said``, where it stands in words."""
+    data = job_dict(job, store)
+    return {**data, "title": painting_titles(job), "said": _where_it_stands(data)}
+
+
+def _where_it_stands(data: dict[str, Any]) -> str:
+    """"Waiting: 2 jobs ahead, starts in about 3 min", "Painting: 40 % (40 of 100 iterations)"."""
+    if data["state"] == QUEUED:
+        ahead = (data["queue_position"] or 1) - 1
+        line = "next in line" if ahead == 0 else f"{ahead} job{'' if ahead == 1 else 's'} ahead"
+        return f"Waiting: {line}, starts in {data['queue_wait_text'] or 'a moment'}"
+    progress = data["progress"]
+    if data["clip"]:
+        return f"Painting frame {progress.get('frame') or 1} of {progress.get('frames')}"
+    total, done = progress.get("total") or 0, progress.get("iteration") or 0
+    share = round(100 * done / total) if total else 0
+    return f"Painting: {share} % ({done} of {total} iterations)"
+
+
 def _queue_wait(job: Job) -> dict[str, Any]:
     """About how long a queued job waits before it starts (seconds, and as the page says it)."""
     if job.state != QUEUED:
