@@ -200,19 +200,19 @@ def _run(store: JobStore, job: Job, worker: str, engine: EngineSettings,
         _store_result(store, job.id, result.image)
         return DONE, None, {"summary": result.summary(), "seed": result.options.seed}
     except Cancelled:
-        return (FAILED, TAKEN_OVER, {}) if watcher.lost else (CANCELLED, None, {})
+        return (FAILED, TAKEN_OVER, {"reason": "taken_over"}) if watcher.lost else (CANCELLED, None, {})
     except WeightsError as exc:
         # Its message names server paths and settings: for the log, not for whoever sent the job.
         log.error("job %s: %s", job.id, exc, extra={"job_id": job.id})
-        return FAILED, WEIGHTS_FAILED, {}
+        return FAILED, WEIGHTS_FAILED, {"reason": "weights"}
     except ImpastoError as exc:
-        return FAILED, str(exc), {}
+        return FAILED, str(exc), {"reason": "input"}
     except MemoryError:
         log.exception("job %s ran out of memory", job.id, extra={"job_id": job.id})
-        return FAILED, OUT_OF_MEMORY, {}
+        return FAILED, OUT_OF_MEMORY, {"reason": "memory"}
     except Exception as exc:  # noqa: BLE001 - a job must never take its runner down
         log.exception("job %s failed", job.id, extra={"job_id": job.id})
-        return FAILED, internal_error(exc), {}
+        return FAILED, internal_error(exc), {"reason": "internal"}
 
 
 def _run_clip(store: JobStore, job: Job, worker: str, engine: EngineSettings, painter: Painter, options: Options,

@@ -23,23 +23,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from impasto.jobs.states import (
-    FAILED,
-    FINISHED_STATES,
-    INTERNAL_ERROR,
-    OUT_OF_MEMORY,
-    TAKEN_OVER,
-    WEIGHTS_FAILED,
-    gave_up,
-)
+from impasto.jobs.states import FAILED, FINISHED_STATES
 
 log = logging.getLogger(__name__)
 
-# Why a job failed, from the error run_job or the reaper wrote (``failure_reason``): "input" is the
-# job's own (a picture or option the engine refused), the others are the server's.
+# Why a job failed, handed to the store's finish by whoever ended it (run_job, the reaper): "input"
+# is the job's own (a picture or option the engine refused), the others are the server's.
 FAILURE_REASONS = ("input", "weights", "memory", "internal", "taken_over", "gave_up")
-_REASON_OF = {WEIGHTS_FAILED: "weights", OUT_OF_MEMORY: "memory", TAKEN_OVER: "taken_over"}
-GAVE_UP_PREFIX = gave_up(1).split(" (")[0]  # the reaper's error for a job whose runs all died
 
 
 @dataclass(frozen=True)
@@ -62,18 +52,6 @@ DURATION = Spec("impasto_job_duration_seconds", "histogram", "Seconds a job's la
 QUEUE_WAIT = Spec("impasto_queue_wait_seconds", "histogram", "Seconds a job waited in the queue before its "
                   "first run.", (), (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
 SPECS = (JOBS, FAILURES, EVALUATIONS, DURATION, QUEUE_WAIT)
-
-
-def failure_reason(error: str | None) -> str:
-    """The reason label of a failed job's error text (one of FAILURE_REASONS)."""
-    text = error or ""
-    if text in _REASON_OF:
-        return _REASON_OF[text]
-    if text.startswith(INTERNAL_ERROR + " ("):
-        return "internal"
-    if text.startswith(GAVE_UP_PREFIX):
-        return "gave_up"
-    return "input"
 
 
 class JobMetrics:
@@ -122,13 +100,14 @@ class JobMetrics:
         if new:
             self._safely(self.count, EVALUATIONS, {}, float(new))
 
-    def finished(self, job: Any, state: str, error: str | None) -> None:
-        """A job ended (``job`` as read after the write, or None if it is gone already)."""
+    def finished(self, job: Any, state: str, reason: str | None = None) -> None:
+        """A job ended (``job`` as read after the write, or None if it is gone already); a failed
+        one's ``reason`` is one of FAILURE_REASONS (another, or none, counts as "internal")."""
         with self._lock:
             self._evaluations.pop(getattr(job, "id", ""), None)
         self._safely(self.count, JOBS, {"state": state})
         if state == FAILED:
-            self._safely(self.count, FAILURES, {"reason": failure_reason(error)})
+            self._safely(self.count, FAILURES, {"reason": reason if reason in FAILURE_REASONS else "internal"})
         if job is not None and job.started is not None and job.finished is not None:
             self._safely(self.observe, DURATION, {"state": state}, max(0.0, job.finished - job.started))
 

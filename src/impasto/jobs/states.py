@@ -22,8 +22,8 @@ ACTIVE_STATES = (QUEUED, RUNNING)  # what the per-client limit counts
 TITLES = {QUEUED: "Waiting for its turn", RUNNING: "Painting…", DONE: "Finished",
           FAILED: "Something went wrong", CANCELLED: "Cancelled"}
 
-# The errors run_job writes for a failure of the server's, not of the job's input (the metrics'
-# failure reasons tell them apart: src/impasto/jobs/metrics.py).
+# The errors run_job writes for a failure of the server's, not of the job's input (it hands the
+# metrics their reason beside them: src/impasto/jobs/metrics.py).
 WEIGHTS_FAILED = ("the server could not load its VGG16 weights; the server log says why "
                   "(its operator should check IMPASTO_VGG_WEIGHTS)")
 OUT_OF_MEMORY = "the server ran out of memory; try a smaller size"

@@ -197,7 +197,8 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
-               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool: ...
+               reason: str | None = None, summary: Mapping[str, Any] | None = None,
+               seed: int | None = None) -> bool: ...
 
     @abc.abstractmethod
     def request_cancel(self, job_id: str) -> Job | None: ...

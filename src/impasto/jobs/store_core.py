@@ -137,7 +137,10 @@ class StoreCore(JobStore):
         return written
 
     def finish(self, job_id: str, worker: str, state: str, *, error: str | None = None,
-               summary: Mapping[str, Any] | None = None, seed: int | None = None) -> bool:
+               reason: str | None = None, summary: Mapping[str, Any] | None = None,
+               seed: int | None = None) -> bool:
+        """Record a job's end, by the runner that owns it; a failed job's ``reason`` (one of
+        jobs.metrics.FAILURE_REASONS) is for the metrics, its ``error`` for whoever sent it."""
         if state not in FINISHED_STATES:
             raise ValueError(f"not a finished state: {state!r}")
         final = Final(state, error, None if summary is None else dict(summary), None if seed is None else int(seed))
@@ -145,7 +148,7 @@ class StoreCore(JobStore):
         if done:
             log.info("job %s %s%s", job_id, state, f": {error}" if error else "",
                      extra={"job_id": job_id, "state": state, "worker": worker})
-            self._ended(job_id, state, error)
+            self._ended(job_id, state, reason)
         return done
 
     def request_cancel(self, job_id: str) -> Job | None:
@@ -183,7 +186,7 @@ class StoreCore(JobStore):
                 log.warning(verdict.log_line, job.id, extra={"job_id": job.id, "state": verdict.state})
                 recovered.append(job.id)
                 if verdict.state in FINISHED_STATES:
-                    self._ended(job.id, verdict.state, verdict.error)
+                    self._ended(job.id, verdict.state, "gave_up" if verdict.state == FAILED else None)
         return recovered
 
     def delete_finished(self, older_than: float) -> list[str]:
@@ -192,14 +195,14 @@ class StoreCore(JobStore):
             log.info("retention: deleted %d finished job(s)", len(ids))
         return ids
 
-    def _ended(self, job_id: str, state: str, error: str | None) -> None:
+    def _ended(self, job_id: str, state: str, reason: str | None) -> None:
         """Tell the metrics of a job this store object just ended (read again for its times)."""
         if self.metrics.enabled:
             try:
                 job = self.get(job_id)
             except Exception:  # noqa: BLE001 - counted without its duration rather than not at all
                 job = None
-            self.metrics.finished(job, state, error)
+            self.metrics.finished(job, state, reason)
 
     # -- storage primitives, one atomic step each ----------------------------------------------
 
