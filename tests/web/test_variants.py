@@ -144,3 +144,13 @@ def test_the_form_without_javascript_goes_to_the_contact_sheet(app: Flask, clien
     refused = client.post("/", data=form(content=png_bytes(), style=style_bytes(), variants="9"),
                           content_type="multipart/form-data")
     assert refused.status_code == 400 and "Variants" in refused.text and "9" in refused.text
+
+
+def test_the_rate_limit_counts_every_variant(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IMPASTO_RATE_LIMIT="3/minute")
+    client = app.test_client()
+    assert send(client, variants="2").status_code == 202  # two of the minute's three submissions
+    refused = send(client, variants="2")  # one would fit, two do not
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert "at most 3 per 1 minute from one client (IMPASTO_RATE_LIMIT)" in refused.json["error"]
+    assert app.extensions["impasto"].store.counts() == {"queued": 2}
