@@ -3,6 +3,7 @@ group as its owner sees it, the caps counting every variant, and "paint this one
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import pytest
@@ -141,6 +142,10 @@ def test_the_form_without_javascript_goes_to_the_contact_sheet(app: Flask, clien
     assert response.status_code == 303 and response.headers["Location"].startswith("/groups/")
     sheet = client.get(response.headers["Location"])
     assert sheet.status_code == 200 and sheet.text.count('class="variant-cell"') == 2
+    first = re.search(r'href="(/jobs/[^"]+)"', sheet.text).group(1)
+    job_page = client.get(first).text
+    assert "Variant 1 of 2" in job_page and response.headers["Location"] in job_page  # the way back to the sheet
+    assert "Variant 1 of 2" not in app.test_client().get(first).text  # a shared link: no sheet to go back to
     refused = client.post("/", data=form(content=png_bytes(), style=style_bytes(), variants="9"),
                           content_type="multipart/form-data")
     assert refused.status_code == 400 and "Variants" in refused.text and "9" in refused.text
