@@ -127,6 +127,11 @@ def test_paint_this_one_larger_repaints_a_finished_variant_with_its_seed(make_ap
     assert larger.status_code == 202
     assert larger.json["options"]["size"] == 80 and larger.json["options"]["seed"] == 6  # twice 48, at most 80
     assert larger.json["options"]["iterations"] == 3 and larger.json["variant"] is None
+    strong = send(client, vary="preset", variant_values="strong-style,keep-detail").json["jobs"]
+    app.extensions["impasto"].dispatcher.run_all()
+    again = client.post(f"/api/jobs/{strong[0]['id']}/larger", data={"size": "64"}).json
+    assert again["options"] == {**strong[0]["options"], "size": 64, "seed": strong[0]["options"]["seed"]}
+    assert app.extensions["impasto"].store.get(again["id"]).meta["preset"] == "strong-style"
     store = app.extensions["impasto"].store
     assert store.get_file(larger.json["id"], "content.png") == store.get_file(first, "content.png")
     refused = client.post(f"/api/jobs/{first}/larger", data={"size": "40"})

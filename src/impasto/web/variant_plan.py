@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from werkzeug.datastructures import MultiDict
 
@@ -121,5 +121,5 @@ def _value(vary: str, raw: str, ordinal: int | None) -> Any:
         _refuse(field, label + exc.message)
 
 
-def _refuse(field: str, message: Message) -> None:
+def _refuse(field: str, message: Message) -> NoReturn:
     raise InvalidSubmission({field: message})

@@ -117,6 +117,8 @@ def paint_larger(jobs: Services, job_id: str, size_sent: str | None, *, owner: s
     form.setlist("size", [size])
     form.setlist("seed", [job.seed if job.seed is not None else job.options.get("seed")])
     form.setlist("source_job", [job.id])  # its photo, paintings, masks and start image
+    if job.meta.get("preset"):  # its name for the pages; every option it set is sent as well
+        form.setlist("preset", [job.meta["preset"]])
     return submit(jobs, form, MultiDict(), owner=owner, client=client, limits=limits)
 
 
