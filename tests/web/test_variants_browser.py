@@ -39,6 +39,10 @@ def test_the_contact_sheet_fills_in_and_paints_one_larger(page: Page, served, tm
     page.fill("#f-size", "48")
     page.fill("#f-iterations", "3")
     page.fill("#f-seed", "11")
+    page.fill("#f-variants", "9")
+    page.click("#submit")  # refused by the server, said next to the field in the page's words
+    expect(page.locator("#error-variants")).to_contain_text("Variants must be a whole number from 1 to 6")
+    assert app.extensions["impasto"].store.counts() == {}
     page.fill("#f-variants", "3")
     page.click("#submit")
     expect(page).to_have_url(re.compile(r"/groups/[A-Za-z0-9_-]+$"), timeout=WAIT_MS)
