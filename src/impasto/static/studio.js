@@ -308,7 +308,9 @@
   // Both ways go through the server's check (POST /api/looks/validate), the one a submission gets:
   // a look saved is one the studio takes, and a bad value loaded is named next to its field.
   const looks = document.getElementById("looks");
-  const LOOK_SKIPS = ["source_job", "preset", "style_name", "style_name_2", "style_blend"];
+  // Variants are how many pictures one submission paints, not part of a look.
+  const LOOK_SKIPS = ["source_job", "preset", "style_name", "style_name_2", "style_blend", "variants", "vary",
+    "variant_values"];
   function currentLook() {
     const options = {};
     new FormData(form).forEach((value, key) => {

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from PIL import Image
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed
 
 from impasto.jobs.paintings import job_paintings, painting_bytes
@@ -31,10 +32,11 @@ from impasto.jobs.store import (
 from impasto.nst.clip_metadata import without_metadata
 from impasto.nst.errors import ImageError
 from impasto.nst.images import encode_image, to_rgb_array
-from impasto.web import auth, looks, service, services
+from impasto.web import auth, looks, service, services, variants
 from impasto.web.service_errors import ServiceError, short_id
 from impasto.web.submission import Limits
-from impasto.web.views import job_dict, queue_entry, recent_jobs
+from impasto.web.variant_plan import Plan, read_plan
+from impasto.web.views import group_dict, job_dict, queue_entry, recent_jobs
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -66,8 +68,40 @@ class ApiError(ServiceError):
 def create_job() -> Response:
     _refuse_unreadable_body()
     form = looks.with_look(request.form, _limits())  # a shared look's settings, under the fields sent
+    plan, form = read_plan(form)
+    if plan is not None:
+        return _create_group(form, plan)
     job = service.submit(services(), form, request.files, owner=auth.job_owner(),
                          client=auth.client_key(), limits=_limits())
+    response = jsonify(job_dict(job, services().store))
+    response.status_code = 202
+    response.headers["Location"] = response.json["urls"]["self"]
+    return response
+
+
+def _create_group(form: MultiDict, plan: Plan) -> Response:
+    """variants=N: N jobs, answered 202 with the group (GET /api/groups/<id>) and its jobs."""
+    group, jobs = variants.submit_group(services(), form, request.files, plan, owner=auth.job_owner(),
+                                        client=auth.client_key(), limits=_limits())
+    response = jsonify(group_dict(group, jobs, services().store))
+    response.status_code = 202
+    response.headers["Location"] = response.json["urls"]["group"]
+    return response
+
+
+@bp.get("/groups/<group>")
+def get_group(group: str) -> Response:
+    """A variant group's jobs, each as GET /api/jobs/<id> shows it; its owner only (404 for others)."""
+    store = services().store
+    return jsonify(group_dict(group, variants.group_jobs(store, group, g.owner), store))
+
+
+@bp.post("/jobs/<job_id>/larger")
+def paint_larger(job_id: str) -> Response:
+    """A finished job painted again larger (``size``, else twice its size, at most IMPASTO_MAX_SIZE)
+    with its uploads, settings and seed: 202 with the new job."""
+    job = variants.paint_larger(services(), job_id, request.values.get("size"), owner=auth.job_owner(),
+                                client=auth.client_key(), limits=_limits())
     response = jsonify(job_dict(job, services().store))
     response.status_code = 202
     response.headers["Location"] = response.json["urls"]["self"]

@@ -20,6 +20,7 @@ from impasto.web.render import render_refused, render_studio
 from impasto.web.replies import error_response
 from impasto.web.service_errors import (
     RETRY_AFTER_SECONDS,
+    GroupTooBig,
     InvalidSubmission,
     NoSuchJob,
     NotYours,
@@ -91,12 +92,12 @@ def _refused(exc: ServiceError) -> Any:
         if isinstance(exc, InvalidSubmission):  # every field's message, also in the page's words
             body.update(errors={name: str(message) for name, message in exc.errors.items()},
                         messages=plain_errors(exc.errors))
-        if isinstance(exc, (StorageFull, NoWeights)):  # the studio's script shows it on the form, in the page's words
+        if isinstance(exc, (StorageFull, NoWeights, GroupTooBig)):  # the studio shows it on the form, in its words
             body.update(messages={"form": plain_message(exc.message)})
         return error_response(exc.status, body.pop("error"), exc.headers, **body)
     if isinstance(exc, InvalidSubmission):
         return render_refused(exc.errors, exc.status)
-    if isinstance(exc, (StorageFull, NoWeights)):  # the studio form again, with what was typed
+    if isinstance(exc, (StorageFull, NoWeights, GroupTooBig)):  # the studio form again, with what was typed
         return render_refused({"form": exc.message}, exc.status, exc.headers)
     if isinstance(exc, (NoSuchJob, NotYours)):
         return _page(404, "Not Found", NOT_YOURS_PAGE)

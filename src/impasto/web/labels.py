@@ -28,6 +28,9 @@ PAGE_LABELS: dict[str, str] = {
     "style_weight": "Style weight",
     "style_blend": "Blend",
     "round_evals": "Evaluations per round",
+    "variants": "Variants",
+    "vary": "Vary",
+    "variant_values": "Variant values",
     "form": "",
 }
 

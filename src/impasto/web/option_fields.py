@@ -14,7 +14,8 @@ from impasto.nst.values import sent_text
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second
 # painting; the page's script sends it as a style_name and never posts it.
-RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset")
+# variants, vary and variant_values ask for a group of jobs (src/impasto/web/variant_plan.py).
+RESERVED_FIELDS = ("style_name", "style_name_2", "source_job", "preset", "variants", "vary", "variant_values")
 MAX_REPORTED_ERRORS = 20  # a form of 1000 unknown fields gets the first few named, not a 1000-line answer
 
 

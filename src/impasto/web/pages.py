@@ -12,11 +12,13 @@ from impasto.jobs import states
 from impasto.jobs.store import FINISHED_STATES
 from impasto.styles import catalog, thumbnail
 from impasto.text import clock, duration
-from impasto.web import auth, service, services
+from impasto.web import auth, service, services, variants
 from impasto.web.labels import field_label
 from impasto.web.render import Page, render_studio, studio_form
+from impasto.web.service_errors import NoSuchGroup
 from impasto.web.submission import Limits
-from impasto.web.views import job_dict, painting_titles, paintings
+from impasto.web.variant_plan import read_plan
+from impasto.web.views import group_dict, job_dict, painting_titles, paintings
 
 bp = Blueprint("pages", __name__)
 
@@ -37,9 +39,37 @@ def studio() -> Page:
 def studio_submit() -> Response:
     """The form posted without JavaScript (the page's script posts to the API instead). A refusal
     is answered by src/impasto/web/errors.py: this form again, with the messages."""
-    job = service.submit(services(), studio_form(request.form, request.files), request.files,
-                         owner=auth.job_owner(), client=auth.client_key(),
-                         limits=Limits.from_config(current_app.config))
+    plan, form = read_plan(studio_form(request.form, request.files))
+    limits = Limits.from_config(current_app.config)
+    if plan is not None:  # variants: the group's contact sheet
+        group, _ = variants.submit_group(services(), form, request.files, plan, owner=auth.job_owner(),
+                                         client=auth.client_key(), limits=limits)
+        return redirect(url_for("pages.group_page", group=group), code=303)
+    job = service.submit(services(), form, request.files, owner=auth.job_owner(), client=auth.client_key(),
+                         limits=limits)
+    return redirect(url_for("pages.job_page", job_id=job.id), code=303)
+
+
+@bp.get("/groups/<group>")
+def group_page(group: str) -> Page:
+    """A variant group's contact sheet: each variant's preview or result with its caption, updated
+    by static/group.js as they finish; its owner only (404, as for the job list)."""
+    store = services().store
+    try:
+        jobs = variants.group_jobs(store, group, g.owner)
+    except NoSuchGroup:
+        abort(404, description="There is no such variant group of yours: the link is wrong, its jobs were "
+                               "deleted, or another browser made it.")
+    data = group_dict(group, jobs, store)
+    return render_template("group.html", group=data, finished=FINISHED_STATES,
+                           max_size=current_app.config["IMPASTO_MAX_SIZE"])
+
+
+@bp.post("/jobs/<job_id>/larger")
+def larger_page(job_id: str) -> Response:
+    """"Paint this one larger" without JavaScript: the new job's page (a refusal: the error page)."""
+    job = variants.paint_larger(services(), job_id, request.form.get("size"), owner=auth.job_owner(),
+                                client=auth.client_key(), limits=Limits.from_config(current_app.config))
     return redirect(url_for("pages.job_page", job_id=job.id), code=303)
 
 

@@ -2,7 +2,8 @@
 and clip checks (IMPASTO_PROBE_RATE_LIMIT, POST /api/probe), each with its own counter.
 
 Submissions count once whether sent by the API (POST /api/jobs) or the page's form (one shared
-counter), every attempt, accepted or not: a refused upload costs the server as much to read. A
+counter), once per job asked for (a group of variants counts each, "paint this one larger" one),
+every attempt, accepted or not: a refused upload costs the server as much to read. A
 probe reads a whole upload and opens it as a video, so it is counted too, apart from submissions
 (the studio probes each chosen file once, before sending it). A client is its API token, else its
 address (the real one behind proxies, via ProxyFix), never a browser session (signing in again or
@@ -22,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -31,8 +32,11 @@ from impasto.web.auth import client_key
 from impasto.web.limit_store import storage_uri
 from impasto.web.render import render_studio
 from impasto.web.replies import error_response
+from impasto.web.service_errors import ServiceError
+from impasto.web.variant_plan import read_plan
 
-LIMITED_VIEWS = ("api.create_job", "pages.studio_submit")
+# "Paint this one larger" stores a job too: it counts as a submission.
+LIMITED_VIEWS = ("api.create_job", "pages.studio_submit", "api.paint_larger", "pages.larger_page")
 PROBE_VIEWS = ("api.probe",)
 
 
@@ -44,9 +48,20 @@ class _Kind:
     scope: str
     views: tuple[str, ...]
     what: str
+    cost: Callable[[], int] | int = 1
 
 
-KINDS = (_Kind("IMPASTO_RATE_LIMIT", "submissions", LIMITED_VIEWS, "job submissions"),
+def _jobs_asked() -> int:
+    """What a submission costs: one per job it asks for (a group of variants, src/impasto/web/variant_plan.py),
+    so that a group of 4 is refused whole where only 3 more fit; 1 for anything it cannot read."""
+    try:
+        plan, _ = read_plan(request.form)
+    except ServiceError:
+        return 1  # refused as it is read again by the view, at the cost of one submission
+    return plan.count if plan is not None else 1
+
+
+KINDS = (_Kind("IMPASTO_RATE_LIMIT", "submissions", LIMITED_VIEWS, "job submissions", _jobs_asked),
          _Kind("IMPASTO_PROBE_RATE_LIMIT", "probes", PROBE_VIEWS, "clip checks (POST /api/probe)"))
 
 
@@ -68,7 +83,7 @@ def register(app: Flask) -> None:
     for kind, rate in kinds:
         if not rate:
             continue
-        limit = limiter.shared_limit(rate, scope=kind.scope, methods=["POST"])
+        limit = limiter.shared_limit(rate, scope=kind.scope, methods=["POST"], cost=kind.cost)
         for endpoint in kind.views:
             # The wrapped view checks the limit when it is called: after every before_request hook.
             app.view_functions[endpoint] = limit(app.view_functions[endpoint])

@@ -20,6 +20,7 @@ from impasto.web.form import CLIP_SECTION, FORM_FIELDS, form_sections, hidden_ex
 from impasto.web.labels import plain_errors
 from impasto.web.option_fields import option_values
 from impasto.web.submission import Limits
+from impasto.web.variant_plan import MAX_VARIANTS, VARIANT_FIELDS, VARY_CHOICES
 from impasto.web.views import paintings, queue_entry, queue_for, server_speed
 
 # What a view returns when it renders a page: (html, status, headers).
@@ -79,13 +80,21 @@ def render_studio(values: dict[str, Any], *, errors: Mapping[str, str | Message]
         source_clip=source.meta.get("clip") if source is not None and is_clip(source) else None,
         max_clip_frames=config["IMPASTO_MAX_CLIP_FRAMES"], max_clip_seconds=config["IMPASTO_MAX_CLIP_SECONDS"],
         errors=(plain := plain_errors(errors or {})), other_errors=_unplaced(plain),
-        clip_section=CLIP_SECTION, advanced_open=any(name in plain for names in FORM_FIELDS.values() for name in names),
+        clip_section=CLIP_SECTION, advanced_open=any(name in plain for names in FORM_FIELDS.values() for name in names)
+        or any(name in plain for name in VARIANT_FIELDS),
+        variant=_variant_values(form), max_variants=MAX_VARIANTS, vary_choices=VARY_CHOICES,
         estimate=_estimate(values, preset),
         max_upload_bytes=int(config["IMPASTO_MAX_UPLOAD_MB"] * 1024 * 1024),
         max_upload_mb=config["IMPASTO_MAX_UPLOAD_MB"], max_pixels=config["IMPASTO_MAX_PIXELS"],
         queue=_queue(),
     )
     return html, status, dict(headers or {})
+
+
+def _variant_values(form: Mapping[str, Any]) -> dict[str, str]:
+    """The variant fields as typed (shown again after an error); 1 variant (off) by default."""
+    return {"variants": form.get("variants") or "1", "vary": form.get("vary") or "seed",
+            "variant_values": form.get("variant_values") or ""}
 
 
 def _queue() -> list[dict[str, Any]]:
@@ -97,6 +106,7 @@ def _queue() -> list[dict[str, Any]]:
 
 # Fields whose errors the page shows beside their input (and the form-wide box).
 PLACED_ERRORS = {"form", "source_job", "preset", "content", "style", "style_2", "style_blend", "init_image",
+                 *VARIANT_FIELDS,
                  *(name for names in FORM_FIELDS.values() for name in names)}
 
 

@@ -34,17 +34,23 @@ def submit(jobs: Services, form: MultiDict, files: MultiDict, *, owner: str, cli
     ClientLimit (``client`` has ``limits.per_client`` jobs queued or running). Nothing is stored for
     a refused submission; StorageFull (507) once the stored jobs take the room IMPASTO_STORAGE_LIMIT_MB allows;
     NoWeights (503) while no job could load the VGG16 weights."""
-    missing = jobs.weights()
-    if missing is not None:  # a job would only fail: say why now
-        raise NoWeights(missing.said)
-    if jobs.storage.full():  # before the uploads are decoded: nothing of this job will be stored anyway
-        raise StorageFull(jobs.storage.used_bytes(), jobs.storage.limit_bytes or 0)
+    check_ready(jobs)
     submission = parse_submission(form, files, limits, jobs.store)
     job = jobs.store.create(submission.options.to_dict(), submission.files, meta=submission.meta,
                             queue_limit=limits.queue_limit, owner=owner, client=client,
                             client_limit=limits.per_client)
     jobs.dispatcher.submitted(job.id)
     return jobs.store.get(job.id) or job
+
+
+def check_ready(jobs: Services) -> None:
+    """NoWeights while no job could load the VGG16 weights, StorageFull once the storage is full:
+    checked before the uploads are decoded, since nothing of a job would be stored anyway."""
+    missing = jobs.weights()
+    if missing is not None:  # a job would only fail: say why now
+        raise NoWeights(missing.said)
+    if jobs.storage.full():
+        raise StorageFull(jobs.storage.used_bytes(), jobs.storage.limit_bytes or 0)
 
 
 def get(store: JobStore, job_id: str) -> Job:

@@ -58,6 +58,23 @@ class NotYours(ServiceError):
         self.job_id = job_id
 
 
+class NoSuchGroup(ServiceError):
+    """No variant group of the caller's has this id (unknown, another's, or all its jobs deleted)."""
+
+    status = 404
+
+    def __init__(self, group: str) -> None:
+        super().__init__(f"no variant group {short_id(group)!r} of yours (unknown, or its jobs were deleted)")
+
+
+class GroupTooBig(ServiceError):
+    """The queue (503) or the client's cap (429) has no room for every variant of a group; nothing
+    was stored. The message names the cap and its setting; ``limit`` is in the API's JSON too."""
+
+    def __init__(self, message: Message, *, status: int, limit: int) -> None:
+        super().__init__(message, status=status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, limit=limit)
+
+
 class InvalidSubmission(ServiceError):
     """One or more fields are wrong. ``errors`` maps field name → message; ``field`` is the first."""
 

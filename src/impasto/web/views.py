@@ -38,9 +38,21 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "clip": job.meta.get("clip") if is_clip(job) else None,  # frames, fps, width, height, seconds, ...
         "styles": [{key: p[key] for key in ("name", "weight", "url", "mask")} for p in paintings(job)],
         "summary": job.summary,
+        # a variant's group (src/impasto/web/variants.py): group, index, of, vary, value, caption
+        "variant": job.meta.get("variant"),
         "owned": auth.owns(job),  # the caller may cancel and delete it
         "urls": job_urls(job),
     }
+
+
+def group_dict(group: str, jobs: list[Job], store: JobStore) -> dict[str, Any]:
+    """A variant group as the API shows it: its id, its jobs in variant order, and its URLs."""
+    shown = [job_dict(job, store) for job in jobs]
+    for job, data in zip(jobs, shown):  # "paint this one larger" (src/impasto/web/variants.py), once done
+        if job.state == DONE:
+            data["urls"]["larger"] = url_for("api.paint_larger", job_id=job.id)
+    return {"group": group, "jobs": shown,
+            "urls": {"group": url_for("api.get_group", group=group), "page": url_for("pages.group_page", group=group)}}
 
 
 def queue_entry(job: Job, store: JobStore) -> dict[str, Any]:
