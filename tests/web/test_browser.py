@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from werkzeug.serving import make_server
 
+from impasto.web.estimate import FIXED_SECONDS, START_SECONDS
 from tests.dispatch import Gate, threads
 from tests.web.axe import assert_accessible
 from tests.web.conftest import form, png_bytes, style_bytes
@@ -96,9 +97,21 @@ def fill_the_studio(page: Page, base: str, tmp_path: Path) -> None:
     expect(page.locator("#f-style_weight")).to_have_value("1000")
     # Before submitting: about how long it takes here, for these settings (this server's own speed).
     expect(page.locator("#estimate")).to_contain_text(re.compile(r"^Takes about .* on this server"))
+    before = page.locator("#estimate").text_content()
     page.fill("#f-size", "48")
     page.fill("#f-iterations", "12")
-    expect(page.locator("#estimate")).to_contain_text("Takes about 15 s")  # a fresh server: start and trace, mostly
+    expect(page.locator("#estimate")).not_to_have_text(before)
+    # A tiny picture on a fresh server: mostly its start (and tracing), so less than the default's
+    # seconds but not less than that start.
+    after = estimated_seconds(page.locator("#estimate").text_content())
+    assert START_SECONDS + FIXED_SECONDS <= after < estimated_seconds(before)
+
+
+def estimated_seconds(line: str) -> int:
+    """The seconds of an estimate line: 'Takes about 40 s', 'about 3 min', 'about 1 h 20 min' (text.duration)."""
+    said = re.match(r"Takes about ((?:\d+ (?:h|min|s) ?)+)", line).group(1)
+    units = {"h": 3600, "min": 60, "s": 1}
+    return sum(int(number) * units[unit] for number, unit in re.findall(r"(\d+) (h|min|s)", said))
 
 
 def test_every_problem_shows_at_once_in_plain_words_before_anything_is_sent(

@@ -18,15 +18,15 @@ from impasto.web.option_fields import planned_iterations
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
     """The public view of a job (GET /api/jobs/<id>)."""
-    now = time.time()
+    elapsed = _round(job.elapsed(time.time()))  # the clock from this very number: they never disagree
     return {
         "id": job.id,
         "state": job.state,
         "created": job.created,
         "started": job.started,
         "finished": job.finished,
-        "elapsed": _round(job.elapsed(now)),
-        "clock": {"elapsed": clock(job.elapsed(now)), "eta": clock(job.progress.get("eta"))},  # as pages show them
+        "elapsed": elapsed,
+        "clock": {"elapsed": clock(elapsed), "eta": clock(job.progress.get("eta"))},  # as pages show them
         "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
         **_queue_wait(job),
         "progress": _progress(job),
