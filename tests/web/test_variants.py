@@ -19,7 +19,7 @@ def send(client: FlaskClient, **fields: Any) -> Any:
 
 
 def test_variants_by_seed_make_a_group_of_jobs_with_seed_seed_plus_one(app: Flask, client: FlaskClient) -> None:
-    response = send(client, variants="3", seed="41")
+    response = send(client, variants="3", seed="41", init="noise")
     assert response.status_code == 202
     body = response.json
     group = body["group"]
@@ -39,13 +39,27 @@ def test_variants_by_seed_make_a_group_of_jobs_with_seed_seed_plus_one(app: Flas
 
 
 def test_without_a_seed_the_group_starts_from_a_random_one(client: FlaskClient) -> None:
-    seeds = [job["options"]["seed"] for job in send(client, variants="2").json["jobs"]]
+    seeds = [job["options"]["seed"] for job in send(client, variants="2", init="noise").json["jobs"]]
     assert seeds[0] is not None and seeds[1] == seeds[0] + 1 or seeds[1] == 0
 
 
 def test_one_variant_is_one_job(client: FlaskClient) -> None:
     response = send(client, variants="1")
     assert response.status_code == 202 and "id" in response.json and response.json["variant"] is None
+
+
+def test_from_the_photo_a_group_varies_the_style_weight_and_never_the_seed(client: FlaskClient) -> None:
+    """The seed only draws a noise start: from the photo every seed would paint the same picture."""
+    jobs = send(client, variants="3", style_weight="300", seed="9").json["jobs"]
+    assert [job["options"]["style_weight"] for job in jobs] == [300.0, 600.0, 150.0]
+    assert [job["options"]["seed"] for job in jobs] == [9, 9, 9]
+    assert [job["variant"]["caption"] for job in jobs] == ["style weight 300.0", "style weight 600.0",
+                                                           "style weight 150.0"]
+    refused = send(client, variants="2", vary="seed")
+    assert refused.status_code == 400 and "the seed only draws a noise start" in refused.json["errors"]["vary"]
+    # the article's preset starts from noise: there the seed is what varies
+    article = send(client, variants="2", preset="article", seed="3").json["jobs"]
+    assert [job["options"]["seed"] for job in article] == [3, 4]
 
 
 def test_variants_by_preset_and_by_style_weight_share_one_seed(client: FlaskClient) -> None:
@@ -68,6 +82,7 @@ def test_variants_by_preset_and_by_style_weight_share_one_seed(client: FlaskClie
     ({"vary": "style_weight", "variant_values": "10,-1"}, "variant_values", "variant_values 2: style_weight"),
     ({"vary": "style_weight", "variant_values": "10,20", "variants": "3"}, "variant_values", "lists 2 values"),
     ({"vary": "seed", "variant_values": ",".join("1234567")}, "variant_values", "from 2 to 6 values, got 7"),
+    ({"variants": "2", "vary": "seed", "init": "content"}, "vary", "from the photo every seed paints the same"),
     ({"variants": "3", "seed": "-4"}, "seed", "seed"),
 ])
 def test_bad_variant_fields_are_refused_by_name(app: Flask, client: FlaskClient, fields: dict[str, str],
@@ -117,7 +132,7 @@ def test_the_queue_limit_counts_every_variant(make_app: Callable[..., Flask]) ->
 def test_paint_this_one_larger_repaints_a_finished_variant_with_its_seed(make_app: Callable[..., Flask]) -> None:
     app = make_app(IMPASTO_MAX_SIZE=80)
     client = app.test_client()
-    jobs = send(client, variants="2", seed="5").json["jobs"]
+    jobs = send(client, variants="2", seed="5", init="noise").json["jobs"]
     first = jobs[0]["id"]
     assert client.post(f"/api/jobs/{first}/larger").status_code == 400  # not done yet
     app.extensions["impasto"].dispatcher.run_all()

@@ -39,6 +39,8 @@ def test_the_contact_sheet_fills_in_and_paints_one_larger(page: Page, served, tm
     page.fill("#f-size", "48")
     page.fill("#f-iterations", "3")
     page.fill("#f-seed", "11")
+    page.check("input[name=init][value=noise]")  # the seed only draws a noise start
+    page.select_option("#f-vary", "seed")
     page.fill("#f-variants", "9")
     page.click("#submit")  # refused by the server, said next to the field in the page's words
     expect(page.locator("#error-variants")).to_contain_text("Variants must be a whole number from 1 to 6")

@@ -93,7 +93,8 @@ def render_studio(values: dict[str, Any], *, errors: Mapping[str, str | Message]
 
 def _variant_values(form: Mapping[str, Any]) -> dict[str, str]:
     """The variant fields as typed (shown again after an error); 1 variant (off) by default."""
-    return {"variants": form.get("variants") or "1", "vary": form.get("vary") or "seed",
+    # the style weight by default: from the photo (the default start) every seed paints one picture
+    return {"variants": form.get("variants") or "1", "vary": form.get("vary") or "style_weight",
             "variant_values": form.get("variant_values") or ""}
 
 

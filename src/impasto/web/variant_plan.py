@@ -2,8 +2,11 @@
 
 One submission may ask for 2 to 6 variants of one picture, each a job of its own: by seed (seed,
 seed+1, … from the seed sent, or from a random one), by preset, or by style weight (one value per
-variant in ``variant_values``). A preset or style-weight group shares one seed, so that only the
-varied setting tells its pictures apart. ``variants=1`` (or no such field) is one job, as before.
+variant in ``variant_values``, or by default a ladder around the weight sent). A preset or
+style-weight group shares one seed, so that only the varied setting tells its pictures apart.
+The seed only draws a noise start: from the photo (the default start) every seed paints the same
+picture, so there a group varies the style weight unless told otherwise, and refuses to vary the
+seed. ``variants=1`` (or no such field) is one job, as before.
 Standard library and the engine's option ranges only: src/impasto/web/variants.py stores the group.
 """
 
@@ -15,7 +18,7 @@ from typing import Any, NoReturn
 
 from werkzeug.datastructures import MultiDict
 
-from impasto.message import Field, Message, Number, Sent
+from impasto.message import Choice, Field, Message, Number, Sent
 from impasto.nst.errors import OptionError
 from impasto.nst.options import PRESETS, Options, option_specs, preset_name
 from impasto.nst.values import sent_text
@@ -26,6 +29,8 @@ VARY_CHOICES = ("seed", "preset", "style_weight")
 # The fields of a variant request; none of them is an engine option (option_fields.RESERVED_FIELDS).
 VARIANT_FIELDS = ("variants", "vary", "variant_values")
 SEED_MAX = option_specs()["seed"][1].maximum or 2**31 - 1
+# A style-weight group's weights without variant_values: the weight sent (or its preset's) times these.
+STYLE_WEIGHT_LADDER = (1.0, 2.0, 0.5, 4.0, 0.25, 8.0)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ def read_plan(form: MultiDict) -> tuple[Plan | None, MultiDict]:
     """The variants asked for (None: one job) and the form with the shared seed set for a preset or
     style-weight group; InvalidSubmission naming the field, the limit and the value sent."""
     count = _count(form.get("variants"))
-    vary = (form.get("vary") or "seed").strip()
+    noise = _starts_from_noise(form)
+    vary = (form.get("vary") or ("seed" if noise else "style_weight")).strip()
     if vary not in VARY_CHOICES:
         _refuse("vary", Message(Field("vary"), f" must be one of {', '.join(VARY_CHOICES)}", Sent(repr(vary[:40]))))
     raw_values = [value.strip() for value in (form.get("variant_values") or "").split(",") if value.strip()]
@@ -63,16 +69,43 @@ def read_plan(form: MultiDict) -> tuple[Plan | None, MultiDict]:
         return None, form
     if raw_values:
         count = _count_of_values(raw_values, count)
-    elif vary != "seed":
-        _refuse("variant_values", Message(Field("variant_values"), f": list one {vary} per variant, separated by "
+    elif vary == "preset":
+        _refuse("variant_values", Message(Field("variant_values"), ": list one preset per variant, separated by "
                                           "commas, to vary the ", Field(vary)))
     if count is None or count == 1:
         return None, form
+    if vary == "seed" and not noise:
+        _refuse("vary", Message(Field("vary"), ": the seed only draws a noise start, so from the photo every seed "
+                                "paints the same picture; vary the style weight or the preset, or start from ",
+                                Choice("init", "noise")))
     if vary != "seed":
         form = form.copy()
         form.setlist("seed", [form.get("seed") or str(secrets.randbelow(SEED_MAX + 1))])
-    values = [_value(vary, raw, n) for n, raw in enumerate(raw_values, 1)] if raw_values else _seeds(form, count)
+    if raw_values:
+        values = [_value(vary, raw, n) for n, raw in enumerate(raw_values, 1)]
+    else:
+        values = _seeds(form, count) if vary == "seed" else _style_weights(form, count)
     return Plan(vary, tuple(values)), form
+
+
+def _starts_from_noise(form: MultiDict) -> bool:
+    """Whether the submission starts from noise: its ``init``, else its preset's (a bad value is the
+    submission's own check's to name: here it counts as no noise)."""
+    try:
+        return Options.from_mapping({key: form.get(key) for key in ("preset", "init") if form.get(key)}).init == "noise"
+    except OptionError:
+        return False
+
+
+def _style_weights(form: MultiDict, count: int) -> list[float]:
+    """STYLE_WEIGHT_LADDER times the style weight sent (or its preset's), kept in the option's range."""
+    try:
+        base = Options.from_mapping({key: form.get(key) for key in ("preset", "style_weight") if form.get(key)})
+    except OptionError as exc:
+        _refuse("style_weight", exc.message)
+    low, high = option_specs()["style_weight"][1].minimum or 0.0, option_specs()["style_weight"][1].maximum
+    weights = [min(max(base.style_weight * factor, low), high or float("inf")) for factor in STYLE_WEIGHT_LADDER]
+    return [float(f"{weight:.4g}") for weight in weights[:count]]
 
 
 def _count(raw: str | None) -> int | None:
