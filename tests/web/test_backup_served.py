@@ -12,33 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 from tests.conftest import ROOT
-from tests.helpers import free_port, stop_process, wait_for
-from tests.web.conftest import png_bytes, style_bytes
-from tests.web.netclient import get_json, post_multipart, request, wait_until_up
+from tests.helpers import wait_for
+from tests.web.netclient import get_json, post_multipart, request
+from tests.web.served import PICTURES, impasto_serve
 from tests.weights import UNTRAINED_WEIGHTS
-
-FILES = {"content": ("photo.png", png_bytes()), "style": ("art.jpg", style_bytes())}
-
-
-def environment(data: Path, **settings: str) -> dict[str, str]:
-    return {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
-            "TF_CPP_MIN_LOG_LEVEL": "2", **settings}
-
-
-@contextmanager
-def serving(data: Path, **settings: str) -> Iterator[str]:
-    """`impasto serve` on ``data``; yields its base URL, stops it after."""
-    port = free_port()
-    log = (data.parent / f"server-{port}.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(port)], cwd=ROOT,
-                              env=environment(data, **settings), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/healthz")
-        yield base
-    finally:
-        stop_process(server, 30)
-        log.close()
 
 
 def finished(base: str, job: dict) -> dict:
@@ -48,14 +25,22 @@ def finished(base: str, job: dict) -> dict:
 
 
 def impasto(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=ROOT, env=environment(data),
+    """An `impasto` command with ``data`` as its data folder (the server's settings otherwise)."""
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(data), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS}
+    return subprocess.run([sys.executable, "-m", "impasto.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def serving(data: Path, **settings: str) -> Iterator[str]:
+    with impasto_serve(data, data.parent / "server.log", **settings) as base:
+        yield base
 
 
 def test_a_backup_of_a_running_studio_restores_into_a_studio_that_serves_the_same_picture(tmp_path: Path) -> None:
     data, restored, archive = tmp_path / "data", tmp_path / "restored", tmp_path / "studio.tar.gz"
     with serving(data) as base:
-        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"}, FILES)
+        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"}, PICTURES)
         assert status == 202, job
         job = finished(base, job)
         status, _, picture = request(base + job["urls"]["result"])
@@ -75,12 +60,12 @@ def test_a_backup_of_a_running_studio_restores_into_a_studio_that_serves_the_sam
 def test_a_studio_over_its_storage_cap_answers_507_and_keeps_what_it_has(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with serving(data) as base:
-        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "2"}, FILES)
+        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "2"}, PICTURES)
         assert status == 202, job
         job = finished(base, job)
         picture = request(base + job["urls"]["result"])[2]
     with serving(data, IMPASTO_STORAGE_LIMIT_MB="0.01") as base:  # 10 KB: the first job's files are more
-        status, refusal = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "2"}, FILES)
+        status, refusal = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "2"}, PICTURES)
         assert status == 507, refusal
         assert abs(refusal["limit_mb"] - 0.01) < 0.002 and refusal["used_mb"] > 0.01
         assert "IMPASTO_STORAGE_LIMIT_MB" in refusal["error"] and str(data) not in str(refusal)

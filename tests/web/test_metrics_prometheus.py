@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -18,9 +17,8 @@ import yaml
 
 from tests.conftest import ROOT, require
 from tests.helpers import free_port, stop_process, wait_for
-from tests.web.conftest import png_bytes, style_bytes
 from tests.web.netclient import get_json, post_multipart, request, wait_until_up
-from tests.weights import UNTRAINED_WEIGHTS
+from tests.web.served import PICTURES, impasto_serve
 
 TOKEN = "p" * 48
 
@@ -55,35 +53,28 @@ def _query(port: int, expression: str) -> list[dict]:
 
 def test_prometheus_scrapes_the_studio(prometheus: str, tmp_path: Path) -> None:
     studio_port, prometheus_port = free_port(), free_port()
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
-           "TF_CPP_MIN_LOG_LEVEL": "2", "IMPASTO_METRICS": "on", "IMPASTO_METRICS_TOKEN": TOKEN}
     config = _config(tmp_path, studio_port)
-    log = (tmp_path / "processes.log").open("w")
-    studio = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(studio_port)], cwd=ROOT,
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    scraper = subprocess.Popen([prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{studio_port}"
-    try:
-        wait_until_up(base + "/healthz")
-        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"},
-                                     {"content": ("photo.png", png_bytes()), "style": ("art.jpg", style_bytes())})
-        assert status == 202, job
-        wait_for(lambda: get_json(base + job["urls"]["self"])[1]["state"] == "done", 120, "the job to finish")
-        wait_until_up(f"http://127.0.0.1:{prometheus_port}/-/ready")
+    log = tmp_path / "processes.log"
+    with impasto_serve(tmp_path / "data", log, port=studio_port, IMPASTO_METRICS="on",
+                       IMPASTO_METRICS_TOKEN=TOKEN) as base, log.open("a") as out:
+        scraper = subprocess.Popen([prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                    f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+        try:
+            status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"}, PICTURES)
+            assert status == 202, job
+            wait_for(lambda: get_json(base + job["urls"]["self"])[1]["state"] == "done", 120, "the job to finish")
+            wait_until_up(f"http://127.0.0.1:{prometheus_port}/-/ready")
 
-        def scraped_done() -> list[dict]:
-            found = _query(prometheus_port, 'impasto_jobs_total{state="done"}')
-            return found if found and found[0]["value"][1] == "1" else []
+            def scraped_done() -> list[dict]:
+                found = _query(prometheus_port, 'impasto_jobs_total{state="done"}')
+                return found if found and found[0]["value"][1] == "1" else []
 
-        wait_for(scraped_done, 60, "Prometheus to scrape the finished job", interval=0.5)
-        (up,) = _query(prometheus_port, 'up{job="impasto"}')
-        assert up["value"][1] == "1"
-        (count,) = _query(prometheus_port, 'impasto_job_duration_seconds_count{state="done"}')
-        assert count["value"][1] == "1"
-        assert _query(prometheus_port, "impasto_workers_alive")[0]["value"][1] == "2"  # gunicorn's two processes
-    finally:
-        stop_process(scraper, 10)
-        stop_process(studio, 30)
-        log.close()
+            wait_for(scraped_done, 60, "Prometheus to scrape the finished job", interval=0.5)
+            (up,) = _query(prometheus_port, 'up{job="impasto"}')
+            assert up["value"][1] == "1"
+            (count,) = _query(prometheus_port, 'impasto_job_duration_seconds_count{state="done"}')
+            assert count["value"][1] == "1"
+            assert _query(prometheus_port, "impasto_workers_alive")[0]["value"][1] == "2"  # gunicorn's two processes
+        finally:
+            stop_process(scraper, 10)

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT
-from tests.helpers import free_port, stop_process, wait_for
-from tests.web.conftest import png_bytes, style_bytes
-from tests.web.netclient import get_json, post_multipart, wait_until_up
-from tests.weights import UNTRAINED_WEIGHTS
+from tests.helpers import free_port, wait_for
+from tests.web.netclient import get_json, post_multipart
+from tests.web.served import PICTURES, impasto_serve
 
 
 def scrape(port: int) -> tuple[int, dict[tuple[str, tuple], float]]:
@@ -41,18 +36,9 @@ def test_every_process_scrapes_the_sum_of_both(tmp_path: Path) -> None:
     stale = tmp_path / "metrics" / "counter_999999.db"  # a previous run's file: serve starts from zero
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"\0" * 8)
-    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path), "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS,
-           "TF_CPP_MIN_LOG_LEVEL": "2", "IMPASTO_METRICS": "on"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "impasto.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/healthz")
+    with impasto_serve(tmp_path, tmp_path / "server.log", port=port, IMPASTO_METRICS="on") as base:
         assert not stale.exists()
-        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"},
-                                     {"content": ("photo.png", png_bytes()), "style": ("art.jpg", style_bytes())})
+        status, job = post_multipart(base + "/api/jobs", {"size": "48", "iterations": "3"}, PICTURES)
         assert status == 202, job
         wait_for(lambda: get_json(base + job["urls"]["self"])[1]["state"] == "done", 120, "the job to finish")
         processes: set[int] = set()
@@ -66,6 +52,3 @@ def test_every_process_scrapes_the_sum_of_both(tmp_path: Path) -> None:
             return len(processes) == 2
 
         wait_for(both_scraped, 60, "scrapes while both processes answer", interval=0.05)
-    finally:
-        stop_process(server, 30)
-        log.close()
