@@ -4,10 +4,11 @@
 
 An evaluation costs a part that grows with the picture (the network: seconds per megapixel), the
 style loss's matrix work, which grows with each style layer's channels or positions, whichever are
-fewer (from 96 px to 256 px it is half of an evaluation, at 512 px a fifth), and calls around them.
-Counting only megapixels made small pictures and every clip look several times quicker than they
-were. The figures are the phase benchmark's (bench/phases.py, bench/clip_phases.py;
-docs/benchmark.md) on a 2-core CPU with bfloat16.
+fewer (at 256 px two fifths of an evaluation, at 512 px a sixth), and the calls around them, which
+are half of a 96 px evaluation and most of a small crop's. Counting only megapixels made small
+pictures and every clip look several times quicker than they were. The figures are the phase
+benchmark's (bench/phases.py, bench/clip_phases.py; docs/benchmark.md) on a 2-core CPU with
+bfloat16.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ from impasto.nst.options import Options
 
 LAYER_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's blocks
 
-# Seconds per evaluation whatever the size, by style loss: the calls around the network, the
-# content and TV terms, scipy's float64 copies (a Gram term's matrices included: they are small).
-PER_EVALUATION = {"wasserstein": 0.005, "gram": 0.03}
+# Seconds per evaluation whatever the size, by style loss: the network's and the losses' calls (a
+# 72×16 crop's evaluation takes ~0.03 s), scipy's float64 copies (a Gram term's matrices included).
+PER_EVALUATION = {"wasserstein": 0.025, "gram": 0.03}
 # The Wasserstein term's matrix work per style layer and evaluation: an eigenproblem (and the products
 # around it) as large as the layer's channels, or its positions where those are fewer
-# (src/impasto/nst/losses.py): MATRIX_SECONDS at 512, falling as the side squared (fitted, with the
-# two figures below, to the seconds per evaluation measured from 64 to 512 px; docs/benchmark.md).
+# (src/impasto/nst/losses.py): MATRIX_SECONDS at 512, falling as the side cubed (with the figures
+# beside it, fitted to seconds per evaluation measured on an idle machine: a 72×16 crop 0.033,
+# 96 px 0.031-0.044, 256 px 0.20, 512 px 0.48; docs/benchmark.md).
 MATRIX_SECONDS = 0.07
-MATRIX_EXPONENT = 2.0
+MATRIX_EXPONENT = 3.0
 PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
 FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
 # Evaluations of a scale beyond one per iteration (L-BFGS's line searches, the bounded polish's
 # restart): 96 px 107 for 100 iterations; the default 512 px job 92 for 85 at 256 px, 20-33 for 15 at 512.
 EXTRA_EVALUATIONS = 8
 OPTIMIZER_PER_MEGAPIXEL = 15.0  # seconds of scipy's own L-BFGS-B work per scale per megapixel (2 runs)
-TRACE_SECONDS = 1.5  # a new shape's loss tracing, per scale: a warm studio's kept shapes pay none
+# A new shape's loss tracing, per scale, a part and a part growing with the scale's size (a warm
+# studio measured 0.62 s at 96 px, 1.31 at 256 and 1.58 at 512); the shapes it has kept pay none.
+TRACE_SECONDS = 0.4
+TRACE_SECONDS_AT_512 = 1.2
 PER_FRAME = 0.3  # seconds a later clip frame pays around its evaluations (flow, set-up, handing it over)
 # Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
 # what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
@@ -79,7 +84,7 @@ def picture_seconds(options: Options, aspect: float) -> float:
 
 def trace_seconds(options: Options) -> float:
     """Tracing every scale's loss anew: what a job with shapes the runner has not kept pays once."""
-    return TRACE_SECONDS * len(options.scale_sizes())
+    return sum(TRACE_SECONDS + TRACE_SECONDS_AT_512 * size / 512 for size in options.scale_sizes())
 
 
 def later_frame_seconds(options: Options, aspect: float) -> float:
