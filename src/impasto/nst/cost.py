@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 
 from impasto.nst.options import Options
-
-LAYER_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's blocks
+from impasto.nst.vgg import layer_channels, layer_hw
 
 # Seconds per evaluation whatever the size, by style loss: the network's and the losses' calls (a
 # 72×16 crop's evaluation takes ~0.03 s), scipy's float64 copies (a Gram term's matrices included).
@@ -61,9 +60,8 @@ def style_matrix_seconds(options: Options, megapixels: float, aspect: float) -> 
     height, width = int(longest * aspect), int(longest)
     seconds = 0.0
     for name in options.style_layers:
-        block = int(name[len("block")])  # VGG16: block n pools by 2^(n-1) and has LAYER_CHANNELS[n] channels
-        pooled = 2 ** (block - 1)
-        side = min((height // pooled) * (width // pooled), LAYER_CHANNELS[block])
+        rows, columns = layer_hw(name, (height, width))
+        side = min(rows * columns, layer_channels(name))
         seconds += MATRIX_SECONDS * (side / 512) ** MATRIX_EXPONENT
     return seconds
 

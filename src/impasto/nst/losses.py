@@ -222,9 +222,10 @@ def wasserstein_over_positions(mean: tf.Tensor, spread: tf.Tensor,
     (block4's 512 channels from 108 positions at 96 px). Σ itself has no COV_EPS·I here, so the
     term is exact for Σ as it is: the ridge only gave a singular Σ a root in C×C, and the painting
     keeps its own."""
-    across = tf.matmul(tf.cast(spread, tf.float64), tf.convert_to_tensor(target.cov_sqrt, tf.float64))
+    spread = tf.cast(spread, tf.float64)
+    across = tf.matmul(spread, tf.convert_to_tensor(target.cov_sqrt, tf.float64))
     cross = trace_sqrt(tf.matmul(across, across, transpose_b=True))
-    return _distance(mean, tf.reduce_sum(tf.square(tf.cast(spread, tf.float64))), cross, target)
+    return _distance(mean, tf.reduce_sum(tf.square(spread)), cross, target)
 
 
 def _distance(mean: tf.Tensor, cov_trace: tf.Tensor, cross: tf.Tensor, target: GaussianTarget | GaussianSlot):

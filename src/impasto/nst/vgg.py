@@ -180,6 +180,11 @@ def layer_index(name: str) -> int:
     return VGG_LAYERS.index(name)
 
 
+def layer_channels(name: str) -> int:
+    """How many channels (feature maps) a VGG16 layer has."""
+    return KERNEL_SHAPES[layer_index(name)][-1]
+
+
 def min_side(deepest: str) -> int:
     """Smallest image side (px) the network can take down to ``deepest``: 2 per pool before it."""
     pools = sum(1 for name in POOL_AFTER if layer_index(name) < layer_index(deepest))
