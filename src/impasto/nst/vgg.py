@@ -7,6 +7,7 @@ chosen precision. That keeps every evaluation to one image through a short netwo
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -158,11 +159,28 @@ def missing_weights(source: str | None, *, imagenet_too: bool = True) -> Missing
             f"(~/.keras/models, or $KERAS_HOME/models); set {WEIGHTS_ENV} to a local VGG16 notop weights file, "
             "or start once with internet access to download it (58 MB)")
     try:
-        check_weights(source)
+        _check_each_version(str(source))
     except (WeightsError, OSError) as exc:
         return MissingWeights(f"no VGG16 weights: the weights file that {WEIGHTS_ENV} names cannot be loaded",
                               f"no VGG16 weights: {exc}")
     return None
+
+
+def _check_each_version(source: str) -> None:
+    """``check_weights`` once per version of the file (its size and modification time): the studio
+    asks on every page and submission, and reading the HDF5 index each time was work for nothing.
+    A file that fails is checked again at the next ask (one put in place later is seen at once)."""
+    try:
+        found = os.stat(source)
+    except OSError:
+        check_weights(source)  # its own message for a path that is not there
+        return
+    _checked(source, found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _checked(source: str, mtime_ns: int, size: int) -> str:
+    return check_weights(source)  # a failure raises, and is not kept
 
 
 def _weights_failure(source: str, exc: Exception | str) -> str:
