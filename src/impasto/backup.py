@@ -31,7 +31,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from impasto.data_dir import FILE_MODE, private_dir
+from impasto.data_dir import FILE_MODE, SECRET_FILE, private_dir
 from impasto.jobs.store import check_file_name
 
 FORMAT = "impasto-backup"
@@ -39,7 +39,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SQLITE, REDIS = "sqlite", "redis"
 REDIS_KEYS = "redis/keys.jsonl"
-SECRET_FILE = "secret_key"  # the same name src/impasto/web/auth.py keeps the session key under
 MAX_MANIFEST_BYTES = 64 * 1024
 _DATABASE = re.compile(r"data/([a-z0-9_]+\.sqlite3)")
 JOB_FILE = re.compile(r"data/jobs/([A-Za-z0-9_-]{1,200})/([^/]+)")

@@ -36,13 +36,12 @@ from impasto.backup import (
     write_entry,
     writing,
 )
+from impasto.data_dir import STORE_FILE as JOBS_DB
 from impasto.data_dir import secure_data_dir
 from impasto.jobs.store import check_file_name
 from impasto.storage import MB
 
 log = logging.getLogger(__name__)
-
-JOBS_DB = "jobs.sqlite3"
 
 
 @dataclass

@@ -31,6 +31,7 @@ FILE_MODE = 0o600
 _OTHERS = stat.S_IRWXG | stat.S_IRWXO  # group and other: what is taken away
 LEGACY_DIR = "instance"  # the working directory's folder that versions before this one used
 STORE_FILE = "jobs.sqlite3"  # what makes a folder a data folder with jobs in it
+SECRET_FILE = "secret_key"  # the session cookies' signing key, when IMPASTO_SECRET_KEY is unset (web/auth.py)
 
 
 def user_folder() -> Path:

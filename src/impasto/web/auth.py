@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, redirect, request, url_for
 
-from impasto.data_dir import secure_data_dir
+from impasto.data_dir import SECRET_FILE, secure_data_dir
 from impasto.jobs.store import Job
 from impasto.jobs.tokens import digest
 from impasto.web import services, sessions
@@ -43,7 +43,6 @@ from impasto.web.sessions import password, signed_in
 
 log = logging.getLogger(__name__)
 
-SECRET_FILE = "secret_key"
 OPEN_ENDPOINTS = ("signin.login", "signin.login_submit", "static", "health.healthz", "health.readyz")
 UNTRACKED_ENDPOINTS = ("static", "health.healthz", "health.readyz")  # no session for assets and probes
 
