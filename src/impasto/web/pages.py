@@ -61,8 +61,9 @@ def group_page(group: str) -> Page:
         abort(404, description="There is no such variant group of yours: the link is wrong, its jobs were "
                                "deleted, or another browser made it.")
     data = group_dict(group, jobs, store)
+    most = current_app.config["IMPASTO_MAX_SIZE"]
     return render_template("group.html", group=data, finished=FINISHED_STATES,
-                           max_size=current_app.config["IMPASTO_MAX_SIZE"])
+                           larger=lambda size: variants.larger_default(int(size), most))
 
 
 @bp.post("/jobs/<job_id>/larger")

@@ -122,13 +122,20 @@ def paint_larger(jobs: Services, job_id: str, size_sent: str | None, *, owner: s
     return submit(jobs, form, MultiDict(), owner=owner, client=client, limits=limits)
 
 
+def larger_default(current: int, most: int) -> int | None:
+    """The size "paint this one larger" paints at when none is sent: twice ``current``, at most
+    ``most``; None when ``current`` is ``most`` already."""
+    return min(most, current * LARGER_FACTOR) if current < most else None
+
+
 def _larger_size(current: int, sent: str | None, most: int) -> int:
     """The size to paint at: as sent (larger than ``current``, at most ``most``), else twice it."""
     if sent is None or sent.strip() == "":
-        if current >= most:
+        size = larger_default(current, most)
+        if size is None:
             raise ServiceError(Message(Field("size"), f" {current} is already the largest this server paints",
                                        Setting("IMPASTO_MAX_SIZE")), field="size")
-        return min(most, current * LARGER_FACTOR)
+        return size
     text = sent.strip()
     if not text.isdigit() or not current < int(text) <= most:
         raise ServiceError(Message(Field("size"), " must be a whole number from ", Number(current + 1), " to ",
