@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -49,6 +48,7 @@ from impasto.jobs.store_core import (
     Verdict,
 )
 from impasto.nst.images import write_atomic
+from impasto.storage import usage_bytes
 
 log = logging.getLogger(__name__)
 
@@ -296,13 +296,7 @@ class SqliteJobStore(SqliteSessions, StoreCore):
 
     def stored_bytes(self) -> int:
         """Bytes of every job's files under data_dir/jobs (a stat per file, no reading)."""
-        total = 0
-        for folder in os.scandir(self.jobs_dir):
-            try:
-                total += sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
-            except (FileNotFoundError, NotADirectoryError):  # a job deleted meanwhile
-                continue
-        return total
+        return usage_bytes(self.jobs_dir)
 
     def _files_of(self, job_id: str) -> dict[str, str]:
         with self._connection() as db:
