@@ -40,6 +40,7 @@ from impasto.backup import (
     writing,
 )
 from impasto.backup_sqlite import Counts
+from impasto.jobs import redis_layout
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def backup(client: Any, prefix: str, data_dir: Path, archive: Path, *, secret_ke
     flat = client.eval(DUMP_ALL, 0, pattern(prefix), f"{prefix}:layout-lock")
     start, counts = len(prefix) + 1, Counts()
     key_file = data_dir / SECRET_FILE
-    about = manifest(REDIS, prefix=prefix, schema=int(client.get(f"{prefix}:layout") or 0),
+    about = manifest(REDIS, prefix=prefix, schema=redis_layout.version(client, prefix),
                      secret_key=secret_key and key_file.is_file())
     with tempfile.TemporaryDirectory(prefix="impasto-backup-") as scratch, writing(archive, about) as tar:
         lines = Path(scratch) / "keys.jsonl"
