@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from impasto.nst import engine, lossfn, optimizer, program, targets
+from impasto.nst import lbfgs as own_lbfgs
 from impasto.nst.errors import Cancelled, NumericalError, OptionError, ResourceError
 from impasto.nst.images import KeyedImage
 from impasto.nst.options import VGG_LAYERS, Options
@@ -121,9 +122,10 @@ def test_nan_loss_stops_with_a_clear_error(monkeypatch):
 
 def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tuple[float, float], list]:
     """Run; return the pixel range of every evaluated image, that of the optimised image before the
-    final uint8 conversion, and (bounded?, maxiter) of every L-BFGS call."""
+    final uint8 conversion, and (bounded?, iterations) of every L-BFGS run (scipy's or our own)."""
     evaluated, final, calls = [], [], []
     evaluate, to_rgb, lbfgs = program.Problem.evaluate, optimizer.caffe_to_rgb, optimizer.fmin_l_bfgs_b
+    own_run = own_lbfgs.Lbfgs.run
 
     def pixel_range(x):
         values = np.asarray(x, np.float64).reshape(-1, 3) + BGR_MEAN
@@ -141,9 +143,14 @@ def _pixel_ranges(monkeypatch, options) -> tuple[list[tuple[float, float]], tupl
         calls.append((kw.get("bounds") is not None, kw.get("maxiter")))
         return lbfgs(func, x0, **kw)
 
+    def spy_own(self, x, iterations, box=None):
+        calls.append((box is not None, iterations))
+        return own_run(self, x, iterations, box)
+
     monkeypatch.setattr(program.Problem, "evaluate", spy_evaluate)
     monkeypatch.setattr(optimizer, "caffe_to_rgb", spy_to_rgb)
     monkeypatch.setattr(optimizer, "fmin_l_bfgs_b", spy_lbfgs)
+    monkeypatch.setattr(own_lbfgs.Lbfgs, "run", spy_own)
     run(options=options)
     return evaluated, final[-1], calls
 

@@ -7,7 +7,7 @@ import pytest
 from impasto.nst import schedule
 from impasto.nst.options import Options
 
-R = schedule.RESTART_ITERATIONS
+R = schedule.OWN_RESTART_ITERATIONS  # the default's runs: the engine's own L-BFGS
 
 
 def measured(iterations: int, seconds: float) -> list[float]:
@@ -37,8 +37,11 @@ def test_eta_counts_iterations_left_and_every_lbfgs_restart_to_come():
     # At the final scale its own speed counts, and only the polish is still to start.
     late = schedule.eta(measured(10, 2.0), plan, sizes, scale=1, done_in_scale=10)
     assert late == pytest.approx(2.0 * (5 + R))
+    # Bounded all the way (scipy's L-BFGS-B): one run per scale, each start costing more.
     bounded = schedule.eta(measured(10, 2.0), plan, sizes, scale=1, done_in_scale=10, pixel_bounds=True)
     assert bounded == pytest.approx(2.0 * 5)
+    early = schedule.eta(measured(50, 1.0), plan, sizes, scale=0, done_in_scale=50, pixel_bounds=True)
+    assert early == pytest.approx(35 + (15 + schedule.RESTART_ITERATIONS) * fine)
 
 
 def test_eta_takes_the_median_of_the_last_ten_iterations():

@@ -120,9 +120,10 @@ class Problem:
         low = self._low()
         return list(zip(low, low + 255.0))
 
-    def clip(self, x: np.ndarray) -> np.ndarray:
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """0..255 for every value, as the lowest and highest value (src/impasto/nst/lbfgs.py's box)."""
         low = self._low()
-        return np.clip(x, low, low + 255.0)
+        return low, low + 255.0
 
     def _low(self) -> np.ndarray:
         return np.broadcast_to(-BGR_MEAN, self.shape).ravel().astype(np.float64)

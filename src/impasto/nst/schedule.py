@@ -13,9 +13,12 @@ import numpy as np
 # Share of each scale's iterations spent, bounded to 0..255, polishing the clipped picture.
 POLISH_SHARE = 0.2
 # What starting L-BFGS afresh (a new scale, or the polish) costs on top of its first iteration, in
-# iterations of that scale: with no curvature yet its first step searches ~7 evaluations long, and
-# with bounds scipy converts them in Python (~2 s at 512 px). Measured on default jobs: 4-7.
+# iterations of that scale. scipy's (pixel_bounds): with no curvature yet its first step searches
+# ~7 evaluations long, and it converts its bounds in Python (~2 s at 512 px); measured on default
+# jobs: 4-7. The engine's own (src/impasto/nst/lbfgs.py) sizes its first step and evaluates the
+# clipped picture once for the polish: about one.
 RESTART_ITERATIONS = 5
+OWN_RESTART_ITERATIONS = 1
 
 
 def polish_iterations(iterations: int) -> int:
@@ -38,7 +41,7 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
     """Seconds left, from the measured seconds of the current scale's iterations so far.
 
     The median of the last ten (the scale's first, which includes tracing, left out) times the
-    iterations left, plus RESTART_ITERATIONS for every L-BFGS run still to start; later scales cost
+    iterations left, plus a restart's cost for every L-BFGS run still to start; later scales cost
     more by their pixel count (time grows about as pixels^0.9: 256 -> 512 px measured 3.4x).
     ``plan`` and ``sizes`` are each scale's iterations and longest side; ``done_in_scale`` counts
     in progress units (with round_evals, each round counts that many). None before a measurement.
@@ -47,6 +50,7 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
     if len(steps) == 0:
         return None
     per_iteration = float(np.median(steps[-10:]))
+    restart = RESTART_ITERATIONS if pixel_bounds else OWN_RESTART_ITERATIONS
     remaining = 0.0
     for index in range(scale, len(sizes)):
         planned = plan[index] * (round_evals or 1)
@@ -54,5 +58,5 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
         restarts = restarts_after(plan[index], done_in_scale if index == scale else -1,
                                   round_evals=round_evals, pixel_bounds=pixel_bounds)
         ratio = (sizes[index] / sizes[scale]) ** 2
-        remaining += (max(0, left) + RESTART_ITERATIONS * restarts) * per_iteration * ratio**0.9
+        remaining += (max(0, left) + restart * restarts) * per_iteration * ratio**0.9
     return remaining
