@@ -72,7 +72,7 @@ class Lbfgs:
         """The full L-BFGS step, else shorter ones (quadratic interpolation, kept within a tenth and
         a half of the last), until the loss falls enough; after a failed direction, once more along
         the plain gradient without the curvature pairs. None when neither finds a lower loss."""
-        for attempt in range(2):
+        for _ in range(2):
             free = _free(x, g, box)
             d = self._direction(g, free)
             slope = float(g @ d)
