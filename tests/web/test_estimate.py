@@ -56,8 +56,9 @@ def test_speed_is_learned_from_finished_jobs_and_predicts_them_back():
     assert speed.seconds(options) == pytest.approx(estimated(1.4, options))  # the median
     # Twice the iterations, twice the painting time; float32 by its own jobs once there are some.
     twice = Options(size=256, iterations=200)
-    assert speed.seconds(twice) - speed.seconds(options) == pytest.approx(1.4 * 100 * cost.evaluation_seconds(
-        options, 256 * 192 / 1e6, 0.75))
+    megapixels = 256 * 192 / 1e6  # each evaluation: the loss, and the optimiser's own vector work
+    per_evaluation = cost.evaluation_seconds(options, megapixels, 0.75) + cost.OPTIMIZER_PER_EVALUATION * megapixels
+    assert speed.seconds(twice) - speed.seconds(options) == pytest.approx(1.4 * 100 * per_evaluation)
     in_float32 = options.replace(precision="float32")
     assert speed.seconds(in_float32) == pytest.approx(estimated(1.4, in_float32))
     with_float32 = learn([*jobs, finished_at(3.0, in_float32)])

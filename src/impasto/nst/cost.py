@@ -30,10 +30,16 @@ MATRIX_SECONDS = 0.07
 MATRIX_EXPONENT = 3.0
 PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
 FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
-# Evaluations of a scale beyond one per iteration (L-BFGS's line searches, the bounded polish's
-# restart): 96 px 107 for 100 iterations; the default 512 px job 92 for 85 at 256 px, 20-33 for 15 at 512.
-EXTRA_EVALUATIONS = 8
-OPTIMIZER_PER_MEGAPIXEL = 15.0  # seconds of scipy's own L-BFGS-B work per scale per megapixel (2 runs)
+# Evaluations of a scale beyond one per iteration (the engine's own L-BFGS: a shorter step now and
+# then, the clipped picture evaluated for the polish): 96 px 103 for 100 iterations, the default
+# 512 px job 105 for 100 over two scales.
+EXTRA_EVALUATIONS = 3
+# Seconds of the optimiser's own vector work per evaluation per megapixel (the default 512 px job:
+# 0.85 s for ~88 evaluations at 256 px, 0.47 s for ~17 at 512 px).
+OPTIMIZER_PER_EVALUATION = 0.04
+# What scipy's L-BFGS-B adds per bounded run and megapixel with pixel_bounds: it converts each
+# value's bounds in a Python loop (1.7 s for a 512 px picture's 590k values).
+SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
 # A new shape's loss tracing, per scale, a part and a part growing with the scale's size (a warm
 # studio measured 0.62 s at 96 px, 1.31 at 256 and 1.58 at 512); the shapes it has kept pay none.
 TRACE_SECONDS = 0.4
@@ -67,10 +73,13 @@ def style_matrix_seconds(options: Options, megapixels: float, aspect: float) -> 
 
 
 def scale_seconds(options: Options, iterations: int, megapixels: float, aspect: float) -> float:
-    """One scale's (or a crop's) L-BFGS: its evaluations and scipy's own work, not its tracing."""
+    """One scale's (or a crop's) L-BFGS: its evaluations and the optimiser's own work, not its tracing."""
     # with round_evals an "iteration" is a round of exactly that many evaluations
     evaluations = iterations * options.round_evals if options.round_evals else iterations + EXTRA_EVALUATIONS
-    return evaluations * evaluation_seconds(options, megapixels, aspect) + OPTIMIZER_PER_MEGAPIXEL * megapixels
+    optimizer = OPTIMIZER_PER_EVALUATION * evaluations * megapixels
+    if options.pixel_bounds:
+        optimizer += SCIPY_BOUNDS_PER_MEGAPIXEL * megapixels
+    return evaluations * evaluation_seconds(options, megapixels, aspect) + optimizer
 
 
 def picture_seconds(options: Options, aspect: float) -> float:
