@@ -140,13 +140,15 @@ def test_the_crop_around_new_ground_is_whole_steps_inside_the_frame():
 def test_new_ground_crops_one_per_region_merged_where_they_overlap():
     new = np.zeros((96, 128), np.uint8)
     new[:, -4:] = 1  # a pan's new edge
-    new[40:50, 5:15] = 1  # what an object uncovered, far from it
+    new[40:52, 5:17] = 1  # what an object uncovered, far from it (1.2 % of the frame)
     new[5, 60] = 1  # a speck: left out
+    new[80:88, 40:48] = 1  # under 1 % of the frame: left out too (paint_new_ground inpaints it)
     boxes = video.new_ground_boxes(new)
     assert [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in sorted(boxes, key=lambda b: b[1].start)] == [
-        (29, 61, 0, 64), (0, 96, 112, 128)]  # 8 px of context, in steps of 16; the small one grown to half the width
-    new[40:50, 5:15] = 0
-    new[40:50, 100:110] = 1  # near the edge: its crop overlaps the edge's and the two become one
+        (30, 62, 0, 64), (0, 96, 112, 128)]  # 8 px of context, in steps of 16; the small one grown to half the width
+    new[40:52, 5:17] = 0
+    new[80:88, 40:48] = 0
+    new[40:52, 98:110] = 1  # near the edge: its crop overlaps the edge's and the two become one
     assert video.new_ground_boxes(new) == [(slice(0, 96), slice(64, 128))]
     new[:, :100] = 1  # most of the frame is new (a cut): the whole frame
     assert video.new_ground_boxes(new) == [(slice(0, 96), slice(0, 128))]
@@ -160,6 +162,21 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
     held = losses.TemporalTarget(frames[0].astype(np.float32), reliable)
     assert video.paint_new_ground(frames[1], held.warped_rgb, held, stripes_image(), TINY,
                                   {"weights": UNTRAINED_WEIGHTS}) is None
+
+
+def test_small_new_ground_takes_its_neighbours_paint_without_a_crop(monkeypatch):
+    calls = []
+    monkeypatch.setattr("impasto.nst.video.stylize", lambda *a, **kw: calls.append(kw))
+    frames = pan_frames(2, 48, 64, step=0)
+    warped = np.full((48, 64, 3), (200.0, 50.0, 50.0), np.float32)
+    reliable = np.ones((48, 64), np.float32)
+    reliable[20:25, 30:35] = 0  # 25 px, 0.8 % of the frame: what the flow could not follow
+    warped[20:25, 30:35] = 0.0  # a smear where it failed
+    held = losses.TemporalTarget(warped, reliable)
+    fresh, where = video.paint_new_ground(frames[1], warped, held, stripes_image(), TINY, {})
+    assert calls == []  # no crop painted apart
+    assert where.sum() == 25 and np.all(where[20:25, 30:35] == 1)
+    assert np.abs(fresh[20:25, 30:35] - (200, 50, 50)).max() <= 2  # the paint around it, not the smear
 
 
 def test_temporal_weight_zero_paints_every_frame_on_its_own(monkeypatch):

@@ -155,9 +155,14 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
 
 
 NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) are not painted apart
+NEW_GROUND_INPAINT_RADIUS = 3  # px around a small region whose paint fills it
 CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
 CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
-NEW_GROUND_MIN = 0.001  # of the frame: smaller regions of new ground start from the photo, unheld
+# Of the frame: smaller regions of new ground (flow noise along a border, a sliver an object
+# uncovers) take their neighbours' paint, inpainted from the warped previous result and held there,
+# instead of a crop of their own: a crop costs a later frame its whole time again (the pan at 96 px:
+# 0.9 % of the frame at its far border, painted apart, made those frames 1.5-2× as long).
+NEW_GROUND_MIN = 0.01
 WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
 
 
@@ -170,17 +175,23 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
     first frame's 100 cost a later frame twice its time for the same style and flicker: docs/video.md).
     On a crop the new ground is a large share of the picture, so the style term, a statistic of
     the whole picture, paints it as it paints a picture; on the whole frame it is a few per cent
-    and stays near the photo. The painting is as large as in the whole frame. Returns (H, W, 3)
+    and stays near the photo. The painting is as large as in the whole frame. Regions under
+    NEW_GROUND_MIN of the frame take their neighbours' paint instead. Returns (H, W, 3)
     float32 RGB and the (H, W) 0/1 map of where it applies; progress goes to ``reporter`` (the
     frame's first stage). None when there is no new ground."""
     new = cv2.morphologyEx((held.mask < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
                            np.ones((NEW_GROUND_SPECK, NEW_GROUND_SPECK), np.uint8))
+    small = _small_regions(new)
     boxes = new_ground_boxes(new)
-    if not boxes:
+    if not boxes and not small.any():
         return None
     longest = max(new.shape)
     fresh = np.zeros((*new.shape, 3), np.float32)
     where = np.zeros(new.shape, np.float32)
+    if small.any():
+        warped = np.clip(held.warped_rgb, 0, 255).astype(np.uint8)
+        fresh[:] = cv2.inpaint(warped, small, NEW_GROUND_INPAINT_RADIUS, cv2.INPAINT_TELEA)
+        where[small > 0] = 1.0
     for box in boxes:
         crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
         scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
@@ -193,8 +204,15 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
             phases.absorb(result.timings, "new ground")
         painted = result.image[..., :3]
         fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
-        where[box] = new[box]
+        where[box] = np.maximum(where[box], new[box])
     return fresh, where
+
+
+def _small_regions(new: np.ndarray) -> np.ndarray:
+    """The (H, W) uint8 map of the regions of ``new`` smaller than NEW_GROUND_MIN of the frame."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
+    small = [label for label in range(1, count) if stats[label, cv2.CC_STAT_AREA] < NEW_GROUND_MIN * new.size]
+    return np.isin(labels, small).astype(np.uint8)
 
 
 def new_ground_boxes(new: np.ndarray) -> list[tuple[slice, slice]]:
