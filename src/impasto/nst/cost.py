@@ -19,24 +19,24 @@ from impasto.nst.options import Options
 from impasto.nst.vgg import layer_channels, layer_hw
 
 # Seconds per evaluation whatever the size, by style loss: the network's and the losses' calls (a
-# 72×16 crop's evaluation takes ~0.03 s), scipy's float64 copies (a Gram term's matrices included).
-PER_EVALUATION = {"wasserstein": 0.025, "gram": 0.03}
+# 72×16 crop's evaluation takes ~0.017 s), the float64 copies for the optimiser.
+PER_EVALUATION = {"wasserstein": 0.015, "gram": 0.01}
 # The Wasserstein term's matrix work per style layer and evaluation: an eigenproblem (and the products
 # around it) as large as the layer's channels, or its positions where those are fewer
 # (src/impasto/nst/losses.py): MATRIX_SECONDS at 512, falling as the side cubed (with the figures
-# beside it, fitted to seconds per evaluation measured on an idle machine: a 72×16 crop 0.033,
-# 96 px 0.031-0.044, 256 px 0.20, 512 px 0.48; docs/benchmark.md).
-MATRIX_SECONDS = 0.07
+# beside it, fitted to seconds per evaluation measured on an idle machine: a 72×16 crop 0.017,
+# 96 px 0.038, 256 px 0.166, 512 px 0.44; docs/benchmark.md).
+MATRIX_SECONDS = 0.06
 MATRIX_EXPONENT = 3.0
-PER_MEGAPIXEL = 1.9  # seconds per evaluation per megapixel: the network's share, bfloat16
+PER_MEGAPIXEL = 1.85  # seconds per evaluation per megapixel: the network's share, bfloat16
 FLOAT32_FACTOR = 1.9  # the network in float32 against bfloat16 on the benchmark's CPU
 # Evaluations of a scale beyond one per iteration (the engine's own L-BFGS: a shorter step now and
-# then, the clipped picture evaluated for the polish): 96 px 103 for 100 iterations, the default
-# 512 px job 105 for 100 over two scales.
-EXTRA_EVALUATIONS = 3
+# then, the clipped picture evaluated for the polish): 96 px 101-102 for 100 iterations, the
+# default 512 px job 86 for 85 at 256 px and 16 for 15 at 512 px.
+EXTRA_EVALUATIONS = 2
 # Seconds of the optimiser's own vector work per evaluation per megapixel (the default 512 px job:
-# 0.85 s for ~88 evaluations at 256 px, 0.47 s for ~17 at 512 px).
-OPTIMIZER_PER_EVALUATION = 0.04
+# 0.70 s for 86 evaluations of 0.049 megapixels, 0.43 s for 16 of 0.197).
+OPTIMIZER_PER_EVALUATION = 0.15
 # What scipy's L-BFGS-B adds per bounded run and megapixel with pixel_bounds: it converts each
 # value's bounds in a Python loop (1.7 s for a 512 px picture's 590k values).
 SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
@@ -44,7 +44,7 @@ SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
 # studio measured 0.62 s at 96 px, 1.31 at 256 and 1.58 at 512); the shapes it has kept pay none.
 TRACE_SECONDS = 0.4
 TRACE_SECONDS_AT_512 = 1.2
-PER_FRAME = 0.3  # seconds a later clip frame pays around its evaluations (flow, set-up, handing it over)
+PER_FRAME = 0.1  # seconds a later clip frame pays around its evaluations (flow, set-ups, handing it over)
 # Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
 # what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
 # object a third of the height moving 8 % a frame 52 %): a guess between the two.

@@ -23,7 +23,7 @@ from impasto.web.submission import Limits
 
 DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
 FIXED_SECONDS = 1.0  # a job outside the engine: the queue, decoding, saving
-START_SECONDS = 8.0  # a fresh server's first job loads the network and TensorFlow's kernels
+START_SECONDS = 3.0  # a fresh server's first job loads the network and TensorFlow's kernels
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
 LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
