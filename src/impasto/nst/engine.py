@@ -2,8 +2,9 @@
 
 Per scale: the style targets (Gram matrices) and content targets are computed once; each loss
 evaluation then sends only the result image through a VGG16 cut at the deepest layer needed, inside
-one ``tf.function`` with a fixed shape. scipy's ``fmin_l_bfgs_b`` drives the pixels (float64 on
-its side only). The result of a coarse scale, upsampled, starts the next.
+one ``tf.function`` with a fixed shape. L-BFGS drives the pixels (float64 on its side only:
+src/impasto/nst/lbfgs.py, or scipy's for pixel_bounds and the article's rounds). The result of a
+coarse scale, upsampled, starts the next.
 """
 
 from __future__ import annotations

@@ -59,12 +59,23 @@ def gram(features: tf.Tensor, normalization: str) -> tf.Tensor:
     return g
 
 
-@tf.custom_gradient
-def _symmetric_gram(flat: tf.Tensor):
-    """flatᵀ·flat, whose gradient needs one product, flat·(dG + dGᵀ), where autodiff makes two."""
-    def grad(dg: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(flat, dg + tf.transpose(dg))
-    return tf.matmul(flat, flat, transpose_a=True), grad
+def _symmetric_gram(flat: tf.Tensor) -> tf.Tensor:
+    """flatᵀ·flat, whose gradient takes one product, flat·(dG + dGᵀ), where autodiff makes two: the
+    tape sees only q = stop(flat)ᵀ·flat, as q + qᵀ - stop(q) (the value of q, to a rounding).
+
+    Not tf.custom_gradient: in a traced function it registers a gradient function in TensorFlow's
+    global registry at every trace, and so kept every traced graph alive (~35 MB for each picture
+    shape a warm runner ever painted, never freed); ``_with_gradient`` likewise."""
+    q = tf.matmul(tf.stop_gradient(flat), flat, transpose_a=True)
+    return q + (tf.transpose(q) - tf.stop_gradient(q))
+
+
+def _with_gradient(value: tf.Tensor, x: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:
+    """A scalar equal to ``value`` whose gradient with respect to ``x`` is ``gradient`` (both computed
+    outside the tape): value + ⟨x, gradient⟩ - stop(⟨x, gradient⟩), the last two the same tensor
+    (a tf.custom_gradient without its leak: ``_symmetric_gram``)."""
+    linear = tf.reduce_sum(x * tf.stop_gradient(gradient))
+    return tf.stop_gradient(value) + (linear - tf.stop_gradient(linear))
 
 
 def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str) -> tf.Tensor:
@@ -119,18 +130,14 @@ def moments(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return mean, second - mean[:, None] * mean[None, :]
 
 
-@tf.custom_gradient
-def trace_sqrt(m: tf.Tensor):
+def trace_sqrt(m: tf.Tensor) -> tf.Tensor:
     """tr(√M) of a symmetric positive semi-definite float64 M, from its eigenvalues; its gradient
     ½·M^-½ with the eigenvalues floored at EIGEN_FLOOR. Both come from one LAPACK call
     (``_trace_sqrt_and_gradient``)."""
     value, gradient = tf.numpy_function(_trace_sqrt_and_gradient, [m], [tf.float64, tf.float64], stateful=False)
     value.set_shape(())
     gradient.set_shape(m.shape)
-
-    def grad(dy: tf.Tensor) -> tf.Tensor:
-        return dy * gradient
-    return value, grad
+    return _with_gradient(value, m, gradient)
 
 
 def _trace_sqrt_and_gradient(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

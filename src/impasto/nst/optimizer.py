@@ -1,4 +1,5 @@
-"""The L-BFGS loop: scipy's L-BFGS-B over one scale's (or one tile's) pixels, counting iterations
+"""The L-BFGS loop over one scale's (or one tile's) pixels (the engine's own, src/impasto/nst/lbfgs.py;
+scipy's L-BFGS-B for pixel_bounds and the article's rounds), counting iterations
 and evaluations across scales, reporting progress with an ETA, honouring stop checks and timing
 its phases."""
 
