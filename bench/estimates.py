@@ -6,7 +6,9 @@ A studio (the embedded runner, its store in a temporary folder) is asked ``GET /
 each job's settings (size, the photo's aspect, a clip's frames) just before the job is submitted,
 with no job waiting; the job's time is its own running time (``elapsed`` of the finished job). The
 first job is the fresh server's first guess (the cost model as it is); each later estimate has
-learned from the jobs before it. Writes bench/results/estimates.json and a markdown table to stdout.
+learned from the jobs before it. While each job runs, the ETA its page shows is read at every poll
+and set against the time that was really left, at a quarter, half and three quarters of the job.
+Writes bench/results/estimates.json and a markdown table to stdout.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from harness import DEFAULT_CONTENT, RESULTS, ROOT, log  # noqa: E402
 from impasto.nst.clips import write_clip  # noqa: E402
 
 CLIP_FRAMES = 8
+ETA_SHARES = (0.25, 0.5, 0.75)  # where in a job its live ETA is checked
 # (what, photo or "pan", painting, size): the order the studio sees them in
 JOBS = [("picture", DEFAULT_CONTENT, "starry_night", 256), ("picture", DEFAULT_CONTENT, "the_scream", 96),
         ("picture", DEFAULT_CONTENT, "starry_night", 512), ("clip", "pan", "starry_night", 96),
@@ -75,24 +78,41 @@ def one_job(client, kind: str, photo: Any, painting: str, size: int) -> dict[str
     if answer.status_code != 202:
         raise SystemExit(f"the studio refused the job: {answer.status_code} {answer.get_data(as_text=True)}")
     url = answer.get_json()["urls"]["self"]
+    shown = []  # (elapsed, ETA) as the job's page showed them while it ran
     while (job := client.get(url).get_json())["state"] in ("queued", "running"):
+        if job["state"] == "running" and (job.get("progress") or {}).get("eta") is not None:
+            shown.append((job["elapsed"], job["progress"]["eta"]))
         time.sleep(0.2)
     if job["state"] != "done":
         raise SystemExit(f"the studio's job ended {job['state']}: {job['error']}")
     took = job["elapsed"]
     return {"kind": kind, "photo": Path(str(photo)).name, "painting": painting, "size": size, "frames": frames,
             "estimate_seconds": estimate["seconds"], "learned_from": estimate["measured_jobs"],
-            "seconds": took, "error_percent": round(100 * (estimate["seconds"] - took) / took, 1)}
+            "seconds": took, "error_percent": round(100 * (estimate["seconds"] - took) / took, 1),
+            "eta_error_percent": eta_errors(shown, took)}
+
+
+def eta_errors(shown: list[tuple[float, float]], took: float) -> dict[str, float | None]:
+    """The live ETA's error against the time that was really left, at the poll nearest a quarter,
+    half and three quarters of the job's time."""
+    errors: dict[str, float | None] = {}
+    for share in ETA_SHARES:
+        near = min(shown, key=lambda pair: abs(pair[0] - share * took), default=None)
+        left = took - near[0] if near else 0
+        errors[f"{round(share * 100)} %"] = round(100 * (near[1] - left) / left, 1) if near and left > 0 else None
+    return errors
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"Estimates against the jobs' own time, {report['date']}, commit {report['commit']}, "
-             f"{report['machine']['cpu']}", "", "| job | learned from | estimate (s) | took (s) | error |",
-             "|---|---|---|---|---|"]
+             f"{report['machine']['cpu']}", "",
+             "| job | learned from | estimate (s) | took (s) | error | live ETA's error at 25 / 50 / 75 % |",
+             "|---|---|---|---|---|---|"]
     for row in report["jobs"]:
         what = f"{row['kind']} {row['size']} px" + (f", {row['frames']} frames" if row["frames"] > 1 else "")
+        live = " / ".join("–" if e is None else f"{e:+.0f} %" for e in row["eta_error_percent"].values())
         lines.append(f"| {what}, {row['painting']} | {row['learned_from']} jobs | {row['estimate_seconds']} | "
-                     f"{row['seconds']} | {row['error_percent']:+.0f} % |")
+                     f"{row['seconds']} | {row['error_percent']:+.0f} % | {live} |")
     return "\n".join(lines)
 
 
