@@ -55,7 +55,8 @@ def test_eta_in_the_articles_rounds_counts_evaluations():
         pytest.approx(0.5 * (200 - 40))
 
 
-def test_eta_needs_one_measured_iteration():
+def test_eta_needs_three_measured_iterations_after_the_first():
     assert schedule.eta([], [10], [64], scale=0, done_in_scale=0) is None
     assert schedule.eta([3.0], [10], [64], scale=0, done_in_scale=1) is None  # only the first, with tracing
-    assert schedule.eta([3.0, 1.0], [10], [64], scale=0, done_in_scale=2) is not None
+    assert schedule.eta([3.0, 1.0, 0.5], [10], [64], scale=0, done_in_scale=3) is None  # still warming up
+    assert schedule.eta([3.0, 1.0, 0.5, 0.5], [10], [64], scale=0, done_in_scale=4) == pytest.approx(0.5 * (6 + R))

@@ -300,13 +300,24 @@ def test_the_temporal_term_halves_the_flicker_of_a_pan(real_weights, samples):
 
 def test_the_clip_eta_counts_later_frames_by_the_cost_model_until_one_is_timed():
     options = TINY.replace(size=96, iterations=100, frame_iterations=30)
-    run = _ClipRun(8, options, started=0.0, on_progress=None, aspect=0.75)
+    now = [0.0]
+    run = _ClipRun(8, options, started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
     share = cost.later_frame_seconds(options, 0.75) / cost.picture_seconds(options, 0.75)
     assert 0.3 < share < 1.5  # a later frame's crops and iterations: not the 30/100 its iterations alone say
     halfway = SimpleNamespace(iteration=50, total=100, elapsed=10.0, eta=10.0)  # the first frame: 20 s in all
     assert run._eta(0, halfway) == pytest.approx(10.0 + 7 * 20.0 * share)
     run.finished(0, 20.0, {}, Timings())
+    now[0] = 20.0
+    run.start_frame()
+    now[0] = 21.0  # a second into frame 2, before its engine has an ETA of its own
     assert run._eta(1, SimpleNamespace(iteration=1, total=30, elapsed=1.0, eta=None)) == pytest.approx(
-        20.0 * share * (1 - 1 / 30) + 6 * 20.0 * share)
+        20.0 * share - 1.0 + 6 * 20.0 * share)
     run.finished(1, 9.0, {}, Timings())  # timed: later frames cost what they cost
-    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=3.0, eta=6.0)) == pytest.approx(6.0 + 5 * 9.0)
+    now[0] = 29.0
+    run.start_frame()
+    now[0] = 30.0  # a second into frame 3: the engine's ETA is its own (6 s left of a 9 s frame) ...
+    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=3.0, eta=6.0)) == pytest.approx(8.0 + 5 * 9.0)
+    now[0] = 33.0  # ... or a crop's, nearly done, with the frame itself still to paint
+    assert run._eta(2, SimpleNamespace(iteration=28, total=30, elapsed=1.0, eta=0.2)) == pytest.approx(5.0 + 5 * 9.0)
+    now[0] = 37.0  # the frame's own stage, running slower than the frames before
+    assert run._eta(2, SimpleNamespace(iteration=25, total=30, elapsed=4.0, eta=2.5)) == pytest.approx(2.5 + 5 * 9.0)

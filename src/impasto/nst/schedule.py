@@ -19,6 +19,10 @@ POLISH_SHARE = 0.2
 # clipped picture once for the polish: about one.
 RESTART_ITERATIONS = 5
 OWN_RESTART_ITERATIONS = 1
+# Iterations timed (after a scale's first, which includes tracing) before an ETA is given: the next
+# one or two still run slow after a trace (a fresh process's 256 px job: 0.77 s, then 0.36 s), and
+# an ETA from them said +113 % and +58 % of the time left where the third said +5 %.
+MEASURED_BEFORE_ETA = 3
 
 
 def polish_iterations(iterations: int) -> int:
@@ -44,10 +48,10 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
     iterations left, plus a restart's cost for every L-BFGS run still to start; later scales cost
     more by their pixel count (time grows about as pixels^0.9: 256 -> 512 px measured 3.4x).
     ``plan`` and ``sizes`` are each scale's iterations and longest side; ``done_in_scale`` counts
-    in progress units (with round_evals, each round counts that many). None before a measurement.
+    in progress units (with round_evals, each round counts that many). None before MEASURED_BEFORE_ETA.
     """
     steps = np.asarray(iteration_seconds)[1:]
-    if len(steps) == 0:
+    if len(steps) < MEASURED_BEFORE_ETA:
         return None
     per_iteration = float(np.median(steps[-10:]))
     restart = RESTART_ITERATIONS if pixel_bounds else OWN_RESTART_ITERATIONS
