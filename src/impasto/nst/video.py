@@ -119,9 +119,9 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         phases.absorb(result.timings, "frame")
         rgb = result.image[..., :3]
         results.append(rgb)
-        run.finished(index, time.perf_counter() - frame_started, result.losses, phases)
-        if on_frame is not None:
+        if on_frame is not None:  # storing the frame is part of its time (and of the ETA's frames to come)
             on_frame(index, rgb)
+        run.finished(index, time.perf_counter() - frame_started, result.losses, phases)
     return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
                       frame_seconds=run.seconds, options=options, resumed=len(done),
                       first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
