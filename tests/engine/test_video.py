@@ -164,6 +164,31 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
                                   {"weights": UNTRAINED_WEIGHTS}) is None
 
 
+def test_a_later_frames_eta_counts_its_crops_and_its_own_stage_by_what_they_cost_before():
+    now = [0.0]
+    run = _ClipRun(4, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
+    run.finished(0, 5.0, {}, Timings())
+    now[0] = 5.0
+    run.start_frame()  # frame 2: one crop of 1 s, then its own stage of 2 s
+    run.crops_ahead(1)
+    now[0] = 6.0
+    run.crop_done()
+    run.frame_stage()
+    now[0] = 8.0
+    run.finished(1, 3.0, {}, Timings())
+    run.start_frame()  # frame 3 has three crops: half a second into the first, with no ETA of its own yet
+    run.crops_ahead(3)
+    now[0] = 8.5
+    crop_stage = SimpleNamespace(iteration=2, total=30, elapsed=0.5, eta=None)
+    assert run._eta(2, crop_stage) == pytest.approx(0.5 + 2 * 1.0 + 2.0 + 1 * 3.0)  # crops, frame stage, frame 4
+    for second in (9.0, 10.0, 11.0):
+        now[0] = second
+        run.crop_done()
+    run.frame_stage()
+    now[0] = 11.5
+    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=0.5, eta=1.2)) == pytest.approx(1.2 + 3.0)
+
+
 def test_small_new_ground_takes_its_neighbours_paint_without_a_crop(monkeypatch):
     calls = []
     monkeypatch.setattr("impasto.nst.video.stylize", lambda *a, **kw: calls.append(kw))

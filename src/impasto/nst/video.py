@@ -115,7 +115,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
             result = _next_frame(frame, frames[index - 1], results[-1], style, options, run.reporter(index),
-                                 engine, phases)
+                                 engine, phases, stages=run)
         phases.absorb(result.timings, "frame")
         rgb = result.image[..., :3]
         results.append(rgb)
@@ -128,10 +128,11 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
 
 
 def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
-                options: Options, reporter, engine: dict, phases: Timings):
+                options: Options, reporter, engine: dict, phases: Timings, stages: _ClipRun | None = None):
     """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
     what it is compared against); else from the previous result carried along the flow. The
-    seconds of the flow and of the new ground go to ``phases``."""
+    seconds of the flow and of the new ground go to ``phases``; ``stages`` hears where the frame
+    stands (its crops, then the frame itself) for the clip's ETA."""
     if options.temporal_weight == 0:
         return stylize(frame, style, options=options, on_progress=reporter, **engine)
     with phases.phase("flow"):
@@ -145,12 +146,14 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
     start = mask[..., None] * warped + (1.0 - mask[..., None]) * frame.astype(np.float32)
     if options.new_ground == "paint":
         painted = paint_new_ground(frame, start, TemporalTarget(warped, mask), style, options, engine, reporter,
-                                   phases)
+                                   phases, stages)
         if painted is not None:
             fresh, where = painted
             start = target = where[..., None] * fresh + (1.0 - where[..., None]) * start
             weight = np.maximum(mask, where)
     held = TemporalTarget(warped_rgb=target, mask=weight)
+    if stages is not None:
+        stages.frame_stage()
     return stylize(frame, style, options=frame_options(options), init_image=start, temporal=held,
                    on_progress=reporter, **engine)
 
@@ -168,8 +171,8 @@ WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole
 
 
 def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
-                     engine: dict, reporter=None,
-                     phases: Timings | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+                     engine: dict, reporter=None, phases: Timings | None = None,
+                     stages: _ClipRun | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
     around it, with some context: from ``start``, held to the warped previous frame where that is
     reliable (so that its strokes go on from their neighbours'), with the frame's iterations (the
@@ -187,6 +190,8 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
     if not boxes and not small.any():
         return None
     longest = max(new.shape)
+    if stages is not None:
+        stages.crops_ahead(len(boxes))
     fresh = np.zeros((*new.shape, 3), np.float32)
     where = np.zeros(new.shape, np.float32)
     if small.any():
@@ -203,6 +208,8 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
                          **engine)
         if phases is not None:
             phases.absorb(result.timings, "new ground")
+        if stages is not None:
+            stages.crop_done()
         painted = result.image[..., :3]
         fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
         where[box] = np.maximum(where[box], new[box])
@@ -302,6 +309,13 @@ class _ClipRun:
         self.later_share = cost.later_frame_seconds(options, aspect) / cost.picture_seconds(options, aspect)
         self.clock = clock
         self.frame_started = started
+        # Where the current later frame stands (its crops, then the frame itself), and what each stage
+        # has cost in the frames before: the frames' costs vary with their new ground.
+        self.stage_started = started
+        self.crops_left = 0
+        self.in_frame_stage = False
+        self.crop_seconds: list[float] = []
+        self.frame_stage_seconds: list[float] = []
         self.seconds: list[float] = []
         self.losses: list[dict[str, float]] = []
         self.painted: list[int] = []
@@ -317,9 +331,24 @@ class _ClipRun:
         return report
 
     def start_frame(self) -> None:
-        self.frame_started = self.clock()
+        self.frame_started = self.stage_started = self.clock()
+        self.crops_left, self.in_frame_stage = 0, False
+
+    def crops_ahead(self, count: int) -> None:
+        self.crops_left, self.stage_started = count, self.clock()
+
+    def crop_done(self) -> None:
+        now = self.clock()
+        self.crop_seconds.append(now - self.stage_started)
+        self.crops_left, self.stage_started = self.crops_left - 1, now
+
+    def frame_stage(self) -> None:
+        self.in_frame_stage, self.stage_started = True, self.clock()
 
     def finished(self, index: int, seconds: float, losses: dict[str, float], phases: Timings) -> None:
+        if self.in_frame_stage:
+            self.frame_stage_seconds.append(self.clock() - self.stage_started)
+            self.in_frame_stage = False
         self.seconds.append(seconds)
         self.phases.append(phases)
         self.painted.append(index)
@@ -341,13 +370,25 @@ class _ClipRun:
             per_frame = first * self.later_share
         left_here = progress.eta
         if index > 0 and self.painted:
-            # A later frame paints its new ground's crops first, and their ETA leaves out the frame
-            # itself (on the pan at 96 px the clip's ETA read 58 % short): the frame's own time so far
-            # against what a later frame costs says more.
-            expected = max(per_frame - (self.clock() - self.frame_started), 0.0)
-            left_here = expected if left_here is None else max(left_here, expected)
+            left_here = self._later_frame_left(progress, per_frame)
         elif left_here is None:  # the engine needs a few iterations for its own: the frames before say it
             if not self.painted:
                 return None
             left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
         return left_here + after * per_frame
+
+    def _later_frame_left(self, progress: Progress, per_frame: float) -> float:
+        """What is left of a later frame. Its crops come first, and their own ETA leaves out the
+        frame (on the pan at 96 px the clip's ETA read 58 % short): in a crop, the crops still to
+        come and the frame stage cost what they cost before; before that is known, at least a later
+        frame's cost less this frame's time so far."""
+        now = self.clock()
+        if self.in_frame_stage:
+            frame = float(np.median(self.frame_stage_seconds)) if self.frame_stage_seconds else per_frame
+            return progress.eta if progress.eta is not None else max(frame - (now - self.stage_started), 0.0)
+        if self.crops_left > 0 and self.crop_seconds and self.frame_stage_seconds:
+            crop = float(np.median(self.crop_seconds))
+            here = progress.eta if progress.eta is not None else max(crop - (now - self.stage_started), 0.0)
+            return here + (self.crops_left - 1) * crop + float(np.median(self.frame_stage_seconds))
+        expected = max(per_frame - (now - self.frame_started), 0.0)
+        return expected if progress.eta is None else max(progress.eta, expected)
