@@ -7,12 +7,14 @@ each job's settings (size, the photo's aspect, a clip's frames) just before the 
 with no job waiting; the job's time is its own running time (``elapsed`` of the finished job). The
 first job is the fresh server's first guess (the cost model as it is); each later estimate has
 learned from the jobs before it. While each job runs, the ETA its page shows is read at every poll
-and set against the time that was really left, at a quarter, half and three quarters of the job.
+and set against the time that was really left: the median error of the polls around a quarter, half
+and three quarters of the job.
 Writes bench/results/estimates.json and a markdown table to stdout.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +31,7 @@ from impasto.nst.clips import write_clip  # noqa: E402
 
 CLIP_FRAMES = 8
 ETA_SHARES = (0.25, 0.5, 0.75)  # where in a job its live ETA is checked
+ETA_WINDOW = 0.05  # of the job's time, each side of those points
 # (what, photo or "pan", painting, size): the order the studio sees them in
 JOBS = [("picture", DEFAULT_CONTENT, "starry_night", 256), ("picture", DEFAULT_CONTENT, "the_scream", 96),
         ("picture", DEFAULT_CONTENT, "starry_night", 512), ("clip", "pan", "starry_night", 96),
@@ -93,13 +96,16 @@ def one_job(client, kind: str, photo: Any, painting: str, size: int) -> dict[str
 
 
 def eta_errors(shown: list[tuple[float, float]], took: float) -> dict[str, float | None]:
-    """The live ETA's error against the time that was really left, at the poll nearest a quarter,
-    half and three quarters of the job's time."""
+    """The live ETA's error against the time that was really left, around a quarter, half and three
+    quarters of the job: the median over the polls within ETA_WINDOW of the job's time each side of
+    the point (one poll is one moment: a slow iteration moves it), else the nearest poll."""
     errors: dict[str, float | None] = {}
     for share in ETA_SHARES:
-        near = min(shown, key=lambda pair: abs(pair[0] - share * took), default=None)
-        left = took - near[0] if near else 0
-        errors[f"{round(share * 100)} %"] = round(100 * (near[1] - left) / left, 1) if near and left > 0 else None
+        point = share * took
+        near = [(elapsed, eta) for elapsed, eta in shown if abs(elapsed - point) <= ETA_WINDOW * took]
+        near = near or sorted(shown, key=lambda pair: abs(pair[0] - point))[:1]
+        relative = [(eta - (took - elapsed)) / (took - elapsed) for elapsed, eta in near if took - elapsed > 0]
+        errors[f"{round(share * 100)} %"] = round(100 * statistics.median(relative), 1) if relative else None
     return errors
 
 
