@@ -109,8 +109,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         if index in done:
             results.append(done[index])
             continue
-        frame_started, phases = time.perf_counter(), Timings()
-        run.start_frame()
+        frame_started, phases = run.start_frame(), Timings()
         if index == 0:
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
@@ -121,7 +120,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         results.append(rgb)
         if on_frame is not None:  # storing the frame is part of its time (and of the ETA's frames to come)
             on_frame(index, rgb)
-        run.finished(index, time.perf_counter() - frame_started, result.losses, phases)
+        run.finished(index, run.clock() - frame_started, result.losses, phases)
     return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
                       frame_seconds=run.seconds, options=options, resumed=len(done),
                       first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
@@ -199,21 +198,25 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
         fresh[:] = cv2.inpaint(warped, small, NEW_GROUND_INPAINT_RADIUS, cv2.INPAINT_TELEA)
         where[small > 0] = 1.0
     for box in boxes:
-        crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-        scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
-        crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale,
-                                       iterations=options.frame_iterations)
-        result = stylize(frame[box], style, options=crop_options, init_image=start[box],
-                         temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter,
-                         **engine)
+        result = _paint_crop(frame, start, held, box, style, options, longest, engine, reporter)
         if phases is not None:
             phases.absorb(result.timings, "new ground")
         if stages is not None:
             stages.crop_done()
-        painted = result.image[..., :3]
-        fresh[box] = resize_to(painted, (box[1].stop - box[1].start, box[0].stop - box[0].start))
+        fresh[box] = resize_to(result.image[..., :3], (box[1].stop - box[1].start, box[0].stop - box[0].start))
         where[box] = np.maximum(where[box], new[box])
     return fresh, where
+
+
+def _paint_crop(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, box: tuple[slice, slice], style,
+                options: Options, longest: int, engine: dict, reporter):
+    """One crop of new ground painted as a picture, the painting as large as in the whole frame."""
+    crop_longest = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+    scale = min(options.style_scale * longest / crop_longest, option_specs()["style_scale"][1].maximum)
+    crop_options = options.replace(size=crop_longest, scales=1, init="image", style_scale=scale,
+                                   iterations=options.frame_iterations)
+    return stylize(frame[box], style, options=crop_options, init_image=start[box],
+                   temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter, **engine)
 
 
 def _small_regions(new: np.ndarray) -> np.ndarray:
@@ -330,9 +333,11 @@ class _ClipRun:
                                           eta=self._eta(index, progress), elapsed=time.perf_counter() - self.started))
         return report
 
-    def start_frame(self) -> None:
+    def start_frame(self) -> float:
+        """A frame begins: returns the clock's time."""
         self.frame_started = self.stage_started = self.clock()
         self.crops_left, self.in_frame_stage = 0, False
+        return self.frame_started
 
     def crops_ahead(self, count: int) -> None:
         self.crops_left, self.stage_started = count, self.clock()
