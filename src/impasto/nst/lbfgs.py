@@ -99,8 +99,7 @@ class Lbfgs:
     def _direction(self, g: np.ndarray, free: np.ndarray | None) -> np.ndarray:
         """-H·g by the two-loop recursion, H the inverse Hessian the pairs imply (scaled by the
         newest pair's s·y / y·y); zero on the values the box holds."""
-        q = -g if free is None else -g * free
-        q = q.copy()
+        q = -g if free is None else -g * free  # a new array: the recursion updates it in place
         alphas = []
         for s, y, rho in reversed(self.pairs):
             a = rho * float(s @ q)

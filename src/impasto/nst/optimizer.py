@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
@@ -132,14 +133,11 @@ class Run:
         earlier, far from the optimum, stalls like bounds from the photo do. Both runs are one
         src/impasto/nst/lbfgs.py solver: the polish keeps the free run's curvature."""
         problem = self.scale.problem
-        started, self._in_loop = time.perf_counter(), 0.0
-        with threadpool_limits(limits=1, user_api="blas"):  # as in _lbfgs
+        with self._optimizer_phase():
             solver = lbfgs.Lbfgs(self._func, self._callback)
             x = solver.run(x, iterations - schedule.polish_iterations(iterations))
             left = iterations - self.scale.in_run  # the free run may have converged early: keep the budget
-            x = solver.run(x, left, box=problem.box()) if left > 0 else x
-        self.timings.add(self._phase("optimizer"), time.perf_counter() - started - self._in_loop)
-        return x
+            return solver.run(x, left, box=problem.box()) if left > 0 else x
 
     def _minimize(self, x: np.ndarray, bounds, iterations: int) -> np.ndarray:
         x, _, info = self._lbfgs(x, bounds, maxiter=iterations, maxfun=iterations * 3 + 20)
@@ -147,14 +145,19 @@ class Run:
         return x
 
     def _lbfgs(self, x: np.ndarray, bounds, **limits):
-        """scipy's L-BFGS-B; its own seconds (not the evaluations' or the progress reports') are the
-        scale's "optimizer" phase. BLAS runs on one thread here: scipy's vector work is too small
-        to share, and a second BLAS thread fought TensorFlow's threads for the cores."""
+        """scipy's L-BFGS-B."""
+        with self._optimizer_phase():
+            return fmin_l_bfgs_b(self._func, x, bounds=bounds, callback=self._callback, **limits)
+
+    @contextmanager
+    def _optimizer_phase(self) -> Iterator[None]:
+        """An L-BFGS run: its own seconds (not the evaluations' or the progress reports') are the
+        scale's "optimizer" phase. BLAS runs on one thread here: the optimiser's vector work is too
+        small to share, and a second BLAS thread fought TensorFlow's threads for the cores."""
         started, self._in_loop = time.perf_counter(), 0.0
         with threadpool_limits(limits=1, user_api="blas"):
-            found = fmin_l_bfgs_b(self._func, x, bounds=bounds, callback=self._callback, **limits)
+            yield
         self.timings.add(self._phase("optimizer"), time.perf_counter() - started - self._in_loop)
-        return found
 
     def _phase(self, what: str) -> str:
         return f"scale {self.scale.index + 1} {what}"

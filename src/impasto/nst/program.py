@@ -117,8 +117,7 @@ class Problem:
 
     def bounds(self) -> list[tuple[float, float]]:
         """0..255 for every value, as L-BFGS-B bounds (caffe space: pixel p is p - mean there)."""
-        low = self._low()
-        return list(zip(low, low + 255.0))
+        return list(zip(*self.box()))
 
     def box(self) -> tuple[np.ndarray, np.ndarray]:
         """0..255 for every value, as the lowest and highest value (src/impasto/nst/lbfgs.py's box)."""

@@ -362,8 +362,8 @@ class _ClipRun:
     def _eta(self, index: int, progress: Progress) -> float | None:
         """This frame's own ETA plus the frames after it, each costing what a following frame has
         cost so far (before one has been timed: the first frame's seconds, measured or projected
-        from its pace, times the cost model's later frame over its first). A later frame's own ETA
-        is at least that cost less its time so far."""
+        from its pace, times the cost model's later frame over its first). A later frame's own part
+        is ``_later_frame_left``."""
         after = self.frames - index - 1
         following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
         if following:
