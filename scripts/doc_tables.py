@@ -22,7 +22,8 @@ from pathlib import Path
 
 from impasto.cli import SWITCH_FLAGS, TRANSFER_FLAGS
 from impasto.config import DOCUMENTED, SCALE_OUT_DOCUMENTED
-from impasto.nst.options import PRESET_DESCRIPTIONS, PRESETS, option_specs
+from impasto.nst.options import option_specs
+from impasto.nst.presets import PRESET_DESCRIPTIONS, PRESETS
 from impasto.text import format_number
 
 CLI_ONLY_AS_SWITCH = {name: "--" + name.replace("_", "-") for name in SWITCH_FLAGS}

@@ -30,7 +30,8 @@ from impasto.logs import configure as configure_logs
 from impasto.nst.errors import Cancelled, ImpastoError, NumericalError, OptionError
 from impasto.nst.images import check_writable, load_image, output_format, save_image
 from impasto.nst.masks import check_masks, load_mask
-from impasto.nst.options import PRESET_ALIASES, PRESETS, Options, blend_weights, option_specs
+from impasto.nst.options import Options, blend_weights, option_specs
+from impasto.nst.presets import PRESET_ALIASES, PRESETS
 from impasto.nst.shapes import check_shapes
 from impasto.nst.vgg import check_weights
 from impasto.text import clock, format_number
@@ -45,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
     "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
-    "normalization", "tv_exponent",
+    "normalization", "tv_exponent", "stroke_flow",
     "scales", "round_evals", "precision", "temporal_weight", "frame_iterations",
     "new_ground",
 ]

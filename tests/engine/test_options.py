@@ -7,7 +7,8 @@ import typing
 import pytest
 
 from impasto.nst.errors import OptionError
-from impasto.nst.options import DEFAULTS, PRESETS, Options, option_specs
+from impasto.nst.options import DEFAULTS, Options, option_specs
+from impasto.nst.presets import PRESETS
 
 
 def test_defaults_are_valid_and_documented():
@@ -119,7 +120,7 @@ def test_conversion_follows_the_real_field_types():
 
 
 def test_seed_is_still_accepted_as_the_article_presets_name():
-    from impasto.nst.options import preset_name
+    from impasto.nst.presets import preset_name
 
     assert "seed" not in PRESETS and preset_name("seed") == "article" == preset_name("article")
     assert Options.from_mapping({"preset": "seed"}) == Options.from_mapping({"preset": "article"})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from impasto.nst import losses
+from impasto.nst import losses, shadows
 from impasto.nst.colors import chroma
 from impasto.nst.engine import objective, stylize
 from impasto.nst.images import load_image, resize_longest, resize_to
@@ -136,3 +136,43 @@ def test_flat_smoothing_calms_the_sky_and_still_paints(pictures, balanced, real_
     assert _sky_ripples(balanced.image) < 0.75 * _sky_ripples(even.image)
     style_at_size = resize_longest(style, SIZE)
     assert style_distance(balanced.image, style_at_size) < 0.1 * style_distance(content, style_at_size)
+
+
+def _coherence(rgb: np.ndarray, rows: slice, columns: slice) -> float:
+    """How much the texture in a patch runs one way: the structure tensor's coherence, weighted by
+    its energy (1 for parallel strokes, near 0 for round dots)."""
+    from scipy import ndimage
+
+    luminance = ndimage.gaussian_filter(rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]), 1.0)
+    gy, gx = ndimage.sobel(luminance, axis=0), ndimage.sobel(luminance, axis=1)
+    jxx, jyy, jxy = (ndimage.gaussian_filter(v, 2.0)[rows, columns] for v in (gx * gx, gy * gy, gx * gy))
+    return float(np.sum(np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)) / np.sum(jxx + jyy))
+
+
+def test_stroke_flow_draws_the_skys_texture_out_into_strokes(pictures, balanced, real_weights):
+    content, style = pictures
+    dabs = stylize(content, style, options=QUICK.replace(stroke_flow=0.0), weights=real_weights)
+    height, width = content.shape[:2]
+    sky = slice(2, int(0.12 * height)), slice(int(0.2 * width), int(0.6 * width))
+    assert balanced.options.stroke_flow > 0
+    assert _coherence(balanced.image, *sky) > 1.2 * _coherence(dabs.image, *sky)
+
+
+def test_shadow_content_keeps_the_shapes_in_the_photos_dark_areas(pictures, balanced, real_weights):
+    """The photo's features in its darkest quarter (block4_conv2, the content layer) are kept closer
+    with the default's shadow factors than with every area alike, and closer still with stronger ones."""
+    content, style = pictures
+    features = build_feature_fn(load_weights(real_weights), ("block4_conv2",), "float32")
+    luminance = content.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    darkness = shadows.at_layer(luminance, "block4_conv2")[0, :, :, 0]
+    dark = darkness <= np.quantile(darkness, 0.25)
+
+    def dark_distance(rgb):
+        a, b = (features(tf.constant(rgb_to_caffe(x)))["block4_conv2"][0].numpy() for x in (rgb, content))
+        return float(np.mean(np.square(a - b)[dark]))
+
+    alike, stronger = (stylize(content, style, options=QUICK.replace(shadow_content=strength), weights=real_weights)
+                       for strength in (0.0, 10.0))
+    assert balanced.options.shadow_content > 0
+    kept = [dark_distance(picture.image) for picture in (alike, balanced, stronger)]
+    assert kept[0] > kept[1] > kept[2] and kept[2] < 0.9 * kept[0], kept

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from impasto.nst import engine, hardware, losses, lossfn, optimizer, program, strips, tiles
+from impasto.nst import engine, flatness, hardware, losses, lossfn, optimizer, program, strips, tiles
 from impasto.nst.errors import Cancelled
 from impasto.nst.images import load_image, resize_longest
 from impasto.nst.options import Options
@@ -210,20 +210,23 @@ def test_each_tile_smooths_by_its_crop_of_the_whole_pictures_flatness(monkeypatc
     photo[:, 40:][:, np.arange(24) % 6 < 3] = 240  # stripes on the right, an even sky on the left
     photo[:, :40] += np.arange(40, dtype=np.uint8)[None, :, None] // 8  # a faint ramp in the sky
     judged, seen = [], []
-    original_weights, original_optimize = losses.flatness_weights, optimizer.Run.optimize
+    original_factors, original_optimize = flatness.tv_factors, optimizer.Run.optimize
 
-    def judging(rgb, boost):
+    def original_weights(rgb, boost):
+        return original_factors(rgb, boost, 0.5)
+
+    def judging(rgb, boost, flow):
         judged.append(np.array(rgb))
-        return original_weights(rgb, boost)
+        return original_factors(rgb, boost, flow)
 
     def recording(run, problem, *args, **kwargs):
-        seen.append(problem.program.tv.weights.numpy()[0, :, :, 0].copy())
+        seen.append(problem.program.tv.factors.numpy()[0].copy())
         return original_optimize(run, problem, *args, **kwargs)
 
-    monkeypatch.setattr(losses, "flatness_weights", judging)
+    monkeypatch.setattr(flatness, "tv_factors", judging)
     monkeypatch.setattr(optimizer.Run, "optimize", recording)
     lossfn.clear()
-    options = Options(size=64, iterations=1, scales=1, precision="float32", flat_smoothing=10.0)
+    options = Options(size=64, iterations=1, scales=1, precision="float32", flat_smoothing=10.0, stroke_flow=0.5)
     engine.stylize(photo, stripes_image(), options=options, weights=UNTRAINED_WEIGHTS, tile_size=32)
     grid = tiles.plan((48, 64), "block5_conv1", 1e12, side=32)
     whole_photo = next(rgb for rgb in judged if rgb.shape[:2] == (48, 64))

@@ -18,7 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from impasto.nst.images import encode_image, load_image
-from impasto.nst.options import MAX_STYLES, Options, apply_preset
+from impasto.nst.options import MAX_STYLES, Options
+from impasto.nst.presets import apply_preset
 from impasto.styles import catalog
 from tests.conftest import stripes_image
 from tests.dispatch import Inline

@@ -10,7 +10,8 @@ import sys
 from flask import Flask
 from flask.testing import FlaskClient
 
-from impasto.nst.options import DEFAULTS, PRESETS
+from impasto.nst.options import DEFAULTS
+from impasto.nst.presets import PRESETS
 from tests.conftest import ROOT
 from tests.web.conftest import form, no_js_form, png_bytes, style_bytes
 

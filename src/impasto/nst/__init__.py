@@ -16,7 +16,8 @@ from impasto.nst.errors import (
     ResourceError,
     WeightsError,
 )
-from impasto.nst.options import DEFAULTS, PRESETS, Options
+from impasto.nst.options import DEFAULTS, Options
+from impasto.nst.presets import PRESETS
 
 __all__ = [
     "Cancelled", "ImageError", "ImpastoError", "NumericalError", "OptionError", "ResourceError",

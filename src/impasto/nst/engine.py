@@ -25,7 +25,7 @@ from impasto.nst.images import ImageSource, attach_alpha, resize_longest, scaled
 from impasto.nst.inputs import Images, as_array, fit_temporal, keep_photo, paintings, read_masks, scale_start
 from impasto.nst.optimizer import Progress, Run, TileView
 from impasto.nst.options import DEFAULTS, Options, blend_weights
-from impasto.nst.program import Problem, Program, build_problem
+from impasto.nst.program import PhotoMaps, Problem, Program, build_problem
 from impasto.nst.shapes import check_shapes
 from impasto.nst.timings import Timings
 from impasto.nst.vgg import VggWeights, load_weights, rgb_to_caffe
@@ -194,8 +194,7 @@ class _TiledScale:
         self.temporal = temporal
         self.program: Program | None = None
         self.program_shape: tuple[int, ...] = ()
-        # Flatness is judged on the whole picture: a tile of sky alone would call its own ripples edges.
-        self.flat = losses.flatness_weights(content_rgb, options.flat_smoothing) if options.flat_smoothing else None
+        self.maps = PhotoMaps.of(content_rgb, options)
 
     def solve(self, run: Run, tile: tiles.Tile, number: int, start_rgb: np.ndarray,
               compose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -203,17 +202,16 @@ class _TiledScale:
         masks = [m[tile.slices] for m in self.masks]
         held = self.temporal and losses.TemporalTarget(self.temporal.warped_rgb[tile.slices],
                                                        self.temporal.mask[tile.slices])
-        flat = None if self.flat is None else self.flat[tile.top:tile.bottom - 1, tile.left:tile.right - 1]
+        maps = self.maps.crop(tile.top, tile.bottom, tile.left, tile.right)
         if self.program is None or content.shape != self.program_shape:
             vgg, images, options, precision, memory, longest = self.args
             self.program = build_problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
                                     keys=images.keys, style_pixels=memory.style_pixels,
                                     whole_hw=self.content_rgb.shape[:2], temporal=held).program
             self.program_shape = content.shape
-            if flat is not None:
-                self.program.tv.set_factors(flat)
+            self.program.set_maps(maps)
         else:
-            self.program.set_content(content, masks, held, flat)
+            self.program.set_content(content, masks, held, maps)
         problem = Problem(self.program, content)
         return run.optimize(problem, start_rgb, self.iterations, self.index,
                             TileView(number, compose, self.content_rgb))

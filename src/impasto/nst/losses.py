@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import tensorflow as tf
-from scipy import ndimage
+
+from impasto.nst import flatness, shadows
 
 # The Wasserstein term is quadratic in the features where a 'gatys' Gram term is quartic; this
 # factor brings it to the Gram term's size at a photo start (measured on the three sample
@@ -78,8 +79,13 @@ def _with_gradient(value: tf.Tensor, x: tf.Tensor, gradient: tf.Tensor) -> tf.Te
     return tf.stop_gradient(value) + (linear - tf.stop_gradient(linear))
 
 
-def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str) -> tf.Tensor:
+def content_loss(features: tf.Tensor, target: tf.Tensor, normalization: str,
+                 factors: tf.Tensor | None = None) -> tf.Tensor:
+    """Squared feature difference; ``factors`` (1, h, w, 1), if given, weigh each position's
+    (src/impasto/nst/shadows.py)."""
     diff = tf.square(tf.cast(features, tf.float32) - target)
+    if factors is not None:
+        diff = diff * factors
     return tf.reduce_mean(diff) if normalization == "gatys" else tf.reduce_sum(diff)
 
 
@@ -92,32 +98,23 @@ def style_layer_loss(g: tf.Tensor, target: tf.Tensor, normalization: str, image_
     return tf.reduce_sum(diff) / (4.0 * 3.0**2 * float(height * width) ** 2)
 
 
-def tv_loss(x: tf.Tensor, normalization: str, exponent: float, weights: tf.Tensor | None = None) -> tf.Tensor:
+def tv_loss(x: tf.Tensor, normalization: str, exponent: float, factors: tf.Tensor | None = None) -> tf.Tensor:
     """Total variation of a (1, H, W, 3) image: (dx² + dy²)^exponent, as a mean or a sum.
-    ``weights`` (1, H-1, W-1, 1), if given, multiplies each pixel's term (``flatness_weights``)."""
-    a = tf.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
-    b = tf.square(x[:, :-1, :-1, :] - x[:, :-1, 1:, :])
-    s = a + b
-    term = s if exponent == 1.0 else tf.pow(s, exponent)
-    if weights is not None:
-        term = term * weights
+    ``factors`` (1, H-1, W-1, 3), if given, weigh each pixel's term in every direction, add a term
+    along a direction, and give that direction's angle (src/impasto/nst/flatness.py)."""
+    down = x[:, :-1, :-1, :] - x[:, 1:, :-1, :]
+    across = x[:, :-1, :-1, :] - x[:, :-1, 1:, :]
+    term = _power(tf.square(down) + tf.square(across), exponent)
+    if factors is not None:
+        every, along, angle = factors[..., 0:1], factors[..., 1:2], factors[..., 2:3]
+        # 2·(change along)²: the same size as dx² + dy² for a change of no particular direction
+        lengthwise = 2.0 * tf.square(tf.cos(angle) * across + tf.sin(angle) * down)
+        term = every * term + along * _power(lengthwise, exponent)
     return tf.reduce_mean(term) if normalization == "gatys" else tf.reduce_sum(term)
 
 
-def flatness_weights(content_rgb: np.ndarray, boost: float) -> np.ndarray:
-    """Per-pixel TV factors (H-1, W-1), float32: 1 + boost where the photo is flat (sky, still
-    water), falling to 1 at its edges and textures. Flatness is exp(-(g/m)²), g the gradient
-    magnitude of the photo's slightly blurred luminance and m its median, so "flat" is relative to
-    the photo itself at any size; the map is blurred the same way so that it has no hard seams."""
-    # channel by channel in float32: a 4096 px print's photo in float64 at once is 0.3 GB
-    luminance = sum(weight * np.asarray(content_rgb[:, :, channel], np.float32)
-                    for channel, weight in enumerate((0.299, 0.587, 0.114)))
-    sigma = max(1.0, max(luminance.shape) / 256.0)
-    luminance = ndimage.gaussian_filter(luminance, sigma)
-    gradient = np.hypot(ndimage.sobel(luminance, axis=0), ndimage.sobel(luminance, axis=1))
-    flat = np.exp(-np.square(gradient / max(float(np.median(gradient)), 1e-6)))
-    flat = ndimage.gaussian_filter(flat, sigma)
-    return (1.0 + boost * flat[:-1, :-1]).astype(np.float32)
+def _power(values: tf.Tensor, exponent: float) -> tf.Tensor:
+    return values if exponent == 1.0 else tf.pow(values, exponent)
 
 
 def moments(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -245,13 +242,27 @@ def _distance(mean: tf.Tensor, cov_trace: tf.Tensor, cross: tf.Tensor, target: G
 
 
 class ContentLoss:
-    """How far the result's features are from the photo's, summed over the content layers."""
+    """How far the result's features are from the photo's, summed over the content layers. With a
+    ``shadow_strength``, each position weighed by how dark the photo is there: the factors sit in
+    variables, set for each photo (``set_photo``), like the targets."""
 
-    def __init__(self, targets: dict[str, tf.Tensor], normalization: str) -> None:
-        self.targets, self.normalization = targets, normalization
+    def __init__(self, targets: dict[str, tf.Variable], normalization: str, shadow_strength: float = 0.0) -> None:
+        self.targets, self.normalization, self.shadow_strength = targets, normalization, shadow_strength
+        self.factors = {name: tf.Variable(tf.ones((*target.shape[:3], 1), tf.float32), trainable=False)
+                        for name, target in targets.items()} if shadow_strength > 0 else {}
+
+    def set_photo(self, content_rgb: np.ndarray) -> None:
+        """Aim the per-position factors at this photo (no-op without a shadow strength)."""
+        if self.factors:
+            self.set_map(shadows.shadow_map(content_rgb, self.shadow_strength))
+
+    def set_map(self, factors: np.ndarray) -> None:
+        """Take a ready pixel map of factors (H, W): a tile's crop of its whole picture's."""
+        for name, variable in self.factors.items():
+            variable.assign(shadows.at_layer(factors, name))
 
     def __call__(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-        return tf.add_n([content_loss(features[name], target, self.normalization)
+        return tf.add_n([content_loss(features[name], target, self.normalization, self.factors.get(name))
                          for name, target in self.targets.items()])
 
 
@@ -302,29 +313,31 @@ class WassersteinStyleLoss:
 
 class TVLoss:
     """Total variation of the result: how much neighbouring pixels differ (smoothness). With a
-    ``flat_boost``, stronger where the photo is flat: its per-pixel factors sit in a variable,
-    set for each photo (``set``), so one traced loss serves every tile and frame of a shape."""
+    ``flat_boost``, stronger where the photo is flat, ``stroke_flow`` of that along the photo's
+    structure: its per-pixel factors sit in a variable, set for each photo (``set``), so one
+    traced loss serves every tile and frame of a shape."""
 
     def __init__(self, normalization: str, exponent: float, image_hw: tuple[int, int] | None = None,
-                 flat_boost: float = 0.0) -> None:
-        self.normalization, self.exponent, self.flat_boost = normalization, exponent, flat_boost
-        self.weights = None
+                 flat_boost: float = 0.0, stroke_flow: float = 0.0) -> None:
+        self.normalization, self.exponent = normalization, exponent
+        self.flat_boost, self.stroke_flow = flat_boost, stroke_flow
+        self.factors = None
         if flat_boost > 0 and image_hw is not None:
             height, width = image_hw
-            self.weights = tf.Variable(tf.ones((1, height - 1, width - 1, 1), tf.float32), trainable=False)
+            self.factors = tf.Variable(tf.zeros((1, height - 1, width - 1, 3), tf.float32), trainable=False)
 
     def set(self, content_rgb: np.ndarray) -> None:
         """Aim the per-pixel factors at this photo (no-op without a flat boost)."""
-        if self.weights is not None:
-            self.set_factors(flatness_weights(content_rgb, self.flat_boost))
+        if self.factors is not None:
+            self.set_factors(flatness.tv_factors(content_rgb, self.flat_boost, self.stroke_flow))
 
     def set_factors(self, factors: np.ndarray) -> None:
-        """Take ready per-pixel factors (H-1, W-1): a tile's crop of its whole picture's map."""
-        if self.weights is not None:
-            self.weights.assign(np.asarray(factors, np.float32)[None, :, :, None])
+        """Take ready per-pixel factors (H-1, W-1, 3): a tile's crop of its whole picture's."""
+        if self.factors is not None:
+            self.factors.assign(np.asarray(factors, np.float32)[None])
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return tv_loss(x, self.normalization, self.exponent, self.weights)
+        return tv_loss(x, self.normalization, self.exponent, self.factors)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def program_key(vgg, options: Options, precision: str, image_hw: tuple[int, int]
     """What a traced program bakes in: the weights, the precision, the shape, the loss settings."""
     settings = (options.content_weight, options.style_weight, options.tv_weight, options.temporal_weight,
                 options.content_layers, options.style_layers, options.layer_weights(), options.style_loss,
-                options.normalization, options.tv_exponent, options.flat_smoothing)
+                options.normalization, options.tv_exponent, options.flat_smoothing, options.stroke_flow,
+                options.shadow_content)
     return vgg.source, precision, tuple(image_hw), settings, temporal
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from impasto.message import Field, Message, Number, Sent
 from impasto.nst.errors import OptionError
+from impasto.nst.presets import apply_preset
 from impasto.nst.values import sent_text, to_float, to_int, to_tuple
 from impasto.text import format_number, parse_yes_no
 
@@ -66,10 +67,20 @@ class Options:
     tv_weight: float = _opt(0.15, Spec(
         "Smoothness (TV weight)", "Total-variation weight: higher gives smoother, less noisy results.",
         0.0, 1e6, log_scale=True))
-    flat_smoothing: float = _opt(40.0, Spec(
+    flat_smoothing: float = _opt(60.0, Spec(
         "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
         "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
         "skies; 0: the same smoothing everywhere.", 0.0, 1e3))
+    stroke_flow: float = _opt(0.6, Spec(
+        "Strokes follow the photo", "Share of the flat areas' extra smoothing that acts only along the photo's "
+        "large-scale structure (the horizon, roof lines, river banks) instead of in every direction: the "
+        "painting's texture is drawn out into long strokes that follow the photo. 0: round dabs; 1: the "
+        "longest strokes and the busiest skies.", 0.0, 1.0))
+    shadow_content: float = _opt(3.0, Spec(
+        "Keep the shadows", "How much more the photo's dark areas count in the content term than its bright "
+        "ones: up to 1 + this at black, scaled so the term as a whole weighs the same. Higher keeps shapes "
+        "in the shadows (trees, reflections) from sinking into the painting's dark colours; 0: every area alike.",
+        0.0, 20.0))
     iterations: int = _opt(100, Spec(
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
@@ -260,35 +271,6 @@ def option_specs() -> dict[str, tuple[Any, Spec]]:
 
 DEFAULTS = Options()
 
-# Named presets: partial overrides of the defaults. "article" is the design article exactly.
-PRESETS: dict[str, dict[str, Any]] = {
-    "balanced": {},
-    "strong-style": {"style_weight": 1000.0, "content_weight": 2.5, "style_scale": 2.0},
-    "keep-detail": {"content_weight": 20.0, "tv_weight": 0.01, "style_scale": 0.75,
-                    "content_layers": ("block3_conv2",)},
-    "article": {
-        "content_weight": 0.05, "style_weight": 4.0, "tv_weight": 1.0,
-        "content_layers": ("block2_conv2",),
-        "style_layers": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
-        "normalization": "blog", "tv_exponent": 1.25, "init": "noise",
-        "style_loss": "gram", "style_layer_weights": (),
-        "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
-        "style_fit": "content", "style_scale": 1.0, "flat_smoothing": 0.0, "final_fine_texture": 1.0,
-    },
-}
-
-PRESET_DESCRIPTIONS: dict[str, str] = {
-    "balanced": "The default: the painting's broad strokes and palette, the photo's shapes, calm skies and "
-                "water (extra smoothing where the photo is flat).",
-    "strong-style": "Ten times the style weight, half the content weight, the painting at twice the "
-                    "result's size: the painting's big strokes take over, the photo's outlines remain.",
-    "keep-detail": "Content from a shallower layer at four times the weight, the painting smaller (finer "
-                   "strokes) and less smoothing: the photo's fine detail stays under the painting's texture.",
-    "article": "The design article's method exactly (blog normalisation, noise start, 10×20 L-BFGS), "
-            "for comparison.",
-}
-
-
 def blend_weights(options: Options, count: int) -> list[float]:
     """Weights of ``count`` style images, summing to 1 (equal when style_blend is empty)."""
     if count < 1:
@@ -310,22 +292,6 @@ def blend_weights(options: Options, count: int) -> list[float]:
 def _count(n: int, noun: str) -> str:
     """'1 weight', '3 weights': singular and plural right in messages."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# Older names still accepted everywhere (CLI, API, form): "seed" read like the random seed.
-PRESET_ALIASES: dict[str, str] = {"seed": "article"}
-
-
-def preset_name(name: str) -> str:
-    """A preset's own name ('seed' -> 'article'); OptionError naming the choices for an unknown one."""
-    canonical = PRESET_ALIASES.get(name, name)
-    if canonical not in PRESETS:
-        raise OptionError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return canonical
-
-
-def apply_preset(options: Options, name: str) -> Options:
-    return dataclasses.replace(options, **PRESETS[preset_name(name)])
 
 
 # -- conversion and checks ----------------------------------------------------------------------

@@ -4,12 +4,13 @@ program serves every tile, frame and job of its shape (src/impasto/nst/lossfn.py
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from impasto.nst import losses, lossfn, regions
+from impasto.nst import flatness, losses, lossfn, regions, shadows
 from impasto.nst.errors import NumericalError
 from impasto.nst.options import Options
 from impasto.nst.targets import StyleTargets, compute_style_targets
@@ -61,36 +62,65 @@ class Program:
         if temporal is not None:
             self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
         self.tv = losses.TVLoss(options.normalization, options.tv_exponent, content_rgb.shape[:2],
-                                options.flat_smoothing)
+                                options.flat_smoothing, options.stroke_flow)
         self.tv.set(content_rgb)
         # masks: each painting's targets in its own region (src/impasto/nst/regions.py)
         self.style_loss = style_loss or style_term(targets, options, content_rgb.shape[:2])
-        self.fn = make_loss_fn(self._features, self._content_targets, self.style_loss, options, self.temporal,
-                                self.tv)
+        self.content = losses.ContentLoss(self._content_targets, options.normalization, options.shadow_content)
+        self.content.set_photo(content_rgb)
+        self.fn = make_loss_fn(self._features, self.content, self.style_loss, options, self.temporal, self.tv)
 
     def set_style(self, targets: StyleTargets) -> None:
         """Aim at another painting's targets (the next job's): the traced loss reads them from variables."""
         self.style_loss.set(targets.gaussians if self.options.style_loss == "wasserstein" else targets.grams)
 
     def set_content(self, content_rgb: np.ndarray, masks: Sequence[np.ndarray] = (),
-                    temporal: losses.TemporalTarget | None = None, flat_factors: np.ndarray | None = None) -> None:
+                    temporal: losses.TemporalTarget | None = None, maps: PhotoMaps | None = None) -> None:
         """Aim at another picture of the same shape (the next tile, the next frame): its content
-        features, its masks, its temporal target, its flat-area factors (a tile's crop of its whole
-        picture's, else computed from ``content_rgb``)."""
+        features, its masks, its temporal target, its flat-area and shadow factors (a tile's crop of
+        its whole picture's ``maps``, else computed from ``content_rgb``)."""
         for name, feats in self._content_features(content_rgb).items():
             self._content_targets[name].assign(feats)
-        if flat_factors is not None:
-            self.tv.set_factors(flat_factors)
+        if maps is not None:
+            self.set_maps(maps)
         else:
             self.tv.set(content_rgb)
+            self.content.set_photo(content_rgb)
         if masks:
             self.style_loss.set_masks(list(masks))
         if temporal is not None:
             self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
 
+    def set_maps(self, maps: PhotoMaps) -> None:
+        if maps.flat is not None:
+            self.tv.set_factors(maps.flat)
+        if maps.shadows is not None:
+            self.content.set_map(maps.shadows)
+
     def _content_features(self, content_rgb: np.ndarray) -> dict[str, tf.Tensor]:
         feats = self._features(tf.constant(rgb_to_caffe(content_rgb)))
         return {name: tf.cast(feats[name], tf.float32) for name in self.options.content_layers}
+
+
+@dataclass(frozen=True)
+class PhotoMaps:
+    """A whole picture's per-pixel factors: the TV term's (H-1, W-1, 3) and the content term's
+    shadow factors (H, W), each None when its option is off. A tiled scale judges them on the whole
+    picture and hands each tile its crop: a tile of sky alone would call its own ripples edges."""
+
+    flat: np.ndarray | None
+    shadows: np.ndarray | None
+
+    @classmethod
+    def of(cls, content_rgb: np.ndarray, options: Options) -> PhotoMaps:
+        flat = (flatness.tv_factors(content_rgb, options.flat_smoothing, options.stroke_flow)
+                if options.flat_smoothing else None)
+        dark = shadows.shadow_map(content_rgb, options.shadow_content) if options.shadow_content else None
+        return cls(flat, dark)
+
+    def crop(self, top: int, bottom: int, left: int, right: int) -> PhotoMaps:
+        return PhotoMaps(None if self.flat is None else self.flat[top:bottom - 1, left:right - 1],
+                         None if self.shadows is None else self.shadows[top:bottom, left:right])
 
 
 class Problem:
@@ -137,13 +167,12 @@ def style_term(targets: StyleTargets, options: Options, image_hw: tuple[int, int
                             image_hw, shares)
 
 
-def make_loss_fn(features, content_targets, style, options: Options,
+def make_loss_fn(features, content: losses.ContentLoss, style, options: Options,
                  temporal: losses.TemporalLoss | None = None, tv: losses.TVLoss | None = None):
     """loss_and_grad(x) -> (total, weighted content, style, tv and temporal terms, gradient), one
     tf.function: the weighted sum of the named terms (src/impasto/nst/losses.py). ``temporal`` is a
     video frame's term (weighted by temporal_weight; absent, it is 0); ``tv`` the program's TV
     term (its per-pixel factors set for the photo), else a plain one."""
-    content = losses.ContentLoss(content_targets, options.normalization)
     tv = tv or losses.TVLoss(options.normalization, options.tv_exponent)
     alpha = tf.constant(options.content_weight, tf.float32)
     beta = tf.constant(options.style_weight, tf.float32)

@@ -11,14 +11,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from impasto.nst.options import PRESET_ALIASES, PRESET_DESCRIPTIONS, PRESETS, Options, apply_preset, option_specs
+from impasto.nst.options import Options, option_specs
+from impasto.nst.presets import PRESET_ALIASES, PRESET_DESCRIPTIONS, PRESETS, apply_preset
 from impasto.web.labels import field_label
 from impasto.web.submission import Limits
 
 # Controls in page order, grouped into the form's sections.
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "Balance": ("content_weight", "style_weight", "tv_weight"),
-    "Picture": ("size", "iterations", "style_scale"),
+    "Picture": ("size", "iterations", "style_scale", "stroke_flow"),
     "More": ("preserve_colors", "match_palette", "init", "seed"),
     "For a clip": ("frame_iterations", "temporal_weight"),  # used only when the content is a clip
 }
@@ -38,6 +39,8 @@ PAGE_HELP = {
                         "before: fewer than the first frame's are enough.",
     "temporal_weight": "How closely each frame of a clip follows the one before, where the motion is clear: "
                        "higher flickers less; 0 paints every frame on its own.",
+    "stroke_flow": "How much the brush strokes in skies and still water follow the photo's lines (the horizon, "
+                   "roofs, river banks): higher gives long sweeping strokes, 0 round dabs.",
     "seed": "Only matters when starting from random noise. Empty picks one; the finished page shows it, "
             "so you can paint the same picture again.",
 }

@@ -9,7 +9,8 @@ from werkzeug.datastructures import MultiDict
 
 from impasto.message import Field, Message, Number, Sent, Setting
 from impasto.nst.errors import OptionError
-from impasto.nst.options import Options, apply_preset, option_specs
+from impasto.nst.options import Options, option_specs
+from impasto.nst.presets import apply_preset
 from impasto.nst.values import sent_text
 
 # Form fields that are not engine options. style_name_2 is the page's pick for its second

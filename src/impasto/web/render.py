@@ -11,7 +11,8 @@ from werkzeug.datastructures import MultiDict
 from impasto.jobs.store import INIT_FILE, Job, is_clip
 from impasto.message import Message
 from impasto.nst.errors import OptionError
-from impasto.nst.options import PRESET_ALIASES, Options
+from impasto.nst.options import Options
+from impasto.nst.presets import PRESET_ALIASES
 from impasto.styles import catalog
 from impasto.text import duration, parse_yes_no
 from impasto.web import service, services

@@ -36,7 +36,8 @@ from impasto.nst.clips import ClipLimits
 from impasto.nst.errors import ImageError, OptionError
 from impasto.nst.images import encode_image, image_shape, load_image, resize_longest
 from impasto.nst.masks import check_masks, load_mask, mask_png
-from impasto.nst.options import MAX_STYLES, Options, blend_weights, option_specs, preset_name
+from impasto.nst.options import MAX_STYLES, Options, blend_weights, option_specs
+from impasto.nst.presets import preset_name
 from impasto.nst.shapes import check_shapes
 from impasto.styles import catalog
 from impasto.web.clip_input import ClipUpload, clip_limits, clip_setting, read_clip_upload, wants_clip

@@ -20,7 +20,8 @@ from werkzeug.datastructures import MultiDict
 
 from impasto.message import Choice, Field, Message, Number, Sent
 from impasto.nst.errors import OptionError
-from impasto.nst.options import PRESETS, Options, option_specs, preset_name
+from impasto.nst.options import Options, option_specs
+from impasto.nst.presets import PRESETS, preset_name
 from impasto.nst.values import sent_text
 from impasto.web.service_errors import InvalidSubmission
 
