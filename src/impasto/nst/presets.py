@@ -29,8 +29,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
-    "balanced": "The default: the painting's broad strokes and palette, the photo's shapes, calm skies and "
-                "water (extra smoothing where the photo is flat).",
+    "balanced": "The default: the painting's broad strokes and palette, the photo's shapes (kept in the "
+                "shadows too), skies and still water painted in long strokes that follow the photo's lines.",
     "strong-style": "Ten times the style weight, half the content weight, the painting at twice the "
                     "result's size: the painting's big strokes take over, the photo's outlines remain.",
     "keep-detail": "Content from a shallower layer at four times the weight, the painting smaller (finer "

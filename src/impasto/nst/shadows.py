@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from impasto.nst import flatness
 from impasto.nst.vgg import layer_hw, pool_factor
 
 
 def shadow_map(content_rgb: np.ndarray, strength: float) -> np.ndarray:
     """(H, W) float32 factors averaging 1: 1 + strength × darkness, darkness 0 at or above the
     photo's median brightness and 1 at black."""
-    luminance = sum(weight * np.asarray(content_rgb[:, :, channel], np.float32)
-                    for channel, weight in enumerate((0.299, 0.587, 0.114)))
+    luminance = flatness.luminance(content_rgb)
     median = max(float(np.median(luminance)), 1.0)
     factors = 1.0 + strength * np.clip((median - luminance) / median, 0.0, 1.0)
     return (factors / float(np.mean(factors))).astype(np.float32)
