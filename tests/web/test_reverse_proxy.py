@@ -99,7 +99,8 @@ def test_the_nginx_example_drops_stalled_uploads_before_the_studio(nginx: str, t
                 sock.sendall(post("/api/jobs", b"", f"Content-Length: {len(body)}\r\n") + body[:20_000])
                 stalled.append(sock)
             time.sleep(0.5)  # let nginx take them all up (nothing to poll for) before asking the studio
-            assert all(request(base + "/healthz", timeout=5)[0] == 200 for _ in range(5))
+            statuses = [request(base + "/healthz", timeout=5)[0] for _ in range(5)]
+            assert statuses == [200] * 5, (statuses, (tmp_path / "error.log").read_text()[-2000:])
             # nginx ends each one after client_body_timeout: it logs a 408 and closes the connection.
             answers = [_read_all(sock) for sock in stalled]
             assert all(answer == b"" or b" 408 " in answer.split(b"\r\n")[0] for answer in answers), answers[:2]
