@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from impasto.nst import losses
+from impasto.nst import flatness, losses
 
 
 def _np_gram(features: np.ndarray, normalization: str) -> np.ndarray:
@@ -304,9 +304,9 @@ def test_tv_term_keeps_its_factors_in_a_variable_set_per_photo():
     striped[:, np.arange(16) % 8 < 4] = 200  # an edge every 4 px
     term = losses.TVLoss("gatys", 1.0, (16, 16), flat_boost=4.0)
     x = tf.constant(np.random.default_rng(5).uniform(-20, 20, (1, 16, 16, 3)).astype(np.float32))
-    term.set(flat)
+    term.set_factors(flatness.tv_factors(flat, 4.0, 0.0))
     on_flat = float(term(x))
-    term.set(striped)
+    term.set_factors(flatness.tv_factors(striped, 4.0, 0.0))
     on_striped = float(term(x))
     assert on_flat == pytest.approx(5.0 * float(losses.tv_loss(x, "gatys", 1.0)), rel=1e-3)
     assert on_striped < 0.6 * on_flat  # the stripes' edges keep factors near 1

@@ -41,7 +41,7 @@ def test_the_content_term_counts_a_dark_areas_difference_more_with_shadow_factor
     shadow factors, the river's larger with them."""
     target = tf.Variable(tf.zeros((1, 8, 6, 4)))
     term = losses.ContentLoss({"block4_conv2": target}, "gatys", shadow_strength=3.0)
-    term.set_photo(_dusk())  # block4 of 64 × 48 px: 8 × 6 positions, the river from row 5 on
+    term.set_map(shadows.shadow_map(_dusk(), 3.0))  # block4 of 64 × 48 px: 8 × 6 positions, the river from row 5 on
     under_sky, under_river = np.zeros((1, 8, 6, 4), np.float32), np.zeros((1, 8, 6, 4), np.float32)
     under_sky[0, 1, 2], under_river[0, 6, 2] = 10.0, 10.0
     sky = float(term({"block4_conv2": tf.constant(under_sky)}))

@@ -207,9 +207,8 @@ class _TiledScale:
             vgg, images, options, precision, memory, longest = self.args
             self.program = build_problem(vgg, content, images.styles, images.blend, options, longest, precision, masks,
                                     keys=images.keys, style_pixels=memory.style_pixels,
-                                    whole_hw=self.content_rgb.shape[:2], temporal=held).program
+                                    whole_hw=self.content_rgb.shape[:2], temporal=held, maps=maps).program
             self.program_shape = content.shape
-            self.program.set_maps(maps)
         else:
             self.program.set_content(content, masks, held, maps)
         problem = Problem(self.program, content)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from impasto.nst import flatness, shadows
+from impasto.nst import shadows
 
 # The Wasserstein term is quadratic in the features where a 'gatys' Gram term is quartic; this
 # factor brings it to the Gram term's size at a photo start (measured on the three sample
@@ -243,21 +243,17 @@ def _distance(mean: tf.Tensor, cov_trace: tf.Tensor, cross: tf.Tensor, target: G
 
 class ContentLoss:
     """How far the result's features are from the photo's, summed over the content layers. With a
-    ``shadow_strength``, each position weighed by how dark the photo is there: the factors sit in
-    variables, set for each photo (``set_photo``), like the targets."""
+    ``shadow_strength``, each position weighed by how dark the photo is there (src/impasto/nst/shadows.py):
+    the factors sit in variables, set for each photo (``set_map``), like the targets."""
 
     def __init__(self, targets: dict[str, tf.Variable], normalization: str, shadow_strength: float = 0.0) -> None:
-        self.targets, self.normalization, self.shadow_strength = targets, normalization, shadow_strength
+        self.targets, self.normalization = targets, normalization
         self.factors = {name: tf.Variable(tf.ones((*target.shape[:3], 1), tf.float32), trainable=False)
                         for name, target in targets.items()} if shadow_strength > 0 else {}
 
-    def set_photo(self, content_rgb: np.ndarray) -> None:
-        """Aim the per-position factors at this photo (no-op without a shadow strength)."""
-        if self.factors:
-            self.set_map(shadows.shadow_map(content_rgb, self.shadow_strength))
-
     def set_map(self, factors: np.ndarray) -> None:
-        """Take a ready pixel map of factors (H, W): a tile's crop of its whole picture's."""
+        """Aim the per-position factors at a photo's pixel map of them (H, W) (``shadows.shadow_map``,
+        or a tile's crop of its whole picture's)."""
         for name, variable in self.factors.items():
             variable.assign(shadows.at_layer(factors, name))
 
@@ -313,26 +309,20 @@ class WassersteinStyleLoss:
 
 class TVLoss:
     """Total variation of the result: how much neighbouring pixels differ (smoothness). With a
-    ``flat_boost``, stronger where the photo is flat, ``stroke_flow`` of that along the photo's
-    structure: its per-pixel factors sit in a variable, set for each photo (``set``), so one
-    traced loss serves every tile and frame of a shape."""
+    ``flat_boost``, stronger where the photo is flat and, in part, along the photo's structure: its
+    per-pixel factors (``flatness.tv_factors``) sit in a variable, set for each photo
+    (``set_factors``), so one traced loss serves every tile and frame of a shape."""
 
     def __init__(self, normalization: str, exponent: float, image_hw: tuple[int, int] | None = None,
-                 flat_boost: float = 0.0, stroke_flow: float = 0.0) -> None:
+                 flat_boost: float = 0.0) -> None:
         self.normalization, self.exponent = normalization, exponent
-        self.flat_boost, self.stroke_flow = flat_boost, stroke_flow
         self.factors = None
         if flat_boost > 0 and image_hw is not None:
             height, width = image_hw
             self.factors = tf.Variable(tf.zeros((1, height - 1, width - 1, 3), tf.float32), trainable=False)
 
-    def set(self, content_rgb: np.ndarray) -> None:
-        """Aim the per-pixel factors at this photo (no-op without a flat boost)."""
-        if self.factors is not None:
-            self.set_factors(flatness.tv_factors(content_rgb, self.flat_boost, self.stroke_flow))
-
     def set_factors(self, factors: np.ndarray) -> None:
-        """Take ready per-pixel factors (H-1, W-1, 3): a tile's crop of its whole picture's."""
+        """Take a photo's per-pixel factors (H-1, W-1, 3), or a tile's crop of its whole picture's."""
         if self.factors is not None:
             self.factors.assign(np.asarray(factors, np.float32)[None])
 

@@ -20,26 +20,28 @@ from impasto.nst.vgg import BGR_MEAN, build_feature_fn, rgb_to_caffe
 def build_problem(vgg, content_rgb: np.ndarray, styles: list[np.ndarray], blend: np.ndarray, options: Options,
                   longest: int, precision: str, masks: Sequence[np.ndarray] = (), *,
                   keys: Sequence[str | None] | None = None, style_pixels: int | None = None,
-                  whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None) -> Problem:
+                  whole_hw: tuple[int, int] | None = None, temporal: losses.TemporalTarget | None = None,
+                  maps: PhotoMaps | None = None) -> Problem:
     """One scale's loss: the (cached) style targets for this size, and the content's own. With
     masks (fitted to ``content_rgb``), each painting's targets are matched in its own region
     instead of one blend. A tile passes the whole picture's ``whole_hw``: the targets are the
     whole painting's; ``style_pixels`` caps a painting's pass through the network (strips).
-    ``temporal`` (fitted to ``content_rgb``) adds a video frame's temporal term. Without masks, the
+    ``temporal`` (fitted to ``content_rgb``) adds a video frame's temporal term; ``maps`` are a
+    tile's crop of its whole picture's (else judged on ``content_rgb``). Without masks, the
     program is this thread's kept one for the same shape and settings when there is one (a clip's
     next frame, the next job: src/impasto/nst/lossfn.py), aimed at this picture."""
     whole_hw = whole_hw or content_rgb.shape[:2]
     if masks:
         style_loss = regions.region_style_loss(vgg, styles, blend, list(masks), options, longest, precision,
                                                whole_hw, content_rgb.shape[:2], style_pixels)
-        return Problem(Program(vgg, content_rgb, None, options, precision, style_loss, temporal), content_rgb)
+        return Problem(Program(vgg, content_rgb, None, options, precision, style_loss, temporal, maps), content_rgb)
     targets = compute_style_targets(vgg, styles, blend, options, longest, precision, whole_hw, keys=keys,
                                     max_pixels=style_pixels)
     key = lossfn.program_key(vgg, options, precision, content_rgb.shape[:2], temporal is not None)
-    program, fresh = lossfn.kept(key, targets,
-                                 lambda: Program(vgg, content_rgb, targets, options, precision, temporal=temporal))
+    program, fresh = lossfn.kept(
+        key, targets, lambda: Program(vgg, content_rgb, targets, options, precision, temporal=temporal, maps=maps))
     if not fresh:
-        program.set_content(content_rgb, (), temporal)
+        program.set_content(content_rgb, (), temporal, maps)
     return Problem(program, content_rgb)
 
 
@@ -52,7 +54,8 @@ class Program:
     share one program (tracing and the first call's graph optimisation cost 2-3 s per frame)."""
 
     def __init__(self, vgg, content_rgb: np.ndarray, targets: StyleTargets | None, options: Options,
-                 precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None):
+                 precision: str, style_loss=None, temporal: losses.TemporalTarget | None = None,
+                 maps: PhotoMaps | None = None):
         self.options = options
         self.evaluated = False  # not yet called: the first call traces the loss function
         self._features = build_feature_fn(vgg, (*options.content_layers, *options.style_layers), precision)
@@ -62,12 +65,11 @@ class Program:
         if temporal is not None:
             self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
         self.tv = losses.TVLoss(options.normalization, options.tv_exponent, content_rgb.shape[:2],
-                                options.flat_smoothing, options.stroke_flow)
-        self.tv.set(content_rgb)
+                                options.flat_smoothing)
         # masks: each painting's targets in its own region (src/impasto/nst/regions.py)
         self.style_loss = style_loss or style_term(targets, options, content_rgb.shape[:2])
         self.content = losses.ContentLoss(self._content_targets, options.normalization, options.shadow_content)
-        self.content.set_photo(content_rgb)
+        self.set_maps(maps or PhotoMaps.of(content_rgb, options))
         self.fn = make_loss_fn(self._features, self.content, self.style_loss, options, self.temporal, self.tv)
 
     def set_style(self, targets: StyleTargets) -> None:
@@ -78,20 +80,17 @@ class Program:
                     temporal: losses.TemporalTarget | None = None, maps: PhotoMaps | None = None) -> None:
         """Aim at another picture of the same shape (the next tile, the next frame): its content
         features, its masks, its temporal target, its flat-area and shadow factors (a tile's crop of
-        its whole picture's ``maps``, else computed from ``content_rgb``)."""
+        its whole picture's ``maps``, else judged on ``content_rgb``)."""
         for name, feats in self._content_features(content_rgb).items():
             self._content_targets[name].assign(feats)
-        if maps is not None:
-            self.set_maps(maps)
-        else:
-            self.tv.set(content_rgb)
-            self.content.set_photo(content_rgb)
+        self.set_maps(maps or PhotoMaps.of(content_rgb, self.options))
         if masks:
             self.style_loss.set_masks(list(masks))
         if temporal is not None:
             self.temporal.set(rgb_to_caffe(temporal.warped_rgb), temporal.mask)
 
     def set_maps(self, maps: PhotoMaps) -> None:
+        """Take a photo's flat-area and shadow factors (or a tile's crop of its whole picture's)."""
         if maps.flat is not None:
             self.tv.set_factors(maps.flat)
         if maps.shadows is not None:
