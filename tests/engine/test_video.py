@@ -167,15 +167,15 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
 def test_a_later_frames_eta_counts_its_crops_and_its_own_stage_by_what_they_cost_before():
     now = [0.0]
     run = _ClipRun(4, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
-    run.finished(0, 5.0, {}, Timings())
     now[0] = 5.0
+    run.finished(0, {}, Timings())  # the first frame: 5 s
     run.start_frame()  # frame 2: one crop of 1 s, then its own stage of 2 s
     run.crops_ahead(1)
     now[0] = 6.0
     run.crop_done()
     run.frame_stage()
     now[0] = 8.0
-    run.finished(1, 3.0, {}, Timings())
+    run.finished(1, {}, Timings())
     run.start_frame()  # frame 3 has three crops: half a second into the first, with no ETA of its own yet
     run.crops_ahead(3)
     now[0] = 8.5
@@ -331,14 +331,14 @@ def test_the_clip_eta_counts_later_frames_by_the_cost_model_until_one_is_timed()
     assert 0.3 < share < 1.5  # a later frame's crops and iterations: not the 30/100 its iterations alone say
     halfway = SimpleNamespace(iteration=50, total=100, elapsed=10.0, eta=10.0)  # the first frame: 20 s in all
     assert run._eta(0, halfway) == pytest.approx(10.0 + 7 * 20.0 * share)
-    run.finished(0, 20.0, {}, Timings())
     now[0] = 20.0
+    run.finished(0, {}, Timings())
     run.start_frame()
     now[0] = 21.0  # a second into frame 2, before its engine has an ETA of its own
     assert run._eta(1, SimpleNamespace(iteration=1, total=30, elapsed=1.0, eta=None)) == pytest.approx(
         20.0 * share - 1.0 + 6 * 20.0 * share)
-    run.finished(1, 9.0, {}, Timings())  # timed: later frames cost what they cost
     now[0] = 29.0
+    run.finished(1, {}, Timings())  # timed (9 s): later frames cost what they cost
     run.start_frame()
     now[0] = 30.0  # a second into frame 3: the engine's ETA is its own (6 s left of a 9 s frame) ...
     assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=3.0, eta=6.0)) == pytest.approx(8.0 + 5 * 9.0)

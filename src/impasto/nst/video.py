@@ -109,7 +109,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         if index in done:
             results.append(done[index])
             continue
-        frame_started, phases = run.start_frame(), Timings()
+        phases = run.start_frame()
         if index == 0:
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
@@ -120,7 +120,7 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         results.append(rgb)
         if on_frame is not None:  # storing the frame is part of its time (and of the ETA's frames to come)
             on_frame(index, rgb)
-        run.finished(index, run.clock() - frame_started, result.losses, phases)
+        run.finished(index, result.losses, phases)
     return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
                       frame_seconds=run.seconds, options=options, resumed=len(done),
                       first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
@@ -330,14 +330,14 @@ class _ClipRun:
 
         def report(progress: Progress) -> None:
             self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
-                                          eta=self._eta(index, progress), elapsed=time.perf_counter() - self.started))
+                                          eta=self._eta(index, progress), elapsed=self.clock() - self.started))
         return report
 
-    def start_frame(self) -> float:
-        """A frame begins: returns the clock's time."""
+    def start_frame(self) -> Timings:
+        """A frame begins (its seconds, storing it included, run until ``finished``): its phases' Timings."""
         self.frame_started = self.stage_started = self.clock()
         self.crops_left, self.in_frame_stage = 0, False
-        return self.frame_started
+        return Timings()
 
     def crops_ahead(self, count: int) -> None:
         self.crops_left, self.stage_started = count, self.clock()
@@ -350,11 +350,12 @@ class _ClipRun:
     def frame_stage(self) -> None:
         self.in_frame_stage, self.stage_started = True, self.clock()
 
-    def finished(self, index: int, seconds: float, losses: dict[str, float], phases: Timings) -> None:
+    def finished(self, index: int, losses: dict[str, float], phases: Timings) -> None:
+        now = self.clock()
         if self.in_frame_stage:
-            self.frame_stage_seconds.append(self.clock() - self.stage_started)
+            self.frame_stage_seconds.append(now - self.stage_started)
             self.in_frame_stage = False
-        self.seconds.append(seconds)
+        self.seconds.append(now - self.frame_started)
         self.phases.append(phases)
         self.painted.append(index)
         self.losses.append(losses)
