@@ -46,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TRANSFER_FLAGS = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "init", "seed",
     "style_scale", "style_fit", "style_blend", "content_layers", "style_layers", "style_layer_weights", "style_loss",
-    "normalization", "tv_exponent", "stroke_flow",
+    "normalization", "tv_exponent", "stroke_flow", "start_palette",
     "scales", "round_evals", "precision", "temporal_weight", "frame_iterations",
     "new_ground",
 ]

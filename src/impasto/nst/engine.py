@@ -125,9 +125,9 @@ def _paint_scale(job: _Job, run: Run, options: Options, index: int, longest: int
     """One scale: its photo, start, masks and temporal target at its size, then L-BFGS on the whole
     picture or tile by tile."""
     content = resize_longest(job.images.content, longest)
-    start = scale_start(options, content, previous, job.images.start)
     hw = content.shape[:2]
     masks = [mask_ops.fit_mask(m, hw) for m in job.images.masks]
+    start = scale_start(options, content, previous, job.images, masks)
     held = fit_temporal(job.temporal, hw)
     at_scale, grid = options.at_scale(index), job.memory.grids[index]
     try:

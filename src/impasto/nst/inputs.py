@@ -4,10 +4,11 @@ read and checked, and where each scale starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from impasto.nst import losses
+from impasto.nst import losses, recolour
 from impasto.nst import masks as mask_ops
 from impasto.nst.colors import match_palette
 from impasto.nst.errors import OptionError
@@ -68,15 +69,15 @@ def fit_temporal(temporal: losses.TemporalTarget | None, hw: tuple[int, int]) ->
                                  mask_ops.fit_mask(temporal.mask, hw, feather=0.0))
 
 
-def scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None,
-                start_rgb: np.ndarray | None) -> np.ndarray:
-    """Where a scale starts: the first from the photo, noise or the init image; each later one from
-    the picture of the scale before, resized to this scale's shape."""
+def scale_start(options: Options, scale_content: np.ndarray, previous: np.ndarray | None, images: Images,
+                masks: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Where a scale starts: the first from the photo (in the paintings' colours by start_palette),
+    noise or the init image; each later one from the picture of the scale before, resized to this
+    scale's shape. ``masks`` are fitted to ``scale_content``."""
     if previous is None:
-        return initial_image(options, scale_content, start_rgb)
+        return initial_image(options, scale_content, images, masks)
     height, width = scale_content.shape[:2]
     return resize_to(previous, (width, height))
-
 
 
 def as_list(style) -> list:
@@ -109,12 +110,13 @@ def as_array(source, name: str, keep_alpha: bool = False) -> np.ndarray:
     return load_image(source, name=name, keep_alpha=keep_alpha)
 
 
-def initial_image(options: Options, content_rgb: np.ndarray, start_rgb: np.ndarray | None) -> np.ndarray:
+def initial_image(options: Options, content_rgb: np.ndarray, images: Images,
+                  masks: Sequence[np.ndarray] = ()) -> np.ndarray:
     height, width = content_rgb.shape[:2]
     if options.init == "content":
-        return content_rgb.copy()
+        return recolour.painted_start(content_rgb, images.styles, images.blend, masks, options.start_palette)
     if options.init == "image":
-        return resize_to(start_rgb, (width, height))
+        return resize_to(images.start, (width, height))
     # The article's start: uniform(0, 255) - 128 in caffe space, converted to RGB for our pipeline.
     rng = np.random.default_rng(options.seed)
     noise = rng.uniform(0, 255, (1, height, width, 3)) - 128.0

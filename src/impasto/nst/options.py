@@ -90,6 +90,11 @@ class Options:
     init: str = _opt("content", Spec(
         "Start from", "Start from the photo, from random noise, or from a given image.",
         choices=INIT_CHOICES))
+    start_palette: float = _opt(1.0, Spec(
+        "Start in the painting's colours", "How far the photo is moved into the painting's colours before the "
+        "run starts (when it starts from the photo, init 'content'): 1 starts from the photo wholly in the "
+        "painting's palette, which L-BFGS then only has to paint strokes on; 0 starts from the photo as it is.",
+        0.0, 1.0))
     seed: int | None = _opt(None, Spec(
         "Seed", "Random seed (noise start); empty picks one and reports it.", 0, 2**31 - 1))
     content_layers: tuple[str, ...] = _opt(("block4_conv2",), Spec(

@@ -24,6 +24,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "style_loss": "gram", "style_layer_weights": (),
         "iterations": 10, "round_evals": 20, "scales": 1, "pixel_bounds": False, "precision": "float32",
         "style_fit": "content", "style_scale": 1.0, "flat_smoothing": 0.0, "stroke_flow": 0.0, "shadow_content": 0.0,
+        "start_palette": 0.0,
         "final_fine_texture": 1.0,
     },
 }

@@ -20,7 +20,7 @@ from impasto.web.submission import Limits
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "Balance": ("content_weight", "style_weight", "tv_weight"),
     "Picture": ("size", "iterations", "style_scale", "stroke_flow"),
-    "More": ("preserve_colors", "match_palette", "init", "seed"),
+    "More": ("preserve_colors", "match_palette", "init", "start_palette", "seed"),
     "For a clip": ("frame_iterations", "temporal_weight"),  # used only when the content is a clip
 }
 CLIP_SECTION = "For a clip"  # the page shows it only while the content is a clip
@@ -41,6 +41,8 @@ PAGE_HELP = {
                        "higher flickers less; 0 paints every frame on its own.",
     "stroke_flow": "How much the brush strokes in skies and still water follow the photo's lines (the horizon, "
                    "roofs, river banks): higher gives long sweeping strokes, 0 round dabs.",
+    "start_palette": "How far the photo is put into the painting's colours before painting begins: 1 starts "
+                     "in the painting's palette, so the strokes come sooner; 0 starts from the photo as it is.",
     "seed": "Only matters when starting from random noise. Empty picks one; the finished page shows it, "
             "so you can paint the same picture again.",
 }
