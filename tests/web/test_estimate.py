@@ -163,3 +163,20 @@ def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
     queued = Job(id="q", state="queued", created=1.0, options=options.to_dict(), meta={"clip": {"frames": 10}})
     assert queue_ahead([queued], learn([picture]), 1).wait_seconds == pytest.approx(
         estimated(1.5, options, frames=10))
+
+
+def test_a_runners_first_job_is_learned_without_its_start():
+    """A job that loaded the weights paid the runner's start outside its timings: the speed learned
+    from it leaves that out, as it leaves out the weights and the tracing it timed."""
+    options = Options(size=256, iterations=50, scales=1)
+    warm = finished_at(1.0, options)
+    first = finished_at(1.0, options)
+    one_off = {"weights": {"seconds": 0.4, "count": 1}, "scale 1 trace": {"seconds": 1.5, "count": 1}}
+    first.finished += START_SECONDS + 0.4 + 1.5
+    first.summary = {**first.summary, "timings": one_off}
+    assert learn([first]).seconds_per_unit("auto") == pytest.approx(learn([warm]).seconds_per_unit("auto"))
+    # a warm job whose weights came from the cache (0 s) paid no start
+    cached = finished_at(1.0, options)
+    cached.finished += 1.5
+    cached.summary = {**cached.summary, "timings": {**one_off, "weights": {"seconds": 0.0, "count": 1}}}
+    assert learn([cached]).seconds_per_unit("auto") == pytest.approx(1.0)

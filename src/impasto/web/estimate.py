@@ -23,7 +23,9 @@ from impasto.web.submission import Limits
 
 DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
 FIXED_SECONDS = 1.0  # a job outside the engine: the queue, decoding, saving
-START_SECONDS = 3.0  # a fresh server's first job loads the network and TensorFlow's kernels
+# A fresh runner's first job, outside the engine's own timings: TensorFlow's import and first kernels
+# (measured 4.5-4.9 s on the 2-core benchmark machine; 50-iteration jobs made it a third of a 256 px job).
+START_SECONDS = 5.0
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
 LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
@@ -86,9 +88,12 @@ def _job_rate(job: Job) -> float | None:
 
 def _one_off_seconds(summary: dict, frames: int) -> float:
     """What a job's own timings say it paid once, not per evaluation: loading the weights and
-    tracing (a fresh server's first job pays both, a warm one's often neither)."""
+    tracing; a job that loaded the weights (not a cached 0 s) was its runner's first and paid the
+    start too (a fresh server's first job pays all three, a warm one's often none)."""
     def once(phases: dict) -> float:
-        return sum(_seconds(value) for name, value in phases.items() if name.endswith(("weights", "trace")))
+        paid = sum(_seconds(value) for name, value in phases.items() if name.endswith(("weights", "trace")))
+        started = any(name.endswith("weights") and _seconds(value) > 0.05 for name, value in phases.items())
+        return paid + (START_SECONDS if started else 0.0)
 
     if "timings" in summary:  # a picture's engine timings
         return once(summary["timings"])
