@@ -71,7 +71,7 @@ class Options:
         "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
         "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
         "skies; 0: the same smoothing everywhere.", 0.0, 1e3))
-    stroke_flow: float = _opt(0.6, Spec(
+    stroke_flow: float = _opt(0.75, Spec(
         "Strokes follow the photo", "Share of the flat areas' extra smoothing that acts only along the photo's "
         "large-scale structure (the horizon, roof lines, river banks) instead of in every direction: the "
         "painting's texture is drawn out into long strokes that follow the photo. 0: round dabs; 1: the "
@@ -81,7 +81,7 @@ class Options:
         "ones: up to 1 + this at black, scaled so the term as a whole weighs the same. Higher keeps shapes "
         "in the shadows (trees, reflections) from sinking into the painting's dark colours; 0: every area alike.",
         0.0, 20.0))
-    iterations: int = _opt(100, Spec(
+    iterations: int = _opt(50, Spec(
         "Iterations", "L-BFGS iterations in all (shared by the coarse-to-fine scales). "
         "With round_evals > 0, the number of L-BFGS rounds instead.", 1, 5000))
     size: int = _opt(512, Spec(
