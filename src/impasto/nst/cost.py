@@ -44,7 +44,9 @@ SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
 # studio measured 0.62 s at 96 px, 1.31 at 256 and 1.58 at 512); the shapes it has kept pay none.
 TRACE_SECONDS = 0.4
 TRACE_SECONDS_AT_512 = 1.2
-PER_FRAME = 0.1  # seconds a later clip frame pays around its evaluations (flow, set-ups, handing it over)
+# Seconds a later clip frame pays around its evaluations: flow, the frame's and its crops' set-ups,
+# their tracing spread over the frames, the optimiser (bench/clip_phases.py at 96 px: 0.30 s).
+PER_FRAME = 0.3
 # Share of a later frame that video's new_ground 'paint' paints again as a picture, on crops around
 # what the previous frame cannot give (bench/video.py at 128 px: a pan of 3 % a frame 12 %, an
 # object a third of the height moving 8 % a frame 52 %): a guess between the two.
