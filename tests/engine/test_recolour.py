@@ -59,7 +59,7 @@ def test_share_mixes_photo_and_recoloured_and_zero_is_the_photo():
 
 
 def test_blended_paintings_give_their_colours_by_weight():
-    all_orange = np.clip(np.broadcast_to(ORANGE, (40, 40, 3)) + 0.0, 0, 255).astype(np.uint8)
+    all_orange = np.broadcast_to(ORANGE, (40, 40, 3)).astype(np.uint8)
     all_blue = np.broadcast_to(BLUE, (40, 40, 3)).astype(np.uint8)
     start = recolour.painted_start(_photo(), [all_orange, all_blue], [0.75, 0.25], [], 1.0)
     assert _nearest_is_orange(start).mean() == pytest.approx(0.75, abs=0.05)
@@ -77,6 +77,15 @@ def test_each_mask_takes_its_own_paintings_colours_and_the_rest_stays_the_photo(
     assert np.abs(start[:, :32] - ORANGE).max() < 2
     assert np.abs(start[:24, 32:] - BLUE).max() < 2
     np.testing.assert_array_equal(start[24:, 32:], photo[24:, 32:])
+
+
+def test_where_masks_overlap_their_paintings_share_the_pixel():
+    photo = _photo()
+    whole = np.ones(photo.shape[:2], np.float32)
+    orange = np.broadcast_to(ORANGE, (30, 30, 3)).astype(np.uint8)
+    blue = np.broadcast_to(BLUE, (30, 30, 3)).astype(np.uint8)
+    start = recolour.painted_start(photo, [orange, blue], [0.5, 0.5], [whole, whole], 1.0).astype(float)
+    np.testing.assert_allclose(start, np.broadcast_to((ORANGE + BLUE) / 2, start.shape), atol=1.0)
 
 
 def test_a_big_photo_maps_through_curves_judged_on_a_sample():

@@ -30,14 +30,15 @@ def painted_start(photo_rgb: np.ndarray, paintings: Sequence[np.ndarray], blend:
     painting, at the photo's size) each region takes its own painting's colours and the photo
     stays itself where no mask covers.
     """
-    photo = np.asarray(photo_rgb, np.float64)
     if share <= 0:
         return np.asarray(photo_rgb, np.uint8).copy()
+    photo = np.asarray(photo_rgb, np.float64)
     if masks:
-        covered = np.clip(sum(masks), 0.0, 1.0)[..., None]
-        recoloured = photo * (1.0 - covered)
+        covered = sum(masks)[..., None]
+        overlap = np.maximum(covered, 1.0)  # where masks overlap, their paintings share the pixel
+        recoloured = photo * (1.0 - np.minimum(covered, 1.0))
         for mask, painting in zip(masks, paintings):
-            recoloured += mask[..., None] * transfer_colours(photo, [painting], [1.0])
+            recoloured += mask[..., None] / overlap * transfer_colours(photo, [painting], [1.0])
     else:
         recoloured = transfer_colours(photo, paintings, blend)
     mixed = (1.0 - share) * photo + share * recoloured
