@@ -31,7 +31,7 @@ def test_eta_counts_iterations_left_and_every_lbfgs_restart_to_come():
     options = Options(size=512, iterations=100)
     plan, sizes = options.scale_iterations(), options.scale_sizes()
     assert plan == [85, 15] and sizes == [256, 512]
-    fine = 4**0.9  # 4× the pixels
+    fine = 4**schedule.PIXEL_EXPONENT  # 4× the pixels
     halfway = schedule.eta(measured(50, 1.0), plan, sizes, scale=0, done_in_scale=50)
     assert halfway == pytest.approx((35 + R) + (15 + 2 * R) * fine)
     # At the final scale its own speed counts, and only the polish is still to start.
@@ -53,6 +53,21 @@ def test_eta_in_the_articles_rounds_counts_evaluations():
     plan = Options.from_mapping({"preset": "article"}).scale_iterations()
     assert schedule.eta(measured(40, 0.5), plan, [512], scale=0, done_in_scale=40, round_evals=20) == \
         pytest.approx(0.5 * (200 - 40))
+
+
+def test_a_later_scale_goes_by_the_scale_befores_speed_until_its_own_is_timed():
+    plan, sizes = [43, 9], [256, 512]
+    fine = 4**schedule.PIXEL_EXPONENT
+    # At the final scale's second iteration: none of its own steady seconds yet, 0.15 s at 256 px before.
+    early = schedule.eta([1.2], plan, sizes, scale=1, done_in_scale=1, earlier=0.15)
+    assert early == pytest.approx(0.15 * fine * (8 + R))
+    # Once three are timed, its own speed counts, whatever the scale before said.
+    own = schedule.eta([1.2, 0.4, 0.4, 0.4], plan, sizes, scale=1, done_in_scale=4, earlier=0.15)
+    assert own == pytest.approx(0.4 * (5 + R))
+    # The first scale has no scale before it.
+    assert schedule.eta([1.2], plan, sizes, scale=0, done_in_scale=1, earlier=0.15) is None
+    assert schedule.seconds_per_iteration([1.2, 0.4, 0.5, 0.3]) == pytest.approx(0.4)
+    assert schedule.seconds_per_iteration([1.2, 0.4]) is None
 
 
 def test_eta_needs_three_measured_iterations_after_the_first():

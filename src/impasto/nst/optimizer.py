@@ -99,6 +99,7 @@ class Run:
         self.last_terms = {"total": float("nan"), "content": float("nan"), "style": float("nan"), "tv": float("nan")}
         self.history: list[float] = []
         self.scale: ScaleState | None = None
+        self.rates: dict[int, float] = {}  # each scale's seconds per iteration, once it has enough timed
         self.latest_terms = (float("nan"),) * 5  # (loss, content, style, tv, temporal) of the latest evaluation
 
     def optimize(self, problem: Problem, start_rgb: np.ndarray, iterations: int, index: int,
@@ -203,8 +204,12 @@ class Run:
         step = scale.in_run if not self.round_evals else min(scale.in_run, self.round_evals - 1)
         iteration = min(scale.run_base + step, self.total)
         scale_start = sum(self.plan[:scale.index]) * (self.round_evals or 1)  # a tile's scale began before it
-        eta = schedule.eta(np.diff(scale.marks), self.plan, self.sizes, scale.index, iteration - scale_start,
-                           round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds)
+        steps = np.diff(scale.marks)
+        if (rate := schedule.seconds_per_iteration(steps)) is not None:
+            self.rates[scale.index] = rate  # a later scale's ETA goes by it until its own are timed
+        eta = schedule.eta(steps, self.plan, self.sizes, scale.index, iteration - scale_start,
+                           round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds,
+                           earlier=self.rates.get(scale.index - 1))
         height, width = scale.tile.content_rgb.shape[:2] if scale.tile else (scale.problem.height, scale.problem.width)
         return Progress(
             iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,

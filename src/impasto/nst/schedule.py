@@ -23,6 +23,10 @@ OWN_RESTART_ITERATIONS = 1
 # one or two still run slow after a trace (a fresh process's 256 px job: 0.77 s, then 0.36 s), and
 # an ETA from them said +113 % and +58 % of the time left where the third said +5 %.
 MEASURED_BEFORE_ETA = 3
+# A scale's seconds per iteration grow about as its pixels to this power: 256 -> 512 px measured
+# 2.4-3.0x with the default's Wasserstein term, whose 512-channel eigenproblems cost the same at
+# both sizes (bench/phases.py; 0.9, fitted before that term, put the final scale's ETA 40 % long).
+PIXEL_EXPONENT = 0.75
 
 
 def polish_iterations(iterations: int) -> int:
@@ -40,20 +44,31 @@ def restarts_after(iterations: int, done: int, *, round_evals: int = 0, pixel_bo
     return sum(1 for start in starts if start >= done)
 
 
+def seconds_per_iteration(iteration_seconds: Sequence[float]) -> float | None:
+    """A scale's steady seconds per iteration, as ``eta`` takes them: the median of the last ten
+    after its first (which includes tracing); None before MEASURED_BEFORE_ETA of them."""
+    steps = np.asarray(iteration_seconds)[1:]
+    return float(np.median(steps[-10:])) if len(steps) >= MEASURED_BEFORE_ETA else None
+
+
 def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence[int], scale: int,
-        done_in_scale: int, *, round_evals: int = 0, pixel_bounds: bool = False) -> float | None:
+        done_in_scale: int, *, round_evals: int = 0, pixel_bounds: bool = False,
+        earlier: float | None = None) -> float | None:
     """Seconds left, from the measured seconds of the current scale's iterations so far.
 
     The median of the last ten (the scale's first, which includes tracing, left out) times the
     iterations left, plus a restart's cost for every L-BFGS run still to start; later scales cost
-    more by their pixel count (time grows about as pixels^0.9: 256 -> 512 px measured 3.4x).
+    more by their pixel count (as pixels^PIXEL_EXPONENT).
     ``plan`` and ``sizes`` are each scale's iterations and longest side; ``done_in_scale`` counts
-    in progress units (with round_evals, each round counts that many). None before MEASURED_BEFORE_ETA.
+    in progress units (with round_evals, each round counts that many). Before MEASURED_BEFORE_ETA of
+    its own, a later scale goes by ``earlier``, the scale before's seconds per iteration, scaled
+    the same way (a 512 px final scale of 9 iterations had no ETA for a third of them); else None.
     """
-    steps = np.asarray(iteration_seconds)[1:]
-    if len(steps) < MEASURED_BEFORE_ETA:
+    per_iteration = seconds_per_iteration(iteration_seconds)
+    if per_iteration is None and earlier is not None and scale > 0:
+        per_iteration = earlier * ((sizes[scale] / sizes[scale - 1]) ** 2) ** PIXEL_EXPONENT
+    if per_iteration is None:
         return None
-    per_iteration = float(np.median(steps[-10:]))
     restart = RESTART_ITERATIONS if pixel_bounds else OWN_RESTART_ITERATIONS
     remaining = 0.0
     for index in range(scale, len(sizes)):
@@ -62,5 +77,5 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
         restarts = restarts_after(plan[index], done_in_scale if index == scale else -1,
                                   round_evals=round_evals, pixel_bounds=pixel_bounds)
         ratio = (sizes[index] / sizes[scale]) ** 2
-        remaining += (max(0, left) + restart * restarts) * per_iteration * ratio**0.9
+        remaining += (max(0, left) + restart * restarts) * per_iteration * ratio**PIXEL_EXPONENT
     return remaining
