@@ -178,7 +178,9 @@ def make_loss_fn(features, content: losses.ContentLoss, style, options: Options,
     tv_w = tf.constant(options.tv_weight, tf.float32)
     temporal_w = tf.constant(options.temporal_weight, tf.float32)
 
-    @tf.function(reduce_retracing=False)
+    # No AutoGraph: the loss has no Python control flow on tensors, and converting every Keras and
+    # loss function it calls took ~0.5 s of a fresh process's first trace (docs/benchmark.md).
+    @tf.function(reduce_retracing=False, autograph=False)
     def loss_and_grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
