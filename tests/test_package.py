@@ -42,5 +42,5 @@ def test_assets_travel_inside_the_package(wheel_names: list[str]) -> None:
 def test_console_script_and_factory_point_at_impasto(wheel_names: list[str]) -> None:
     assert any(name.endswith(".dist-info/entry_points.txt") for name in wheel_names)
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'impasto = "impasto.cli:main"' in text
+    assert 'impasto = "impasto.cli:run"' in text
     assert "impasto:create_app()" in (Path(ROOT) / "src" / "impasto" / "cli_server.py").read_text(encoding="utf-8")

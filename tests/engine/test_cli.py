@@ -284,3 +284,29 @@ def test_version_and_help_read_as_a_person_would(capsys):
     assert "None" not in transfer and "(default: )" not in transfer
     worker = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["worker"].format_help().split())
     assert "--loglevel {debug,info,warning,error,critical} how much the worker logs (default: info)" in worker
+
+
+def test_the_console_script_exits_with_mains_code_and_flushed_output(pictures, tmp_path):
+    content, style = pictures
+    done = _impasto("transfer", str(content), str(style), "-o", str(tmp_path / "o.png"), "--size", "40",
+                    "--iterations", "2", "--json", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["iterations"] == 2  # the whole line came out
+    missing = _impasto("transfer", str(tmp_path / "nowhere.jpg"), str(style), "-o", str(tmp_path / "p.png"),
+                       cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("threads, how", [(1, "quick"), (2, "usual")])
+def test_the_quick_exit_waits_for_no_thread(monkeypatch, threads, how):
+    """Teardown is skipped only when no other Python thread is left to finish its work."""
+    import impasto.cli as cli
+
+    def quick_exit(code):
+        raise SystemExit(("quick", code))
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(cli.threading, "active_count", lambda: threads)
+    monkeypatch.setattr(cli.os, "_exit", quick_exit)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run()
+    assert stopped.value.code == (("quick", 3) if how == "quick" else 3)
