@@ -71,7 +71,7 @@ class Options:
         "Calm flat areas", "Extra smoothing where the photo is flat (sky, still water): the TV weight there is "
         "multiplied by 1 + this, at edges it stays as set. Higher: long calm strokes instead of ripples in "
         "skies; 0: the same smoothing everywhere.", 0.0, 1e3))
-    stroke_flow: float = _opt(0.75, Spec(
+    stroke_flow: float = _opt(0.72, Spec(
         "Strokes follow the photo", "Share of the flat areas' extra smoothing that acts only along the photo's "
         "large-scale structure (the horizon, roof lines, river banks) instead of in every direction: the "
         "painting's texture is drawn out into long strokes that follow the photo. 0: round dabs; 1: the "
