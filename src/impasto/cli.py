@@ -12,6 +12,7 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -337,7 +338,8 @@ class _ProgressBar:
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
         self.bar.n = progress.iteration
         eta = "?" if progress.eta is None else clock(progress.eta)
-        self.bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta}, scale {progress.scale}/{progress.scales}, "
+        loss = f"loss {progress.loss:.4g}" if math.isfinite(progress.loss) else "starting"  # the start: no loss yet
+        self.bar.set_postfix_str(f"{loss}, ETA {eta}, scale {progress.scale}/{progress.scales}, "
                                  f"{progress.evaluations} evaluations",
                                  refresh=False)
         self.bar.refresh()

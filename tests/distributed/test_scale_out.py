@@ -80,7 +80,7 @@ def wait_state(app: Flask, job_id: str, states: tuple[str, ...], timeout: float 
 
 def running_pid(app: Flask, job_id: str) -> int:
     """The worker pid of a job once it has reported (a closed gate then holds it)."""
-    wait_for(lambda: poll(app, job_id)["progress"].get("iteration", 0) >= 1, 90, f"job {job_id} to run",
+    wait_for(lambda: "evaluations" in poll(app, job_id)["progress"], 90, f"job {job_id} to run",  # its start too
              interval=0.2)
     return worker_pid(app.extensions["impasto"].store.get(job_id))
 
@@ -98,8 +98,8 @@ def test_a_job_runs_on_a_worker_and_comes_back_through_the_api(cluster: Cluster,
     client = browser(web_app)
 
     pid = running_pid(web_app, job_id)
-    running = poll(web_app, job_id)  # held after its first report, its first preview stored
-    assert running["state"] == "running" and running["progress"]["iteration"] == 1
+    running = poll(web_app, job_id)  # held after its first report (its start), its first preview stored
+    assert running["state"] == "running" and running["progress"]["iteration"] == 0
     assert running["progress"]["total"] == 12
     assert "preview" in running["urls"] and client.get(running["urls"]["preview"]).mimetype == "image/jpeg"
     gates.open(pid)
@@ -204,7 +204,7 @@ def test_restarting_the_web_mid_job_loses_nothing(cluster: Cluster, gates: Worke
     try:
         api = Api(web.base)
         job_id = api.submit(CONTENT, STYLE, size=32, iterations=30)["id"]
-        wait_for(lambda: api.job(job_id)["progress"].get("iteration", 0) >= 1, 90, "the job to run",
+        wait_for(lambda: "evaluations" in api.job(job_id)["progress"], 90, "the job to run",
                  interval=0.2)  # held after its first report, for as long as the web is away
         web.kill()  # gunicorn and both of its processes, at once
         web = Web(env, tmp_path / "web2.log", cluster.root).start()

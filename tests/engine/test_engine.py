@@ -68,8 +68,8 @@ def test_gradient_matches_finite_differences(vgg, preset, style_loss):
 def test_loss_falls_and_progress_is_reported():
     seen = []
     result = run(on_progress=seen.append)
-    assert [p.iteration for p in seen] == [1, 2, 3, 4] and all(p.total == 4 for p in seen)
-    assert seen[-1].loss < seen[0].loss
+    assert [p.iteration for p in seen] == [0, 1, 2, 3, 4] and all(p.total == 4 for p in seen)
+    assert seen[-1].loss < seen[1].loss
     last = seen[-1]
     assert last.loss == pytest.approx(last.content_loss + last.style_loss + last.tv_loss, rel=1e-4)
     assert last.evaluations >= 4 and last.elapsed > 0 and last.eta is not None
@@ -106,7 +106,7 @@ def test_cancel_is_honoured_within_one_iteration():
 
     with pytest.raises(Cancelled):
         run(options=TINY.replace(iterations=50), on_progress=on_progress, should_stop=should_stop)
-    assert calls["progress"] == 2  # no further iteration completed after the stop
+    assert calls["progress"] == 3  # the start, iterations 1 and 2: none completed after the stop
     assert calls["checks_after_stop"] == 1
 
 
@@ -310,3 +310,23 @@ def test_a_kept_program_aimed_at_another_painting_paints_what_a_new_one_does(mon
     assert built == [1]
     np.testing.assert_array_equal(reused.image, fresh.image)
     assert reused.losses == fresh.losses
+
+
+def test_the_start_is_shown_before_any_evaluation():
+    """A first glimpse: the photo in the painting's colours, reported as iteration 0 before the
+    first evaluation; a start that is the photo itself or noise is not shown."""
+    from impasto.nst import recolour
+
+    seen = []
+    content, style = gradient_image(), stripes_image()
+    run(content, style, options=TINY.replace(size=64, scales=2), on_progress=seen.append)
+    first = seen[0]
+    assert (first.iteration, first.evaluations, first.scale, first.scales) == (0, 0, 1, 2)
+    assert np.isnan(first.loss) and first.eta is None and seen[1].evaluations >= 1
+    small = engine.resize_longest(content, 32)
+    np.testing.assert_array_equal(first.image(), recolour.painted_start(small, [style], np.ones(1), (), 1.0))
+    assert [p.iteration for p in seen[1:]] == list(range(1, 5))
+    for plain in (TINY.replace(start_palette=0.0), TINY.replace(init="noise")):
+        shown = []
+        run(content, style, options=plain, on_progress=shown.append)
+        assert shown[0].iteration == 1

@@ -50,7 +50,7 @@ def test_paint_a_picture_in_the_browser(page: Page, live_server: str, gate: Gate
     page.click("#submit")
 
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
-    expect(page.locator("#iteration")).to_have_text("1 / 12", timeout=60_000)  # held after its first report
+    expect(page.locator("#iteration")).to_have_text("0 / 12", timeout=60_000)  # held after its first report: the start
     expect(page.locator("#preview")).to_be_visible()
     assert_accessible(page)  # the job page while it paints
     gate.run_until(iteration=5)
@@ -162,7 +162,7 @@ def test_cancel_asks_first_and_the_cancelled_page_says_what_happened(
     page.fill("#f-iterations", "200")
     page.click("#submit")
     page.wait_for_url(re.compile(r"/jobs/[\w-]+$"))
-    expect(page.locator("#iteration")).to_have_text("1 / 200", timeout=60_000)
+    expect(page.locator("#iteration")).to_have_text("0 / 200", timeout=60_000)  # held at its start
     questions: list[str] = []
 
     def answer(accept: bool):
@@ -326,15 +326,19 @@ def test_the_owner_deletes_a_job_from_its_page_after_confirming(page: Page, idle
 
 
 def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server: str, gate: Gate) -> None:
-    """The first preview of a coarse-to-fine job comes from its small first scale: the page says so."""
+    """The first preview is the start, then the small first scale's: the page says which."""
     answer = page.request.post(live_server + "/api/jobs", multipart={
         "content": {"name": "photo.png", "mimeType": "image/png", "buffer": png_bytes(48, 64)},
         "style": {"name": "painting.jpg", "mimeType": "image/jpeg", "buffer": style_bytes()},
         "size": "64", "iterations": "12", "scales": "2"})
     assert answer.status == 202, answer.text()
     page.goto(live_server + answer.json()["urls"]["page"])
+    # Held after its first report: the start, before any evaluation.
+    expect(page.locator("#preview-caption")).to_have_text(
+        "First glimpse: your photo in the painting's colours. The strokes come next.", timeout=60_000)
+    assert gate.run_until(iteration=1).scale == 1
     expect(page.locator("#preview-caption")).to_contain_text("First pass (scale 1 of 2, at a smaller size), "
-                                                             "iteration 1", timeout=60_000)
+                                                             "iteration 1")
     # Held after its last report (always previewed), still running: the last scale's preview.
     assert gate.run_until(iteration=12).scale == 2
     expect(page.locator("#preview-caption")).to_have_text("Live preview after iteration 12")

@@ -321,7 +321,7 @@ class _Reporter:
             self.progress_problems.succeeded()
 
     def _preview_due(self, iteration: int, total: int) -> bool:
-        if self.preview_iteration is None or iteration >= total:
+        if self.preview_iteration in (None, 0) or iteration >= total:  # after the start, the first strokes at once
             return True
         return (time.monotonic() - self.preview_time >= PREVIEW_SECONDS
                 or iteration - self.preview_iteration >= PREVIEW_ITERATIONS)

@@ -128,6 +128,8 @@ def _paint_scale(job: _Job, run: Run, options: Options, index: int, longest: int
     hw = content.shape[:2]
     masks = [mask_ops.fit_mask(m, hw) for m in job.images.masks]
     start = scale_start(options, content, previous, job.images, masks)
+    if previous is None and options.init == "content" and options.start_palette > 0:
+        run.show_start(start, content)  # a first glimpse: the photo in the painting's colours
     held = fit_temporal(job.temporal, hw)
     at_scale, grid = options.at_scale(index), job.memory.grids[index]
     try:

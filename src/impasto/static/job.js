@@ -66,8 +66,12 @@
     }
   }
 
-  // A coarse scale's preview is a first pass: say so, so nobody takes its soft strokes for the result.
+  // The start (iteration 0) is a first glimpse, a coarse scale's preview a first pass: say so, so
+  // nobody takes them for the result.
   function previewCaption(p) {
+    if (String(previewIteration) === "0") {
+      return "First glimpse: your photo in the painting's colours. The strokes come next.";
+    }
     if (p.scales > 1 && p.scale < p.scales) {
       return "First pass (scale " + p.scale + " of " + p.scales + ", at a smaller size), iteration "
         + previewIteration + ": the last scale paints the detail";
