@@ -331,6 +331,11 @@ def test_the_clip_eta_counts_later_frames_by_the_cost_model_until_one_is_timed()
     assert 0.3 < share < 1.5  # a later frame's crops and iterations: not the 30/100 its iterations alone say
     halfway = SimpleNamespace(iteration=50, total=100, elapsed=10.0, eta=10.0)  # the first frame: 20 s in all
     assert run._eta(0, halfway) == pytest.approx(10.0 + 7 * 20.0 * share)
+    # A quarter in, 3 s of its 8 were tracing: the frame is 8 + 15 s, not 4 × 8 s as its pace says ...
+    assert run._eta(0, SimpleNamespace(iteration=25, total=100, elapsed=8.0, eta=15.0)) == pytest.approx(
+        15.0 + 7 * 23.0 * share)
+    # ... and before its engine has an ETA, its pace is all there is.
+    assert run._eta(0, SimpleNamespace(iteration=2, total=100, elapsed=4.0, eta=None)) is None
     now[0] = 20.0
     run.finished(0, {}, Timings())
     run.start_frame()
