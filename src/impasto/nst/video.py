@@ -161,10 +161,8 @@ NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) ar
 NEW_GROUND_INPAINT_RADIUS = 3  # px around a small region whose paint fills it
 CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
 CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
-# Of the frame: smaller regions of new ground (flow noise along a border, a sliver an object
-# uncovers) take their neighbours' paint, inpainted from the warped previous result and held there,
-# instead of a crop of their own: a crop costs a later frame its whole time again (the pan at 96 px:
-# 0.9 % of the frame at its far border, painted apart, made those frames 1.5-2× as long).
+# Of the frame: smaller new ground (flow noise, a sliver an object uncovers) takes its neighbours' paint,
+# inpainted and held, not a crop (0.9 % of the 96 px pan's frames, painted apart, made them 1.5-2× as long).
 NEW_GROUND_MIN = 0.01
 WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
 
@@ -329,10 +327,9 @@ class _ClipRun:
             return None
 
         def report(progress: Progress) -> None:
-            if progress.iteration == 0:
-                return  # a frame's start (engine.show_start): a clip's preview is its latest finished frame
-            self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
-                                          eta=self._eta(index, progress), elapsed=self.clock() - self.started))
+            if progress.iteration:  # not a frame's start (engine.show_start): a clip previews finished frames
+                self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
+                                              eta=self._eta(index, progress), elapsed=self.clock() - self.started))
         return report
 
     def start_frame(self) -> Timings:
@@ -364,20 +361,18 @@ class _ClipRun:
 
     def _eta(self, index: int, progress: Progress) -> float | None:
         """This frame's own ETA plus the frames after it, each costing what a following frame has
-        cost so far (before one has been timed: the first frame's seconds, measured or projected
-        by its own ETA, times the cost model's later frame over its first). Projected from its pace,
-        the tracing of its first iterations counted for every one: the clip's ETA read +36…+70 % a
-        quarter in. A later frame's own part is ``_later_frame_left``."""
+        cost so far (before one has been timed: the first frame's seconds, measured or by its own
+        ETA, times the cost model's later frame over its first; by its pace, tracing counted in every
+        iteration, it read +36…+70 % a quarter in). A later frame's own part is ``_later_frame_left``."""
         after = self.frames - index - 1
         following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
         if following:
             per_frame = float(np.median(following))
         else:
             first = self.seconds[self.painted.index(0)] if 0 in self.painted else None
-            if first is None and progress.eta is not None:  # its set-up and tracing are behind it
-                first = progress.elapsed + progress.eta
-            elif first is None:  # no ETA of its own yet: its pace, projected to its end
-                first = max(progress.elapsed, 1e-3) / max(progress.iteration, 1) * max(progress.total, 1)
+            if first is None:  # by its own ETA (its tracing behind it), else by its pace
+                first = (progress.elapsed + progress.eta if progress.eta is not None else
+                         max(progress.elapsed, 1e-3) / max(progress.iteration, 1) * max(progress.total, 1))
             per_frame = first * self.later_share
         left_here = progress.eta
         if index > 0 and self.painted:
