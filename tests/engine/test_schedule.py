@@ -70,6 +70,26 @@ def test_a_later_scale_goes_by_the_scale_befores_speed_until_its_own_is_timed():
     assert schedule.seconds_per_iteration([1.2, 0.4]) is None
 
 
+def test_later_scales_cost_what_the_cost_model_says_when_it_is_given():
+    plan, sizes, costs = [43, 9], [256, 512], [0.18, 0.47]  # the cost model's seconds per iteration
+    early = schedule.eta([1.2], plan, sizes, scale=1, done_in_scale=1, earlier=0.15, costs=costs)
+    assert early == pytest.approx(0.15 * 0.47 / 0.18 * (8 + R))
+    whole = schedule.eta([1.2, 0.15, 0.15, 0.15], plan, sizes, scale=0, done_in_scale=4, costs=costs)
+    assert whole == pytest.approx(0.15 * (39 + R) + 0.15 * 0.47 / 0.18 * (9 + 2 * R))  # the polish: 1 and 2 restarts
+
+
+def test_a_runs_eta_uses_the_cost_models_ratio_for_its_pictures_aspect():
+    from impasto.nst import cost
+    from impasto.nst.optimizer import Run
+
+    options = Options(size=512)
+    run = Run(options, None, None, 0.0)
+    wide, square = run._scale_costs(384, 512), run._scale_costs(512, 512)
+    assert wide[1] / wide[0] == pytest.approx(
+        cost.evaluation_seconds(options, 0.196608, 0.75) / cost.evaluation_seconds(options, 0.049152, 0.75), rel=0.05)
+    assert 2.0 < wide[1] / wide[0] < square[1] / square[0] < 4**schedule.PIXEL_EXPONENT + 0.1
+
+
 def test_eta_needs_three_measured_iterations_after_the_first():
     assert schedule.eta([], [10], [64], scale=0, done_in_scale=0) is None
     assert schedule.eta([3.0], [10], [64], scale=0, done_in_scale=1) is None  # only the first, with tracing

@@ -23,9 +23,9 @@ OWN_RESTART_ITERATIONS = 1
 # one or two still run slow after a trace (a fresh process's 256 px job: 0.77 s, then 0.36 s), and
 # an ETA from them said +113 % and +58 % of the time left where the third said +5 %.
 MEASURED_BEFORE_ETA = 3
-# A scale's seconds per iteration grow about as its pixels to this power: 256 -> 512 px measured
-# 2.4-3.0x with the default's Wasserstein term, whose 512-channel eigenproblems cost the same at
-# both sizes (bench/phases.py; 0.9, fitted before that term, put the final scale's ETA 40 % long).
+# Without the cost model's figures (``eta``'s ``costs``), a scale's seconds per iteration grow as its
+# pixels to this power: 256 -> 512 px measured 2.2-3.0x with the default's Wasserstein term, whose
+# 512-channel eigenproblems cost the same at both sizes (bench/phases.py).
 PIXEL_EXPONENT = 0.75
 
 
@@ -53,20 +53,22 @@ def seconds_per_iteration(iteration_seconds: Sequence[float]) -> float | None:
 
 def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence[int], scale: int,
         done_in_scale: int, *, round_evals: int = 0, pixel_bounds: bool = False,
-        earlier: float | None = None) -> float | None:
+        earlier: float | None = None, costs: Sequence[float] | None = None) -> float | None:
     """Seconds left, from the measured seconds of the current scale's iterations so far.
 
     The median of the last ten (the scale's first, which includes tracing, left out) times the
     iterations left, plus a restart's cost for every L-BFGS run still to start; later scales cost
-    more by their pixel count (as pixels^PIXEL_EXPONENT).
-    ``plan`` and ``sizes`` are each scale's iterations and longest side; ``done_in_scale`` counts
-    in progress units (with round_evals, each round counts that many). Before MEASURED_BEFORE_ETA of
-    its own, a later scale goes by ``earlier``, the scale before's seconds per iteration, scaled
-    the same way (a 512 px final scale of 9 iterations had no ETA for a third of them); else None.
+    more by ``costs``, each scale's seconds per iteration as the cost model has them (else as
+    pixels^PIXEL_EXPONENT). ``plan`` and ``sizes`` are each scale's iterations and longest side;
+    ``done_in_scale`` counts in progress units (with round_evals, each round counts that many).
+    Before MEASURED_BEFORE_ETA of its own, a later scale goes by ``earlier``, the scale before's
+    seconds per iteration, scaled the same way (a 512 px final scale of 9 iterations had no ETA for
+    a third of them); else None.
     """
+    relative = list(costs) if costs else [float(size) ** (2 * PIXEL_EXPONENT) for size in sizes]
     per_iteration = seconds_per_iteration(iteration_seconds)
     if per_iteration is None and earlier is not None and scale > 0:
-        per_iteration = earlier * ((sizes[scale] / sizes[scale - 1]) ** 2) ** PIXEL_EXPONENT
+        per_iteration = earlier * relative[scale] / relative[scale - 1]
     if per_iteration is None:
         return None
     restart = RESTART_ITERATIONS if pixel_bounds else OWN_RESTART_ITERATIONS
@@ -76,6 +78,5 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
         left = planned - done_in_scale if index == scale else planned
         restarts = restarts_after(plan[index], done_in_scale if index == scale else -1,
                                   round_evals=round_evals, pixel_bounds=pixel_bounds)
-        ratio = (sizes[index] / sizes[scale]) ** 2
-        remaining += (max(0, left) + restart * restarts) * per_iteration * ratio**PIXEL_EXPONENT
+        remaining += (max(0, left) + restart * restarts) * per_iteration * relative[index] / relative[scale]
     return remaining
