@@ -16,8 +16,13 @@ Three measurements, one after the other on the same machine:
 - **Article**: the design article's loss and gradient (bench/blog_reference.py) at the same size,
   timed over a few evaluations after a warm-up; its full run is 10 rounds of 21 evaluations.
 
-The ratio quoted is the article's full run over our seconds, both from this run. JSON goes to
-bench/results/phases-<size>.json and a markdown table to stdout.
+This machine's speed drifts by a fifth within minutes, and not alike for the article's float32
+convolutions and our mixed work, so one CLI run against one article timing minutes away gave
+37-47× on the same code. ``--rounds`` N (default 3) alternates them: CLI run, a few article
+evaluations, CLI run, ...; the warm studio's job comes last, followed by its own article timing.
+Each ratio pairs a run with the article's timing taken right after it; the median is quoted, and
+the phase table is the median CLI run's. JSON goes to bench/results/phases-<size>.json and a
+markdown table to stdout.
 """
 
 from __future__ import annotations
@@ -45,17 +50,40 @@ def main() -> None:
     parser = harness.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--skip-article", action="store_true")
-    parser.add_argument("--article-evaluations", type=int, default=3, help="evaluations timed after one warm-up")
+    parser.add_argument("--article-evaluations", type=int, default=3, help="evaluations timed after each run")
+    parser.add_argument("--rounds", type=int, default=3, help="CLI runs, each followed by the article's timing")
     harness.add_weights(parser)
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": harness.machine_facts(), "commit": harness.git_commit(),
                               "date": harness.utc_now(), "size": args.size}
-    report["cli"] = cli_job(args)
+    timer = None if args.skip_article else ArticleTimer(args)
+    rounds = []
+    for _ in range(max(1, args.rounds)):
+        rounds.append({"cli": cli_job(args), "article": timer.time(args.article_evaluations) if timer else None})
+    report["cli"] = median_run(rounds)
     report["studio"] = studio_second_job(args)
-    if not args.skip_article:
-        report["article"] = article(args)
+    if timer:
+        report["article"] = {"set_up_seconds": timer.set_up, "seconds_per_evaluation": timer.per_evaluation(),
+                             "full_run_seconds": round(ARTICLE_EVALUATIONS * timer.per_evaluation(), 1)}
+        report["ratios"] = ratios(rounds, report["studio"], timer.time(args.article_evaluations))
+    report["rounds"] = [{"cli_seconds": r["cli"]["seconds"], "article_seconds_per_evaluation": r["article"]}
+                        for r in rounds]
     harness.write_report(RESULTS / f"phases-{args.size}.json", report)
     print(markdown(report))
+
+
+def median_run(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The CLI run of median seconds (the lower middle of an even count), with every run's seconds."""
+    runs = sorted((r["cli"] for r in rounds), key=lambda run: run["seconds"])
+    return {**runs[(len(runs) - 1) // 2], "all_seconds": [r["cli"]["seconds"] for r in rounds]}
+
+
+def ratios(rounds: list[dict[str, Any]], studio: dict[str, Any], studio_article: float) -> dict[str, Any]:
+    """The article's full run over our seconds, each run paired with the article's timing after it."""
+    cli = [ARTICLE_EVALUATIONS * r["article"] / r["cli"]["seconds"] for r in rounds]
+    return {"cli": [round(x, 1) for x in cli], "cli_median": round(statistics.median(cli), 1),
+            "studio": round(ARTICLE_EVALUATIONS * studio_article / studio["seconds"], 1),
+            "studio_article_seconds_per_evaluation": studio_article}
 
 
 def cli_job(args) -> dict[str, Any]:
@@ -118,25 +146,35 @@ def submit_and_wait(client, photo: Path, painting: str, size: int) -> tuple[dict
     return job, time.perf_counter() - started, first_preview
 
 
-def article(args) -> dict[str, Any]:
-    """The design article's evaluation at this size, and its full run extrapolated from it."""
-    import numpy as np
-    from blog_reference import BlogStyleTransfer, initial_image, load_rgb
+class ArticleTimer:
+    """The design article's loss and gradient at this size, set up (and traced) once, then timed
+    a few evaluations at a time; its full run is extrapolated from the median evaluation."""
 
-    log(f"article: {args.article_evaluations} evaluations at {args.size} px after a warm-up")
-    started = time.perf_counter()
-    transfer = BlogStyleTransfer(load_rgb(DEFAULT_CONTENT), load_rgb(DEFAULT_STYLE), args.size, args.weights)
-    x = initial_image(transfer.height, transfer.width, 0).astype(np.float64).ravel()
-    transfer.evaluate(x)  # traces the graph
-    set_up = time.perf_counter() - started
-    seconds = []
-    for _ in range(args.article_evaluations):
-        tick = time.perf_counter()
-        transfer.evaluate(x)
-        seconds.append(time.perf_counter() - tick)
-    per_evaluation = statistics.median(seconds)
-    return {"set_up_seconds": round(set_up, 2), "seconds_per_evaluation": round(per_evaluation, 3),
-            "full_run_seconds": round(ARTICLE_EVALUATIONS * per_evaluation, 1)}
+    def __init__(self, args) -> None:
+        import numpy as np
+        from blog_reference import BlogStyleTransfer, initial_image, load_rgb
+
+        log(f"article: set up at {args.size} px")
+        started = time.perf_counter()
+        self.transfer = BlogStyleTransfer(load_rgb(DEFAULT_CONTENT), load_rgb(DEFAULT_STYLE), args.size, args.weights)
+        self.x = initial_image(self.transfer.height, self.transfer.width, 0).astype(np.float64).ravel()
+        self.transfer.evaluate(self.x)  # traces the graph
+        self.set_up = round(time.perf_counter() - started, 2)
+        self.seconds: list[float] = []
+
+    def time(self, evaluations: int) -> float:
+        """The median of ``evaluations`` evaluations timed now."""
+        log(f"article: {evaluations} evaluations")
+        now = []
+        for _ in range(evaluations):
+            tick = time.perf_counter()
+            self.transfer.evaluate(self.x)
+            now.append(time.perf_counter() - tick)
+        self.seconds += now
+        return round(statistics.median(now), 3)
+
+    def per_evaluation(self) -> float:
+        return round(statistics.median(self.seconds), 3)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -148,11 +186,13 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {_cell(cli, name)} | {_cell(studio, name)} |")
     lines.append(f"| **in all** | **{cli['seconds']}** | **{studio['seconds']}** |")
     lines.append(f"\nFirst preview on the warm studio: {studio['first_preview_seconds']} s after submission.")
-    if "article" in report:
-        full = report["article"]["full_run_seconds"]
-        lines.append(f"The article's full run: {full} s ({ARTICLE_EVALUATIONS} × "
-                     f"{report['article']['seconds_per_evaluation']} s); ratio {full / cli['seconds']:.1f}× "
-                     f"(CLI), {full / studio['seconds']:.1f}× (warm studio).")
+    lines.append(f"CLI runs: {', '.join(f'{x} s' for x in cli['all_seconds'])} (the table: the median).")
+    if "ratios" in report:
+        ratio = report["ratios"]
+        lines.append(f"The article's full run: {report['article']['full_run_seconds']} s ({ARTICLE_EVALUATIONS} × "
+                     f"{report['article']['seconds_per_evaluation']} s, the median of all its timings); each run "
+                     f"over the article timed right after it: CLI {', '.join(f'{x}×' for x in ratio['cli'])}, "
+                     f"median **{ratio['cli_median']}×**; warm studio **{ratio['studio']}×**.")
     return "\n".join(lines)
 
 
