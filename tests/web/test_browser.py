@@ -332,8 +332,10 @@ def test_a_coarse_scales_preview_says_it_is_a_first_pass(page: Page, live_server
         "style": {"name": "painting.jpg", "mimeType": "image/jpeg", "buffer": style_bytes()},
         "size": "64", "iterations": "12", "scales": "2"})
     assert answer.status == 202, answer.text()
+    # Held after its first report (the start, before any evaluation), then the page opened: it comes
+    # with that preview, and words its caption all the same.
+    assert gate.wait_held().iteration == 0
     page.goto(live_server + answer.json()["urls"]["page"])
-    # Held after its first report: the start, before any evaluation.
     expect(page.locator("#preview-caption")).to_have_text(
         "First glimpse: your photo in the painting's colours. The strokes come next.", timeout=60_000)
     assert gate.run_until(iteration=1).scale == 1

@@ -14,7 +14,9 @@
   const RUNNING = job.dataset.running;
   const FINISHED = job.dataset.finished.split(" ");
   const $ = (id) => document.getElementById(id);
-  let previewIteration = job.dataset.previewIteration;
+  // null: the first poll words the caption of the preview the page came with (a first glimpse, a
+  // first pass), which the server renders plainly.
+  let previewIteration = null;
   let previewFrame = job.dataset.previewFrame;
 
   function number(x) {
