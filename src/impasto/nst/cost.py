@@ -74,14 +74,17 @@ def style_matrix_seconds(options: Options, megapixels: float, aspect: float) -> 
     return seconds
 
 
+def step_seconds(options: Options, megapixels: float, aspect: float) -> float:
+    """One evaluation and the optimiser's own vector work around it."""
+    return evaluation_seconds(options, megapixels, aspect) + OPTIMIZER_PER_EVALUATION * megapixels
+
+
 def scale_seconds(options: Options, iterations: int, megapixels: float, aspect: float) -> float:
     """One scale's (or a crop's) L-BFGS: its evaluations and the optimiser's own work, not its tracing."""
     # with round_evals an "iteration" is a round of exactly that many evaluations
     evaluations = iterations * options.round_evals if options.round_evals else iterations + EXTRA_EVALUATIONS
-    optimizer = OPTIMIZER_PER_EVALUATION * evaluations * megapixels
-    if options.pixel_bounds:
-        optimizer += SCIPY_BOUNDS_PER_MEGAPIXEL * megapixels
-    return evaluations * evaluation_seconds(options, megapixels, aspect) + optimizer
+    bounds = SCIPY_BOUNDS_PER_MEGAPIXEL * megapixels if options.pixel_bounds else 0.0
+    return evaluations * step_seconds(options, megapixels, aspect) + bounds
 
 
 def picture_seconds(options: Options, aspect: float) -> float:

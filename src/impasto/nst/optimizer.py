@@ -235,8 +235,7 @@ class Run:
         256 -> 512 px is 2.6x there, against the 2.2-2.4x measured that pixels^0.75 put at 2.8x
         (the final scale's first iterations read +25...+55 % before their own were timed)."""
         aspect = min(height, width) / max(height, width)
-        return [cost.evaluation_seconds(self.options, side * side * aspect / 1e6, aspect)
-                + cost.OPTIMIZER_PER_EVALUATION * side * side * aspect / 1e6 for side in self.sizes]
+        return [cost.step_seconds(self.options, side * side * aspect / 1e6, aspect) for side in self.sizes]
 
     def _preview(self, x: np.ndarray, scale: ScaleState) -> Callable[[], np.ndarray]:
         """The whole picture so far (a tile's progress blended into the rest)."""
