@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -45,6 +46,15 @@ def untrained_weights() -> str:
     once, before the first test, at weights.UNTRAINED_WEIGHTS, the path the tests and their
     subprocesses use."""
     return weights.untrained_weights()
+
+
+@pytest.fixture(autouse=True)
+def no_warm_up_left() -> Iterator[None]:
+    """A warm-up's measurement is the process's (src/impasto/jobs/warmup.py): each test starts without one."""
+    yield
+    from impasto.jobs import warmup
+
+    warmup.forget()
 
 
 @pytest.fixture(scope="session")

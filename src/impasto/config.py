@@ -79,6 +79,9 @@ class Settings:
     max_clip_side: int = setting("1920", whole(32, 8192), "Largest clip the web and API accept (longest side of "
                                  "its frames, px); a runner holds every frame of a clip in memory (240 frames at "
                                  "1920×1080 ≈ 1.5 GB).")
+    warm_up: bool = setting("on", switch, "Each server process loads the engine and times a few evaluations when "
+                            "it starts, before any job: the first job starts sooner, and its estimate goes by this "
+                            "machine's measured speed. `off` leaves both to the first job.")
     runners: int = setting("1", whole(1), "Jobs running at once across all server processes (one job uses every "
                            "core: keep 1 on a CPU).")
     retention_days: float | None = setting(None, off_at_zero, "Days a finished job is kept after it ended; then "

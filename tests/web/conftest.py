@@ -32,14 +32,16 @@ def style_bytes() -> bytes:
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., Flask]:
     """create_app on tmp_path with no runner threads (tests run jobs themselves: the Manual
-    dispatcher, unless DISPATCHER= says otherwise) and untrained weights. No per-client cap: with
+    dispatcher, unless DISPATCHER= says otherwise), untrained weights and no warm-up (runner
+    threads start on their job at once: tests/web/test_warmup.py turns it on). No per-client cap: with
     no runner, jobs stay queued, and many tests queue more than 3 from one client
     (tests/web/test_access.py sets the cap where it is the subject)."""
     apps: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
         config = {"TESTING": True, "IMPASTO_DATA_DIR": str(tmp_path / "data"), "DISPATCHER": Manual,
-                  "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "IMPASTO_MAX_QUEUED_PER_CLIENT": 0, **overrides}
+                  "IMPASTO_VGG_WEIGHTS": UNTRAINED_WEIGHTS, "IMPASTO_MAX_QUEUED_PER_CLIENT": 0,
+                  "IMPASTO_WARM_UP": "off", **overrides}
         app = create_app(config)
         apps.append(app)
         return app

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from impasto.config import default
+from impasto.jobs import warmup
 from impasto.jobs.execute import Complaints, EngineSettings, Painter, run_job
 from impasto.jobs.store import JobStore
 
@@ -47,13 +48,14 @@ class RunnerConfig:
     max_attempts: int = default("max_attempts")  # re-queue a job whose runner died at most this often
     retention_seconds: float | None = None  # finished jobs older than this are deleted; None keeps them
     housekeeping_seconds: float = 15.0  # how often to reap stale jobs and delete expired ones (cheap queries)
+    warm_up: bool = default("warm_up")  # load the engine and time it before the first job (src/impasto/jobs/warmup.py)
 
     @classmethod
     def from_settings(cls, settings: Any, **changes: Any) -> RunnerConfig:
         """From impasto.config.Settings: runners here and in all, recovery, retention, the engine's side."""
         return cls(max_running=settings.runners, threads=settings.runners,
                    engine=EngineSettings.from_settings(settings), stale_after=settings.stale_after,
-                   max_attempts=settings.max_attempts,
+                   max_attempts=settings.max_attempts, warm_up=settings.warm_up,
                    retention_seconds=retention_seconds(settings.retention_days), **changes)
 
 
@@ -112,6 +114,8 @@ class ThreadRunner:
     def _loop(self) -> None:
         worker = worker_name()
         problems = Complaints(f"runner {worker}: taking a job")
+        if self.config.warm_up:
+            warmup.warm_up(self.config.engine.weights, self.config.engine.precision)
         while not self.stopping.is_set():
             try:
                 self._housekeeping_if_due()

@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable
 
+from impasto.jobs import warmup
 from impasto.jobs.store import DONE, QUEUED, RUNNING, Job
 from impasto.nst import cost
 from impasto.nst.errors import OptionError
@@ -47,29 +48,33 @@ class Speed:
     """This server's seconds per model second, by the precision a job asked for, learned from finished jobs."""
 
     by_precision: dict[str, float]
-    jobs: int  # how many finished jobs the numbers come from (0: the built-in default)
+    jobs: int  # how many finished jobs the numbers come from (0: the warm-up's speed, else the built-in default)
+    warm: warmup.Measured | None = None  # this process's warm-up: its speed until jobs have finished
 
     def seconds_per_unit(self, precision: str) -> float:
         if precision in self.by_precision:
             return self.by_precision[precision]
-        return self.by_precision.get("auto", DEFAULT_SPEED)  # the model has float32's own cost
+        first_guess = self.warm.speed if self.warm is not None else DEFAULT_SPEED
+        return self.by_precision.get("auto", first_guess)  # the model has float32's own cost
 
     def seconds(self, options: Options, aspect: float = DEFAULT_ASPECT, frames: int = 1) -> float:
         """The whole run of one job (of a clip of ``frames`` frames), from its start to its result:
         tracing its shapes as new (the one-off costs are not learned: see ``_job_rate``)."""
-        one_off = cost.trace_seconds(options) + (START_SECONDS if self.jobs == 0 else 0.0)
+        started = self.jobs > 0 or self.warm is not None  # a runner here has paid TensorFlow's start
+        one_off = cost.trace_seconds(options) + (0.0 if started else START_SECONDS)
         return FIXED_SECONDS + one_off + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
 
 
 def learn(jobs: Iterable[Job]) -> Speed:
-    """This server's speed from its finished jobs (each job's own start-to-finish time)."""
+    """This server's speed from its finished jobs (each job's own start-to-finish time), with this
+    process's warm-up for a first guess."""
     samples: dict[str, list[float]] = {}
     for job in [job for job in jobs if job.state == DONE][:LEARN_FROM]:
         rate = _job_rate(job)
         if rate is not None:
             samples.setdefault(str(job.options.get("precision", "auto")), []).append(rate)
     rates = {precision: statistics.median(values) for precision, values in samples.items()}
-    return Speed(rates, sum(map(len, samples.values())))
+    return Speed(rates, sum(map(len, samples.values())), warmup.measured())
 
 
 def _job_rate(job: Job) -> float | None:
@@ -140,9 +145,11 @@ def _time_left(job: Job, speed: Speed) -> float:
     return max(0.0, _job_seconds(job, speed) - (job.elapsed() or 0.0))
 
 
-def estimate_line(run: str, measured: int, ahead: int, wait: str) -> str:
-    """'Takes about 1 min on this server (measured on 3 finished pictures). No queue: it starts at once.'"""
+def estimate_line(run: str, measured: int, ahead: int, wait: str, warm: bool = False) -> str:
+    """'Takes about 1 min on this server (measured on 3 finished pictures). No queue: it starts at once.'
+    ``warm``: with no finished picture, the guess comes from this server's warm-up."""
     basis = (f"measured on {measured} finished picture{'s' if measured != 1 else ''}" if measured
+             else "a first guess from this server's measured speed" if warm
              else "a first guess: no picture has finished here yet")
     queue = ("No queue: it starts at once." if not ahead else
              f"{ahead} job{'s' if ahead != 1 else ''} ahead: it starts in {wait}.")

@@ -127,7 +127,7 @@ def _estimate(values: Mapping[str, Any], preset: str) -> dict[str, Any] | None:
     speed = server_speed()
     queue = queue_for(speed)
     return {"line": estimate_line(duration(speed.seconds(options)), speed.jobs, queue.jobs_ahead,
-                                  duration(queue.wait_seconds))}
+                                  duration(queue.wait_seconds), warm=speed.warm is not None)}
 
 
 def _painting_slots(source: Job | None, form: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -128,7 +128,8 @@ def estimate(query: MultiDict, limits: Limits, recent: list[Job], runners: int) 
     seconds = speed.seconds(options, aspect, frames)
     queue = queue_ahead(recent, speed, runners)
     line = (too_much_work(options, limits)
-            or estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds)))
+            or estimate_line(duration(seconds), speed.jobs, queue.jobs_ahead, duration(queue.wait_seconds),
+                             warm=speed.warm is not None))
     return {"seconds": round(seconds, 1), "measured_jobs": speed.jobs, "jobs_ahead": queue.jobs_ahead,
             "wait_seconds": round(queue.wait_seconds, 1), "line": line}
 
