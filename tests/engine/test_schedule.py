@@ -78,6 +78,17 @@ def test_later_scales_cost_what_the_cost_model_says_when_it_is_given():
     assert whole == pytest.approx(0.15 * (39 + R) + 0.15 * 0.47 / 0.18 * (9 + 2 * R))  # the polish: 1 and 2 restarts
 
 
+def test_a_later_scales_set_up_and_tracing_are_counted_at_the_measured_speed():
+    plan, sizes, costs, set_ups = [43, 9], [256, 512], [0.18, 0.47], [0.65, 0.9]  # the cost model's seconds
+    without = schedule.eta([1.2, 0.15, 0.15, 0.15], plan, sizes, scale=0, done_in_scale=4, costs=costs)
+    ahead = schedule.eta([1.2, 0.15, 0.15, 0.15], plan, sizes, scale=0, done_in_scale=4, costs=costs, set_ups=set_ups)
+    assert ahead == pytest.approx(without + 0.9 * 0.15 / 0.18)  # the 512 px scale's, at 0.15/0.18 of the model
+    # in the last scale nothing is left to set up
+    last = schedule.eta([1.2, 0.4, 0.4, 0.4], plan, sizes, scale=1, done_in_scale=4, costs=costs)
+    assert schedule.eta([1.2, 0.4, 0.4, 0.4], plan, sizes, scale=1, done_in_scale=4, costs=costs,
+                        set_ups=set_ups) == pytest.approx(last)
+
+
 def test_a_runs_eta_uses_the_cost_models_ratio_for_its_pictures_aspect():
     from impasto.nst import cost
     from impasto.nst.optimizer import Run

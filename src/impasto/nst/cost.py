@@ -40,10 +40,11 @@ OPTIMIZER_PER_EVALUATION = 0.15
 # What scipy's L-BFGS-B adds per bounded run and megapixel with pixel_bounds: it converts each
 # value's bounds in a Python loop (1.7 s for a 512 px picture's 590k values).
 SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
-# A new shape's loss tracing, per scale, a part and a part growing with the scale's size (a warm
-# studio measured 0.62 s at 96 px, 1.31 at 256 and 1.58 at 512); the shapes it has kept pay none.
+# A new shape's set-up and tracing beyond its first evaluation, per scale, a part and a part growing
+# with the scale's size (bench/phases.py without AutoGraph: 0.75 s at 256 px, 0.9-1.0 at 512); the
+# shapes a runner has kept pay none.
 TRACE_SECONDS = 0.4
-TRACE_SECONDS_AT_512 = 1.2
+TRACE_SECONDS_AT_512 = 0.5
 # Seconds a later clip frame pays around its evaluations: flow, the frame's and its crops' set-ups,
 # their tracing spread over the frames, the optimiser (bench/clip_phases.py at 96 px: 0.30 s).
 PER_FRAME = 0.3
@@ -96,7 +97,12 @@ def picture_seconds(options: Options, aspect: float) -> float:
 
 def trace_seconds(options: Options) -> float:
     """Tracing every scale's loss anew: what a job with shapes the runner has not kept pays once."""
-    return sum(TRACE_SECONDS + TRACE_SECONDS_AT_512 * size / 512 for size in options.scale_sizes())
+    return sum(scale_trace_seconds(size) for size in options.scale_sizes())
+
+
+def scale_trace_seconds(longest: int) -> float:
+    """Setting up and tracing one scale of this longest side anew."""
+    return TRACE_SECONDS + TRACE_SECONDS_AT_512 * longest / 512
 
 
 def later_frame_seconds(options: Options, aspect: float) -> float:

@@ -223,7 +223,8 @@ class Run:
         height, width = scale.tile.content_rgb.shape[:2] if scale.tile else (scale.problem.height, scale.problem.width)
         eta = schedule.eta(steps, self.plan, self.sizes, scale.index, iteration - scale_start,
                            round_evals=self.round_evals, pixel_bounds=self.options.pixel_bounds,
-                           earlier=self.rates.get(scale.index - 1), costs=self._scale_costs(height, width))
+                           earlier=self.rates.get(scale.index - 1), costs=self._scale_costs(height, width),
+                           set_ups=[cost.scale_trace_seconds(side) for side in self.sizes])
         return Progress(
             iteration=iteration, total=self.total, evaluations=self.evaluations, loss=loss,
             content_loss=c, style_loss=s, tv_loss=t, elapsed=time.perf_counter() - self.started,

@@ -53,7 +53,8 @@ def seconds_per_iteration(iteration_seconds: Sequence[float]) -> float | None:
 
 def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence[int], scale: int,
         done_in_scale: int, *, round_evals: int = 0, pixel_bounds: bool = False,
-        earlier: float | None = None, costs: Sequence[float] | None = None) -> float | None:
+        earlier: float | None = None, costs: Sequence[float] | None = None,
+        set_ups: Sequence[float] | None = None) -> float | None:
     """Seconds left, from the measured seconds of the current scale's iterations so far.
 
     The median of the last ten (the scale's first, which includes tracing, left out) times the
@@ -63,7 +64,9 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
     ``done_in_scale`` counts in progress units (with round_evals, each round counts that many).
     Before MEASURED_BEFORE_ETA of its own, a later scale goes by ``earlier``, the scale before's
     seconds per iteration, scaled the same way (a 512 px final scale of 9 iterations had no ETA for
-    a third of them); else None.
+    a third of them); else None. ``set_ups``: what each scale pays before its first iteration (its
+    set-up and tracing), in the cost model's seconds as ``costs`` are: a later scale's are added,
+    at this machine's measured speed.
     """
     relative = list(costs) if costs else [float(size) ** (2 * PIXEL_EXPONENT) for size in sizes]
     per_iteration = seconds_per_iteration(iteration_seconds)
@@ -79,4 +82,6 @@ def eta(iteration_seconds: Sequence[float], plan: Sequence[int], sizes: Sequence
         restarts = restarts_after(plan[index], done_in_scale if index == scale else -1,
                                   round_evals=round_evals, pixel_bounds=pixel_bounds)
         remaining += (max(0, left) + restart * restarts) * per_iteration * relative[index] / relative[scale]
+    if set_ups and costs:
+        remaining += sum(set_ups[scale + 1:]) * per_iteration / relative[scale]
     return remaining
