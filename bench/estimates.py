@@ -2,13 +2,14 @@
 
     python bench/estimates.py            # a fresh studio: pictures at 256, 96, 512 and 128 px, clips at 96 and 128 px
 
-A studio (the embedded runner, its store in a temporary folder) is asked ``GET /api/estimate`` for
-each job's settings (size, the photo's aspect, a clip's frames) just before the job is submitted,
-with no job waiting; the job's time is its own running time (``elapsed`` of the finished job). The
-first job is the fresh server's first guess (the cost model as it is); each later estimate has
-learned from the jobs before it. While each job runs, the ETA its page shows is read at every poll
-and set against the time that was really left: the median error of the polls around a quarter, half
-and three quarters of the job.
+A studio (the embedded runner, its store in a temporary folder) warms up as a served one does
+(src/impasto/jobs/warmup.py), then is asked ``GET /api/estimate`` for each job's settings (size, the
+photo's aspect, a clip's frames) just before the job is submitted, with no job waiting; the job's
+time is its own running time (``elapsed`` of the finished job). The first job is the fresh server's
+first guess (the cost model at the warm-up's measured speed); each later estimate has learned from
+the jobs before it. While each job runs, the ETA its page shows is read at every poll and set
+against the time that was really left: the median error of the polls around a quarter, half and
+three quarters of the job.
 Writes bench/results/estimates.json and a markdown table to stdout.
 """
 
@@ -48,12 +49,26 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         client = create_app({"IMPASTO_DATA_DIR": folder, "IMPASTO_VGG_WEIGHTS": args.weights}).test_client()
+        warmed = _warm_up_done()
+        log(f"the runner warmed up: {warmed.seconds:.1f} s, {warmed.speed:.2f}× the cost model's time")
         for kind, photo, painting, size in JOBS:
             rows.append(one_job(client, kind, photo, painting, size))
     report = {"machine": harness.machine_facts(), "commit": harness.git_commit(), "date": harness.utc_now(),
               "jobs": rows}
     harness.write_report(RESULTS / "estimates.json", report)
     print(markdown(report))
+
+
+def _warm_up_done(timeout: float = 120.0) -> Any:
+    """The studio's warm-up (src/impasto/jobs/warmup.py), waited for: a person opens the page after the start."""
+    from impasto.jobs import warmup
+
+    deadline = time.monotonic() + timeout
+    while (measured := warmup.measured()) is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the studio's runner did not warm up (IMPASTO_WARM_UP off, or no weights)")
+        time.sleep(0.1)
+    return measured
 
 
 def _upload(kind: str, photo: Any, size: int) -> tuple[bytes, str, float, int]:

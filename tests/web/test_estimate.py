@@ -27,7 +27,8 @@ def finished_at(speed: float, options: Options, frames: int = 1) -> Job:
 
 def estimated(rate: float, options: Options, frames: int = 1) -> float:
     """What a server learned at ``rate`` says: the fixed part, tracing the shapes, the model's seconds."""
-    return FIXED_SECONDS + cost.trace_seconds(options) + rate * work(options, frames=frames)
+    return (FIXED_SECONDS + cost.trace_seconds(options) + cost.clip_trace_seconds(options, frames)
+            + rate * work(options, frames=frames))
 
 
 def test_work_is_the_cost_model_s_seconds_for_each_scale():
@@ -163,6 +164,11 @@ def test_a_clip_counts_every_frame_in_the_speed_and_in_the_queue():
     queued = Job(id="q", state="queued", created=1.0, options=options.to_dict(), meta={"clip": {"frames": 10}})
     assert queue_ahead([queued], learn([picture]), 1).wait_seconds == pytest.approx(
         estimated(1.5, options, frames=10))
+    # Traced once: the later frames' program; for painted new ground, each later frame's crops too.
+    assert cost.clip_trace_seconds(options, 10) == pytest.approx(cost.scale_trace_seconds(256))
+    assert cost.clip_trace_seconds(painted, 10) == pytest.approx(cost.scale_trace_seconds(256)
+                                                                 + 9 * cost.CROP_TRACE_SECONDS)
+    assert cost.clip_trace_seconds(independent, 10) == cost.clip_trace_seconds(painted, 1) == 0.0
 
 
 def test_a_runners_first_job_is_learned_without_its_start():

@@ -9,6 +9,7 @@ import time
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from impasto.nst import cost, hardware
 from impasto.nst.options import DEFAULTS
@@ -29,11 +30,12 @@ def speed(weights: str | None, precision: str, clock: Callable[[], float] = time
     problem = build_problem(load_weights(weights), photo, [painting], np.ones(1), options, WIDTH,
                             hardware.choose_precision(options.precision, precision))
     x = rgb_to_caffe(photo).astype(np.float64).ravel()
-    problem.evaluate(x)  # the trace, and the first call's graph optimisation
-    problem.program.evaluated = True  # a job's first call of this kept program is an evaluation like any
     seconds = []
-    for _ in range(EVALUATIONS):
-        started = clock()
-        problem.evaluate(x)
-        seconds.append(clock() - started)
+    with threadpool_limits(limits=1, user_api="blas"):  # as inside a job's L-BFGS (src/impasto/nst/optimizer.py)
+        problem.evaluate(x)  # the trace, and the first call's graph optimisation
+        problem.program.evaluated = True  # a job's first call of this kept program is an evaluation like any
+        for _ in range(EVALUATIONS):
+            started = clock()
+            problem.evaluate(x)
+            seconds.append(clock() - started)
     return statistics.median(seconds) / cost.evaluation_seconds(options, HEIGHT * WIDTH / 1e6, HEIGHT / WIDTH)

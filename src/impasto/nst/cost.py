@@ -45,6 +45,10 @@ SCIPY_BOUNDS_PER_MEGAPIXEL = 8.6
 # shapes a runner has kept pay none.
 TRACE_SECONDS = 0.4
 TRACE_SECONDS_AT_512 = 0.5
+# A later clip frame's new-ground crops come in shapes of their own, each traced anew with its first
+# call's graph optimisation (bench/clip_phases.py and a studio's first clip at 128 px: 0.13 s in the
+# trace phase and ~0.1 s more in the crops' evaluations, per frame).
+CROP_TRACE_SECONDS = 0.25
 # Seconds a later clip frame pays around its evaluations: flow, the frame's and its crops' set-ups,
 # their tracing spread over the frames, the optimiser (bench/clip_phases.py at 96 px: 0.30 s).
 PER_FRAME = 0.3
@@ -98,6 +102,16 @@ def picture_seconds(options: Options, aspect: float) -> float:
 def trace_seconds(options: Options) -> float:
     """Tracing every scale's loss anew: what a job with shapes the runner has not kept pays once."""
     return sum(scale_trace_seconds(size) for size in options.scale_sizes())
+
+
+def clip_trace_seconds(options: Options, frames: int) -> float:
+    """What a clip of ``frames`` frames traces beyond its first frame's scales: the later frames'
+    program (with the temporal term) and each later frame's new-ground crops; with temporal_weight 0
+    its frames are pictures, which the first frame's programs serve."""
+    if frames <= 1 or options.temporal_weight == 0:
+        return 0.0
+    crops = (frames - 1) * CROP_TRACE_SECONDS if options.new_ground == "paint" else 0.0
+    return scale_trace_seconds(options.size) + crops
 
 
 def scale_trace_seconds(longest: int) -> float:

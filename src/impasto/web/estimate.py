@@ -61,7 +61,8 @@ class Speed:
         """The whole run of one job (of a clip of ``frames`` frames), from its start to its result:
         tracing its shapes as new (the one-off costs are not learned: see ``_job_rate``)."""
         started = self.jobs > 0 or self.warm is not None  # a runner here has paid TensorFlow's start
-        one_off = cost.trace_seconds(options) + (0.0 if started else START_SECONDS)
+        one_off = (cost.trace_seconds(options) + cost.clip_trace_seconds(options, frames)
+                   + (0.0 if started else START_SECONDS))
         return FIXED_SECONDS + one_off + work(options, aspect, frames) * self.seconds_per_unit(options.precision)
 
 
