@@ -330,3 +330,19 @@ def test_the_start_is_shown_before_any_evaluation():
         shown = []
         run(content, style, options=plain, on_progress=shown.append)
         assert shown[0].iteration == 1
+
+
+def test_the_scale_before_is_collected_only_when_the_memory_is_short(monkeypatch):
+    from impasto.nst import hardware
+
+    lossfn.clear()  # no kept program to make room for (its eviction collects too)
+    collected = []
+    monkeypatch.setattr(engine.gc, "collect", lambda *args: collected.append(1) or 0)
+    options = Options(size=64, iterations=2, scales=2, seed=0)  # 32 px, then 64 px (48×64)
+    both = hardware.estimate_peak_bytes(24, 32) + hardware.estimate_peak_bytes(48, 64)
+    ample = both / 0.85 * 1.01 / 1e9  # GB: the two scales' estimated peaks fit together
+    engine.stylize(gradient_image(), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS, memory_gb=ample)
+    assert collected == []  # 0.12 s saved between the scales
+    short = both / 0.85 * 0.99 / 1e9  # each fits whole, both at once do not
+    engine.stylize(gradient_image(), stripes_image(), options=options, weights=UNTRAINED_WEIGHTS, memory_gb=short)
+    assert collected == [1]

@@ -103,8 +103,8 @@ def stylize(content: ImageSource | np.ndarray, style: ImageSource | np.ndarray |
     sizes = options.scale_sizes()
     for index, (longest, iterations) in enumerate(zip(sizes, options.scale_iterations())):
         current = _paint_scale(job, run, options, index, longest, iterations, current)
-        if index < len(sizes) - 1:  # frees the scale before the next allocates; 0.16 s, so not after the last
-            gc.collect()
+        if index < len(sizes) - 1 and not memory.holds_both(index, index + 1):
+            gc.collect()  # frees the scale before the next allocates (0.12 s: only when the memory is short)
     return _result(job, run, options, current, started)
 
 
@@ -167,6 +167,13 @@ class _Memory:
 
     grids: list[tiles.Grid | None]
     style_pixels: int | None  # None: no limit
+    peaks: list[float]  # each scale's estimated peak bytes, painted whole
+    budget: float
+
+    def holds_both(self, first: int, second: int) -> bool:
+        """Whether two scales fit the memory at once, both painted whole."""
+        whole = self.grids[first] is None and self.grids[second] is None
+        return whole and self.peaks[first] + self.peaks[second] <= self.budget * tiles.SIZING_SHARE
 
     @classmethod
     def plan(cls, options: Options, images: Images, memory_gb: float | None, tile_size: int | None) -> _Memory:
@@ -174,15 +181,17 @@ class _Memory:
         smallest tiles, are refused (OptionError, ResourceError)."""
         check_shapes(options, images.content.shape[:2], [s.shape[:2] for s in images.styles])
         budget = hardware.available_bytes(memory_gb)
-        grids = []
+        grids, peaks = [], []
         for longest in options.scale_sizes():
             hw = scaled_shape(*images.content.shape[:2], longest)
             forced = tile_size if tile_size and max(hw) > tile_size else None
             grids.append(tiles.plan(hw, options.deepest_layer, budget, side=forced))
+            peaks.append(hardware.estimate_peak_bytes(*hw, options.deepest_layer))
         if budget == float("inf"):
-            return cls(grids, None)
+            return cls(grids, None, peaks, budget)
         sized = budget * tiles.SIZING_SHARE
-        return cls(grids, max(1, int((sized - hardware.BASE_BYTES) / hardware.BYTES_PER_STYLE_PIXEL)))
+        style_pixels = max(1, int((sized - hardware.BASE_BYTES) / hardware.BYTES_PER_STYLE_PIXEL))
+        return cls(grids, style_pixels, peaks, budget)
 
 
 class _TiledScale:
