@@ -23,7 +23,7 @@ from impasto.web.option_fields import planned_iterations
 from impasto.web.submission import Limits
 
 DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
-FIXED_SECONDS = 1.0  # a job outside the engine: the queue, decoding, saving
+FIXED_SECONDS = 0.3  # a job outside the engine: the queue, decoding, saving (bench/phases.py: 0.18-0.24 s at 512 px)
 # A fresh runner's first job, outside the engine's own timings: TensorFlow's import and first kernels
 # (measured 4.5-4.9 s on the 2-core benchmark machine; 50-iteration jobs made it a third of a 256 px job).
 START_SECONDS = 5.0
