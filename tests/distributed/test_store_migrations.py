@@ -71,7 +71,7 @@ def test_sqlite_database_from_before_versioning_is_upgraded(old_sqlite: Path) ->
         assert sqlite_schema.version(db) == 0
     store = SqliteJobStore(old_sqlite)
     with store._connection() as db:
-        assert sqlite_schema.version(db) == sqlite_schema.VERSION == 5
+        assert sqlite_schema.version(db) == sqlite_schema.VERSION == 6
     check_upgraded(store, sqlite_ids())
     assert not (old_sqlite / "jobs" / sqlite_ids()["done_before_blending"]).exists()
 
@@ -81,7 +81,7 @@ def test_sqlite_opening_again_runs_no_step(old_sqlite: Path) -> None:
     db = sqlite3.connect(old_sqlite / "jobs.sqlite3", isolation_level=None)
     assert sqlite_schema.migrate(db) == []
     fresh = sqlite3.connect(old_sqlite / "fresh.sqlite3", isolation_level=None)
-    assert sqlite_schema.migrate(fresh) == [1, 2, 3, 4, 5]
+    assert sqlite_schema.migrate(fresh) == [1, 2, 3, 4, 5, 6]
 
 
 def test_sqlite_failed_step_leaves_the_database_as_it_was(old_sqlite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +102,7 @@ def test_sqlite_database_from_a_newer_version_is_refused(tmp_path: Path) -> None
     SqliteJobStore(tmp_path)
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
         db.execute("PRAGMA user_version=99")
-    with pytest.raises(sqlite_schema.SchemaError, match="schema version 99.*up to 5"):
+    with pytest.raises(sqlite_schema.SchemaError, match="schema version 99.*up to 6"):
         SqliteJobStore(tmp_path)
 
 

@@ -186,3 +186,21 @@ def test_a_runners_first_job_is_learned_without_its_start():
     cached.finished += 1.5
     cached.summary = {**cached.summary, "timings": {**one_off, "weights": {"seconds": 0.0, "count": 1}}}
     assert learn([cached]).seconds_per_unit("auto") == pytest.approx(1.0)
+
+
+def test_a_running_jobs_eta_counts_down_between_the_engines_reports(app: Flask):
+    """A scale's set-up or a clip frame's crops go seconds without a report: the page's ETA counts
+    down meanwhile instead of repeating the last one."""
+    import time
+
+    client = app.test_client()
+    job_id = client.post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    store = app.extensions["impasto"].store
+    store.claim("w1", max_running=1)
+    store.update_progress(job_id, "w1", {"iteration": 5, "total": 50, "eta": 20.0, "eta_at": time.time() - 5})
+    progress = client.get(f"/api/jobs/{job_id}").json["progress"]
+    assert progress["eta"] == pytest.approx(15, abs=1) and "eta_at" not in progress
+    store.update_progress(job_id, "w1", {"iteration": 6, "total": 50, "eta": 20.0, "eta_at": time.time() - 60})
+    assert client.get(f"/api/jobs/{job_id}").json["progress"]["eta"] == 0  # late, never negative
+    queue = queue_ahead(store.recent(RECENT), learn([]), runners=1)
+    assert queue.jobs_ahead == 1 and queue.wait_seconds == 0

@@ -13,6 +13,7 @@ A clip is one job on one runner: each frame starts from the one before, so frame
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -81,7 +82,7 @@ def clip_progress_values(progress: Any) -> dict[str, Any]:
     frame = progress.progress
     return {"frame": progress.frame, "frames": progress.frames, "iteration": frame.iteration, "total": frame.total,
             "evaluations": frame.evaluations, "loss": frame.loss, "content_loss": frame.content_loss,
-            "style_loss": frame.style_loss, "tv_loss": frame.tv_loss, "eta": progress.eta,
+            "style_loss": frame.style_loss, "tv_loss": frame.tv_loss, "eta": progress.eta, "eta_at": time.time(),
             "scale": frame.scale, "scales": frame.scales}
 
 

@@ -297,7 +297,7 @@ class _Reporter:
             "iteration": progress.iteration, "total": progress.total, "evaluations": progress.evaluations,
             "loss": _finite(progress.loss), "content_loss": _finite(progress.content_loss),
             "style_loss": _finite(progress.style_loss), "tv_loss": _finite(progress.tv_loss),
-            "eta": progress.eta, "scale": progress.scale, "scales": progress.scales,
+            "eta": progress.eta, "eta_at": time.time(), "scale": progress.scale, "scales": progress.scales,
         }
         if self._preview_due(progress.iteration, progress.total):
             preview = encode_image(progress.image(), "JPEG", quality=85)

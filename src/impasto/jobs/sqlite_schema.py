@@ -94,6 +94,13 @@ CREATE INDEX sessions_created ON sessions(created);
 """
 
 
+# Step 6: when the ETA was said (seconds since the epoch), so that a page polled between two of the
+# engine's reports counts it down. NULL for every job from before: their ETA is shown as it was.
+_V6_ETA_AT = """
+ALTER TABLE jobs ADD COLUMN eta_at REAL;
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(db: sqlite3.Connection) -> None:
         # executescript would COMMIT first; run the statements one by one inside our transaction.
@@ -112,6 +119,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("every job lists its built-in style names", _v3_style_names),
     ("clip jobs' frame progress", _script(_V4_CLIP_PROGRESS)),
     ("browser sessions", _script(_V5_SESSIONS)),
+    ("when each ETA was said", _script(_V6_ETA_AT)),
 ]
 VERSION = len(MIGRATIONS)
 

@@ -79,7 +79,7 @@ from impasto.nst.options import MAX_STYLES
 
 # Progress fields a runner may write (columns of the SQLite table, keys in other backends).
 PROGRESS_FIELDS = ("iteration", "total", "evaluations", "loss", "content_loss", "style_loss", "tv_loss",
-                   "eta", "scale", "scales", "preview_iteration",
+                   "eta", "eta_at", "scale", "scales", "preview_iteration",  # eta_at: time.time() of the eta
                    # Clip jobs: the frame being painted (1-based) of ``frames``, the latest finished one
                    # (shown as the preview); iteration/total are then the frame's, eta the whole clip's.
                    "frame", "frames", "preview_frame")

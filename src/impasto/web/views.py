@@ -12,13 +12,15 @@ from impasto.jobs.store import CLIP_RESULTS, DONE, INIT_FILE, POSTER_FILE, QUEUE
 from impasto.nst.options import Options
 from impasto.text import clock, duration
 from impasto.web import auth, services
-from impasto.web.estimate import RECENT, Queue, Speed, learn, queue_ahead
+from impasto.web.estimate import RECENT, Queue, Speed, eta_now, learn, queue_ahead
 from impasto.web.option_fields import planned_iterations
 
 
 def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
     """The public view of a job (GET /api/jobs/<id>)."""
-    elapsed = _round(job.elapsed(time.time()))  # the clock from this very number: they never disagree
+    now = time.time()
+    elapsed = _round(job.elapsed(now))  # the clock from this very number: they never disagree
+    progress = _progress(job, now)
     return {
         "id": job.id,
         "state": job.state,
@@ -26,10 +28,10 @@ def job_dict(job: Job, store: JobStore) -> dict[str, Any]:
         "started": job.started,
         "finished": job.finished,
         "elapsed": elapsed,
-        "clock": {"elapsed": clock(elapsed), "eta": clock(job.progress.get("eta"))},  # as pages show them
+        "clock": {"elapsed": clock(elapsed), "eta": clock(progress.get("eta"))},  # as pages show them
         "queue_position": store.queue_position(job.id) if job.state == QUEUED else None,
         **_queue_wait(job),
-        "progress": _progress(job),
+        "progress": progress,
         "cancel_requested": job.cancel_requested,
         "error": job.error,
         "options": job.options,
@@ -84,13 +86,15 @@ def _queue_wait(job: Job) -> dict[str, Any]:
     return {"queue_wait": _round(wait), "queue_wait_text": duration(wait) if wait > 0 else "a moment"}
 
 
-def _progress(job: Job) -> dict[str, Any]:
+def _progress(job: Job, now: float) -> dict[str, Any]:
     progress = dict(job.progress)
     progress.setdefault("iteration", 0)
     if "total" not in progress:  # only before the engine's first report: _planned_total parses options
         progress["total"] = _planned_total(job)
-    if progress.get("eta") is not None:
-        progress["eta"] = _round(progress["eta"])
+    eta = eta_now(progress, now)  # counted down since the engine said it
+    progress.pop("eta_at", None)
+    if eta is not None:
+        progress["eta"] = _round(eta)
     if is_clip(job):  # frame: the one being painted (0 before the first), of frames; eta: the whole clip's
         progress.setdefault("frame", 0)
         progress.setdefault("frames", (job.meta.get("clip") or {}).get("frames"))
