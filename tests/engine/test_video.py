@@ -189,6 +189,20 @@ def test_a_later_frames_eta_counts_its_crops_and_its_own_stage_by_what_they_cost
     assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=0.5, eta=1.2)) == pytest.approx(1.2 + 3.0)
 
 
+def test_the_frames_to_come_cost_the_mean_of_the_later_frames_so_far():
+    """Frames with new crops (traced anew) cost more; the frames to come are a sum, so they count."""
+    now = [0.0]
+    run = _ClipRun(6, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
+    for index, seconds in enumerate((3.0, 1.0, 1.0, 4.0)):  # the first frame, then 1, 1 and 4 s
+        run.start_frame()
+        now[0] += seconds
+        run.finished(index, {}, Timings())
+    run.start_frame()
+    run.frame_stage()  # no crops: the frame's own stage, with its own ETA
+    frame_5 = SimpleNamespace(iteration=15, total=30, elapsed=0.5, eta=1.0)
+    assert run._eta(4, frame_5) == pytest.approx(1.0 + 1 * 2.0)  # this frame's own, then frame 6 at (1+1+4)/3
+
+
 def test_small_new_ground_takes_its_neighbours_paint_without_a_crop(monkeypatch):
     calls = []
     monkeypatch.setattr("impasto.nst.video.stylize", lambda *a, **kw: calls.append(kw))

@@ -367,7 +367,7 @@ class _ClipRun:
         after = self.frames - index - 1
         following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
         if following:
-            per_frame = float(np.median(following))
+            per_frame = float(np.mean(following))  # a sum of frames to come: heavy ones (new crops) count
         else:
             first = self.seconds[self.painted.index(0)] if 0 in self.painted else None
             if first is None:  # by its own ETA (its tracing behind it), else by its pace
