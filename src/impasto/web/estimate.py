@@ -3,9 +3,10 @@
 A job's work is the cost model's seconds (src/impasto/nst/cost.py: per evaluation, a part that grows
 with the picture and a part that does not; a clip's every frame, the first apart), scaled by this
 server's speed: the median, over the recent finished jobs, of their own start-to-end time over the
-model's, or the model as it is while there are none (its figures were measured on a 2-core CPU).
-The one-off costs (tracing a new shape, a fresh server's start) come on top and are kept out of the
-speed learned. The engine's live ETA takes over once a job runs.
+model's; while there are none, this process's warm-up measurement (src/impasto/jobs/warmup.py), else
+the model as it is (its figures were measured on a 2-core CPU). The one-off costs (tracing new
+shapes, a clip's crops, a fresh runner's start) come on top and are kept out of the speed learned.
+The engine's live ETA takes over once a job runs, counted down between its reports (``eta_now``).
 """
 
 from __future__ import annotations
