@@ -87,3 +87,35 @@ def test_runner_threads_warm_up_and_their_first_job_loads_and_traces_nothing(mak
     timings = client.get(job_url).get_json()["summary"]["timings"]
     assert timings["weights"]["seconds"] < 0.01  # loaded by the warm-up
     assert "scale 1 trace" not in timings  # the 4:3 program at 256 px was traced by the warm-up
+
+
+def test_a_process_stuck_in_its_warm_up_holds_no_other_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The turn is waited for a while, then this warm-up is skipped: its runner takes jobs."""
+    monkeypatch.setattr(calibrate, "speed", lambda weights, precision, clock: pytest.fail("no turn, no timing"))
+    lock_file = tmp_path / "warm-up.lock"
+    with open(lock_file, "a") as stuck:
+        fcntl.flock(stuck, fcntl.LOCK_EX)
+        assert warmup.warm_up(UNTRAINED_WEIGHTS, "auto", lock_file, wait=0.3) is None
+    assert "warm-up skipped: another Impasto process on this machine held" in caplog.text
+    assert not warmup.in_progress()
+
+
+def test_a_worker_stopped_during_its_warm_up_leaves_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's own exit could wait for ever on TensorFlow half imported in the warm-up's thread."""
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from impasto.web.worker import StudioWorker
+
+    exits = []
+    monkeypatch.setattr(ThreadWorker, "run", lambda self: None)  # gunicorn stopped the process
+    monkeypatch.setattr("impasto.web.worker.os._exit", exits.append)
+    worker = object.__new__(StudioWorker)
+    worker.run()
+    assert exits == []  # no warm-up under way: the usual exit
+    warmup._running.set()
+    try:
+        worker.run()
+    finally:
+        warmup._running.clear()
+    assert exits == [0]

@@ -33,9 +33,12 @@ class Measured:
     seconds: float  # how long the warm-up took (TensorFlow's import included)
 
 
+TURN_WAIT_SECONDS = 60.0  # for another process's warm-up; then this one is skipped (never a job held up)
+
 _lock = threading.Lock()
 _measured: Measured | None = None
 _tried = False
+_running = threading.Event()  # set while this process warms up (src/impasto/web/worker.py asks)
 
 
 def measured() -> Measured | None:
@@ -43,29 +46,43 @@ def measured() -> Measured | None:
     return _measured
 
 
+def in_progress() -> bool:
+    """Whether this process is warming up now (TensorFlow may be half imported)."""
+    return _running.is_set()
+
+
 def warm_up(weights: str | None, precision: str, lock_file: Path | None = None,
-            clock: Callable[[], float] = time.perf_counter) -> Measured | None:
+            clock: Callable[[], float] = time.perf_counter, wait: float = TURN_WAIT_SECONDS) -> Measured | None:
     """Warm this process up once (later calls, from other runner threads, wait for the first and
     return its measurement). The processes on this machine take turns by ``lock_file`` (default
-    ``lock_path()``): two timing at once would each measure half of it. Never raises: a server
-    without its weights starts, and the warning says why."""
+    ``lock_path()``): two timing at once would each measure half of it; after ``wait`` seconds
+    for a turn this one is skipped. Never raises: a server without its weights starts, and the
+    warning says why."""
     global _measured, _tried
     with _lock:
         if _tried:
             return _measured
         _tried = True
+        _running.set()
         try:
-            with _turn(lock_file or lock_path()):
-                started = clock()
-                from impasto.nst import calibrate  # imports TensorFlow
-
-                speed = calibrate.speed(weights, precision, clock)
+            _measured = _measure(weights, precision, lock_file or lock_path(), clock, wait)
         except (ImpastoError, OSError) as exc:
             log.warning("warm-up skipped: %s", getattr(exc, "message", exc))
-            return None
-        _measured = Measured(speed, clock() - started)
-        log.info("warmed up in %.1f s: an evaluation here takes %.2f× the cost model's time", _measured.seconds, speed)
+        finally:
+            _running.clear()
         return _measured
+
+
+def _measure(weights: str | None, precision: str, lock_file: Path, clock: Callable[[], float],
+             wait: float) -> Measured:
+    with _turn(lock_file, wait):
+        started = clock()
+        from impasto.nst import calibrate  # imports TensorFlow
+
+        speed = calibrate.speed(weights, precision, clock)
+    measured = Measured(speed, clock() - started)
+    log.info("warmed up in %.1f s: an evaluation here takes %.2f× the cost model's time", measured.seconds, speed)
+    return measured
 
 
 def lock_path() -> Path:
@@ -74,14 +91,27 @@ def lock_path() -> Path:
 
 
 @contextmanager
-def _turn(lock_file: Path) -> Iterator[None]:
-    """This process's turn: an exclusive lock on ``lock_file``, held until the block ends."""
+def _turn(lock_file: Path, wait: float) -> Iterator[None]:
+    """This process's turn: an exclusive lock on ``lock_file``, held until the block ends;
+    TimeoutError after ``wait`` seconds without it (a process stuck in its own warm-up)."""
     descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait
+        while not _try_lock(descriptor):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another Impasto process on this machine held {lock_file} for {wait:g} s")
+            time.sleep(0.1)
         yield
     finally:
         os.close(descriptor)  # and the lock with it
+
+
+def _try_lock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def forget() -> None:

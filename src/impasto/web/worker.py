@@ -16,6 +16,9 @@ a gunicorn started by hand takes ``--logger-class impasto.web.worker.StudioLogge
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
 from typing import Any
 
 from gunicorn import glogging, util
@@ -23,6 +26,7 @@ from gunicorn.http.errors import LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 
 from impasto.config import SettingsError, from_environment
+from impasto.jobs import warmup
 from impasto.logs import reformat
 from impasto.web.headers import SECURITY_HEADERS
 
@@ -41,7 +45,18 @@ def too_long_answer(exc: LimitRequestLine) -> bytes:
 
 
 class StudioWorker(ThreadWorker):
-    """gthread, with the 414 for an over-long request line in JSON (``too_long_answer``)."""
+    """gthread, with the 414 for an over-long request line in JSON (``too_long_answer``), and a
+    quick exit when it is stopped during the warm-up (``run``)."""
+
+    def run(self) -> None:
+        super().run()  # until gunicorn stops this process, its requests answered
+        if warmup.in_progress():
+            # TensorFlow half imported in the runner's thread: Python's own exit could wait on it
+            # for ever (an orphaned worker held the warm-up's lock in CI). Nothing is left to save.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         if not isinstance(exc, LimitRequestLine):
