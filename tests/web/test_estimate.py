@@ -177,8 +177,9 @@ def test_a_runners_first_job_is_learned_without_its_start():
     options = Options(size=256, iterations=50, scales=1)
     warm = finished_at(1.0, options)
     first = finished_at(1.0, options)
-    one_off = {"weights": {"seconds": 0.4, "count": 1}, "scale 1 trace": {"seconds": 1.5, "count": 1}}
-    first.finished += START_SECONDS + 0.4 + 1.5
+    # the weights read from the file in 0.03 s (src/impasto/nst/weights_h5.py): still a first job
+    one_off = {"weights": {"seconds": 0.03, "count": 1}, "scale 1 trace": {"seconds": 1.5, "count": 1}}
+    first.finished += START_SECONDS + 0.03 + 1.5
     first.summary = {**first.summary, "timings": one_off}
     assert learn([first]).seconds_per_unit("auto") == pytest.approx(learn([warm]).seconds_per_unit("auto"))
     # a warm job whose weights came from the cache (0 s) paid no start

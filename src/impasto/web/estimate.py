@@ -26,9 +26,11 @@ from impasto.web.submission import Limits
 
 DEFAULT_SPEED = 1.0  # the cost model's own machine, until this server has finished a job
 FIXED_SECONDS = 0.3  # a job outside the engine: the queue, decoding, saving (bench/phases.py: 0.18-0.24 s at 512 px)
-# A fresh runner's first job, outside the engine's own timings: TensorFlow's import and first kernels
-# (measured 4.5-4.9 s on the 2-core benchmark machine; 50-iteration jobs made it a third of a 256 px job).
-START_SECONDS = 5.0
+# A fresh runner's first job without a warm-up, outside the engine's own timings: TensorFlow's import
+# (a first 96 px job on the 2-core benchmark machine: 1.76-1.83 s outside the engine, 0.2 s of it the
+# fixed part; 4.5-4.9 s before ml-dtypes 0.7.0 was left out and the weights were read without Keras).
+START_SECONDS = 1.6
+LOADED_WEIGHTS = 0.005  # seconds: a job's weights phase above this read the file (a kept copy takes microseconds)
 DEFAULT_ASPECT = 0.75  # shorter side over longer side when the photo is not known yet (4:3)
 LEARN_FROM = 30  # finished jobs the speed is learned from, at most
 RECENT = LEARN_FROM + 50  # recent jobs looked at: the queue (20 at most by default) and running ones too
@@ -100,7 +102,7 @@ def _one_off_seconds(summary: dict, frames: int) -> float:
     start too (a fresh server's first job pays all three, a warm one's often none)."""
     def once(phases: dict) -> float:
         paid = sum(_seconds(value) for name, value in phases.items() if name.endswith(("weights", "trace")))
-        started = any(name.endswith("weights") and _seconds(value) > 0.05 for name, value in phases.items())
+        started = any(name.endswith("weights") and _seconds(value) > LOADED_WEIGHTS for name, value in phases.items())
         return paid + (START_SECONDS if started else 0.0)
 
     if "timings" in summary:  # a picture's engine timings
