@@ -137,10 +137,12 @@ def test_style_thumbnails_and_static_files(client: FlaskClient) -> None:
 
 
 def test_the_web_layer_never_imports_tensorflow(tmp_path) -> None:
+    """Pages and the health check need no TensorFlow. (The runners' warm-up loads it on purpose, in
+    its own thread: off here, so that only the web layer is looked at; tests/web/test_warmup.py.)"""
     code = (
         "import sys, io\n"
         "from impasto import create_app\n"
-        f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}}})\n"
+        f"app = create_app({{'IMPASTO_DATA_DIR': {str(tmp_path)!r}, 'IMPASTO_WARM_UP': 'off'}})\n"
         "client = app.test_client()\n"
         "assert client.get('/').status_code == 200\n"
         "assert client.get('/healthz').status_code == 200\n"

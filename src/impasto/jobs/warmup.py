@@ -26,7 +26,6 @@ from impasto.nst.errors import ImpastoError
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Measured:
     speed: float  # this machine's seconds per cost-model second
