@@ -193,10 +193,12 @@ def test_the_frames_to_come_cost_the_mean_of_the_later_frames_so_far():
     """Frames with new crops (traced anew) cost more; the frames to come are a sum, so they count."""
     now = [0.0]
     run = _ClipRun(6, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
-    for index, seconds in enumerate((3.0, 1.0, 1.0, 4.0)):  # the first frame, then 1, 1 and 4 s
-        run.start_frame()
+    for index, seconds in enumerate((3.0, 3.0, 1.0, 4.0)):  # the first frame, then 3 (2 of it a trace), 1 and 4 s
+        phases = run.start_frame()
+        if index == 1:
+            phases.add("frame trace", 2.0)  # the later frames' program, traced once: not a cost of the frames to come
         now[0] += seconds
-        run.finished(index, {}, Timings())
+        run.finished(index, {}, phases)
     run.start_frame()
     run.frame_stage()  # no crops: the frame's own stage, with its own ETA
     frame_5 = SimpleNamespace(iteration=15, total=30, elapsed=0.5, eta=1.0)

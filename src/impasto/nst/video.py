@@ -360,12 +360,12 @@ class _ClipRun:
         self.losses.append(losses)
 
     def _eta(self, index: int, progress: Progress) -> float | None:
-        """This frame's own ETA plus the frames after it, each costing what a following frame has
-        cost so far (before one has been timed: the first frame's seconds, measured or by its own
-        ETA, times the cost model's later frame over its first; by its pace, tracing counted in every
-        iteration, it read +36…+70 % a quarter in). A later frame's own part is ``_later_frame_left``."""
+        """This frame's own ETA plus the frames after it, each at the mean of the later frames so far
+        less their program's one trace (before one is timed: the first frame's, measured or by its own
+        ETA, times the cost model's later frame over its first). A later frame's own part is ``_later_frame_left``."""
         after = self.frames - index - 1
-        following = [s for i, s in zip(self.painted, self.seconds) if i > 0]
+        following = [s - p.seconds.get("frame trace", 0.0)
+                     for i, s, p in zip(self.painted, self.seconds, self.phases) if i > 0]
         if following:
             per_frame = float(np.mean(following))  # a sum of frames to come: heavy ones (new crops) count
         else:
