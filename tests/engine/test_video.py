@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,13 +15,12 @@ import tensorflow as tf
 from PIL import Image
 
 from impasto.cli import main
-from impasto.nst import cost, engine, flow, losses, program, targets, video
+from impasto.nst import engine, flow, losses, program, targets, video
 from impasto.nst.clips import ClipLimits, read_clip
 from impasto.nst.errors import Cancelled
 from impasto.nst.options import Options
-from impasto.nst.timings import Timings
 from impasto.nst.vgg import load_weights, rgb_to_caffe
-from impasto.nst.video import _ClipRun, frame_options, stylize_clip
+from impasto.nst.video import frame_options, stylize_clip
 from tests.conftest import ROOT, stripes_image
 from tests.engine.clip_helpers import encode, pan_frames
 from tests.weights import UNTRAINED_WEIGHTS
@@ -129,32 +127,6 @@ def test_new_ground_is_painted_first_as_a_picture_and_held_there(monkeypatch):
     assert later["options"].iterations == TINY.frame_iterations
 
 
-def test_the_crop_around_new_ground_is_whole_steps_inside_the_frame():
-    assert video._span(60, 64, 8, 64, 16) == (48, 64)  # the right edge, widened inwards
-    assert video._span(0, 3, 8, 64, 16) == (0, 16)
-    assert video._span(20, 30, 4, 64, 16) == (9, 41)  # 18 px with context, rounded up to 32, centred
-    assert video._span(10, 20, 0, 36, 32) == (0, 32)  # widened to the least asked, kept inside
-    assert video._span(0, 36, 8, 36, 16) == (0, 36)  # never beyond the frame
-
-
-def test_new_ground_crops_one_per_region_merged_where_they_overlap():
-    new = np.zeros((96, 128), np.uint8)
-    new[:, -4:] = 1  # a pan's new edge
-    new[40:52, 5:17] = 1  # what an object uncovered, far from it (1.2 % of the frame)
-    new[5, 60] = 1  # a speck: left out
-    new[80:88, 40:48] = 1  # under 1 % of the frame: left out too (paint_new_ground inpaints it)
-    boxes = video.new_ground_boxes(new)
-    assert [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in sorted(boxes, key=lambda b: b[1].start)] == [
-        (30, 62, 0, 64), (0, 96, 112, 128)]  # 8 px of context, in steps of 16; the small one grown to half the width
-    new[40:52, 5:17] = 0
-    new[80:88, 40:48] = 0
-    new[40:52, 98:110] = 1  # near the edge: its crop overlaps the edge's and the two become one
-    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(64, 128))]
-    new[:, :100] = 1  # most of the frame is new (a cut): the whole frame
-    assert video.new_ground_boxes(new) == [(slice(0, 96), slice(0, 128))]
-    assert video.new_ground_boxes(np.zeros((96, 128), np.uint8)) == []
-
-
 def test_no_new_ground_paints_nothing_apart(monkeypatch):
     frames = pan_frames(2, 48, 64, step=0)
     reliable = np.ones((48, 64), np.float32)
@@ -162,47 +134,6 @@ def test_no_new_ground_paints_nothing_apart(monkeypatch):
     held = losses.TemporalTarget(frames[0].astype(np.float32), reliable)
     assert video.paint_new_ground(frames[1], held.warped_rgb, held, stripes_image(), TINY,
                                   {"weights": UNTRAINED_WEIGHTS}) is None
-
-
-def test_a_later_frames_eta_counts_its_crops_and_its_own_stage_by_what_they_cost_before():
-    now = [0.0]
-    run = _ClipRun(4, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
-    now[0] = 5.0
-    run.finished(0, {}, Timings())  # the first frame: 5 s
-    run.start_frame()  # frame 2: one crop of 1 s, then its own stage of 2 s
-    run.crops_ahead(1)
-    now[0] = 6.0
-    run.crop_done()
-    run.frame_stage()
-    now[0] = 8.0
-    run.finished(1, {}, Timings())
-    run.start_frame()  # frame 3 has three crops: half a second into the first, with no ETA of its own yet
-    run.crops_ahead(3)
-    now[0] = 8.5
-    crop_stage = SimpleNamespace(iteration=2, total=30, elapsed=0.5, eta=None)
-    assert run._eta(2, crop_stage) == pytest.approx(0.5 + 2 * 1.0 + 2.0 + 1 * 3.0)  # crops, frame stage, frame 4
-    for second in (9.0, 10.0, 11.0):
-        now[0] = second
-        run.crop_done()
-    run.frame_stage()
-    now[0] = 11.5
-    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=0.5, eta=1.2)) == pytest.approx(1.2 + 3.0)
-
-
-def test_the_frames_to_come_cost_the_mean_of_the_later_frames_so_far():
-    """Frames with new crops (traced anew) cost more; the frames to come are a sum, so they count."""
-    now = [0.0]
-    run = _ClipRun(6, TINY.replace(size=96), started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
-    for index, seconds in enumerate((3.0, 3.0, 1.0, 4.0)):  # the first frame, then 3 (2 of it a trace), 1 and 4 s
-        phases = run.start_frame()
-        if index == 1:
-            phases.add("frame trace", 2.0)  # the later frames' program, traced once: not a cost of the frames to come
-        now[0] += seconds
-        run.finished(index, {}, phases)
-    run.start_frame()
-    run.frame_stage()  # no crops: the frame's own stage, with its own ETA
-    frame_5 = SimpleNamespace(iteration=15, total=30, elapsed=0.5, eta=1.0)
-    assert run._eta(4, frame_5) == pytest.approx(1.0 + 1 * 2.0)  # this frame's own, then frame 6 at (1+1+4)/3
 
 
 def test_small_new_ground_takes_its_neighbours_paint_without_a_crop(monkeypatch):
@@ -337,33 +268,3 @@ def test_the_temporal_term_halves_the_flicker_of_a_pan(real_weights, samples):
     style_ours = np.mean([x["style"] for x in steady.losses[1:]])
     style_theirs = np.mean([x["style"] for x in independent.losses[1:]])
     assert style_ours <= 1.5 * style_theirs  # about as much style as a picture painted on its own
-
-
-def test_the_clip_eta_counts_later_frames_by_the_cost_model_until_one_is_timed():
-    options = TINY.replace(size=96, iterations=100, frame_iterations=30)
-    now = [0.0]
-    run = _ClipRun(8, options, started=0.0, on_progress=None, aspect=0.75, clock=lambda: now[0])
-    share = cost.later_frame_seconds(options, 0.75) / cost.picture_seconds(options, 0.75)
-    assert 0.3 < share < 1.5  # a later frame's crops and iterations: not the 30/100 its iterations alone say
-    halfway = SimpleNamespace(iteration=50, total=100, elapsed=10.0, eta=10.0)  # the first frame: 20 s in all
-    assert run._eta(0, halfway) == pytest.approx(10.0 + 7 * 20.0 * share)
-    # A quarter in, 3 s of its 8 were tracing: the frame is 8 + 15 s, not 4 × 8 s as its pace says ...
-    assert run._eta(0, SimpleNamespace(iteration=25, total=100, elapsed=8.0, eta=15.0)) == pytest.approx(
-        15.0 + 7 * 23.0 * share)
-    # ... and before its engine has an ETA, its pace is all there is.
-    assert run._eta(0, SimpleNamespace(iteration=2, total=100, elapsed=4.0, eta=None)) is None
-    now[0] = 20.0
-    run.finished(0, {}, Timings())
-    run.start_frame()
-    now[0] = 21.0  # a second into frame 2, before its engine has an ETA of its own
-    assert run._eta(1, SimpleNamespace(iteration=1, total=30, elapsed=1.0, eta=None)) == pytest.approx(
-        20.0 * share - 1.0 + 6 * 20.0 * share)
-    now[0] = 29.0
-    run.finished(1, {}, Timings())  # timed (9 s): later frames cost what they cost
-    run.start_frame()
-    now[0] = 30.0  # a second into frame 3: the engine's ETA is its own (6 s left of a 9 s frame) ...
-    assert run._eta(2, SimpleNamespace(iteration=10, total=30, elapsed=3.0, eta=6.0)) == pytest.approx(8.0 + 5 * 9.0)
-    now[0] = 33.0  # ... or a crop's, nearly done, with the frame itself still to paint
-    assert run._eta(2, SimpleNamespace(iteration=28, total=30, elapsed=1.0, eta=0.2)) == pytest.approx(5.0 + 5 * 9.0)
-    now[0] = 37.0  # the frame's own stage, running slower than the frames before
-    assert run._eta(2, SimpleNamespace(iteration=25, total=30, elapsed=4.0, eta=2.5)) == pytest.approx(2.5 + 5 * 9.0)

@@ -1,6 +1,6 @@
 """What a job costs, in seconds on the reference machine: one model for the studio's estimates
 (src/impasto/web/estimate.py, which scales it by this server's measured speed) and a clip's live ETA
-(src/impasto/nst/video.py).
+(src/impasto/nst/clip_eta.py).
 
 An evaluation costs a part that grows with the picture (the network: seconds per megapixel), the
 style loss's matrix work, which grows with each style layer's channels or positions, whichever are

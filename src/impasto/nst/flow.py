@@ -72,6 +72,12 @@ def carry(previous_result: np.ndarray, previous_frame: np.ndarray, frame: np.nda
     return warp(previous_result, backward), reliable(backward, forward)
 
 
+def trusted(previous_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """The reliability mask of ``carry``, without carrying anything: where ``frame``'s pixels can
+    be taken from ``previous_frame`` (src/impasto/nst/ground_plan.py looks ahead with it)."""
+    return reliable(flow(frame, previous_frame), flow(previous_frame, frame))
+
+
 def flicker(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> float:
     """How much a painted clip flickers: the mean absolute difference (0-255 units) between each
     output frame and the previous output frame warped by the *input's* flow, over the pixels the

@@ -24,11 +24,21 @@ _local = threading.local()
 
 def program_key(vgg, options: Options, precision: str, image_hw: tuple[int, int], temporal: bool) -> tuple:
     """What a traced program bakes in: the weights, the precision, the shape, the loss settings."""
+    return (vgg.source, precision, *shape_key(options, image_hw, temporal))
+
+
+def shape_key(options: Options, image_hw: tuple[int, int], temporal: bool) -> tuple:
+    """A program's key less the weights and the precision, which stay the same through a job."""
     settings = (options.content_weight, options.style_weight, options.tv_weight, options.temporal_weight,
                 options.content_layers, options.style_layers, options.layer_weights(), options.style_loss,
                 options.normalization, options.tv_exponent, options.flat_smoothing, options.stroke_flow,
                 options.shadow_content)
-    return vgg.source, precision, tuple(image_hw), settings, temporal
+    return tuple(int(side) for side in image_hw), settings, temporal
+
+
+def kept_shapes() -> list[tuple]:
+    """This thread's kept programs as ``shape_key`` gives them, the least recently used first."""
+    return [key[2:] for key in _programs()]
 
 
 def kept(key: tuple, targets: Any, build: Callable[[], Any]) -> tuple[Any, bool]:

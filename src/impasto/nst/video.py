@@ -20,24 +20,17 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
-from impasto.nst import cost
+from impasto.nst import crops, lossfn
 from impasto.nst import flow as flow_ops
+from impasto.nst.clip_eta import ClipProgress, ClipRun
 from impasto.nst.clips import Clip
-from impasto.nst.engine import Progress, stylize
+from impasto.nst.engine import stylize
 from impasto.nst.errors import ImageError
+from impasto.nst.ground_plan import GroundPlan
 from impasto.nst.images import resize_longest, resize_to
 from impasto.nst.losses import TemporalTarget
 from impasto.nst.options import DEFAULTS, Options, option_specs
 from impasto.nst.timings import Timings
-
-
-@dataclass
-class ClipProgress:
-    frame: int  # 1-based frame being painted
-    frames: int
-    progress: Progress  # the engine's Progress for this frame (iteration/total, losses, image())
-    eta: float | None  # seconds left for the whole clip
-    elapsed: float
 
 
 @dataclass
@@ -102,14 +95,35 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
     started = time.perf_counter()
     frames = [resize_longest(f, options.size) for f in clip.frames]
     done = _check_finished(finished or {}, frames)
-    run = _ClipRun(len(frames), options, started, on_progress, aspect=_aspect(frames[0]))
     engine = {"weights": weights, "precision": precision, "memory_gb": memory_gb, "should_stop": should_stop}
+    plan = _plan_ahead(frames, options, len(done)) if on_progress is not None else None
+    run = ClipRun(len(frames), options, started, on_progress, aspect=_aspect(frames[0]), plan=plan)
+    try:
+        results = _paint_frames(frames, done, style, options, engine, run, on_frame)
+    finally:
+        if plan is not None:
+            plan.close()
+    return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
+                      frame_seconds=run.seconds, options=options, resumed=len(done),
+                      first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
+
+
+def _plan_ahead(frames: list[np.ndarray], options: Options, start: int) -> GroundPlan | None:
+    """The later frames' crops and traces, worked out ahead for the ETA (frames painted on their
+    own, with temporal_weight 0, are pictures: the frames before tell their cost)."""
+    if options.temporal_weight == 0 or start >= len(frames) - 1:
+        return None
+    return GroundPlan(frames, options, start, kept=lossfn.kept_shapes())
+
+
+def _paint_frames(frames: list[np.ndarray], done: dict[int, np.ndarray], style, options: Options, engine: dict,
+                  run: ClipRun, on_frame) -> list[np.ndarray]:
     results: list[np.ndarray] = []
     for index, frame in enumerate(frames):
         if index in done:
             results.append(done[index])
             continue
-        phases = run.start_frame()
+        phases = run.start_frame(index)
         if index == 0:
             result = stylize(frame, style, options=options, on_progress=run.reporter(index), **engine)
         else:
@@ -121,13 +135,11 @@ def stylize_clip(clip: Clip, style, *, options: Options = DEFAULTS, weights=None
         if on_frame is not None:  # storing the frame is part of its time (and of the ETA's frames to come)
             on_frame(index, rgb)
         run.finished(index, result.losses, phases)
-    return ClipResult(frames=results, fps=clip.fps, seconds=time.perf_counter() - started,
-                      frame_seconds=run.seconds, options=options, resumed=len(done),
-                      first_painted=0 not in done, losses=run.losses, frame_phases=run.phases)
+    return results
 
 
 def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: np.ndarray, style,
-                options: Options, reporter, engine: dict, phases: Timings, stages: _ClipRun | None = None):
+                options: Options, reporter, engine: dict, phases: Timings, stages: ClipRun | None = None):
     """A frame after the first: with temporal_weight 0 painted on its own, like a picture (that is
     what it is compared against); else from the previous result carried along the flow. The
     seconds of the flow and of the new ground go to ``phases``; ``stages`` hears where the frame
@@ -157,19 +169,12 @@ def _next_frame(frame: np.ndarray, previous_frame: np.ndarray, previous_result: 
                    on_progress=reporter, **engine)
 
 
-NEW_GROUND_SPECK = 3  # px: unreliable specks narrower than this (flow noise) are not painted apart
 NEW_GROUND_INPAINT_RADIUS = 3  # px around a small region whose paint fills it
-CROP_CONTEXT = 1 / 16  # of the frame's longest side: painted context around the new ground (then dropped)
-CROP_STEP = 16  # crop sides are multiples of this, so that crops of nearby sizes share a traced loss
-# Of the frame: smaller new ground (flow noise, a sliver an object uncovers) takes its neighbours' paint,
-# inpainted and held, not a crop (0.9 % of the 96 px pan's frames, painted apart, made them 1.5-2× as long).
-NEW_GROUND_MIN = 0.01
-WHOLE_FRAME_SHARE = 0.6  # crops covering more of the frame than this: the whole frame is painted instead
 
 
 def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, style, options: Options,
                      engine: dict, reporter=None, phases: Timings | None = None,
-                     stages: _ClipRun | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+                     stages: ClipRun | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The new ground of ``frame`` (where ``held.mask`` is 0, specks aside) painted on crops
     around it, with some context: from ``start``, held to the warped previous frame where that is
     reliable (so that its strokes go on from their neighbours'), with the frame's iterations (the
@@ -180,10 +185,9 @@ def paint_new_ground(frame: np.ndarray, start: np.ndarray, held: TemporalTarget,
     NEW_GROUND_MIN of the frame take their neighbours' paint instead. Returns (H, W, 3)
     float32 RGB and the (H, W) 0/1 map of where it applies; progress goes to ``reporter`` (the
     frame's first stage). None when there is no new ground."""
-    new = cv2.morphologyEx((held.mask < 0.5).astype(np.uint8), cv2.MORPH_OPEN,
-                           np.ones((NEW_GROUND_SPECK, NEW_GROUND_SPECK), np.uint8))
-    small = _small_regions(new)
-    boxes = new_ground_boxes(new)
+    new = crops.new_ground(held.mask)
+    small = crops.small_regions(new)
+    boxes = crops.new_ground_boxes(new)
     if not boxes and not small.any():
         return None
     longest = max(new.shape)
@@ -217,71 +221,6 @@ def _paint_crop(frame: np.ndarray, start: np.ndarray, held: TemporalTarget, box:
                    temporal=TemporalTarget(held.warped_rgb[box], held.mask[box]), on_progress=reporter, **engine)
 
 
-def _small_regions(new: np.ndarray) -> np.ndarray:
-    """The (H, W) uint8 map of the regions of ``new`` smaller than NEW_GROUND_MIN of the frame."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
-    small = [label for label in range(1, count) if stats[label, cv2.CC_STAT_AREA] < NEW_GROUND_MIN * new.size]
-    return np.isin(labels, small).astype(np.uint8)
-
-
-def new_ground_boxes(new: np.ndarray) -> list[tuple[slice, slice]]:
-    """Crops (row and column slices) around the regions of ``new`` (an (H, W) 0/1 uint8 map), with
-    context; overlapping crops merged; one crop, the whole frame, when they would cover most of it
-    (a scene cut). Regions smaller than NEW_GROUND_MIN of the frame are left out."""
-    height, width = new.shape
-    longest = max(height, width)
-    context = max(8, round(longest * CROP_CONTEXT))
-    # At least half the frame's longest side along one axis: the painting is scaled for a crop by
-    # style_scale × longest / the crop's longest side, which must stay within style_scale's range.
-    reach = max(32, -(-longest // 2))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
-    boxes = []
-    for x, y, w, h, area in stats[1:count]:
-        if area < NEW_GROUND_MIN * height * width:
-            continue
-        top, bottom = _span(y, y + h, context, height, CROP_STEP)
-        left, right = _span(x, x + w, context, width, CROP_STEP)
-        if max(bottom - top, right - left) < reach:
-            if height >= width:
-                top, bottom = _span(top, bottom, 0, height, reach)
-            else:
-                left, right = _span(left, right, 0, width, reach)
-        boxes.append((top, bottom, left, right))
-    boxes = _merged(boxes)
-    if sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) > WHOLE_FRAME_SHARE * height * width:
-        boxes = [(0, height, 0, width)]
-    return [(slice(top, bottom), slice(left, right)) for top, bottom, left, right in boxes]
-
-
-def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """Boxes (top, bottom, left, right) with every overlapping pair replaced by their union."""
-    boxes = list(boxes)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
-                    boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return boxes
-
-
-def _span(low: int, high: int, context: int, size: int, least: int) -> tuple[int, int]:
-    """[low, high) widened by ``context`` each way, to at least ``least`` and a multiple of
-    CROP_STEP where the frame allows, kept inside [0, size)."""
-    low, high = max(0, low - context), min(size, high + context)
-    want = min(size, max(least, high - low))
-    want = min(size, -(-want // CROP_STEP) * CROP_STEP)
-    low = max(0, min(low - (want - (high - low)) // 2, size - want))
-    return low, low + want
-
-
 def _aspect(frame: np.ndarray) -> float:
     return min(frame.shape[:2]) / max(frame.shape[:2])
 
@@ -299,102 +238,3 @@ def _check_finished(finished: Mapping[int, np.ndarray], frames: list[np.ndarray]
             raise ImageError(f"finished frame {index + 1} is not an RGB image", field="finished")
         done[index] = resize_to(rgb[..., :3], (width, height))
     return done
-
-
-class _ClipRun:
-    """Progress across frames: which frame, and the whole clip's ETA from the frames so far."""
-
-    def __init__(self, frames: int, options: Options, started: float, on_progress, aspect: float,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
-        self.frames, self.options, self.started, self.on_progress = frames, options, started, on_progress
-        self.later_share = cost.later_frame_seconds(options, aspect) / cost.picture_seconds(options, aspect)
-        self.clock = clock
-        self.frame_started = started
-        # Where the current later frame stands (its crops, then the frame itself), and what each stage
-        # has cost in the frames before: the frames' costs vary with their new ground.
-        self.stage_started = started
-        self.crops_left = 0
-        self.in_frame_stage = False
-        self.crop_seconds: list[float] = []
-        self.frame_stage_seconds: list[float] = []
-        self.seconds: list[float] = []
-        self.losses: list[dict[str, float]] = []
-        self.painted: list[int] = []
-        self.phases: list[Timings] = []
-
-    def reporter(self, index: int) -> Callable[[Progress], None] | None:
-        if self.on_progress is None:
-            return None
-
-        def report(progress: Progress) -> None:
-            if progress.iteration:  # not a frame's start (engine.show_start): a clip previews finished frames
-                self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
-                                              eta=self._eta(index, progress), elapsed=self.clock() - self.started))
-        return report
-
-    def start_frame(self) -> Timings:
-        """A frame begins (its seconds, storing it included, run until ``finished``): its phases' Timings."""
-        self.frame_started = self.stage_started = self.clock()
-        self.crops_left, self.in_frame_stage = 0, False
-        return Timings()
-
-    def crops_ahead(self, count: int) -> None:
-        self.crops_left, self.stage_started = count, self.clock()
-
-    def crop_done(self) -> None:
-        now = self.clock()
-        self.crop_seconds.append(now - self.stage_started)
-        self.crops_left, self.stage_started = self.crops_left - 1, now
-
-    def frame_stage(self) -> None:
-        self.in_frame_stage, self.stage_started = True, self.clock()
-
-    def finished(self, index: int, losses: dict[str, float], phases: Timings) -> None:
-        now = self.clock()
-        if self.in_frame_stage:
-            self.frame_stage_seconds.append(now - self.stage_started)
-            self.in_frame_stage = False
-        self.seconds.append(now - self.frame_started)
-        self.phases.append(phases)
-        self.painted.append(index)
-        self.losses.append(losses)
-
-    def _eta(self, index: int, progress: Progress) -> float | None:
-        """This frame's own ETA plus the frames after it, each at the mean of the later frames so far
-        less their program's one trace (before one is timed: the first frame's, measured or by its own
-        ETA, times the cost model's later frame over its first). A later frame's own part is ``_later_frame_left``."""
-        after = self.frames - index - 1
-        following = [s - p.seconds.get("frame trace", 0.0)
-                     for i, s, p in zip(self.painted, self.seconds, self.phases) if i > 0]
-        if following:
-            per_frame = float(np.mean(following))  # a sum of frames to come: heavy ones (new crops) count
-        else:
-            first = self.seconds[self.painted.index(0)] if 0 in self.painted else None
-            if first is None:  # by its own ETA (its tracing behind it), else by its pace
-                first = (progress.elapsed + progress.eta if progress.eta is not None else
-                         max(progress.elapsed, 1e-3) / max(progress.iteration, 1) * max(progress.total, 1))
-            per_frame = first * self.later_share
-        left_here = progress.eta
-        if index > 0 and self.painted:
-            left_here = self._later_frame_left(progress, per_frame)
-        elif left_here is None:  # the engine needs a few iterations for its own: the frames before say it
-            if not self.painted:
-                return None
-            left_here = per_frame * (1 - progress.iteration / max(progress.total, 1))
-        return left_here + after * per_frame
-
-    def _later_frame_left(self, progress: Progress, per_frame: float) -> float:
-        """What is left of a later frame. Its crops come first, and their own ETA leaves out the
-        frame (on the pan at 96 px the clip's ETA read 58 % short): in a crop, the crops still to
-        come and the frame stage cost what they cost before; before that is known, at least a later
-        frame's cost less this frame's time so far."""
-        now = self.clock()
-        if self.in_frame_stage:
-            frame = float(np.median(self.frame_stage_seconds)) if self.frame_stage_seconds else per_frame
-            return progress.eta if progress.eta is not None else max(frame - (now - self.stage_started), 0.0)
-        if self.crops_left > 0 and self.crop_seconds and self.frame_stage_seconds:
-            crop = float(np.median(self.crop_seconds))
-            here = progress.eta if progress.eta is not None else max(crop - (now - self.stage_started), 0.0)
-            return here + (self.crops_left - 1) * crop + float(np.median(self.frame_stage_seconds))
-        expected = max(per_frame - (now - self.frame_started), 0.0)
-        return expected if progress.eta is None else max(progress.eta, expected)
