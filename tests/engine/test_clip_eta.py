@@ -118,6 +118,13 @@ def test_before_a_later_frame_is_timed_the_model_counts_them_at_the_first_frame_
     assert later[2] - later[1] == pytest.approx(costs.model_crop(BLOB) + clip_eta.cost.scale_trace_seconds(48))
     fresh = ClipRun(4, SMALL, started=0.0, on_progress=None, aspect=0.75, clock=lambda: 1.0, plan=plan)
     assert fresh._eta(0, SimpleNamespace(iteration=2, total=50, elapsed=1.0, eta=None)) is None
+    # Finished: its evaluations' and optimizer's seconds over the model's; its set-up and trace aside.
+    phases = run.start_frame(0)
+    for phase, seconds in (("frame set-up", 0.4), ("frame trace", 1.2), ("frame evaluations", 4.0),
+                           ("frame optimizer", 0.5)):
+        phases.add(phase, seconds)
+    run.finished(0, {}, phases)
+    assert costs.speed() == pytest.approx(4.5 / clip_eta.cost.picture_seconds(SMALL, 0.75))
 
 
 def test_without_a_plan_the_frames_to_come_cost_what_the_later_frames_cost_so_far():

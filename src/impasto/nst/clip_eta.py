@@ -43,19 +43,24 @@ class FrameCosts:
         self.rests: list[_Timed] = []  # a later frame's own part (all but its crops), traced or not
         self.spent = self.modelled = 0.0  # finished later frames' seconds, and the model's for them
         self.paces: list[float] = []  # the first frame's: its engine's ETA over the model's time left
-        self.first: float | None = None  # the first frame's seconds
+        self.first: float | None = None  # the first frame's seconds painting (evaluations and optimizer)
         self._model_crops: dict[Shape | None, float] = {}
 
     def speed(self) -> float | None:
-        """Measured seconds per model second. Not the first frame's in all: its style targets,
-        set-up and first calls made later frames look 1.2-1.8× as slow as they were (96 px pan)."""
+        """Measured seconds per model second: the later frames' in all, else the first frame's
+        evaluations (its seconds in all, style targets, set-up and tracing, made later frames
+        look 1.2-1.8× as slow as they were on the 96 px pan), else its engine's pace so far."""
         if self.modelled:
             return self.spent / self.modelled
-        if self.paces:
-            return float(np.median(self.paces))
-        if self.first is not None:  # too few iterations for a pace: its seconds, all of them
-            return self.first / (cost.picture_seconds(self.options, self.aspect) + cost.trace_seconds(self.options))
-        return None
+        if self.first:
+            return self.first / cost.picture_seconds(self.options, self.aspect)
+        return float(np.median(self.paces)) if self.paces else None
+
+    def first_finished(self, seconds: float, phases: Timings) -> None:
+        """The first frame is finished: its painting's seconds (all of them where its phases are not timed)."""
+        painting = sum(phases.seconds.get(f"frame {phase}", 0.0) for phase in ("evaluations", "optimizer"))
+        self.first = painting or seconds * cost.picture_seconds(self.options, self.aspect) / (
+            cost.picture_seconds(self.options, self.aspect) + cost.trace_seconds(self.options))
 
     def first_frame_pace(self, progress) -> None:
         """The first frame's engine has an ETA: how fast its evaluations go against the model's. Near
@@ -217,7 +222,7 @@ class ClipRun:
         if index > 0:
             self.costs.finished(seconds, self._plan(index), self.crop_seconds)
         else:
-            self.costs.first = seconds
+            self.costs.first_finished(seconds, phases)
         self.in_frame_stage = False
         self.seconds.append(seconds)
         self.phases.append(phases)
