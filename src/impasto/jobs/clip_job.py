@@ -76,14 +76,23 @@ class FrameKeeper:
             self.complain()
 
 
+def progress_values(progress: Any, eta: float | None) -> dict[str, Any]:
+    """The store's progress fields from the engine's Progress (a picture's, or a clip frame's), with
+    the time left (``eta``, stamped with the time it was said, so that pages count it down)."""
+    return {"iteration": progress.iteration, "total": progress.total, "evaluations": progress.evaluations,
+            "loss": _finite(progress.loss), "content_loss": _finite(progress.content_loss),
+            "style_loss": _finite(progress.style_loss), "tv_loss": _finite(progress.tv_loss),
+            "eta": eta, "eta_at": time.time(), "scale": progress.scale, "scales": progress.scales}
+
+
 def clip_progress_values(progress: Any) -> dict[str, Any]:
     """The store's progress fields from an impasto.nst.video.ClipProgress: the frame being painted of
     all, the frame's own iteration/total and losses, and the time left for the whole clip."""
-    frame = progress.progress
-    return {"frame": progress.frame, "frames": progress.frames, "iteration": frame.iteration, "total": frame.total,
-            "evaluations": frame.evaluations, "loss": frame.loss, "content_loss": frame.content_loss,
-            "style_loss": frame.style_loss, "tv_loss": frame.tv_loss, "eta": progress.eta, "eta_at": time.time(),
-            "scale": frame.scale, "scales": frame.scales}
+    return {"frame": progress.frame, "frames": progress.frames, **progress_values(progress.progress, progress.eta)}
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def store_clip_result(store: JobStore, job_id: str, frames: Sequence[np.ndarray], fps: float,

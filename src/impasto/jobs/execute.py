@@ -293,12 +293,7 @@ class _Reporter:
         self.progress_problems = Complaints(f"job {job_id}: writing the progress")
 
     def __call__(self, progress: Any) -> None:
-        values = {
-            "iteration": progress.iteration, "total": progress.total, "evaluations": progress.evaluations,
-            "loss": _finite(progress.loss), "content_loss": _finite(progress.content_loss),
-            "style_loss": _finite(progress.style_loss), "tv_loss": _finite(progress.tv_loss),
-            "eta": progress.eta, "eta_at": time.time(), "scale": progress.scale, "scales": progress.scales,
-        }
+        values = clip_job.progress_values(progress, progress.eta)
         if self._preview_due(progress.iteration, progress.total):
             preview = encode_image(progress.image(), "JPEG", quality=85)
             try:
@@ -332,14 +327,7 @@ class _ClipReporter(_Reporter):
     time left. The preview is the latest finished frame (clip_job.FrameKeeper writes it)."""
 
     def __call__(self, progress: Any) -> None:
-        values = clip_job.clip_progress_values(progress)
-        for key in ("loss", "content_loss", "style_loss", "tv_loss"):
-            values[key] = _finite(values[key])
-        self._write(values)
-
-
-def _finite(value: float) -> float | None:
-    return value if value == value and abs(value) != float("inf") else None
+        self._write(clip_job.clip_progress_values(progress))
 
 
 class _Watcher:
