@@ -286,16 +286,48 @@ def test_the_job_page_backs_off_on_errors_and_stops_when_the_job_is_gone(page: P
         page.wait_for_timeout(150)  # the (real) fetch and its handler
         return len(polls)
 
-    assert after(1000) == 1  # the first poll, answered 500
-    assert after(1900) == 1 and after(200) == 2  # then 2 s later, not 1 s
-    assert after(3900) == 2 and after(200) == 3  # then 4 s
-    assert after(7900) == 3 and after(200) == 4  # then 8 s
-    assert after(9900) == 4 and after(200) == 5  # then at most 10 s
+    assert after(300) == 1  # the first poll (at 250 ms: the page has no preview yet), answered 500
+    assert after(1850) == 1 and after(200) == 2  # then 2 s later, not 1 s
+    assert after(3800) == 2 and after(200) == 3  # then 4 s
+    assert after(7800) == 3 and after(200) == 4  # then 8 s
+    assert after(9800) == 4 and after(200) == 5  # then at most 10 s
     answers["status"] = 404  # the job was deleted
     assert after(10_000) == 6
     expect(page.locator("#title")).to_have_text("This job is gone")
     expect(page.locator("#cancel")).to_be_disabled()
     assert after(60_000) == 6  # no more polls
+
+
+def test_the_job_page_polls_often_until_a_first_glimpse_then_once_a_second(page: Page, idle_server) -> None:
+    """A picture's first preview comes a fraction of a second into the job: a poll a second showed
+    it up to 1 s late. Polls come every 250 ms while there is none, for 5 s at most."""
+    base, app = idle_server
+    job_id = app.test_client().post("/api/jobs", data=form(content=png_bytes(), style_name="the_scream")).json["id"]
+    polls: list[str] = []
+
+    def status(route: Route) -> None:
+        polls.append(route.request.url)
+        route.continue_()
+
+    page.route(f"**/api/jobs/{job_id}", status)
+    page.clock.install(time=1_000_000)
+    page.clock.pause_at(1_000_000 + 60_000)  # as in the back-off test: timers move when told
+    page.goto(f"{base}/jobs/{job_id}")
+
+    def after(ms: int) -> int:
+        for _ in range(ms // 250):  # a quarter second at a time: each poll's (real) fetch answers in between
+            page.clock.run_for(250)
+            page.wait_for_timeout(100)
+        return len(polls)
+
+    assert after(1000) == 4  # queued, no preview yet: every 250 ms
+    assert after(4000) == 20
+    assert after(4000) == 24  # 5 s after the page opened: once a second
+    # A page that opens with its preview already there polls once a second from the start.
+    app.extensions["impasto"].store.put_file(job_id, "preview.jpg", png_bytes())
+    polls.clear()
+    page.goto(f"{base}/jobs/{job_id}")
+    assert after(750) == 0 and after(500) == 1 and after(1000) == 2
 
 
 def test_the_owner_deletes_a_job_from_its_page_after_confirming(page: Page, idle_server) -> None:

@@ -1,5 +1,7 @@
 // The job page while a job waits or runs: polls its JSON status about once a second and updates
-// the bar, the numbers and the live preview; reloads into the result page when the job ends.
+// the bar, the numbers and the live preview; reloads into the result page when the job ends. Until
+// a picture's first preview (its first glimpse, a fraction of a second into the job) is shown, and
+// for a few seconds at most, it polls four times as often: a poll a second showed it up to 1 s late.
 // A job that is gone (404: deleted) stops the polling with a note; while the server fails to
 // answer, the polls back off (doubling up to 10 s) and go back to once a second when it answers.
 (function () {
@@ -7,7 +9,10 @@
   const job = document.getElementById("job");
   if (!job) return;
   const POLL_MS = 1000;
+  const FIRST_GLIMPSE_POLL_MS = 250;
+  const FIRST_GLIMPSE_FOR_MS = 5000;
   const MAX_POLL_MS = 10000;
+  const opened = Date.now();
   let delay = POLL_MS;
   // The states' names and titles come from the server (src/impasto/jobs/states.py), never spelled here.
   const titles = JSON.parse(job.dataset.titles);
@@ -112,6 +117,11 @@
     if ($("cancel")) $("cancel").disabled = true;
   }
 
+  // A picture with no preview yet, on a page opened moments ago: its first glimpse is near.
+  function awaitingGlimpse(data) {
+    return !data.clip && !data.urls.preview && Date.now() - opened < FIRST_GLIMPSE_FOR_MS;
+  }
+
   async function poll() {
     try {
       const response = await fetch(job.dataset.status, { cache: "no-store" });
@@ -126,7 +136,7 @@
         return;
       }
       render(data);
-      delay = POLL_MS;
+      delay = awaitingGlimpse(data) ? FIRST_GLIMPSE_POLL_MS : POLL_MS;
     } catch (err) {
       // The server may be restarting or overloaded: keep polling, less and less often.
       delay = Math.min(delay * 2, MAX_POLL_MS);
@@ -145,5 +155,6 @@
     });
   }
 
-  setTimeout(poll, POLL_MS);
+  const cameWithPreview = $("preview") && !$("preview").hidden;
+  setTimeout(poll, !$("frame") && !cameWithPreview ? FIRST_GLIMPSE_POLL_MS : POLL_MS);  // #frame: a clip's page
 })();
