@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from impasto.nst import cost
-from impasto.nst.ground_plan import FramePlan, GroundPlan, Shape
+from impasto.nst.ground_plan import Crop, FramePlan, GroundPlan, Shape
 from impasto.nst.options import Options
 from impasto.nst.timings import Timings
+
+if TYPE_CHECKING:
+    from impasto.nst.optimizer import Progress
 
 PACE_LEFT = 0.25  # the first frame's pace is taken while at least this share of it is left
 
@@ -59,8 +62,7 @@ class FrameCosts:
     def first_finished(self, seconds: float, phases: Timings) -> None:
         """The first frame is finished: its painting's seconds (all of them where its phases are not timed)."""
         painting = sum(phases.seconds.get(f"frame {phase}", 0.0) for phase in ("evaluations", "optimizer"))
-        self.first = painting or seconds * cost.picture_seconds(self.options, self.aspect) / (
-            cost.picture_seconds(self.options, self.aspect) + cost.trace_seconds(self.options))
+        self.first = painting or seconds
 
     def first_frame_pace(self, progress) -> None:
         """The first frame's engine has an ETA: how fast its evaluations go against the model's. Near
@@ -105,10 +107,11 @@ class FrameCosts:
     def model_frame(self, plan: FramePlan | None) -> float:
         if plan is None:
             return self.model_rest(False) + self.model_crop(None)
-        return self.model_rest(plan.traced) + sum(self.model_crop(c.shape) + self._model_crop_trace(c.shape, c.traced)
+        return self.model_rest(plan.traced) + sum(self.model_crop(c.shape) + self.model_crop_trace(c.shape, c.traced)
                                                   for c in plan.crops)
 
-    def _model_crop_trace(self, shape: Shape | None, traced: bool) -> float:
+    def model_crop_trace(self, shape: Shape | None, traced: bool) -> float:
+        """A crop's program traced anew: its set-up and tracing at the crop's size."""
         return cost.scale_trace_seconds(max(shape) if shape else self.options.size) if traced else 0.0
 
     def estimator(self, speed: float) -> Estimate:
@@ -144,7 +147,7 @@ class Estimate:
         seconds = self.crop_rate * self.costs.model_crop(shape)
         if traced:
             seconds += (self.crop_trace if self.crop_trace is not None else
-                        self.speed * self.costs._model_crop_trace(shape, True))
+                        self.speed * self.costs.model_crop_trace(shape, True))
         return seconds
 
     def rest(self, traced: bool) -> float:
@@ -160,7 +163,7 @@ class Estimate:
 class ClipProgress:
     frame: int  # 1-based frame being painted
     frames: int
-    progress: object  # the engine's Progress for this frame (iteration/total, losses, image())
+    progress: Progress  # the engine's Progress for this frame (iteration/total, losses, image())
     eta: float | None  # seconds left for the whole clip
     elapsed: float
 
@@ -185,11 +188,11 @@ class ClipRun:
         self.phases: list[Timings] = []
         self._ahead: tuple[tuple, float] | None = None  # (what it was worked out from, frames to come)
 
-    def reporter(self, index: int) -> Callable | None:
+    def reporter(self, index: int) -> Callable[[Progress], None] | None:
         if self.on_progress is None:
             return None
 
-        def report(progress) -> None:
+        def report(progress: Progress) -> None:
             if progress.iteration:  # not a frame's start (engine.show_start): a clip previews finished frames
                 self.on_progress(ClipProgress(frame=index + 1, frames=self.frames, progress=progress,
                                               eta=self._eta(index, progress), elapsed=self.clock() - self.started))
@@ -210,7 +213,8 @@ class ClipRun:
     def crop_done(self) -> None:
         now = self.clock()
         crop = self._planned_crop(self.index, self.crops_total - self.crops_left)
-        self.costs.crops.append(_Timed(crop and crop.shape, bool(crop and crop.traced), now - self.stage_started))
+        self.costs.crops.append(_Timed(crop.shape if crop else None, crop is not None and crop.traced,
+                                       now - self.stage_started))
         self.crop_seconds += now - self.stage_started
         self.crops_left, self.stage_started = self.crops_left - 1, now
 
@@ -232,7 +236,7 @@ class ClipRun:
     def _plan(self, index: int) -> FramePlan | None:
         return self.plan.frame(index) if self.plan is not None else None
 
-    def _planned_crop(self, index: int, number: int):
+    def _planned_crop(self, index: int, number: int) -> Crop | None:
         plan = self._plan(index)
         return plan.crops[number] if plan is not None and number < len(plan.crops) else None
 
