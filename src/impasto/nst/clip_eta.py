@@ -174,7 +174,7 @@ class ClipRun:
 
     def __init__(self, frames: int, options: Options, started: float, on_progress, aspect: float,
                  clock: Callable[[], float] = time.perf_counter, plan: GroundPlan | None = None) -> None:
-        self.frames, self.options, self.started, self.on_progress = frames, options, started, on_progress
+        self.frames, self.started, self.on_progress = frames, started, on_progress
         self.clock, self.plan = clock, plan
         self.costs = FrameCosts(options, aspect)
         self.frame_started = self.stage_started = started
@@ -184,7 +184,6 @@ class ClipRun:
         self.crop_seconds = 0.0  # the current frame's crops so far
         self.seconds: list[float] = []
         self.losses: list[dict[str, float]] = []
-        self.painted: list[int] = []
         self.phases: list[Timings] = []
         self._ahead: tuple[tuple, float] | None = None  # (what it was worked out from, frames to come)
 
@@ -230,7 +229,6 @@ class ClipRun:
         self.in_frame_stage = False
         self.seconds.append(seconds)
         self.phases.append(phases)
-        self.painted.append(index)
         self.losses.append(losses)
 
     def _plan(self, index: int) -> FramePlan | None:
